@@ -1,0 +1,133 @@
+// The serialized-task format, shared by every backend: v8 records, versioned, written atomically.
+import fs from 'node:fs'
+import path from 'node:path'
+import v8 from 'node:v8'
+import { threadId } from 'node:worker_threads'
+import { decodeValue, encodeValue } from './values.js'
+import type { TaskRef } from './task.js'
+
+export const FORMAT_VERSION = 1
+
+export type BackendName = 'debug' | 'local' | 'slurm'
+
+/** Parameters the worker itself needs (the rest belong to the backend). */
+export interface WorkerParameters {
+  timeoutMin?: number
+  tasksPerNode: number
+  nodes: number
+}
+
+/** One file per array (or single job): everything needed to run any of its elements. */
+export interface SubmissionRecord {
+  format: 'submitit-ts/submission'
+  version: number
+  node: string
+  backend: BackendName
+  arrayId: string
+  /** false for a single job (its id has no _index) */
+  isArray: boolean
+  folder: string
+  params: WorkerParameters
+  /** who submitted, so a re-attached local job whose owner died is not waited on forever */
+  owner: { pid: number; host: string; at: number }
+  fns: TaskRef[]
+  /** element i runs fns[fnIndex[i]] with args[i] */
+  fnIndex: number[]
+  args: unknown[][]
+  /** args hold markers for decodeValue */
+  marked: boolean
+}
+
+export type FinalState = 'COMPLETED' | 'FAILED' | 'TIMEOUT' | 'CANCELLED'
+
+/** How one task ended. */
+export type Outcome =
+  | { state: 'COMPLETED'; value: unknown }
+  | { state: Exclude<FinalState, 'COMPLETED'>; error: unknown }
+
+/** Outcomes of task `task` of elements first..first+outcomes.length-1. */
+export interface ResultRecord {
+  format: 'submitit-ts/result'
+  version: number
+  node: string
+  arrayId: string
+  first: number
+  task: number
+  marked: boolean
+  outcomes: Outcome[]
+}
+
+/** Writes through a temporary file and a rename, so a reader never sees half a file. */
+export function writeAtomic(file: string, data: Uint8Array): void {
+  const tmp = `${file}.tmp-${process.pid}-${threadId}`
+  try {
+    fs.writeFileSync(tmp, data, { mode: 0o600 })
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e
+    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 })
+    fs.writeFileSync(tmp, data, { mode: 0o600 })
+  }
+  fs.renameSync(tmp, file)
+}
+
+/** Job folders are user-only: a submitted file is code execution. */
+export function makeFolder(folder: string): void {
+  fs.mkdirSync(folder, { recursive: true, mode: 0o700 })
+}
+
+export function encodeRecord(record: SubmissionRecord | ResultRecord): Buffer {
+  return v8.serialize(record)
+}
+
+function checkRecord<T extends { format: string; version: number; node: string }>(value: unknown, format: T['format'], file: string): T {
+  const r = value as T
+  if (typeof r !== 'object' || r === null || r.format !== format) {
+    throw new Error(`${file} is not a ${format} file`)
+  }
+  if (r.version > FORMAT_VERSION) {
+    throw new Error(`${file} was written in format ${r.version} by a newer submitit-ts (Node ${r.node}); this one reads up to ${FORMAT_VERSION}`)
+  }
+  return r
+}
+
+function deserialize(bytes: Uint8Array, file: string): unknown {
+  try {
+    return v8.deserialize(bytes)
+  } catch (e) {
+    throw new Error(`cannot read ${file}: ${(e as Error).message} (it may come from a newer Node than ${process.version})`, { cause: e })
+  }
+}
+
+export function decodeSubmission(bytes: Uint8Array, file: string): SubmissionRecord {
+  return checkRecord<SubmissionRecord>(deserialize(bytes, file), 'submitit-ts/submission', file)
+}
+
+export function decodeResult(bytes: Uint8Array, file: string): ResultRecord {
+  return checkRecord<ResultRecord>(deserialize(bytes, file), 'submitit-ts/result', file)
+}
+
+export function readSubmission(file: string): SubmissionRecord {
+  return decodeSubmission(fs.readFileSync(file), file)
+}
+
+export function readResult(file: string): ResultRecord {
+  return decodeResult(fs.readFileSync(file), file)
+}
+
+/** Encodes a task's return value or error into an Outcome ready for v8. */
+export function encodeOutcome(outcome: Outcome, where: string): { outcome: Outcome; marked: boolean } {
+  if (outcome.state === 'COMPLETED') {
+    const { value, marked } = encodeValue(outcome.value, where)
+    return { outcome: { state: 'COMPLETED', value }, marked }
+  }
+  const { value, marked } = encodeValue(outcome.error, where)
+  return { outcome: { state: outcome.state, error: value }, marked }
+}
+
+/** Undoes encodeOutcome; a no-op for records without markers. */
+export async function decodeOutcome(outcome: Outcome, marked: boolean): Promise<Outcome> {
+  if (!marked) return outcome
+  return outcome.state === 'COMPLETED'
+    ? { state: 'COMPLETED', value: await decodeValue(outcome.value) }
+    : { state: outcome.state, error: await decodeValue(outcome.error) }
+}

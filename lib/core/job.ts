@@ -1,0 +1,210 @@
+// Job<R>: a handle on one submitted job, like submitit's Job. Its state comes from its backend's
+// watcher; its results come from memory when this process ran it, else from its result files.
+import fs from 'node:fs'
+import path from 'node:path'
+import { FailedJobError } from './errors.js'
+import { decodeOutcome, readResult, readSubmission, type Outcome, type ResultRecord, type SubmissionRecord } from './format.js'
+import { findChunk, JobPaths } from './paths.js'
+import type { TaskRef } from './task.js'
+import { decodeValue } from './values.js'
+
+/** Slurm's job states; the local backends use the same names. */
+export type JobState =
+  | 'PENDING' | 'RUNNING' | 'COMPLETING' | 'COMPLETED' | 'FAILED' | 'CANCELLED' | 'TIMEOUT'
+  | 'OUT_OF_MEMORY' | 'NODE_FAIL' | 'PREEMPTED' | 'REQUEUED' | 'SUSPENDED' | 'BOOT_FAIL' | 'DEADLINE' | 'UNKNOWN'
+
+const FINAL = new Set<JobState>(['COMPLETED', 'FAILED', 'CANCELLED', 'TIMEOUT', 'OUT_OF_MEMORY', 'NODE_FAIL', 'BOOT_FAIL', 'DEADLINE', 'PREEMPTED'])
+export function isFinalState(s: JobState): boolean {
+  return FINAL.has(s)
+}
+
+/** How a backend tells a job's state, waits for it and cancels it. */
+export interface JobWatcher {
+  /** last known state, without blocking */
+  state(job: Job<unknown>): JobState
+  /** resolves once the job is final */
+  waitFinal(job: Job<unknown>): Promise<void>
+  cancel(job: Job<unknown>): Promise<void>
+}
+
+/** The submission of one job, as stored on disk. */
+export interface JobSubmission {
+  task: TaskRef
+  args: unknown[]
+}
+
+// Re-attached jobs of one array share chunk files: read each once.
+const records = new Map<string, ResultRecord>()
+function cachedRecord(file: string): ResultRecord {
+  let r = records.get(file)
+  if (!r) {
+    r = readResult(file)
+    if (records.size >= 64) records.delete(records.keys().next().value!)
+    records.set(file, r)
+  }
+  return r
+}
+
+/** Reads task `task`'s outcome from disk; undefined when there is no result file yet. */
+export function readOutcome(paths: JobPaths, task: number): { outcome: Outcome; marked: boolean } | undefined {
+  let file = paths.resultFile(task)
+  if (!fs.existsSync(file)) {
+    if (paths.index === null) return undefined
+    const folder = paths.arrayFolder
+    let names: string[]
+    try { names = fs.readdirSync(folder) } catch { return undefined }
+    const chunk = findChunk(names, paths.arrayId, paths.index, task)
+    if (!chunk) return undefined
+    file = path.join(folder, chunk)
+  }
+  const record = file.endsWith(`${paths.jobId}_${task}_result.v8`) ? readResult(file) : cachedRecord(file)
+  const outcome = record.outcomes[(paths.index ?? 0) - record.first]
+  return outcome && { outcome, marked: record.marked }
+}
+
+export class Job<R> {
+  /** outcomes known in memory (set by the executor that ran the job), by task rank */
+  private readonly known: ({ outcome: Outcome; marked: boolean } | undefined)[] = []
+
+  constructor(
+    readonly paths: JobPaths,
+    readonly numTasks: number,
+    private readonly watcher: JobWatcher,
+  ) {}
+
+  get jobId(): string {
+    return this.paths.jobId
+  }
+
+  /** The last known state (PENDING, RUNNING, COMPLETED, FAILED, CANCELLED, TIMEOUT...). */
+  get state(): JobState {
+    return this.watcher.state(this as Job<unknown>)
+  }
+
+  /** Whether the job has ended, in any way. */
+  done(): boolean {
+    return isFinalState(this.state)
+  }
+
+  /** Resolves once the job has ended (it does not throw when the job failed). */
+  wait(): Promise<void> {
+    return this.watcher.waitFinal(this as Job<unknown>)
+  }
+
+  cancel(): Promise<void> {
+    return this.watcher.cancel(this as Job<unknown>)
+  }
+
+  /** Used by executors: the outcome of a task that this process saw end. */
+  setOutcome(task: number, outcome: Outcome, marked: boolean): void {
+    this.known[task] = { outcome, marked }
+  }
+
+  /** The outcome of a task, from memory or its result file; undefined while it has none. */
+  peekOutcome(task: number): { outcome: Outcome; marked: boolean } | undefined {
+    return this.known[task] ?? (this.known[task] = readOutcome(this.paths, task))
+  }
+
+  private async outcome(task: number): Promise<Outcome> {
+    await this.wait()
+    const found = this.peekOutcome(task)
+    if (!found) {
+      const state = this.state
+      return {
+        state: state === 'COMPLETED' ? 'FAILED' : (state as 'FAILED'),
+        error: new Error(`job ${this.jobId} ended as ${state} without writing its result file ${this.paths.resultFile(task)}`),
+      }
+    }
+    return decodeOutcome(found.outcome, found.marked)
+  }
+
+  private failure(task: number, outcome: Exclude<Outcome, { state: 'COMPLETED' }>): FailedJobError {
+    const error = outcome.error as Error
+    const stack = error?.stack
+    const logs = { stdout: this.paths.stdout(task), stderr: this.paths.stderr(task) }
+    const what = this.numTasks > 1 ? `job ${this.jobId} (task ${task})` : `job ${this.jobId}`
+    const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
+    return new FailedJobError(
+      `${what} ${outcome.state === 'FAILED' ? 'failed' : `ended as ${outcome.state}`}: ${reason}\n` +
+      (stack ? `--- remote stack ---\n${stack}\n` : '') +
+      `--- logs: ${logs.stderr} (stderr), ${logs.stdout} (stdout)`,
+      this.jobId, outcome.state, stack, logs, { cause: error },
+    )
+  }
+
+  /** The value the task returned; throws FailedJobError (with the remote stack) if it did not. */
+  async result(): Promise<R> {
+    if (this.numTasks > 1) {
+      throw new Error(`job ${this.jobId} has ${this.numTasks} tasks: use results() for one value per task`)
+    }
+    return (await this.results())[0]
+  }
+
+  /** One value per task, in rank order. */
+  async results(): Promise<R[]> {
+    const values: R[] = []
+    for (let t = 0; t < this.numTasks; t++) values.push(await this.taskResult(t))
+    return values
+  }
+
+  /** The value task `rank` returned; throws FailedJobError if it did not. */
+  async taskResult(rank: number): Promise<R> {
+    const o = await this.outcome(rank)
+    if (o.state !== 'COMPLETED') throw this.failure(rank, o)
+    return o.value as R
+  }
+
+  /** The error of the lowest failing task, or null when every task completed. Waits for the end. */
+  async exception(): Promise<FailedJobError | null> {
+    for (let t = 0; t < this.numTasks; t++) {
+      const o = await this.outcome(t)
+      if (o.state !== 'COMPLETED') return this.failure(t, o)
+    }
+    return null
+  }
+
+  /** What task `task` printed to stdout so far, or null if it printed nothing. */
+  stdout(task = 0): string | null {
+    return readIfExists(this.paths.stdout(task))
+  }
+
+  stderr(task = 0): string | null {
+    return readIfExists(this.paths.stderr(task))
+  }
+
+  /** The function and arguments this job was submitted with, read back from its submission file. */
+  async submission(): Promise<JobSubmission> {
+    const sub: SubmissionRecord = readSubmission(this.paths.submitted)
+    const i = this.paths.index ?? 0
+    const args = sub.marked ? await decodeValue(sub.args[i]) as unknown[] : sub.args[i]
+    return { task: sub.fns[sub.fnIndex[i]], args }
+  }
+
+  /** A view on one task of a multi-task job. */
+  task(rank: number): JobTask<R> {
+    if (!Number.isInteger(rank) || rank < 0 || rank >= this.numTasks) {
+      throw new RangeError(`job ${this.jobId} has tasks 0..${this.numTasks - 1}, not ${rank}`)
+    }
+    return new JobTask(this, rank)
+  }
+
+  toString(): string {
+    return `Job<${this.jobId}, ${this.state}>`
+  }
+}
+
+export class JobTask<R> {
+  constructor(readonly job: Job<R>, readonly rank: number) {}
+  result(): Promise<R> { return this.job.taskResult(this.rank) }
+  stdout(): string | null { return this.job.stdout(this.rank) }
+  stderr(): string | null { return this.job.stderr(this.rank) }
+}
+
+function readIfExists(file: string): string | null {
+  try {
+    return fs.readFileSync(file, 'utf8')
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null
+    throw e
+  }
+}

@@ -1,0 +1,107 @@
+// The on-disk contract: every file name of a job is made here, for every backend.
+//
+//   <folder of the array>/<A>_submitted.v8                 the submission of a whole array (or one job)
+//   <folder of the job>/<jobId>_<t>_result.v8               result of task t of one job
+//   <folder of the array>/<A>_<i>-<k>_<t>_result.v8         results of tasks t of jobs A_i..A_k (local chunks)
+//   <folder of the job>/<jobId>_<t>_log.out / _log.err      what task t printed (created when it prints)
+//
+// jobId is <A> for a single job and <A>_<a> for element a of an array, as on Slurm.
+import path from 'node:path'
+
+export const EXT = 'v8'
+
+export interface FolderVars {
+  /** the job id (A_a for an array element) */
+  j: string
+  /** the array id (the job id for a single job) */
+  A: string
+  /** the array index, '' for a single job */
+  a: string
+  /** the task rank */
+  t: string
+}
+
+/** Replaces %j, %A, %a and %t in a folder template; %% is a literal %. */
+export function resolveFolder(template: string, vars: FolderVars): string {
+  const resolved = template.replace(/%([jAat%])/g, (_, k: string) => (k === '%' ? '%' : vars[k as keyof FolderVars]))
+  return path.resolve(resolved)
+}
+
+/** Splits "A_a" into its array id and index (index null for a single job). */
+export function parseJobId(jobId: string): { arrayId: string; index: number | null } {
+  const m = /^(.+)_(\d+)$/.exec(jobId)
+  return m ? { arrayId: m[1], index: Number(m[2]) } : { arrayId: jobId, index: null }
+}
+
+export function makeJobId(arrayId: string, index: number | null): string {
+  return index === null ? arrayId : `${arrayId}_${index}`
+}
+
+/** Where the files of one job live. */
+export class JobPaths {
+  readonly jobId: string
+  readonly arrayId: string
+  readonly index: number | null
+
+  constructor(readonly folderTemplate: string, jobId: string) {
+    this.jobId = jobId
+    const { arrayId, index } = parseJobId(jobId)
+    this.arrayId = arrayId
+    this.index = index
+  }
+
+  private vars(t: number): FolderVars {
+    return { j: this.jobId, A: this.arrayId, a: this.index === null ? '' : String(this.index), t: String(t) }
+  }
+
+  /** The job's own folder (task 0's, when the template uses %t). */
+  get folder(): string {
+    return resolveFolder(this.folderTemplate, this.vars(0))
+  }
+
+  /** The folder of the files the whole array shares: %a reads "all" there. */
+  get arrayFolder(): string {
+    return arrayFolder(this.folderTemplate, this.arrayId, this.index !== null)
+  }
+
+  get submitted(): string {
+    return submittedPath(this.folderTemplate, this.arrayId, this.index !== null)
+  }
+
+  resultFile(task = 0): string {
+    return path.join(resolveFolder(this.folderTemplate, this.vars(task)), `${this.jobId}_${task}_result.${EXT}`)
+  }
+
+  stdout(task = 0): string {
+    return path.join(resolveFolder(this.folderTemplate, this.vars(task)), `${this.jobId}_${task}_log.out`)
+  }
+
+  stderr(task = 0): string {
+    return path.join(resolveFolder(this.folderTemplate, this.vars(task)), `${this.jobId}_${task}_log.err`)
+  }
+}
+
+export function arrayFolder(template: string, arrayId: string, isArray: boolean): string {
+  return resolveFolder(template, { j: arrayId, A: arrayId, a: isArray ? 'all' : '', t: '0' })
+}
+
+export function submittedPath(template: string, arrayId: string, isArray: boolean): string {
+  return path.join(arrayFolder(template, arrayId, isArray), `${arrayId}_submitted.${EXT}`)
+}
+
+/** Results of tasks `task` of elements first..last of an array, written as one file. */
+export function chunkResultPath(template: string, arrayId: string, first: number, last: number, task: number): string {
+  return path.join(arrayFolder(template, arrayId, true), `${arrayId}_${first}-${last}_${task}_result.${EXT}`)
+}
+
+/** Finds the chunk file holding element `index`, task `task`, among the names of the array folder. */
+export function findChunk(names: readonly string[], arrayId: string, index: number, task: number): string | undefined {
+  const prefix = `${arrayId}_`
+  const suffix = `_${task}_result.${EXT}`
+  for (const name of names) {
+    if (!name.startsWith(prefix) || !name.endsWith(suffix)) continue
+    const m = /^(\d+)-(\d+)$/.exec(name.slice(prefix.length, name.length - suffix.length))
+    if (m && Number(m[1]) <= index && index <= Number(m[2])) return name
+  }
+  return undefined
+}

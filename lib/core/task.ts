@@ -1,0 +1,101 @@
+// JavaScript cannot pickle a function, so a task is a module export named by reference: the module's
+// URL plus the export's name, found by identity so that no string has to be kept in sync.
+
+/** A reference to an exported function, as stored in a submission file. */
+export interface TaskRef {
+  module: string
+  exportName: string
+}
+
+const MODULE = Symbol.for('submitit-ts.task.module')
+
+/** A function marked with the module that exports it. Still callable as it was. */
+export type Task<A extends unknown[], R> = ((...args: A) => R) & { readonly [MODULE]: string }
+
+/** An explicit reference, typed by the function it names. */
+export interface TypedTaskRef<A extends unknown[], R> extends TaskRef {
+  readonly __types?: (...args: A) => R
+}
+
+/** Anything `submit` accepts. */
+export type TaskLike<A extends unknown[], R> = Task<A, R> | TypedTaskRef<A, R>
+
+/**
+ * Marks `fn` as a task exported from the module at `moduleUrl` (pass `import.meta.url`):
+ *   export const train = task(import.meta.url, async (lr: number) => ...)
+ */
+export function task<A extends unknown[], R>(moduleUrl: string, fn: (...args: A) => R): Task<A, R> {
+  if (typeof fn !== 'function') throw new TypeError(`task(): expected a function, got ${typeof fn}`)
+  if (typeof moduleUrl !== 'string' || !/^[a-z]+:/.test(moduleUrl)) {
+    throw new TypeError(`task(): the first argument must be the module's URL; pass import.meta.url (got ${String(moduleUrl)})`)
+  }
+  Object.defineProperty(fn, MODULE, { value: moduleUrl, enumerable: false })
+  return fn as Task<A, R>
+}
+
+/**
+ * An explicit reference, for a function not wrapped with task(): typed from the module's type, e.g.
+ *   taskRef<typeof import('./tasks.js').train>(new URL('./tasks.js', import.meta.url).href, 'train')
+ */
+export function taskRef<F extends (...args: never[]) => unknown>(module: string, exportName: string): TypedTaskRef<Parameters<F>, ReturnType<F>> {
+  return { module, exportName }
+}
+
+const resolved = new WeakMap<object, TaskRef>()
+
+/** Finds the export name of a task by identity in its module, and checks an explicit reference. */
+export async function resolveTask(t: TaskLike<unknown[], unknown>): Promise<TaskRef> {
+  const cached = resolved.get(t)
+  if (cached) return cached
+  let ref: TaskRef
+  if (typeof t === 'function') {
+    const module = (t as Task<unknown[], unknown>)[MODULE]
+    if (!module) {
+      throw new TypeError(`the function ${t.name || '(anonymous)'} is not a task: export it wrapped as ` +
+        `\`export const ${t.name || 'name'} = task(import.meta.url, ...)\`, or pass taskRef(moduleUrl, exportName)`)
+    }
+    const mod = await importModule(module)
+    const exportName = Object.keys(mod).find((k) => mod[k] === t)
+    if (!exportName) {
+      throw new TypeError(`task ${t.name || '(anonymous)'} is not exported from ${module}: ` +
+        'a worker finds a task by its export, so export it from the module whose import.meta.url was given to task()')
+    }
+    ref = { module, exportName }
+  } else {
+    if (typeof t?.module !== 'string' || typeof t?.exportName !== 'string') {
+      throw new TypeError('expected a task (task(import.meta.url, fn)) or a { module, exportName } reference')
+    }
+    ref = { module: t.module, exportName: t.exportName }
+    await loadTask(ref)
+  }
+  resolved.set(t, ref)
+  return ref
+}
+
+let tsLoader: Promise<unknown> | undefined
+
+/** Imports a task module; a TypeScript one gets the tsx loader first (in this thread or process). */
+export async function importModule(module: string): Promise<Record<string, unknown>> {
+  if (/\.[mc]?tsx?$/.test(module) && !process.execArgv.some((a) => a.includes('tsx'))) {
+    // both hooks: a .ts file outside a "type": "module" package is loaded as CommonJS
+    tsLoader ??= Promise.all([import('tsx/esm/api').then((m) => m.register()), import('tsx/cjs/api').then((m) => m.register())])
+    await tsLoader
+  }
+  return await import(module) as Record<string, unknown>
+}
+
+/** The function a reference names, with a clear error when it is not there. */
+export async function loadTask(ref: TaskRef): Promise<(...args: unknown[]) => unknown> {
+  let mod: Record<string, unknown>
+  try {
+    mod = await importModule(ref.module)
+  } catch (e) {
+    throw new Error(`cannot import task module ${ref.module}: ${(e as Error).message}`, { cause: e })
+  }
+  const fn = mod[ref.exportName]
+  if (typeof fn !== 'function') {
+    throw new TypeError(`${ref.module} has no exported function "${ref.exportName}"` +
+      ` (exports: ${Object.keys(mod).join(', ') || 'none'})`)
+  }
+  return fn as (...args: unknown[]) => unknown
+}

@@ -1,0 +1,280 @@
+// Values that cross a thread or a node go through v8 serialization, which silently changes some of
+// them (class instances lose their prototype, URL becomes {}, custom errors lose name and code,
+// getters become data). This module walks a value before v8 sees it: what can be preserved is
+// replaced by a marker that `decodeValue` turns back into the same kind of value; what cannot is
+// refused with an error naming where it is and what to do.
+import { UnserializableValueError } from './errors.js'
+
+/** Key of the marker objects; a user object with this key is refused. */
+const MARK = '__submitit_ts__'
+
+interface ClassRef {
+  module: string
+  name: string
+}
+const registeredClasses = new WeakMap<Function, ClassRef>()
+
+/**
+ * Marks a class as safe to send: its instances are re-created with their prototype on the other side,
+ * the way pickle restores a class by reference. Call it in the module that exports the class:
+ * `export class Point { ... }; serializable(import.meta.url, Point)`.
+ */
+export function serializable<C extends abstract new (...args: never[]) => unknown>(moduleUrl: string, cls: C): C {
+  registeredClasses.set(cls, { module: moduleUrl, name: cls.name })
+  return cls
+}
+
+/** Prototypes v8 keeps as they are (its host objects and built-ins). */
+const KEPT_AS_IS = new Set<unknown>([
+  Object.prototype, Array.prototype, Date.prototype, RegExp.prototype, Map.prototype, Set.prototype,
+  ArrayBuffer.prototype, DataView.prototype, Boolean.prototype, Number.prototype, String.prototype,
+  BigInt.prototype, Buffer.prototype,
+  ...[Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array,
+    Float32Array, Float64Array, BigInt64Array, BigUint64Array].map((c) => c.prototype),
+])
+/** Built-in errors, re-created with their own type. */
+const BUILTIN_ERRORS_BY_NAME = new Map<string, Function>(
+  [Error, EvalError, RangeError, ReferenceError, SyntaxError, TypeError, URIError, AggregateError].map((c) => [c.name, c]))
+
+type Marker =
+  | { [MARK]: 'url'; href: string }
+  | { [MARK]: 'error'; name: string; message: string; stack?: string; cause?: unknown; props: Record<string, unknown>; cls?: ClassRef }
+  | { [MARK]: 'instance'; cls: ClassRef; props: Record<string, unknown> }
+
+/** Result of encoding: the value to give v8, and whether `decodeValue` has markers to undo. */
+export interface Encoded {
+  value: unknown
+  marked: boolean
+}
+
+function typeName(v: unknown): string {
+  if (v === null) return 'null'
+  if (typeof v === 'function') return `function ${v.name || '(anonymous)'}`
+  if (typeof v !== 'object') return typeof v
+  const proto = Object.getPrototypeOf(v)
+  return proto?.constructor?.name ? `${proto.constructor.name} instance` : 'object'
+}
+
+function refuse(where: string, what: string, hint: string): never {
+  throw new UnserializableValueError(`${where} ${what}; ${hint}`, where)
+}
+
+/**
+ * Encodes `value` for v8. `where` names it in errors (e.g. "argument 2 of train"). Copies only
+ * what has to change, so a plain value (the common case) is returned as it is.
+ */
+export function encodeValue(value: unknown, where: string): Encoded {
+  let marked = false
+  const seen = new Map<object, unknown>()
+
+  const walk = (v: unknown, path: string): unknown => {
+    switch (typeof v) {
+      case 'string': case 'number': case 'boolean': case 'undefined': case 'bigint':
+        return v
+      case 'function':
+        return refuse(path, `is a ${typeName(v)}`, 'functions cannot be sent: pass data, or export the function as a task and pass its name')
+      case 'symbol':
+        return refuse(path, 'is a Symbol', 'Symbols cannot be sent: pass a string')
+    }
+    if (v === null) return v
+    const obj = v as object
+    if (seen.has(obj)) return seen.get(obj)
+    const proto = Object.getPrototypeOf(obj)
+
+    if (ArrayBuffer.isView(obj) || proto === ArrayBuffer.prototype || proto === Date.prototype
+      || proto === RegExp.prototype || proto === Boolean.prototype || proto === Number.prototype
+      || proto === String.prototype || proto === BigInt.prototype) {
+      if (ArrayBuffer.isView(obj) && !KEPT_AS_IS.has(proto)) {
+        return refuse(path, `is a ${typeName(obj)}`, 'subclasses of typed arrays come back as the base array: pass the plain typed array')
+      }
+      seen.set(obj, obj)
+      return obj
+    }
+    if (obj instanceof URL) {
+      marked = true
+      const m: Marker = { [MARK]: 'url', href: obj.href }
+      seen.set(obj, m)
+      return m
+    }
+    if (obj instanceof Error) {
+      marked = true
+      const e = obj as Error & Record<string, unknown>
+      const m = { [MARK]: 'error', name: e.name, message: e.message, stack: e.stack, props: {} } as Marker & { [MARK]: 'error' }
+      seen.set(obj, m)
+      const cls = registeredClasses.get(proto.constructor)
+      if (cls) m.cls = cls
+      if ('cause' in e) m.cause = walk(e.cause, `${path}.cause`)
+      for (const k of Object.keys(e)) {
+        if (k === 'cause' || k === 'stack' || k === 'message') continue
+        m.props[k] = walk(e[k], `${path}.${k}`)
+      }
+      return m
+    }
+    if (obj instanceof Promise) return refuse(path, 'is a Promise', 'await it before submitting and pass its value')
+    if (obj instanceof WeakMap || obj instanceof WeakSet || obj instanceof WeakRef) {
+      return refuse(path, `is a ${typeName(obj)}`, 'weak collections cannot be sent: use a Map or Set')
+    }
+    if (obj instanceof SharedArrayBuffer) return refuse(path, 'is a SharedArrayBuffer', 'copy it into an ArrayBuffer')
+
+    if (Array.isArray(obj)) {
+      if (proto !== Array.prototype) return refuse(path, `is a ${typeName(obj)}`, 'subclasses of Array come back as plain arrays: pass a plain array')
+      let copy: unknown[] | null = null
+      seen.set(obj, obj)
+      for (let i = 0; i < obj.length; i++) {
+        const item = obj[i]
+        const out = typeof item === 'object' || typeof item === 'function' || typeof item === 'symbol' ? walk(item, `${path}[${i}]`) : item
+        if (out !== item && copy === null) {
+          copy = obj.slice(0, i)
+          seen.set(obj, copy)
+        }
+        if (copy !== null) copy[i] = out
+      }
+      return copy ?? obj
+    }
+    if (obj instanceof Map) {
+      if (proto !== Map.prototype) return refuse(path, `is a ${typeName(obj)}`, 'subclasses of Map come back as plain Maps')
+      let copy: Map<unknown, unknown> | null = null
+      seen.set(obj, obj)
+      for (const [k, item] of obj) {
+        const outK = walk(k, `${path}.<key>`)
+        const out = walk(item, `${path}.get(${String(k)})`)
+        if ((out !== item || outK !== k) && copy === null) {
+          copy = new Map()
+          for (const [k2, v2] of obj) { if (k2 === k) break; copy.set(k2, v2) }
+          seen.set(obj, copy)
+        }
+        copy?.set(outK, out)
+      }
+      return copy ?? obj
+    }
+    if (obj instanceof Set) {
+      if (proto !== Set.prototype) return refuse(path, `is a ${typeName(obj)}`, 'subclasses of Set come back as plain Sets')
+      let copy: Set<unknown> | null = null
+      seen.set(obj, obj)
+      for (const item of obj) {
+        const out = walk(item, `${path}.<item>`)
+        if (out !== item && copy === null) {
+          copy = new Set()
+          for (const v2 of obj) { if (v2 === item) break; copy.add(v2) }
+          seen.set(obj, copy)
+        }
+        copy?.add(out)
+      }
+      return copy ?? obj
+    }
+
+    // A plain object, a null-prototype object, or an instance of some class.
+    const cls = proto === Object.prototype || proto === null ? undefined : registeredClasses.get(proto.constructor)
+    if (proto !== Object.prototype && proto !== null && !cls) {
+      return refuse(path, `is an instance of class ${proto?.constructor?.name ?? '(unnamed)'}, which would arrive as a plain object without its methods`,
+        `mark the class with serializable(import.meta.url, ${proto?.constructor?.name ?? 'TheClass'}) in the module that exports it, or pass a plain object`)
+    }
+    if (Object.getOwnPropertySymbols(obj).length > 0) {
+      return refuse(path, 'has Symbol keys, which would be dropped', 'use string keys')
+    }
+    if (MARK in obj) return refuse(path, `has the reserved key ${MARK}`, 'rename that key')
+    const descriptors = Object.getOwnPropertyDescriptors(obj)
+    let copy: Record<string, unknown> | null = cls ? {} : null
+    if (copy) seen.set(obj, null) // filled below; cycles through a class instance see the marker
+    else seen.set(obj, obj)
+    for (const k in descriptors) {
+      const d = descriptors[k]
+      if (d.get || d.set) return refuse(`${path}.${k}`, 'is a getter or setter, which would arrive as a plain value', 'pass the value itself')
+      if (!d.enumerable) return refuse(`${path}.${k}`, 'is a non-enumerable property, which would be dropped', 'make it enumerable or leave it out')
+      const item = d.value
+      const out = typeof item === 'object' || typeof item === 'function' || typeof item === 'symbol' ? walk(item, `${path}.${k}`) : item
+      if (out !== item && copy === null) {
+        copy = proto === null ? Object.create(null) as Record<string, unknown> : {}
+        for (const k2 in descriptors) { if (k2 === k) break; copy[k2] = descriptors[k2].value }
+        seen.set(obj, copy)
+      }
+      if (copy !== null) copy[k] = out
+    }
+    if (cls) {
+      marked = true
+      const m: Marker = { [MARK]: 'instance', cls, props: copy! }
+      seen.set(obj, m)
+      return m
+    }
+    return copy ?? obj
+  }
+
+  const out = walk(value, where)
+  return { value: out, marked }
+}
+
+/** Loads the classes that markers name (their modules are imported, as a task module is). */
+async function loadClasses(refs: ClassRef[]): Promise<Map<string, Function>> {
+  const found = new Map<string, Function>()
+  for (const ref of refs) {
+    const key = `${ref.module}#${ref.name}`
+    if (found.has(key)) continue
+    const mod = await import(ref.module) as Record<string, unknown>
+    const cls = (typeof mod[ref.name] === 'function' ? mod[ref.name]
+      : Object.values(mod).find((x) => typeof x === 'function' && x.name === ref.name)) as Function | undefined
+    if (!cls) throw new Error(`class ${ref.name} is not exported from ${ref.module}: export it so the value can be re-created`)
+    found.set(key, cls)
+  }
+  return found
+}
+
+function isMarker(v: unknown): v is Marker {
+  return typeof v === 'object' && v !== null && MARK in v
+}
+
+/** Undoes `encodeValue` on what v8 gave back. Only called when `marked` was true. */
+export async function decodeValue(value: unknown): Promise<unknown> {
+  const refs: ClassRef[] = []
+  const collect = (v: unknown, seen: Set<object>): void => {
+    if (typeof v !== 'object' || v === null || seen.has(v)) return
+    seen.add(v)
+    if (isMarker(v) && v[MARK] !== 'url' && v.cls) refs.push(v.cls)
+    if (v instanceof Map) for (const [k, x] of v) { collect(k, seen); collect(x, seen) }
+    else if (v instanceof Set) for (const x of v) collect(x, seen)
+    else if (!ArrayBuffer.isView(v)) for (const x of Object.values(v)) collect(x, seen)
+  }
+  collect(value, new Set())
+  const classes = await loadClasses(refs)
+
+  const done = new Map<object, unknown>()
+  const walk = (v: unknown): unknown => {
+    if (typeof v !== 'object' || v === null || ArrayBuffer.isView(v)) return v
+    if (done.has(v)) return done.get(v)
+    if (isMarker(v)) {
+      if (v[MARK] === 'url') { const u = new URL(v.href); done.set(v, u); return u }
+      const cls = v.cls ? classes.get(`${v.cls.module}#${v.cls.name}`)! : undefined
+      if (v[MARK] === 'error') {
+        const base = cls ?? BUILTIN_ERRORS_BY_NAME.get(v.name) ?? Error
+        const e = Object.create(base.prototype) as Error & Record<string, unknown>
+        done.set(v, e)
+        Object.defineProperty(e, 'message', { value: v.message, writable: true, configurable: true, enumerable: false })
+        Object.defineProperty(e, 'stack', { value: v.stack, writable: true, configurable: true, enumerable: false })
+        if (e.name !== v.name) Object.defineProperty(e, 'name', { value: v.name, writable: true, configurable: true, enumerable: false })
+        if ('cause' in v) Object.defineProperty(e, 'cause', { value: walk(v.cause), writable: true, configurable: true, enumerable: false })
+        for (const [k, x] of Object.entries(v.props)) if (k !== 'name' || x !== v.name) e[k] = walk(x)
+        return e
+      }
+      const inst = Object.create(cls!.prototype) as Record<string, unknown>
+      done.set(v, inst)
+      for (const [k, x] of Object.entries(v.props)) inst[k] = walk(x)
+      return inst
+    }
+    if (Array.isArray(v)) { done.set(v, v); for (let i = 0; i < v.length; i++) v[i] = walk(v[i]); return v }
+    if (v instanceof Map) {
+      const m = new Map(); done.set(v, m)
+      for (const [k, x] of v) m.set(walk(k), walk(x))
+      return m
+    }
+    if (v instanceof Set) {
+      const s = new Set(); done.set(v, s)
+      for (const x of v) s.add(walk(x))
+      return s
+    }
+    if (v instanceof Date || v instanceof RegExp || v instanceof ArrayBuffer) return v
+    done.set(v, v)
+    const o = v as Record<string, unknown>
+    for (const k of Object.keys(o)) o[k] = walk(o[k])
+    return v
+  }
+  return walk(value)
+}

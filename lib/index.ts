@@ -1,0 +1,11 @@
+// submitit-ts: run a function on a local thread pool or, unchanged, as Slurm jobs.
+export { task, taskRef, type Task, type TaskLike, type TaskRef, type TypedTaskRef } from './core/task.js'
+export { serializable } from './core/values.js'
+export { Executor, delayed, type Delayed, type CommonParameters } from './core/executor.js'
+export { Job, JobTask, isFinalState, type JobState, type JobSubmission } from './core/job.js'
+export { attachJob } from './core/attach.js'
+export { JobEnvironment, type JobEnvironmentInfo } from './core/environment.js'
+export { JobPaths } from './core/paths.js'
+export { FailedJobError, FailedSubmissionError, ParameterError, UnserializableValueError } from './core/errors.js'
+export { LocalExecutor, type LocalParameters } from './local/executor.js'
+export { DebugExecutor, type DebugParameters } from './debug/executor.js'

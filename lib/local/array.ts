@@ -1,0 +1,262 @@
+// One submitted array on the LocalExecutor: cuts it into chunks, tracks each job's state, and is
+// the JobWatcher of its jobs. Element i's task t is slot t * size + i.
+import { decodeResult, encodeOutcome, encodeRecord, writeAtomic, type FinalState, type Outcome, type ResultRecord, type SubmissionRecord } from '../core/format.js'
+import { Job, type JobState, type JobWatcher } from '../core/job.js'
+import { JobPaths, makeJobId } from '../core/paths.js'
+import { CANCEL_FLAG, DONE_FLAG, PENDING_FLAG } from '../../worker/run.js'
+
+/** Work a chunk should hold, so that one pool call outweighs its file and message costs. */
+const CHUNK_TARGET_MS = 50
+const MAX_CHUNK = 1024
+
+
+export interface Chunk {
+  array: LocalArray
+  first: number
+  count: number
+  task: number
+  /** [0]: index running now or -1; [1 + k]: PENDING_FLAG / CANCEL_FLAG / DONE_FLAG of element first+k */
+  control: Int32Array
+  startedAt: Float64Array
+  abort?: AbortController
+  stopReason?: 'TIMEOUT' | 'CANCELLED'
+  stopTarget?: number
+}
+
+/** What the array needs from its executor. */
+export interface ChunkRunner {
+  readonly arrayParallelism: number
+  stop(chunk: Chunk, why: 'TIMEOUT' | 'CANCELLED', index: number): void
+  schedule(): void
+}
+
+const CODE: Record<FinalState, number> = { COMPLETED: 1, FAILED: 2, TIMEOUT: 3, CANCELLED: 4 }
+const STATE: (FinalState | undefined)[] = [undefined, 'COMPLETED', 'FAILED', 'TIMEOUT', 'CANCELLED']
+
+export class LocalArray implements JobWatcher {
+  readonly jobs: Job<unknown>[]
+  readonly size: number
+  readonly numTasks: number
+  readonly parallelism: number
+  readonly timeoutMs: number | undefined
+  running = 0
+  /** final state code of each slot, 0 while unfinished */
+  private readonly codes: Uint8Array
+  /** the chunk a slot was last sent in */
+  private readonly chunkOf: (Chunk | undefined)[]
+  /** next element not yet cut into a chunk, per task */
+  private readonly next: number[]
+  private readonly retries: Chunk[] = []
+  private unfinished: number
+  /** measured milliseconds per element; undefined until a chunk returns */
+  private msPerElement: number | undefined
+  private readonly waiters = new Map<number, { promise: Promise<void>; resolve: () => void }>()
+
+  constructor(readonly record: SubmissionRecord, readonly file: string, private readonly runner: ChunkRunner) {
+    this.size = record.args.length
+    this.numTasks = record.params.tasksPerNode * record.params.nodes
+    this.parallelism = runner.arrayParallelism
+    this.timeoutMs = record.params.timeoutMin === undefined ? undefined : record.params.timeoutMin * 60_000
+    this.codes = new Uint8Array(this.size * this.numTasks)
+    this.chunkOf = new Array(this.size * this.numTasks)
+    this.next = new Array(this.numTasks).fill(0)
+    this.unfinished = this.size * this.numTasks
+    this.jobs = new Array(this.size)
+    for (let i = 0; i < this.size; i++) {
+      const paths = new JobPaths(record.folder, makeJobId(record.arrayId, record.isArray ? i : null))
+      this.jobs[i] = new Job(paths, this.numTasks, this)
+    }
+  }
+
+  get finished(): boolean {
+    return this.unfinished === 0
+  }
+
+  /** The next chunk to run, or null when there is none for now. */
+  take(): Chunk | null {
+    const retry = this.retries.shift()
+    if (retry) return retry
+    // until one chunk has come back, probe with single elements, no more than can run at once
+    if (this.msPerElement === undefined && this.running >= this.parallelism) return null
+    for (let t = 0; t < this.numTasks; t++) {
+      const first = this.next[t]
+      if (first >= this.size) continue
+      const remaining = this.size - first
+      const count = this.msPerElement === undefined ? 1 : Math.max(1, Math.min(
+        MAX_CHUNK,
+        Math.ceil(remaining / this.parallelism),
+        Math.floor(CHUNK_TARGET_MS / Math.max(this.msPerElement, 1e-4)),
+      ))
+      this.next[t] = first + count
+      return this.makeChunk(first, count, t)
+    }
+    return null
+  }
+
+  private makeChunk(first: number, count: number, task: number): Chunk {
+    const chunk: Chunk = {
+      array: this, first, count, task,
+      control: new Int32Array(new SharedArrayBuffer(4 * (count + 1))),
+      startedAt: new Float64Array(new SharedArrayBuffer(8)),
+    }
+    chunk.control[0] = -1
+    for (let k = 0; k < count; k++) {
+      const slot = task * this.size + first + k
+      this.chunkOf[slot] = chunk
+      if (this.codes[slot] !== 0) chunk.control[1 + k] = CANCEL_FLAG
+    }
+    return chunk
+  }
+
+  /** A chunk's worker replied with its result record. */
+  completed(chunk: Chunk, reply: { bytes: Uint8Array }, ms: number): void {
+    const record = decodeResult(reply.bytes, `result of ${chunk.array.record.arrayId} chunk ${chunk.first}`)
+    const perElement = ms / chunk.count
+    this.msPerElement = this.msPerElement === undefined ? perElement : 0.5 * this.msPerElement + 0.5 * perElement
+    this.report(record)
+  }
+
+  private report(record: ResultRecord): void {
+    record.outcomes.forEach((outcome, k) => this.settle(record.first + k, record.task, outcome, record.marked))
+  }
+
+  private settle(index: number, task: number, outcome: Outcome, marked: boolean): void {
+    const slot = task * this.size + index
+    if (this.codes[slot] !== 0) return // cancelled here already
+    this.codes[slot] = CODE[outcome.state]
+    this.jobs[index].setOutcome(task, outcome, marked)
+    this.unfinished--
+    const waiter = this.waiters.get(index)
+    if (waiter && this.isFinal(index)) {
+      waiter.resolve()
+      this.waiters.delete(index)
+    }
+  }
+
+  /**
+   * A chunk's thread died or was stopped. The element it was stopped for (or was running when it
+   * crashed) gets its outcome; the others run again (their results died with the thread).
+   */
+  interrupted(chunk: Chunk, error: unknown): void {
+    const current = Atomics.load(chunk.control, 0)
+    const target = chunk.stopReason ? chunk.stopTarget! : current
+    if (target >= 0) {
+      const jobId = this.jobs[target].jobId
+      const paths = this.jobs[target].paths
+      const outcome: Outcome = chunk.stopReason === 'TIMEOUT'
+        ? { state: 'TIMEOUT', error: Object.assign(new Error(`job ${jobId} ran past its timeoutMin of ${this.record.params.timeoutMin} min; its worker thread was stopped`), { name: 'TimeoutError' }) }
+        : chunk.stopReason === 'CANCELLED'
+          ? { state: 'CANCELLED', error: Object.assign(new Error(`job ${jobId} was cancelled while running; its worker thread was stopped`), { name: 'CancelledError' }) }
+          : { state: 'FAILED', error: crashError(jobId, error, paths, chunk.task) }
+      this.writeOwnResult(target, chunk.task, outcome)
+    } else if (!chunk.stopReason) {
+      // it died outside any task (e.g. the submission could not be read): the same would happen again
+      for (let k = 0; k < chunk.count; k++) {
+        const i = chunk.first + k
+        this.writeOwnResult(i, chunk.task, { state: 'FAILED', error: crashError(this.jobs[i].jobId, error, this.jobs[i].paths, chunk.task) })
+      }
+      return
+    }
+    // the rest of the chunk runs again, split around the target
+    const rest: number[] = []
+    for (let k = 0; k < chunk.count; k++) {
+      const i = chunk.first + k
+      if (i !== target && this.codes[chunk.task * this.size + i] === 0) rest.push(i)
+    }
+    for (let a = 0; a < rest.length;) {
+      let b = a
+      while (b + 1 < rest.length && rest[b + 1] === rest[b] + 1) b++
+      this.retries.push(this.makeChunk(rest[a], b - a + 1, chunk.task))
+      a = b + 1
+    }
+  }
+
+  /** Writes one job's outcome decided here (not by a worker) to its own result file. */
+  private writeOwnResult(index: number, task: number, outcome: Outcome): void {
+    const enc = encodeOutcome(outcome, `the result of job ${this.jobs[index].jobId}`)
+    const record: ResultRecord = {
+      format: 'submitit-ts/result', version: 1, node: process.version,
+      arrayId: this.record.arrayId, first: index, task, marked: enc.marked, outcomes: [enc.outcome],
+    }
+    writeAtomic(this.jobs[index].paths.resultFile(task), encodeRecord(record))
+    this.settle(index, task, enc.outcome, enc.marked)
+  }
+
+  /** Every task of element `index` has ended. */
+  private isFinal(index: number): boolean {
+    for (let t = 0; t < this.numTasks; t++) if (this.codes[t * this.size + index] === 0) return false
+    return true
+  }
+
+  private taskState(index: number, task: number): JobState {
+    const slot = task * this.size + index
+    const final = STATE[this.codes[slot]]
+    if (final) return final
+    const chunk = this.chunkOf[slot]
+    if (!chunk || !chunk.abort) return 'PENDING'
+    if (Atomics.load(chunk.control, 0) === index) return 'RUNNING'
+    return Atomics.load(chunk.control, 1 + index - chunk.first) === DONE_FLAG ? 'COMPLETING' : 'PENDING'
+  }
+
+  state(job: Job<unknown>): JobState {
+    const index = job.paths.index ?? 0
+    const states = Array.from({ length: this.numTasks }, (_, t) => this.taskState(index, t))
+    for (const s of ['FAILED', 'TIMEOUT', 'CANCELLED'] as const) if (states.includes(s) && this.isFinal(index)) return s
+    if (this.isFinal(index)) return 'COMPLETED'
+    if (states.some((s) => s === 'RUNNING' || s === 'COMPLETING' || s === 'COMPLETED')) return 'RUNNING'
+    return 'PENDING'
+  }
+
+  waitFinal(job: Job<unknown>): Promise<void> {
+    const index = job.paths.index ?? 0
+    if (this.isFinal(index)) return Promise.resolve()
+    let waiter = this.waiters.get(index)
+    if (!waiter) {
+      let resolve!: () => void
+      const promise = new Promise<void>((r) => { resolve = r })
+      waiter = { promise, resolve }
+      this.waiters.set(index, waiter)
+    }
+    return waiter.promise
+  }
+
+  /** Resolves once the job has its final state (a running one's thread must stop first). */
+  cancel(job: Job<unknown>): Promise<void> {
+    this.cancelIndex(job.paths.index ?? 0)
+    this.runner.schedule()
+    return this.waitFinal(job)
+  }
+
+  /** Cancels every unfinished job of the array (executor shutdown). */
+  cancelAll(): void {
+    for (let i = 0; i < this.size; i++) this.cancelIndex(i)
+  }
+
+  private cancelIndex(index: number): void {
+    for (let t = 0; t < this.numTasks; t++) {
+      const slot = t * this.size + index
+      if (this.codes[slot] !== 0) continue
+      const chunk = this.chunkOf[slot]
+      if (chunk) {
+        // the worker stores the running index before it reads the flag: one of us sees the other
+        const was = Atomics.compareExchange(chunk.control, 1 + index - chunk.first, PENDING_FLAG, CANCEL_FLAG)
+        if (was === DONE_FLAG) continue // it has finished; its result is on its way
+        if (chunk.abort && Atomics.load(chunk.control, 0) === index) {
+          this.runner.stop(chunk, 'CANCELLED', index)
+          continue // its outcome comes with the interrupted chunk
+        }
+      }
+      const error = Object.assign(new Error(`job ${this.jobs[index].jobId} was cancelled before it started`), { name: 'CancelledError' })
+      if (chunk?.abort) this.settle(index, t, { state: 'CANCELLED', error }, false) // the worker writes its file
+      else this.writeOwnResult(index, t, { state: 'CANCELLED', error })
+    }
+  }
+}
+
+function crashError(jobId: string, error: unknown, paths: JobPaths, task: number): Error {
+  const why = error instanceof Error ? error.message : String(error)
+  return Object.assign(new Error(
+    `the worker thread running job ${jobId} died: ${why}. See its logs: ${paths.stderr(task)} and ${paths.stdout(task)}`,
+    { cause: error },
+  ), { name: 'WorkerCrashError' })
+}

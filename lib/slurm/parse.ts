@@ -1,0 +1,190 @@
+// Parsers for sacct, squeue and scontrol output, written against Slurm 22.05's real
+// output (see test/slurm-parse.test.ts). They never throw on odd lines: a poller
+// must survive whatever the scheduler prints.
+
+export type JobState =
+  | 'PENDING'
+  | 'RUNNING'
+  | 'COMPLETED'
+  | 'FAILED'
+  | 'CANCELLED'
+  | 'TIMEOUT'
+  | 'OUT_OF_MEMORY'
+  | 'NODE_FAIL'
+  | 'PREEMPTED'
+  | 'REQUEUED'
+  | 'COMPLETING'
+  | 'SUSPENDED'
+  | 'BOOT_FAIL'
+  | 'DEADLINE'
+  | 'UNKNOWN';
+
+const FINAL: ReadonlySet<JobState> = new Set([
+  'COMPLETED',
+  'FAILED',
+  'CANCELLED',
+  'TIMEOUT',
+  'OUT_OF_MEMORY',
+  'NODE_FAIL',
+  'BOOT_FAIL',
+  'DEADLINE',
+]);
+
+/**
+ * The job will not change state any more. PREEMPTED is not final (like submitit):
+ * a preempted job is often requeued.
+ */
+export function isFinalState(s: JobState): boolean {
+  return FINAL.has(s);
+}
+
+const KNOWN: ReadonlySet<string> = new Set([
+  'PENDING', 'RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED', 'TIMEOUT', 'OUT_OF_MEMORY', 'NODE_FAIL',
+  'PREEMPTED', 'REQUEUED', 'COMPLETING', 'SUSPENDED', 'BOOT_FAIL', 'DEADLINE', 'UNKNOWN',
+]);
+
+/** Rarer Slurm states, folded into the nearest one the library reasons about. */
+const ALIASES: Record<string, JobState> = {
+  CONFIGURING: 'RUNNING',
+  RESIZING: 'RUNNING',
+  SIGNALING: 'RUNNING',
+  STAGE_OUT: 'COMPLETING',
+  STOPPED: 'SUSPENDED',
+  REQUEUE_HOLD: 'REQUEUED',
+  REQUEUE_FED: 'REQUEUED',
+  RESV_DEL_HOLD: 'PENDING',
+  SPECIAL_EXIT: 'FAILED',
+  REVOKED: 'CANCELLED',
+};
+
+/** 'CANCELLED by 0' → CANCELLED, 'COMPLETED+' → COMPLETED, anything unknown → UNKNOWN. */
+export function normalizeState(raw: string): JobState {
+  const word = raw.trim().split(/\s+/)[0]?.replace(/\+$/, '').toUpperCase() ?? '';
+  if (KNOWN.has(word)) return word as JobState;
+  return ALIASES[word] ?? 'UNKNOWN';
+}
+
+export interface JobEntry {
+  /** '12' for a plain job, '12_3' for an array task. */
+  jobId: string;
+  /** '12' for both. */
+  baseId: string;
+  taskId?: number;
+  state: JobState;
+  /** The scheduler's text, e.g. 'CANCELLED by 0'. */
+  rawState: string;
+  exitCode?: number;
+  /** The signal part of sacct's ExitCode 'code:signal'. */
+  signal?: number;
+  /** squeue's %r. */
+  reason?: string;
+  /** Came from a compact array row (tasks that never started exist only there). */
+  compact: boolean;
+}
+
+/** Ranges larger than this are not expanded (MaxArraySize is at most 4,000,001). */
+const MAX_EXPAND = 4_000_001;
+
+/**
+ * '2-7,12-17,22%56' → [2..7, 12..17, 22]. Steps ('1-9:2') are honoured.
+ * Returns undefined for text that is not a range list.
+ */
+export function expandArrayRange(spec: string): number[] | undefined {
+  const body = spec.replace(/%\d+$/, '');
+  const out: number[] = [];
+  for (const part of body.split(',')) {
+    const m = /^(\d+)(?:-(\d+)(?::(\d+))?)?$/.exec(part.trim());
+    if (!m) return undefined;
+    const from = Number(m[1]);
+    const to = m[2] === undefined ? from : Number(m[2]);
+    const step = m[3] === undefined ? 1 : Math.max(1, Number(m[3]));
+    if (to < from || out.length + (to - from) / step > MAX_EXPAND) return undefined;
+    for (let i = from; i <= to; i += step) out.push(i);
+  }
+  return out;
+}
+
+interface ParsedId {
+  baseId: string;
+  /** undefined: a plain job (or an array's own record seen before its tasks). */
+  tasks?: number[];
+  compact: boolean;
+  /** a step row such as 12.batch or 12_3.0 */
+  step: boolean;
+}
+
+/** '12', '12_3', '12_[2-4%25]', '12.batch', '12_3.extern' */
+export function parseJobId(id: string): ParsedId | undefined {
+  const m = /^(\d+)(?:_(\d+|\[[^\]]*\]))?(\.[\w+-]+)?$/.exec(id.trim());
+  if (!m) return undefined;
+  const [, baseId, task, step] = m as unknown as [string, string, string | undefined, string | undefined];
+  if (task === undefined) return { baseId, compact: false, step: step !== undefined };
+  if (!task.startsWith('[')) return { baseId, tasks: [Number(task)], compact: false, step: step !== undefined };
+  const tasks = expandArrayRange(task.slice(1, -1));
+  return tasks && { baseId, tasks, compact: true, step: step !== undefined };
+}
+
+function parseExitCode(text: string | undefined): { exitCode?: number; signal?: number } {
+  const m = /^(\d+):(\d+)$/.exec(text?.trim() ?? '');
+  return m ? { exitCode: Number(m[1]), signal: Number(m[2]) } : {};
+}
+
+/**
+ * Rows 'id|state|third' into a map jobId → entry. An explicit row for a task wins over
+ * a compact range row, whatever their order (both can be present while tasks start).
+ */
+function parseRows(text: string, third: 'exit' | 'reason'): Map<string, JobEntry> {
+  const out = new Map<string, JobEntry>();
+  for (const line of text.split('\n')) {
+    const [id, rawState, extra] = line.trim().split('|');
+    if (!id || rawState === undefined) continue;
+    const parsed = parseJobId(id);
+    if (!parsed || parsed.step) continue; // steps (.batch, .0, .extern) repeat the allocation row
+    const common = {
+      baseId: parsed.baseId,
+      state: normalizeState(rawState),
+      rawState: rawState.trim(),
+      ...(third === 'exit' ? parseExitCode(extra) : extra?.trim() ? { reason: extra.trim() } : {}),
+      compact: parsed.compact,
+    };
+    if (parsed.tasks === undefined) {
+      out.set(parsed.baseId, { jobId: parsed.baseId, ...common });
+      continue;
+    }
+    for (const taskId of parsed.tasks) {
+      const jobId = `${parsed.baseId}_${taskId}`;
+      if (parsed.compact && out.get(jobId)?.compact === false) continue;
+      out.set(jobId, { jobId, taskId, ...common });
+    }
+  }
+  return out;
+}
+
+/** `sacct -X -n -P -o JobID,State,ExitCode` (step rows are ignored). */
+export function parseSacct(text: string): Map<string, JobEntry> {
+  return parseRows(text, 'exit');
+}
+
+/** `squeue -h -t all -r -o '%i|%T|%r'` (compact rows without -r are expanded too). */
+export function parseSqueue(text: string): Map<string, JobEntry> {
+  return parseRows(text, 'reason');
+}
+
+/**
+ * `scontrol show config`: 'Key = value' lines into a map. Units are kept ('300 sec');
+ * header/footer lines without ' = ' are skipped.
+ */
+export function parseScontrolConfig(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const m = /^(\S+)\s*=\s?(.*)$/.exec(line);
+    if (m && !out.has(m[1]!)) out.set(m[1]!, m[2]!.trim());
+  }
+  return out;
+}
+
+/** MaxArraySize from a parsed config: array indices must stay below it. Default 1001. */
+export function maxArraySize(config: Map<string, string>): number {
+  const n = Number.parseInt(config.get('MaxArraySize') ?? '', 10);
+  return Number.isFinite(n) && n > 0 ? n : 1001;
+}

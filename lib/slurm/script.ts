@@ -1,0 +1,152 @@
+// The sbatch script for one job or one job array.
+//
+// Quoting rules, checked on the Slurm 22.05 cluster (docs/slurm-notes.md):
+// - the script body is bash: every value is POSIX single-quoted (shellQuote);
+// - '#SBATCH' lines are NOT bash: sbatch splits them itself, rejects a space
+//   ("Invalid directive found") and a lone quote ("Unmatched `'`"). So a flag is
+//   written there only when its value is plainly safe; any other flag, and always
+//   --output/--error (they hold the folder), goes on the sbatch command line
+//   (`sbatchArgs`, passed as argv, never through a shell);
+// - -o/-e/srun --output expand '%' patterns: a literal '%' must be '%%';
+// - a backslash anywhere in the path turns off all '%' expansion, and a job whose
+//   path had one FAILED (0:53) at start: such folders are refused.
+
+import { isAbsolute } from 'node:path';
+import { sbatchFlags, validateSlurmParameters, type SlurmParameters } from './params.js';
+
+export interface ArraySpec {
+  /** Number of tasks: --array=0-(size-1) */
+  size: number;
+  /** At most this many at once (%P). Falls back to params.arrayParallelism. */
+  parallelism?: number;
+}
+
+export interface BatchScriptOptions {
+  params: SlurmParameters;
+  /** Absolute folder for the logs. Any character but newline, NUL and backslash. */
+  folder: string;
+  /** Omit for a single job. */
+  array?: ArraySpec;
+  /** The worker command for each task, as argv (opaque here). */
+  command: string[];
+  /** Exported before the command runs. */
+  env?: Record<string, string>;
+}
+
+export interface BatchScript {
+  /** The script text, to be written to a file and given to sbatch. */
+  script: string;
+  /** Flags for the sbatch command line (before the script path). */
+  sbatchArgs: string[];
+}
+
+/** POSIX single-quoting: safe for any string in sh/bash, including quotes, '$', ';' and newlines. */
+export function shellQuote(s: string): string {
+  if (/^[A-Za-z0-9_\/.,:=@%+-]+$/.test(s)) return s;
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Escape a literal path for Slurm's filename patterns (%j, %A, ...). */
+export function escapeSlurmPattern(s: string): string {
+  return s.replace(/%/g, '%%');
+}
+
+/** Values sbatch reads from an '#SBATCH --flag=value' line exactly as written. */
+const SBATCH_LINE_SAFE = /^--[a-z0-9-]+(=[A-Za-z0-9_.,:@%+\/=\[\]-]*)?$/;
+
+/** The log file name pattern (Slurm '%' codes) inside the folder, for the sbatch and srun level. */
+export function logPattern(folder: string, isArray: boolean, kind: 'out' | 'err'): string {
+  const id = isArray ? '%A_%a' : '%j';
+  return `${escapeSlurmPattern(folder.replace(/\/+$/, ''))}/${id}_%t_log.${kind}`;
+}
+
+/**
+ * The log file of a task once the job id is known: jobId is '12' or '12_3' (array task),
+ * taskRank is the srun task (%t; 0 without srun). stderr is the .out file with stderrToStdout.
+ */
+export function logPath(folder: string, jobId: string, taskRank: number, kind: 'out' | 'err'): string {
+  return `${folder.replace(/\/+$/, '')}/${jobId}_${taskRank}_log.${kind}`;
+}
+
+function checkFolder(folder: string): void {
+  if (!isAbsolute(folder)) throw new Error(`The log folder must be an absolute path, got ${JSON.stringify(folder)}`);
+  if (/[\n\r\0]/.test(folder)) throw new Error(`The log folder must not contain a newline or NUL: ${JSON.stringify(folder)}`);
+  if (folder.includes('\\')) {
+    throw new Error(
+      `The log folder must not contain a backslash (Slurm then ignores %j/%A/%a in log names and the job fails): ${JSON.stringify(folder)}`,
+    );
+  }
+}
+
+function arrayFlag(array: ArraySpec, params: SlurmParameters): string {
+  if (!Number.isInteger(array.size) || array.size < 1) throw new Error(`array.size must be a positive integer, got ${array.size}`);
+  const parallelism = array.parallelism ?? params.arrayParallelism;
+  if (parallelism !== undefined && (!Number.isInteger(parallelism) || parallelism < 1)) {
+    throw new Error(`array parallelism must be a positive integer, got ${parallelism}`);
+  }
+  return `--array=0-${array.size - 1}${parallelism === undefined ? '' : `%${parallelism}`}`;
+}
+
+/**
+ * Without srun and with a signal: the batch shell gets SIGUSR2 (--signal=B:...), but bash
+ * does not pass signals to a foreground child, so run the worker in the background,
+ * forward the signal, and wait until it really exited (wait returns early on a trap).
+ */
+function forwardingRun(argv: string): string[] {
+  return [
+    `${argv} &`,
+    'SUBMITIT_CHILD=$!',
+    `trap 'kill -s USR2 "$SUBMITIT_CHILD" 2>/dev/null' USR2`,
+    'while :; do',
+    '  wait "$SUBMITIT_CHILD"; SUBMITIT_RC=$?',
+    '  kill -0 "$SUBMITIT_CHILD" 2>/dev/null || break',
+    'done',
+  ];
+}
+
+export function makeBatchScript(opts: BatchScriptOptions): BatchScript {
+  const params = validateSlurmParameters(opts.params);
+  checkFolder(opts.folder);
+  if (opts.command.length === 0) throw new Error('The command must have at least one element');
+  const isArray = opts.array !== undefined;
+  const useSrun = params.useSrun ?? true;
+  const out = logPattern(opts.folder, isArray, 'out');
+  const err = params.stderrToStdout ? out : logPattern(opts.folder, isArray, 'err');
+
+  const flags = [...(opts.array ? [arrayFlag(opts.array, params)] : []), ...sbatchFlags({ jobName: 'submitit', ...params })];
+  const lines = ['#!/bin/bash', '', '# Parameters'];
+  const sbatchArgs = [`--output=${out}`, `--error=${err}`];
+  for (const flag of flags) {
+    if (SBATCH_LINE_SAFE.test(flag)) lines.push(`#SBATCH ${flag}`);
+    else sbatchArgs.push(flag);
+  }
+  if (sbatchArgs.length > 2) lines.push('# (more flags, whose values #SBATCH lines cannot hold, are on the sbatch command line)');
+
+  if (params.setup?.length) lines.push('', '# setup', ...params.setup);
+
+  const env = Object.entries(opts.env ?? {});
+  if (env.length) {
+    lines.push('', '# environment');
+    for (const [name, value] of env) {
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new Error(`Invalid environment variable name ${JSON.stringify(name)}`);
+      lines.push(`export ${name}=${shellQuote(value)}`);
+    }
+  }
+
+  const argv = opts.command.map(shellQuote).join(' ');
+  lines.push('', '# command');
+  if (useSrun) {
+    // append: task 0's log is also the batch shell's log (setup lines); srun's default
+    // truncate mode wiped them on the cluster.
+    const srun = ['srun', '--unbuffered', '--open-mode=append', `--output=${out}`, `--error=${err}`, ...(params.srunArgs ?? [])];
+    lines.push(`${srun.map(shellQuote).join(' ')} ${argv}`, 'SUBMITIT_RC=$?');
+  } else if (params.signalDelayS !== undefined) {
+    lines.push(...forwardingRun(argv));
+  } else {
+    lines.push(argv, 'SUBMITIT_RC=$?');
+  }
+
+  if (params.teardown?.length) lines.push('', '# teardown', ...params.teardown);
+  lines.push('', 'exit "$SUBMITIT_RC"', '');
+  return { script: lines.join('\n'), sbatchArgs };
+}

@@ -1,0 +1,350 @@
+// One watcher per process for every unfinished Slurm job, so the scheduler sees
+// ONE sacct call per poll however many jobs are waited on.
+//
+// Each tick: 1. ask the caller's isFinished(jobId) hooks (a result file exists:
+// no scheduler call needed); 2. when the scheduler is due, one sacct for all the
+// remaining jobs (array tasks collapsed to their array id). sacct trails squeue by
+// up to 3.5 s and array tasks that never started exist only in its compact row
+// ('158_[2-5%2]|PENDING'), which parseSacct expands. When sacct fails (accounting
+// disabled, slurmdbd down) or has not shown a job for a while, squeue is asked;
+// a job missing from both for goneGraceMs, with no result, is FAILED: no job
+// stays UNKNOWN forever.
+
+import { batchIds, sacct, squeue, type SlurmCommandOptions } from './commands.js';
+import { isFinalState, parseSacct, parseSqueue, type JobEntry, type JobState } from './parse.js';
+
+export interface JobInfo {
+  state: JobState;
+  exitCode?: number;
+  signal?: number;
+  /** squeue's reason, or why the watcher decided (result file present, gone from the queue). */
+  reason?: string;
+  /** Where the state came from. */
+  source: 'none' | 'result' | 'sacct' | 'squeue' | 'gone';
+}
+
+export type FinishedHook = (jobId: string) => boolean | Promise<boolean>;
+export type StateListener = (info: JobInfo, jobId: string) => void;
+
+export interface RegisterOptions {
+  onState?: StateListener;
+  /** Overrides the watcher's isFinished for this job. */
+  isFinished?: FinishedHook;
+}
+
+export interface DelayOptions {
+  minDelayMs: number;
+  maxDelayMs: number;
+  factor: number;
+}
+
+export interface SlurmWatcherOptions extends Partial<DelayOptions> {
+  commands?: SlurmCommandOptions;
+  /** Default hook: true when the job's result is in (then no scheduler call is made for it). */
+  isFinished?: FinishedHook;
+  /** How often the isFinished hooks are asked between scheduler calls (default 1000 ms). */
+  resultCheckMs?: number;
+  /** Not in sacct this long after registering → ask squeue (default 10 s; sacct lags up to 3.5 s). */
+  sacctAbsentMs?: number;
+  /** In neither sacct nor squeue nor results this long → FAILED (default 30 s). */
+  goneGraceMs?: number;
+}
+
+export interface WatcherStats {
+  /** Ticks that looked at the jobs. */
+  polls: number;
+  /** Scheduler commands run (sacct + squeue, one per id batch). */
+  schedulerCalls: number;
+  sacctCalls: number;
+  squeueCalls: number;
+}
+
+export const DEFAULT_DELAYS: DelayOptions = { minDelayMs: 250, maxDelayMs: 30_000, factor: 1.5 };
+
+/**
+ * Delay before the next scheduler call, from how long the OLDEST unfinished job has
+ * been watched. Polls whose delays grow ×factor from minDelayMs reach age a with a delay
+ * of min + a·(factor − 1); computing it from the age (not from a counter) means a newly
+ * registered job does not reset a slow rate to the fastest (submitit's problem).
+ */
+export function nextDelay(oldestAgeMs: number, options: Partial<DelayOptions> = {}): number {
+  const { minDelayMs, maxDelayMs, factor } = { ...DEFAULT_DELAYS, ...options };
+  const delay = minDelayMs + Math.max(0, oldestAgeMs) * (factor - 1);
+  return Math.min(maxDelayMs, Math.max(minDelayMs, delay));
+}
+
+interface Watched {
+  jobId: string;
+  baseId: string;
+  isArrayTask: boolean;
+  registeredAt: number;
+  info: JobInfo;
+  listeners: StateListener[];
+  isFinished?: FinishedHook;
+  waiters: { resolve: (s: JobState) => void; reject: (e: Error) => void }[];
+  /** First time it was missing from both sacct and squeue. */
+  missingSince?: number;
+}
+
+const ACCOUNTING_OFF = /accounting storage is disabled/i;
+
+export class SlurmWatcher {
+  readonly stats: WatcherStats = { polls: 0, schedulerCalls: 0, sacctCalls: 0, squeueCalls: 0 };
+  /** The last scheduler error (kept for diagnosis; polling goes on). */
+  lastError: Error | undefined;
+  private readonly jobs = new Map<string, Watched>();
+  private readonly options: SlurmWatcherOptions;
+  private timer: NodeJS.Timeout | undefined;
+  private polling = false;
+  private nextSchedulerAt = 0;
+  /** Set once sacct said accounting is off: from then on squeue only. */
+  private sacctDisabled = false;
+
+  constructor(options: SlurmWatcherOptions = {}) {
+    this.options = options;
+  }
+
+  /** Start watching a job ('12' or array task '12_3'). Registering again adds the listener only. */
+  register(jobId: string, options: RegisterOptions | StateListener = {}): void {
+    const opts = typeof options === 'function' ? { onState: options } : options;
+    let job = this.jobs.get(jobId);
+    if (!job) {
+      const m = /^(\d+)(?:_(\d+))?$/.exec(jobId);
+      if (!m) throw new Error(`Not a Slurm job id: ${JSON.stringify(jobId)} (expected '12' or '12_3')`);
+      job = {
+        jobId,
+        baseId: m[1]!,
+        isArrayTask: m[2] !== undefined,
+        registeredAt: Date.now(),
+        info: { state: 'UNKNOWN', source: 'none' },
+        listeners: [],
+        waiters: [],
+        ...(opts.isFinished ? { isFinished: opts.isFinished } : {}),
+      };
+      this.jobs.set(jobId, job);
+    } else if (opts.isFinished) {
+      job.isFinished = opts.isFinished;
+    }
+    if (opts.onState) job.listeners.push(opts.onState);
+    if (!isFinalState(job.info.state)) this.ensureTimer();
+  }
+
+  /** Stop watching a job (its pending waitFinal calls are rejected). */
+  unregister(jobId: string): void {
+    const job = this.jobs.get(jobId);
+    if (!job) return;
+    this.jobs.delete(jobId);
+    for (const w of job.waiters) w.reject(new Error(`job ${jobId} is no longer watched`));
+    this.refreshTimerRef();
+  }
+
+  state(jobId: string): JobState {
+    return this.jobs.get(jobId)?.info.state ?? 'UNKNOWN';
+  }
+
+  info(jobId: string): JobInfo {
+    const info = this.jobs.get(jobId)?.info;
+    return info ? { ...info } : { state: 'UNKNOWN', source: 'none' };
+  }
+
+  /** Resolves with the final state; keeps the process alive while pending. Registers the job if needed. */
+  waitFinal(jobId: string): Promise<JobState> {
+    if (!this.jobs.has(jobId)) this.register(jobId);
+    const job = this.jobs.get(jobId)!;
+    if (isFinalState(job.info.state)) return Promise.resolve(job.info.state);
+    return new Promise((resolve, reject) => {
+      job.waiters.push({ resolve, reject });
+      this.ensureTimer();
+      this.refreshTimerRef();
+    });
+  }
+
+  /** Stop polling and forget every job; pending waitFinal calls are rejected. */
+  stop(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const jobs = [...this.jobs.values()];
+    this.jobs.clear();
+    for (const job of jobs) for (const w of job.waiters) w.reject(new Error('the Slurm watcher was stopped'));
+  }
+
+  private openJobs(): Watched[] {
+    return [...this.jobs.values()].filter((j) => !isFinalState(j.info.state));
+  }
+
+  private waiting(): boolean {
+    return [...this.jobs.values()].some((j) => j.waiters.length > 0);
+  }
+
+  /** Only a pending waitFinal keeps the process alive; listeners alone do not. */
+  private refreshTimerRef(): void {
+    if (!this.timer) return;
+    if (this.waiting()) this.timer.ref();
+    else this.timer.unref();
+  }
+
+  private ensureTimer(): void {
+    if (this.timer || this.polling) return;
+    const open = this.openJobs();
+    if (open.length === 0) return;
+    if (this.nextSchedulerAt === 0) this.nextSchedulerAt = Date.now() + nextDelay(this.oldestAge(open), this.options);
+    this.schedule();
+  }
+
+  private oldestAge(open: Watched[]): number {
+    const now = Date.now();
+    return Math.max(0, ...open.map((j) => now - j.registeredAt));
+  }
+
+  private schedule(): void {
+    const wait = Math.max(0, Math.min(this.nextSchedulerAt - Date.now(), this.options.resultCheckMs ?? 1000));
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.tick();
+    }, wait);
+    this.refreshTimerRef();
+  }
+
+  private async tick(): Promise<void> {
+    this.polling = true;
+    try {
+      await this.poll();
+    } catch (e) {
+      this.lastError = e instanceof Error ? e : new Error(String(e));
+    } finally {
+      this.polling = false;
+    }
+    if (this.openJobs().length > 0) this.schedule();
+    else this.nextSchedulerAt = 0; // next registration starts at the fast rate: nothing old is waiting
+  }
+
+  private async poll(): Promise<void> {
+    this.stats.polls++;
+    for (const job of this.openJobs()) await this.checkResult(job);
+    const open = this.openJobs();
+    if (open.length === 0 || Date.now() < this.nextSchedulerAt) return;
+    try {
+      await this.askScheduler(open);
+    } finally {
+      this.nextSchedulerAt = Date.now() + nextDelay(this.oldestAge(this.openJobs()), this.options);
+    }
+  }
+
+  private async checkResult(job: Watched): Promise<boolean> {
+    const hook = job.isFinished ?? this.options.isFinished;
+    if (!hook) return false;
+    let done = false;
+    try {
+      done = await hook(job.jobId);
+    } catch {
+      done = false; // a failing hook must not stop the watcher; the scheduler still answers
+    }
+    if (done) this.update(job, { state: 'COMPLETED', reason: 'result file present', source: 'result' });
+    return done;
+  }
+
+  private countCalls(kind: 'sacctCalls' | 'squeueCalls', ids: string[]): void {
+    const n = batchIds(ids, this.options.commands?.maxIdsLength).length;
+    this.stats[kind] += n;
+    this.stats.schedulerCalls += n;
+  }
+
+  private async askScheduler(open: Watched[]): Promise<void> {
+    const now = Date.now();
+    const bases = [...new Set(open.map((j) => j.baseId))];
+    let fromSacct: Map<string, JobEntry> | undefined;
+    if (!this.sacctDisabled) {
+      this.countCalls('sacctCalls', bases);
+      try {
+        fromSacct = parseSacct(await sacct(bases, this.options.commands));
+      } catch (e) {
+        this.lastError = e as Error;
+        if (ACCOUNTING_OFF.test(String((e as { stderr?: string }).stderr ?? (e as Error).message))) this.sacctDisabled = true;
+      }
+    }
+    const needSqueue = open.filter(
+      (j) => !fromSacct || (!lookup(fromSacct, j) && now - j.registeredAt >= (this.options.sacctAbsentMs ?? 10_000)),
+    );
+    let fromSqueue: Map<string, JobEntry> | undefined;
+    if (needSqueue.length > 0) {
+      const ids = [...new Set(needSqueue.map((j) => j.baseId))];
+      this.countCalls('squeueCalls', ids);
+      try {
+        fromSqueue = parseSqueue(await squeue(ids, this.options.commands));
+      } catch (e) {
+        this.lastError = e as Error; // controller unreachable: learn nothing this time
+      }
+    }
+    for (const job of open) {
+      const inSacct = fromSacct && lookup(fromSacct, job);
+      const inSqueue = !inSacct && fromSqueue ? lookup(fromSqueue, job) : undefined;
+      if (inSacct || inSqueue) {
+        job.missingSince = undefined;
+        this.update(job, inSacct ? entryInfo(inSacct, 'sacct') : entryInfo(inSqueue!, 'squeue'));
+      } else if (fromSqueue && needSqueue.includes(job)) {
+        await this.handleMissing(job, now);
+      }
+    }
+  }
+
+  /** In neither sacct nor squeue: give the result file goneGraceMs to appear, then FAILED. */
+  private async handleMissing(job: Watched, now: number): Promise<void> {
+    job.missingSince ??= now;
+    if (now - job.missingSince < (this.options.goneGraceMs ?? 30_000)) return;
+    if (await this.checkResult(job)) return;
+    this.update(job, { state: 'FAILED', reason: 'gone from the queue without a result', source: 'gone' });
+  }
+
+  private update(job: Watched, info: JobInfo): void {
+    const before = job.info;
+    job.info = info;
+    const changed =
+      before.state !== info.state || before.exitCode !== info.exitCode || before.reason !== info.reason || before.source !== info.source;
+    if (changed) {
+      for (const listener of job.listeners) {
+        try {
+          listener({ ...info }, job.jobId);
+        } catch {
+          // a listener's bug must not break polling for every other job
+        }
+      }
+    }
+    if (isFinalState(info.state)) {
+      const waiters = job.waiters.splice(0);
+      for (const w of waiters) w.resolve(info.state);
+      this.refreshTimerRef();
+    }
+  }
+}
+
+/**
+ * A task's row, else (array task) the array's own row: before any task is known,
+ * sacct prints an array as its bare id ('4|CANCELLED by 0'), later as the compact row.
+ */
+function lookup(entries: Map<string, JobEntry>, job: Watched): JobEntry | undefined {
+  return entries.get(job.jobId) ?? (job.isArrayTask ? entries.get(job.baseId) : undefined);
+}
+
+function entryInfo(e: JobEntry, source: 'sacct' | 'squeue'): JobInfo {
+  return {
+    state: e.state,
+    ...(e.exitCode !== undefined ? { exitCode: e.exitCode } : {}),
+    ...(e.signal !== undefined ? { signal: e.signal } : {}),
+    ...(e.reason !== undefined && e.reason !== 'None' ? { reason: e.reason } : {}),
+    source,
+  };
+}
+
+let shared: SlurmWatcher | undefined;
+
+/** The process-wide watcher. Options apply only when it is first created. */
+export function getSharedWatcher(options?: SlurmWatcherOptions): SlurmWatcher {
+  shared ??= new SlurmWatcher(options);
+  return shared;
+}
+
+/** Stop and drop the shared watcher (tests, or to change its options). */
+export function resetSharedWatcher(): void {
+  shared?.stop();
+  shared = undefined;
+}
