@@ -1,0 +1,141 @@
+import t from 'tap';
+import { spawn } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import { escapeSlurmPattern, logPath, logPattern, makeBatchScript, shellQuote } from '../lib/slurm/script.js';
+
+const golden = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'golden');
+const NASTY = `/tmp/sub mit/it's "odd" %x $HOME \`id\`'; echo foo`;
+
+t.test('shellQuote survives bash for nasty strings', async (t) => {
+  const samples = ['plain', '', "it's", `a"b`, '$HOME `id` $(id)', "'; echo foo", 'new\nline', '\\back\\slash', '*?[a]', '-n', ' spaced ', '%j%%'];
+  for (const s of samples) {
+    const { stdout } = await execa('bash', ['-c', `printf '%s' ${shellQuote(s)}`], { stripFinalNewline: false });
+    t.equal(stdout, s, JSON.stringify(s));
+  }
+  t.equal(shellQuote('/usr/bin/node'), '/usr/bin/node', 'safe words stay readable');
+  t.equal(shellQuote("it's"), `'it'\\''s'`);
+});
+
+t.test('Slurm % patterns', async (t) => {
+  t.equal(escapeSlurmPattern('/a/100%/b%j'), '/a/100%%/b%%j');
+  t.equal(logPattern('/f%x/', true, 'out'), '/f%%x/%A_%a_%t_log.out');
+  t.equal(logPattern('/f', false, 'err'), '/f/%j_%t_log.err');
+  t.equal(logPath('/f%x/', '12_3', 0, 'out'), '/f%x/12_3_0_log.out');
+  t.equal(logPath('/f', '12', 1, 'err'), '/f/12_1_log.err');
+});
+
+const nastyOptions = {
+  params: {
+    jobName: "it's a job",
+    partition: 'debug',
+    timeoutMin: 30,
+    nodes: 1,
+    tasksPerNode: 2,
+    cpusPerTask: 1,
+    memGb: 3.5,
+    comment: 'a b "c"',
+    constraint: 'x86',
+    signalDelayS: 90,
+    setup: ['echo setup-line', 'export FROM_SETUP=1'],
+    teardown: ['echo teardown-line'],
+    srunArgs: ['--cpu-bind=none'],
+    additionalParameters: { requeue: true, openMode: 'append' },
+  },
+  folder: NASTY,
+  array: { size: 10, parallelism: 3 },
+  command: ['/usr/bin/node', '/opt/sub mit/dist/worker/main.js', NASTY, "arg with 'quote'"],
+  env: { SUBMITIT_FOLDER: NASTY, PLAIN: 'x' },
+};
+
+t.test('golden script for many parameters and a nasty folder', async (t) => {
+  const { script, sbatchArgs } = makeBatchScript(nastyOptions);
+  const text = `${script}\n# ---- sbatchArgs (JSON) ----\n${JSON.stringify(sbatchArgs, null, 2)}\n`;
+  const file = join(golden, 'slurm-script-nasty.txt');
+  if (process.env.UPDATE_GOLDEN) writeFileSync(file, text);
+  t.equal(text, readFileSync(file, 'utf8'), 'matches fixtures/golden/slurm-script-nasty.txt (UPDATE_GOLDEN=1 to rewrite)');
+  t.ok(sbatchArgs.includes(`--output=${NASTY.replace('%', '%%')}/%A_%a_%t_log.out`));
+  t.ok(sbatchArgs.includes(`--job-name=it's a job`), 'values #SBATCH cannot hold go on the command line');
+  t.match(script, /^#SBATCH --array=0-9%3$/m);
+  t.match(script, /^#SBATCH --signal=USR2@90$/m);
+  const { stdout } = await execa('bash', ['-n'], { input: script });
+  t.equal(stdout, '', 'bash -n accepts it');
+});
+
+t.test('single job, no srun, stderr to stdout, parallelism from params', async (t) => {
+  const { script, sbatchArgs } = makeBatchScript({
+    params: { stderrToStdout: true, useSrun: false },
+    folder: '/logs',
+    command: ['node', 'w.js'],
+  });
+  t.same(sbatchArgs, ['--output=/logs/%j_%t_log.out', '--error=/logs/%j_%t_log.out']);
+  t.match(script, /^#SBATCH --job-name=submitit$/m, 'default job name');
+  t.notMatch(script, /srun/);
+  t.notMatch(script, /--array/);
+  t.match(script, /^node w\.js$/m);
+  const arr = makeBatchScript({ params: { arrayParallelism: 5 }, folder: '/l', command: ['x'], array: { size: 2 } });
+  t.match(arr.script, /^#SBATCH --array=0-1%5$/m);
+});
+
+t.test('bad inputs are refused', async (t) => {
+  const base = { params: {}, folder: '/ok', command: ['x'] };
+  t.throws(() => makeBatchScript({ ...base, folder: 'relative' }), /absolute/);
+  t.throws(() => makeBatchScript({ ...base, folder: '/a\\b' }), /backslash/);
+  t.throws(() => makeBatchScript({ ...base, folder: '/a\nb' }), /newline/);
+  t.throws(() => makeBatchScript({ ...base, command: [] }), /at least one/);
+  t.throws(() => makeBatchScript({ ...base, array: { size: 0 } }), /array.size/);
+  t.throws(() => makeBatchScript({ ...base, env: { 'A-B': '1' } }), /environment variable name/);
+  t.throws(() => makeBatchScript({ ...base, params: { nodez: 1 } as never }), /did you mean "nodes"/);
+});
+
+/** Run a generated script with bash, with a fake srun on PATH that drops its own options. */
+function tempBin(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'submitit-script-'));
+  const srun = join(dir, 'srun');
+  writeFileSync(srun, '#!/bin/bash\nprintf "srun-opt:%s\\n" "$@" >> "$SRUN_LOG"\nwhile [[ "$1" == --* ]]; do shift; done\nexec "$@"\n');
+  chmodSync(srun, 0o755);
+  return dir;
+}
+
+t.test('the generated script runs: quoting, env, setup, teardown, exit code kept', async (t) => {
+  const bin = tempBin();
+  const { script } = makeBatchScript({
+    params: { setup: ['echo setup-line'], teardown: ['echo teardown-line'], srunArgs: ['--cpu-bind=none'] },
+    folder: NASTY,
+    command: ['/bin/bash', '-c', 'printf "arg:%s\\n" "$@"; echo "env:$MYVAR"; exit 3', 'x', NASTY, "it's"],
+    env: { MYVAR: "v'al $HOME" },
+  });
+  const r = await execa('bash', ['-s'], { input: script, reject: false, env: { PATH: `${bin}:${process.env.PATH}`, SRUN_LOG: join(bin, 'log') } });
+  t.equal(r.exitCode, 3);
+  t.equal(r.stdout, ['setup-line', `arg:${NASTY}`, "arg:it's", "env:v'al $HOME", 'teardown-line'].join('\n'));
+  const srunOpts = readFileSync(join(bin, 'log'), 'utf8').split('\n');
+  t.ok(srunOpts.includes(`srun-opt:--output=${NASTY.replace('%', '%%')}/%j_%t_log.out`), 'srun gets the escaped log pattern');
+  t.ok(srunOpts.includes('srun-opt:--open-mode=append'));
+  t.ok(srunOpts.includes('srun-opt:--cpu-bind=none'));
+});
+
+t.test('without srun, a signal to the batch shell is forwarded to the worker', async (t) => {
+  const { script } = makeBatchScript({
+    params: { useSrun: false, signalDelayS: 60, teardown: ['echo teardown-line'] },
+    folder: '/logs',
+    command: ['/bin/bash', '-c', 'trap "echo worker-got-usr2; exit 7" USR2; echo ready; while :; do sleep 0.05; done'],
+  });
+  t.match(script, /^#SBATCH --signal=B:USR2@60$/m);
+  const child = spawn('bash', ['-s'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  child.stdin.end(script);
+  let out = '';
+  const done = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  await new Promise<void>((resolve) =>
+    child.stdout.on('data', (d: Buffer) => {
+      out += String(d);
+      if (out.includes('ready')) resolve();
+    }),
+  );
+  child.kill('SIGUSR2');
+  const code = await done;
+  t.equal(code, 7, "the worker's exit code is the script's");
+  t.match(out, /worker-got-usr2\nteardown-line/);
+});
