@@ -54,7 +54,7 @@ t.test('sbatch failure → FailedSubmissionError with stderr and command', async
   t.ok(err instanceof FailedSubmissionError);
   t.ok(err instanceof SlurmCommandError);
   t.equal(err.exitCode, 1);
-  t.equal(err.stderr, msg);
+  t.equal(err.stderr, msg.trim());
   t.same(err.command.slice(1), ['--parsable', '-p', 'nosuch', '/nope.sh']);
   t.match(err.message, /Invalid partition name specified/);
   const missing = (await sbatch('/x.sh', [], undefined, { bin: { sbatch: '/does/not/exist' } }).catch((e: unknown) => e)) as Error;
@@ -75,8 +75,8 @@ t.test('sacct / squeue / scancel / scontrol through the fakes', async (t) => {
   t.match(await scontrolShowConfig(f.options), /MaxArraySize\s+= 1001/);
   t.same(f.calls(), [
     'sacct -X -n -P -o JobID\\,State\\,ExitCode -j 5\\,6',
-    "squeue -h -t all -r -o \\%i\\|\\%T\\|\\%r -j 6",
-    "squeue -h -t all -r -o \\%i\\|\\%T\\|\\%r -j 99",
+    'squeue -h -t all -r -o %i\\|%T\\|%r -j 6',
+    'squeue -h -t all -r -o %i\\|%T\\|%r -j 99',
     'scancel 5 6_1',
     'scontrol show config',
   ]);

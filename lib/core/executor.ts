@@ -85,7 +85,9 @@ export abstract class Executor<P extends CommonParameters> {
     if (this.batching) {
       // inside batch(): the job exists once the batch is submitted as one array
       const pending = this.batching
-      return new Promise((resolve, reject) => pending.push({ item, resolve: resolve as (j: Job<unknown>) => void, reject }))
+      const job = new Promise<Job<Awaited<R>>>((resolve, reject) => pending.push({ item, resolve: resolve as (j: Job<unknown>) => void, reject }))
+      job.catch(() => {}) // batch() itself throws; a submit promise left unawaited must not crash the process
+      return job
     }
     const [job] = await this.submitPrepared(await this.prepare([item]), false)
     return job as Job<Awaited<R>>
