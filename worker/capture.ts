@@ -1,20 +1,20 @@
 // Per-task stdout/stderr: while a task runs, what it prints goes to its own _log.out/_log.err.
-// A log file is created only when the task prints, so a silent task costs no file.
+// A log file is created only when the task prints, so a silent task costs no file. The streams are
+// patched once per thread; a task only swaps the current sink, which keeps the hot path cheap.
 import fs from 'node:fs'
 import path from 'node:path'
 
 /** 'files': logs only (pool threads); 'tee': logs and the console (debug); 'none': leave as is (CLI). */
 export type CaptureMode = 'files' | 'tee' | 'none'
 
-type Write = typeof process.stdout.write
-
 class LazyFile {
   private fd: number | null = null
-  constructor(private readonly file: string) {}
+  constructor(private readonly file: () => string) {}
   write(chunk: string | Uint8Array): void {
     if (this.fd === null) {
-      fs.mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o700 })
-      this.fd = fs.openSync(this.file, 'a', 0o600)
+      const file = this.file()
+      fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 })
+      this.fd = fs.openSync(file, 'a', 0o600)
     }
     if (typeof chunk === 'string') fs.writeSync(this.fd, chunk)
     else fs.writeSync(this.fd, chunk)
@@ -25,29 +25,44 @@ class LazyFile {
   }
 }
 
-function redirect(stream: NodeJS.WriteStream, file: LazyFile, tee: boolean): () => void {
+interface Sink {
+  out: LazyFile
+  err: LazyFile
+  tee: boolean
+}
+let sink: Sink | null = null
+let patched = false
+
+function patch(stream: NodeJS.WriteStream, pick: (s: Sink) => LazyFile): void {
   const original = stream.write
   stream.write = function (this: NodeJS.WriteStream, chunk: string | Uint8Array, ...rest: unknown[]): boolean {
-    file.write(typeof chunk === 'string' ? chunk : Buffer.from(chunk))
-    if (tee) return (original as (...a: unknown[]) => boolean).call(stream, chunk, ...rest)
+    const s = sink
+    if (s === null || s.tee) {
+      if (s) pick(s).write(typeof chunk === 'string' ? chunk : Buffer.from(chunk))
+      return (original as (...a: unknown[]) => boolean).call(stream, chunk, ...rest)
+    }
+    pick(s).write(typeof chunk === 'string' ? chunk : Buffer.from(chunk))
     const cb = rest.find((x) => typeof x === 'function') as (() => void) | undefined
     cb?.()
     return true
-  } as Write
-  return () => { stream.write = original }
+  } as typeof stream.write
 }
 
-/** Starts capturing; the returned function stops it and closes the files. */
-export function captureOutput(mode: CaptureMode, stdoutFile: string, stderrFile: string): () => void {
-  if (mode === 'none') return () => {}
-  const out = new LazyFile(stdoutFile)
-  const err = new LazyFile(stderrFile)
-  const undoOut = redirect(process.stdout, out, mode === 'tee')
-  const undoErr = redirect(process.stderr, err, mode === 'tee')
+const noop = (): void => {}
+
+/** Starts capturing into the files the thunks name (called on first write); returns the stop function. */
+export function captureOutput(mode: CaptureMode, stdoutFile: () => string, stderrFile: () => string): () => void {
+  if (mode === 'none') return noop
+  if (!patched) {
+    patch(process.stdout, (s) => s.out)
+    patch(process.stderr, (s) => s.err)
+    patched = true
+  }
+  const mine: Sink = { out: new LazyFile(stdoutFile), err: new LazyFile(stderrFile), tee: mode === 'tee' }
+  sink = mine
   return () => {
-    undoErr()
-    undoOut()
-    out.close()
-    err.close()
+    if (sink === mine) sink = null
+    mine.out.close()
+    mine.err.close()
   }
 }

@@ -4,7 +4,7 @@ import fs from 'node:fs'
 import { JobEnvironment } from '../lib/core/environment.js'
 import {
   encodeRecord, readSubmission, writeAtomic,
-  type Outcome, type ResultRecord, type SubmissionRecord, encodeOutcome,
+  type Outcome, type SubmissionRecord, encodeOutcome, resultRecord,
 } from '../lib/core/format.js'
 import { chunkResultPath, JobPaths, makeJobId } from '../lib/core/paths.js'
 import { loadTask } from '../lib/core/task.js'
@@ -68,24 +68,40 @@ function errorOutcome(state: Exclude<Outcome['state'], 'COMPLETED'>, error: unkn
   return { state, error }
 }
 
+// The functions of a submission, imported once per thread
+const loaded = new WeakMap<SubmissionRecord, ((...args: unknown[]) => unknown)[]>()
+async function taskFunctions(sub: SubmissionRecord): Promise<((...args: unknown[]) => unknown)[]> {
+  let fns = loaded.get(sub)
+  if (!fns) {
+    fns = await Promise.all(sub.fns.map((ref) => loadTask(ref)))
+    loaded.set(sub, fns)
+  }
+  return fns
+}
+
 export async function runTasks(req: RunRequest): Promise<RunReply> {
   const sub = submission(req.submitted)
-  const { params } = sub
-  const numTasks = params.tasksPerNode * params.nodes
+  let fns: ((...args: unknown[]) => unknown)[] | Error
+  try {
+    fns = await taskFunctions(sub)
+  } catch (e) {
+    fns = e as Error // each job fails with it, and says why
+  }
   const outcomes: Outcome[] = []
   let marked = false
   let failures = 0
   for (let k = 0; k < req.count; k++) {
     const index = req.first + k
     const jobId = makeJobId(sub.arrayId, sub.isArray ? index : null)
-    let outcome: Outcome
+    let outcome: Outcome | Promise<Outcome>
     if (req.startedAt) req.startedAt[0] = Date.now()
     // store the running index before reading the flag: a canceller does the reverse
     if (req.control) Atomics.store(req.control, 0, index)
     if (req.control && Atomics.load(req.control, 1 + k) === CANCEL_FLAG) {
       outcome = errorOutcome('CANCELLED', Object.assign(new Error(`job ${jobId} was cancelled before it started`), { name: 'CancelledError' }))
     } else {
-      outcome = await runOne(sub, index, jobId, req, numTasks)
+      outcome = runOne(sub, fns, index, jobId, req)
+      if (outcome instanceof Promise) outcome = await outcome
       if (req.control) Atomics.store(req.control, 1 + k, DONE_FLAG)
     }
     if (req.control) Atomics.store(req.control, 0, -1)
@@ -94,11 +110,7 @@ export async function runTasks(req: RunRequest): Promise<RunReply> {
     if (enc.outcome.state !== 'COMPLETED') failures++
     outcomes.push(enc.outcome)
   }
-  const record: ResultRecord = {
-    format: 'submitit-ts/result', version: 1, node: process.version,
-    arrayId: sub.arrayId, first: req.first, task: req.task, marked, outcomes,
-  }
-  const bytes = encodeRecord(record)
+  const bytes = encodeRecord(resultRecord(sub.arrayId, req.first, req.task, outcomes, marked))
   const file = req.count === 1
     ? new JobPaths(sub.folder, makeJobId(sub.arrayId, sub.isArray ? req.first : null)).resultFile(req.task)
     : chunkResultPath(sub.folder, sub.arrayId, req.first, req.first + req.count - 1, req.task)
@@ -106,30 +118,42 @@ export async function runTasks(req: RunRequest): Promise<RunReply> {
   return { file, bytes, failures }
 }
 
-async function runOne(sub: SubmissionRecord, index: number, jobId: string, req: RunRequest, numTasks: number): Promise<Outcome> {
-  const paths = new JobPaths(sub.folder, jobId)
-  const tasksPerNode = sub.params.tasksPerNode
-  const localRank = req.localRank ?? req.task % tasksPerNode
+/** Runs one task; synchronous when the task is, so a chunk of trivial tasks awaits nothing. */
+function runOne(sub: SubmissionRecord, fns: ((...args: unknown[]) => unknown)[] | Error, index: number, jobId: string, req: RunRequest): Outcome | Promise<Outcome> {
+  const { tasksPerNode, nodes } = sub.params
   const env = new JobEnvironment({
     backend: sub.backend, jobId, arrayJobId: sub.arrayId, arrayTaskId: sub.isArray ? index : null,
-    numTasks, numNodes: sub.params.nodes, node: req.node ?? Math.floor(req.task / tasksPerNode),
-    globalRank: req.task, localRank, folderTemplate: sub.folder,
+    numTasks: tasksPerNode * nodes, numNodes: nodes, node: req.node ?? Math.floor(req.task / tasksPerNode),
+    globalRank: req.task, localRank: req.localRank ?? req.task % tasksPerNode, folderTemplate: sub.folder,
   })
-  const restore = captureOutput(req.capture, paths.stdout(req.task), paths.stderr(req.task))
-  try {
-    const fn = await loadTask(sub.fns[sub.fnIndex[index]])
-    const args = sub.marked ? await decodeValue(sub.args[index]) as unknown[] : sub.args[index]
-    const value = await env.run(() => fn(...args))
-    return { state: 'COMPLETED', value }
-  } catch (error) {
+  const restore = captureOutput(req.capture, () => env.paths.stdout(req.task), () => env.paths.stderr(req.task))
+  const failed = (error: unknown): Outcome => {
     if (error instanceof Error && req.capture !== 'none') {
       // the stack goes to the task's stderr log too, as an uncaught error would on a node
       process.stderr.write(`${error.stack ?? error.message}\n`)
     }
     return errorOutcome('FAILED', error)
-  } finally {
-    restore()
   }
+  let value: unknown
+  try {
+    if (fns instanceof Error) throw fns
+    const fn = fns[sub.fnIndex[index]]
+    if (sub.marked) {
+      return decodeValue(sub.args[index]).then((args) => env.run(() => fn(...args as unknown[])))
+        .then((v) => ({ state: 'COMPLETED', value: v }) as Outcome, failed).finally(restore)
+    }
+    const args = sub.args[index]
+    value = env.run(() => fn(...args))
+  } catch (error) {
+    const o = failed(error)
+    restore()
+    return o
+  }
+  if (value instanceof Promise || (typeof (value as PromiseLike<unknown>)?.then === 'function')) {
+    return Promise.resolve(value).then((v) => ({ state: 'COMPLETED', value: v }) as Outcome, failed).finally(restore)
+  }
+  restore()
+  return { state: 'COMPLETED', value }
 }
 
 /** A result v8 cannot carry becomes a failure that says why, instead of a lost job. */

@@ -38,14 +38,20 @@ export interface SubmissionRecord {
   marked: boolean
 }
 
-export type FinalState = 'COMPLETED' | 'FAILED' | 'TIMEOUT' | 'CANCELLED'
+/** The ways a task can end; a result record stores each as its index here. */
+export const FINAL_STATES = ['COMPLETED', 'FAILED', 'TIMEOUT', 'CANCELLED'] as const
+export type FinalState = (typeof FINAL_STATES)[number]
 
 /** How one task ended. */
 export type Outcome =
   | { state: 'COMPLETED'; value: unknown }
   | { state: Exclude<FinalState, 'COMPLETED'>; error: unknown }
 
-/** Outcomes of task `task` of elements first..first+outcomes.length-1. */
+/**
+ * Outcomes of task `task` of elements first..first+states.length-1, as two columns (no object per
+ * element: a chunk holds up to a thousand of them): states[k] indexes FINAL_STATES, values[k] is the
+ * returned value or the error.
+ */
 export interface ResultRecord {
   format: 'submitit-ts/result'
   version: number
@@ -54,7 +60,26 @@ export interface ResultRecord {
   first: number
   task: number
   marked: boolean
-  outcomes: Outcome[]
+  states: Uint8Array
+  values: unknown[]
+}
+
+/** Builds a result record from encoded outcomes. */
+export function resultRecord(arrayId: string, first: number, task: number, outcomes: readonly Outcome[], marked: boolean): ResultRecord {
+  const states = new Uint8Array(outcomes.length)
+  const values = new Array<unknown>(outcomes.length)
+  outcomes.forEach((o, k) => {
+    states[k] = FINAL_STATES.indexOf(o.state)
+    values[k] = o.state === 'COMPLETED' ? o.value : o.error
+  })
+  return { format: 'submitit-ts/result', version: FORMAT_VERSION, node: process.version, arrayId, first, task, marked, states, values }
+}
+
+/** The outcome of element first+k of a record. */
+export function outcomeAt(record: ResultRecord, k: number): Outcome | undefined {
+  const state = FINAL_STATES[record.states[k]]
+  if (state === undefined) return undefined
+  return state === 'COMPLETED' ? { state, value: record.values[k] } : { state, error: record.values[k] }
 }
 
 /** Writes through a temporary file and a rename, so a reader never sees half a file. */

@@ -3,7 +3,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { FailedJobError } from './errors.js'
-import { decodeOutcome, readResult, readSubmission, type Outcome, type ResultRecord, type SubmissionRecord } from './format.js'
+import { decodeOutcome, outcomeAt, readResult, readSubmission, type Outcome, type ResultRecord, type SubmissionRecord } from './format.js'
 import { findChunk, JobPaths } from './paths.js'
 import type { TaskRef } from './task.js'
 import { decodeValue } from './values.js'
@@ -18,8 +18,16 @@ export function isFinalState(s: JobState): boolean {
   return FINAL.has(s)
 }
 
+/** An outcome and whether its values hold markers to decode. */
+export interface KnownOutcome {
+  outcome: Outcome
+  marked: boolean
+}
+
 /** How a backend tells a job's state, waits for it and cancels it. */
 export interface JobWatcher {
+  /** the outcome of a task this process saw end (saves reading its result file) */
+  outcome?(job: Job<unknown>, task: number): KnownOutcome | undefined
   /** last known state, without blocking */
   state(job: Job<unknown>): JobState
   /** resolves once the job is final */
@@ -46,7 +54,7 @@ function cachedRecord(file: string): ResultRecord {
 }
 
 /** Reads task `task`'s outcome from disk; undefined when there is no result file yet. */
-export function readOutcome(paths: JobPaths, task: number): { outcome: Outcome; marked: boolean } | undefined {
+export function readOutcome(paths: JobPaths, task: number): KnownOutcome | undefined {
   let file = paths.resultFile(task)
   if (!fs.existsSync(file)) {
     if (paths.index === null) return undefined
@@ -58,13 +66,13 @@ export function readOutcome(paths: JobPaths, task: number): { outcome: Outcome; 
     file = path.join(folder, chunk)
   }
   const record = file.endsWith(`${paths.jobId}_${task}_result.v8`) ? readResult(file) : cachedRecord(file)
-  const outcome = record.outcomes[(paths.index ?? 0) - record.first]
+  const outcome = outcomeAt(record, (paths.index ?? 0) - record.first)
   return outcome && { outcome, marked: record.marked }
 }
 
 export class Job<R> {
-  /** outcomes known in memory (set by the executor that ran the job), by task rank */
-  private readonly known: ({ outcome: Outcome; marked: boolean } | undefined)[] = []
+  /** outcomes read from disk, by task rank */
+  private read: (KnownOutcome | undefined)[] | undefined
 
   constructor(
     readonly paths: JobPaths,
@@ -95,14 +103,12 @@ export class Job<R> {
     return this.watcher.cancel(this as Job<unknown>)
   }
 
-  /** Used by executors: the outcome of a task that this process saw end. */
-  setOutcome(task: number, outcome: Outcome, marked: boolean): void {
-    this.known[task] = { outcome, marked }
-  }
-
-  /** The outcome of a task, from memory or its result file; undefined while it has none. */
-  peekOutcome(task: number): { outcome: Outcome; marked: boolean } | undefined {
-    return this.known[task] ?? (this.known[task] = readOutcome(this.paths, task))
+  /** The outcome of a task, from the watcher or its result file; undefined while it has none. */
+  peekOutcome(task: number): KnownOutcome | undefined {
+    const known = this.watcher.outcome?.(this as Job<unknown>, task)
+    if (known) return known
+    this.read ??= []
+    return this.read[task] ?? (this.read[task] = readOutcome(this.paths, task))
   }
 
   private async outcome(task: number): Promise<Outcome> {
@@ -149,6 +155,11 @@ export class Job<R> {
 
   /** The value task `rank` returned; throws FailedJobError if it did not. */
   async taskResult(rank: number): Promise<R> {
+    if (this.done()) {
+      // the common case, without a further await: a finished job whose value needs no decoding
+      const known = this.peekOutcome(rank)
+      if (known?.outcome.state === 'COMPLETED' && !known.marked) return known.outcome.value as R
+    }
     const o = await this.outcome(rank)
     if (o.state !== 'COMPLETED') throw this.failure(rank, o)
     return o.value as R

@@ -43,9 +43,10 @@ export class JobPaths {
   readonly arrayId: string
   readonly index: number | null
 
-  constructor(readonly folderTemplate: string, jobId: string) {
+  /** `parsed` spares the parsing of jobId when the caller knows its parts (100k jobs at a time). */
+  constructor(readonly folderTemplate: string, jobId: string, parsed?: { arrayId: string; index: number | null }) {
     this.jobId = jobId
-    const { arrayId, index } = parseJobId(jobId)
+    const { arrayId, index } = parsed ?? parseJobId(jobId)
     this.arrayId = arrayId
     this.index = index
   }

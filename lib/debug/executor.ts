@@ -1,8 +1,8 @@
 // DebugExecutor: writes the same files as the others, but runs each job in this process, in this
 // thread, when its result (or state, or wait) is first asked for: breakpoints in a task just work.
 import { CommonParameters, Executor, type PreparedArray } from '../core/executor.js'
-import { decodeResult, encodeRecord, makeFolder, writeAtomic, type SubmissionRecord } from '../core/format.js'
-import { Job, type JobState, type JobWatcher } from '../core/job.js'
+import { decodeResult, encodeRecord, makeFolder, outcomeAt, writeAtomic, type SubmissionRecord } from '../core/format.js'
+import { Job, type JobState, type JobWatcher, type KnownOutcome } from '../core/job.js'
 import { JobPaths, makeJobId, submittedPath } from '../core/paths.js'
 import { runTasks } from '../../worker/run.js'
 import { newArrayId } from '../local/ids.js'
@@ -12,6 +12,7 @@ export type DebugParameters = CommonParameters
 class DebugWatcher implements JobWatcher {
   private readonly runs = new Map<string, Promise<void>>()
   private readonly states = new Map<string, JobState>()
+  private readonly outcomes = new Map<string, KnownOutcome>()
 
   constructor(private readonly record: SubmissionRecord, private readonly file: string) {}
 
@@ -35,17 +36,22 @@ class DebugWatcher implements JobWatcher {
     for (let t = 0; t < job.numTasks; t++) {
       const reply = await runTasks({ submitted: this.file, first: job.paths.index ?? 0, count: 1, task: t, capture: 'tee' })
       const record = decodeResult(reply.bytes, reply.file)
-      job.setOutcome(t, record.outcomes[0], record.marked)
-      if (record.outcomes[0].state !== 'COMPLETED' && state === 'COMPLETED') state = record.outcomes[0].state
+      const outcome = outcomeAt(record, 0)!
+      this.outcomes.set(`${job.jobId}/${t}`, { outcome, marked: record.marked })
+      if (outcome.state !== 'COMPLETED' && state === 'COMPLETED') state = outcome.state
     }
     this.states.set(job.jobId, state)
+  }
+
+  outcome(job: Job<unknown>, task: number): KnownOutcome | undefined {
+    return this.outcomes.get(`${job.jobId}/${task}`)
   }
 
   async cancel(job: Job<unknown>): Promise<void> {
     if (this.runs.has(job.jobId)) return // running or done: in-process code cannot be stopped
     this.states.set(job.jobId, 'CANCELLED')
     const error = Object.assign(new Error(`job ${job.jobId} was cancelled before it started`), { name: 'CancelledError' })
-    for (let t = 0; t < job.numTasks; t++) job.setOutcome(t, { state: 'CANCELLED', error }, false)
+    for (let t = 0; t < job.numTasks; t++) this.outcomes.set(`${job.jobId}/${t}`, { outcome: { state: 'CANCELLED', error }, marked: false })
     this.runs.set(job.jobId, Promise.resolve())
   }
 }

@@ -1,7 +1,7 @@
 // One submitted array on the LocalExecutor: cuts it into chunks, tracks each job's state, and is
 // the JobWatcher of its jobs. Element i's task t is slot t * size + i.
-import { decodeResult, encodeOutcome, encodeRecord, writeAtomic, type FinalState, type Outcome, type ResultRecord, type SubmissionRecord } from '../core/format.js'
-import { Job, type JobState, type JobWatcher } from '../core/job.js'
+import { decodeResult, encodeOutcome, encodeRecord, FINAL_STATES, resultRecord, writeAtomic, type Outcome, type ResultRecord, type SubmissionRecord } from '../core/format.js'
+import { Job, type JobState, type JobWatcher, type KnownOutcome } from '../core/job.js'
 import { JobPaths, makeJobId } from '../core/paths.js'
 import { CANCEL_FLAG, DONE_FLAG, PENDING_FLAG } from '../../worker/run.js'
 
@@ -30,8 +30,6 @@ export interface ChunkRunner {
   schedule(): void
 }
 
-const CODE: Record<FinalState, number> = { COMPLETED: 1, FAILED: 2, TIMEOUT: 3, CANCELLED: 4 }
-const STATE: (FinalState | undefined)[] = [undefined, 'COMPLETED', 'FAILED', 'TIMEOUT', 'CANCELLED']
 
 export class LocalArray implements JobWatcher {
   readonly jobs: Job<unknown>[]
@@ -40,8 +38,11 @@ export class LocalArray implements JobWatcher {
   readonly parallelism: number
   readonly timeoutMs: number | undefined
   running = 0
-  /** final state code of each slot, 0 while unfinished */
+  /** 1 + the FINAL_STATES index of each slot's outcome, 0 while unfinished */
   private readonly codes: Uint8Array
+  /** each slot's value or error, and whether it holds markers */
+  private readonly values: unknown[]
+  private readonly marked: Uint8Array
   /** the chunk a slot was last sent in */
   private readonly chunkOf: (Chunk | undefined)[]
   /** next element not yet cut into a chunk, per task */
@@ -50,7 +51,8 @@ export class LocalArray implements JobWatcher {
   private unfinished: number
   /** measured milliseconds per element; undefined until a chunk returns */
   private msPerElement: number | undefined
-  private readonly waiters = new Map<number, { promise: Promise<void>; resolve: () => void }>()
+  /** by element: a promise someone awaits (an array, not a Map: 100k of them is common) */
+  private readonly waiters: ({ promise: Promise<void>; resolve: () => void } | undefined)[] = []
 
   constructor(readonly record: SubmissionRecord, readonly file: string, private readonly runner: ChunkRunner) {
     this.size = record.args.length
@@ -58,12 +60,15 @@ export class LocalArray implements JobWatcher {
     this.parallelism = runner.arrayParallelism
     this.timeoutMs = record.params.timeoutMin === undefined ? undefined : record.params.timeoutMin * 60_000
     this.codes = new Uint8Array(this.size * this.numTasks)
+    this.values = new Array(this.size * this.numTasks)
+    this.marked = new Uint8Array(this.size * this.numTasks)
     this.chunkOf = new Array(this.size * this.numTasks)
     this.next = new Array(this.numTasks).fill(0)
     this.unfinished = this.size * this.numTasks
     this.jobs = new Array(this.size)
     for (let i = 0; i < this.size; i++) {
-      const paths = new JobPaths(record.folder, makeJobId(record.arrayId, record.isArray ? i : null))
+      const index = record.isArray ? i : null
+      const paths = new JobPaths(record.folder, makeJobId(record.arrayId, index), { arrayId: record.arrayId, index })
       this.jobs[i] = new Job(paths, this.numTasks, this)
     }
   }
@@ -117,19 +122,21 @@ export class LocalArray implements JobWatcher {
   }
 
   private report(record: ResultRecord): void {
-    record.outcomes.forEach((outcome, k) => this.settle(record.first + k, record.task, outcome, record.marked))
+    const { states, values, first, task, marked } = record
+    for (let k = 0; k < states.length; k++) this.settle(first + k, task, states[k], values[k], marked)
   }
 
-  private settle(index: number, task: number, outcome: Outcome, marked: boolean): void {
+  private settle(index: number, task: number, state: number, value: unknown, marked: boolean): void {
     const slot = task * this.size + index
     if (this.codes[slot] !== 0) return // cancelled here already
-    this.codes[slot] = CODE[outcome.state]
-    this.jobs[index].setOutcome(task, outcome, marked)
+    this.codes[slot] = state + 1
+    this.values[slot] = value
+    this.marked[slot] = marked ? 1 : 0
     this.unfinished--
-    const waiter = this.waiters.get(index)
+    const waiter = this.waiters[index]
     if (waiter && this.isFinal(index)) {
       waiter.resolve()
-      this.waiters.delete(index)
+      this.waiters[index] = undefined
     }
   }
 
@@ -174,12 +181,9 @@ export class LocalArray implements JobWatcher {
   /** Writes one job's outcome decided here (not by a worker) to its own result file. */
   private writeOwnResult(index: number, task: number, outcome: Outcome): void {
     const enc = encodeOutcome(outcome, `the result of job ${this.jobs[index].jobId}`)
-    const record: ResultRecord = {
-      format: 'submitit-ts/result', version: 1, node: process.version,
-      arrayId: this.record.arrayId, first: index, task, marked: enc.marked, outcomes: [enc.outcome],
-    }
+    const record = resultRecord(this.record.arrayId, index, task, [enc.outcome], enc.marked)
     writeAtomic(this.jobs[index].paths.resultFile(task), encodeRecord(record))
-    this.settle(index, task, enc.outcome, enc.marked)
+    this.report(record)
   }
 
   /** Every task of element `index` has ended. */
@@ -188,10 +192,19 @@ export class LocalArray implements JobWatcher {
     return true
   }
 
+  outcome(job: Job<unknown>, task: number): KnownOutcome | undefined {
+    const slot = task * this.size + (job.paths.index ?? 0)
+    const code = this.codes[slot]
+    if (code === 0) return undefined
+    const state = FINAL_STATES[code - 1]
+    const value = this.values[slot]
+    return { outcome: state === 'COMPLETED' ? { state, value } : { state, error: value }, marked: this.marked[slot] === 1 }
+  }
+
   private taskState(index: number, task: number): JobState {
     const slot = task * this.size + index
-    const final = STATE[this.codes[slot]]
-    if (final) return final
+    const code = this.codes[slot]
+    if (code !== 0) return FINAL_STATES[code - 1]
     const chunk = this.chunkOf[slot]
     if (!chunk || !chunk.abort) return 'PENDING'
     if (Atomics.load(chunk.control, 0) === index) return 'RUNNING'
@@ -200,6 +213,10 @@ export class LocalArray implements JobWatcher {
 
   state(job: Job<unknown>): JobState {
     const index = job.paths.index ?? 0
+    if (this.numTasks === 1) {
+      const s = this.taskState(index, 0)
+      return s === 'COMPLETING' ? 'RUNNING' : s
+    }
     const states = Array.from({ length: this.numTasks }, (_, t) => this.taskState(index, t))
     for (const s of ['FAILED', 'TIMEOUT', 'CANCELLED'] as const) if (states.includes(s) && this.isFinal(index)) return s
     if (this.isFinal(index)) return 'COMPLETED'
@@ -210,12 +227,12 @@ export class LocalArray implements JobWatcher {
   waitFinal(job: Job<unknown>): Promise<void> {
     const index = job.paths.index ?? 0
     if (this.isFinal(index)) return Promise.resolve()
-    let waiter = this.waiters.get(index)
+    let waiter = this.waiters[index]
     if (!waiter) {
       let resolve!: () => void
       const promise = new Promise<void>((r) => { resolve = r })
       waiter = { promise, resolve }
-      this.waiters.set(index, waiter)
+      this.waiters[index] = waiter
     }
     return waiter.promise
   }
@@ -247,7 +264,7 @@ export class LocalArray implements JobWatcher {
         }
       }
       const error = Object.assign(new Error(`job ${this.jobs[index].jobId} was cancelled before it started`), { name: 'CancelledError' })
-      if (chunk?.abort) this.settle(index, t, { state: 'CANCELLED', error }, false) // the worker writes its file
+      if (chunk?.abort) this.settle(index, t, FINAL_STATES.indexOf('CANCELLED'), error, false) // the worker writes its file
       else this.writeOwnResult(index, t, { state: 'CANCELLED', error })
     }
   }

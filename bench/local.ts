@@ -1,0 +1,218 @@
+// Part 2: LocalExecutor mapArray throughput and submit → result latency, side by side with raw piscina
+// and raw tinypool running the same function with no files (one run() per task).
+//
+// Every measurement runs in a fresh child process (see run.ts), which:
+//   1. creates its pool (or LocalExecutor) and times one task from there to its result: `startMs`,
+//      the cold start (pool creation, thread start, task module load), reported on its own;
+//   2. warms up: a batch of trivial tasks, so both threads run and their code is compiled;
+//   3. times N tasks from the first submit to the last result in hand (the throughput figure: the
+//      pool is warm, its creation is NOT included);
+//   4. times single submit → result round trips on the warm pool (latency);
+//   5. for the LocalExecutor, checks that the submission and every job's result are on disk.
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { Piscina } from 'piscina'
+import { Tinypool } from 'tinypool'
+import { LocalExecutor } from '../lib/index.js'
+import { arrayFolder, EXT } from '../lib/core/paths.js'
+import { median, quantile } from './stats.js'
+import { busy, trivial } from './tasks.js'
+
+export type LocalSystem = 'local' | 'piscina-all' | 'piscina-bounded' | 'tinypool-all' | 'tinypool-bounded'
+export const LOCAL_SYSTEMS: LocalSystem[] = ['local', 'piscina-all', 'piscina-bounded', 'tinypool-all', 'tinypool-bounded']
+export type Workload = 'trivial' | 'busy'
+
+export interface LocalSpec {
+  part: 'local'
+  system: LocalSystem
+  workload: Workload
+  /** milliseconds per task for the busy workload */
+  taskMs: number
+  n: number
+  threads: number
+  /** tasks in flight for the *-bounded baselines */
+  inFlight: number
+  warmup: number
+  /** sequential submit → result round trips timed after the run (0: none) */
+  latencySamples: number
+  /** parent folder of the job folders (a fresh one is made inside) */
+  dir: string
+  keepFiles: boolean
+}
+
+export interface LocalResult {
+  spec: LocalSpec
+  /** pool creation to the first result, ms */
+  startMs: number
+  /** N tasks: first submit to last result, ms */
+  runMs: number
+  jobsPerSec: number
+  /** LocalExecutor: time until mapArray returned the jobs (submission file written), ms */
+  submitMs?: number
+  latencyMedianMs?: number
+  latencyP90Ms?: number
+  files?: { submission: boolean; resultFiles: number; covered: number; folder: string }
+  /** resident memory of the child at the end, MiB */
+  rssMB: number
+}
+
+const RAW_WORKER = fileURLToPath(new URL('./raw-worker.js', import.meta.url))
+
+interface Runner {
+  /** one task, awaited */
+  one(x: number): Promise<number>
+  /** N tasks as the system's user would send them; returns the sum of the results */
+  many(xs: number[]): Promise<number>
+  close(): Promise<void>
+  submitMs?: number
+  folder?: string
+  /** LocalExecutor: the array id of the last mapArray */
+  lastArray?: string
+}
+
+function rawRunner(spec: LocalSpec, kind: 'piscina' | 'tinypool', bounded: boolean): Runner {
+  const opts = { filename: RAW_WORKER, minThreads: spec.threads, maxThreads: spec.threads }
+  const pool = kind === 'piscina' ? new Piscina(opts) : new Tinypool(opts)
+  const name = spec.workload
+  const run = (x: number): Promise<number> => pool.run(x, { name }) as Promise<number>
+  return {
+    one: run,
+    async many(xs) {
+      if (!bounded) {
+        const rs = await Promise.all(xs.map(run))
+        let s = 0
+        for (const r of rs) s += r
+        return s
+      }
+      // a sensible user: a fixed number of tasks in flight, the next sent as one returns
+      let next = 0
+      let sum = 0
+      const lane = async () => {
+        while (next < xs.length) {
+          const r = await run(xs[next++])
+          sum += r
+        }
+      }
+      await Promise.all(Array.from({ length: Math.min(spec.inFlight, xs.length) }, lane))
+      return sum
+    },
+    close: () => pool.destroy(),
+  }
+}
+
+function localRunner(spec: LocalSpec): Runner {
+  const folder = fs.mkdtempSync(path.join(spec.dir, 'local-'))
+  const ex = new LocalExecutor({ folder: `${folder}/%j`, maxWorkers: spec.threads })
+  const fn = spec.workload === 'trivial' ? trivial : busy
+  const runner: Runner = {
+    folder,
+    async one(x) {
+      const job = await ex.submit(fn, x)
+      return await job.result()
+    },
+    async many(xs) {
+      const t0 = performance.now()
+      const jobs = await ex.mapArray(fn, xs)
+      runner.submitMs = performance.now() - t0
+      const rs = await Promise.all(jobs.map((j) => j.result()))
+      let s = 0
+      for (const r of rs) s += r
+      runner.lastArray = jobs[0]?.paths.arrayId
+      return s
+    },
+    close: () => ex.shutdown(),
+  }
+  return runner
+}
+
+/** Checks that the array's submission file and a result for each of its n jobs are on disk. */
+function checkFiles(folder: string, arrayId: string, n: number): LocalResult['files'] {
+  const dir = arrayFolder(`${folder}/%j`, arrayId, true)
+  const names = fs.readdirSync(dir)
+  const covered = new Uint8Array(n)
+  let resultFiles = 0
+  const chunk = new RegExp(`^${arrayId}_(\\d+)-(\\d+)_0_result\\.${EXT}$`)
+  for (const name of names) {
+    const m = chunk.exec(name)
+    if (!m) continue
+    resultFiles++
+    for (let i = Number(m[1]); i <= Number(m[2]); i++) covered[i] = 1
+  }
+  // single-element chunks write the job's own result file, in the job's folder (%j = A_i)
+  for (let i = 0; i < n; i++) {
+    if (covered[i]) continue
+    if (fs.existsSync(path.join(folder, `${arrayId}_${i}`, `${arrayId}_${i}_0_result.${EXT}`))) {
+      covered[i] = 1
+      resultFiles++
+    }
+  }
+  return {
+    submission: fs.existsSync(path.join(dir, `${arrayId}_submitted.${EXT}`)),
+    resultFiles,
+    covered: covered.reduce((a, b) => a + b, 0),
+    folder,
+  }
+}
+
+export async function measureLocal(spec: LocalSpec): Promise<LocalResult> {
+  const arg = (i: number) => (spec.workload === 'trivial' ? i : spec.taskMs)
+  const expected = (xs: number[]) => (spec.workload === 'trivial' ? xs.reduce((a, b) => a + b + 1, 0) : xs.length * spec.taskMs)
+
+  const t0 = performance.now()
+  const runner = spec.system === 'local' ? localRunner(spec)
+    : rawRunner(spec, spec.system.startsWith('piscina') ? 'piscina' : 'tinypool', spec.system.endsWith('bounded'))
+  await runner.one(arg(0))
+  const startMs = performance.now() - t0
+
+  if (spec.warmup > 0) {
+    const w = Array.from({ length: spec.warmup }, (_, i) => (spec.workload === 'trivial' ? i : 1))
+    await runner.many(w)
+  }
+
+  const xs = Array.from({ length: spec.n }, (_, i) => arg(i))
+  const t1 = performance.now()
+  const sum = await runner.many(xs)
+  const runMs = performance.now() - t1
+  if (sum !== expected(xs)) throw new Error(`${spec.system}: wrong results (sum ${sum}, expected ${expected(xs)})`)
+  const submitMs = runner.submitMs
+
+  let files: LocalResult['files']
+  if (spec.system === 'local') {
+    files = checkFiles(runner.folder!, runner.lastArray!, spec.n)
+  }
+
+  let latencyMedianMs: number | undefined
+  let latencyP90Ms: number | undefined
+  if (spec.latencySamples > 0) {
+    const lat: number[] = []
+    for (let i = 0; i < spec.latencySamples; i++) {
+      const s = performance.now()
+      await runner.one(arg(i))
+      lat.push(performance.now() - s)
+    }
+    latencyMedianMs = median(lat)
+    latencyP90Ms = quantile(lat, 0.9)
+  }
+
+  await runner.close()
+  if (runner.folder && !spec.keepFiles) fs.rmSync(runner.folder, { recursive: true, force: true })
+  return {
+    spec, startMs, runMs, jobsPerSec: spec.n / (runMs / 1000), submitMs,
+    latencyMedianMs, latencyP90Ms, files, rssMB: process.memoryUsage().rss / 2 ** 20,
+  }
+}
+
+export function defaultDir(): string {
+  return os.tmpdir()
+}
+
+// As a child process: node dist/bench/local.js '<LocalSpec as JSON>' → one line "BENCH_RESULT {...}".
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const spec = JSON.parse(process.argv[2]) as LocalSpec
+  measureLocal(spec).then(
+    (r) => { process.stdout.write(`BENCH_RESULT ${JSON.stringify(r)}\n`) },
+    (e: Error) => { console.error(e.stack ?? e.message); process.exitCode = 1 },
+  )
+}
