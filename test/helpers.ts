@@ -8,6 +8,7 @@ export const ROOT = fileURLToPath(new URL('..', import.meta.url))
 export const DIST = path.join(ROOT, 'dist')
 /** file URL of a built module, e.g. distUrl('lib/index.js') */
 export const distUrl = (rel: string): string => pathToFileURL(path.join(DIST, rel)).href
+export const distPath = (rel: string): string => path.join(DIST, rel)
 
 /** Every file under `dir` (relative paths), [] when it does not exist. */
 export function listFiles(dir: string): string[] {

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,8 +8,12 @@ import { FailedSubmissionError, SlurmCommandError } from '../lib/slurm/errors.js
 
 const fakeBin = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'fake-slurm');
 
+const made: string[] = [];
+t.teardown(() => made.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
 function fake() {
   const dir = mkdtempSync(join(tmpdir(), 'fake-slurm-'));
+  made.push(dir);
   const options = { binDir: fakeBin, env: { ...process.env, FAKE_SLURM_DIR: dir } };
   const calls = () => readFileSync(join(dir, 'calls.log'), 'utf8').trim().split('\n');
   return { dir, options, calls };

@@ -103,6 +103,7 @@ t.test('parseSacct: explicit task rows beat the compact row, in any order', asyn
     t.equal(m.get('158_4')?.compact, true);
   }
   t.equal(parseSacct('12_[2-4%25]|PENDING|0:0').size, 3);
+  t.same([...parseSacct('26_[0]|CANCELLED by 0|0:0').keys()], ['26_0'], 'a one-task array cancelled before it started');
   t.equal(parseSacct('20_[2-7,12-17,22%56]|PENDING|0:0').size, 13);
 });
 

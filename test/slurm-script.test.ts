@@ -1,6 +1,6 @@
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +26,9 @@ t.test('Slurm % patterns', async (t) => {
   t.equal(logPattern('/f', false, 'err'), '/f/%j_%t_log.err');
   t.equal(logPath('/f%x/', '12_3', 0, 'out'), '/f%x/12_3_0_log.out');
   t.equal(logPath('/f', '12', 1, 'err'), '/f/12_1_log.err');
+  t.equal(logPattern('/f/%A_%a%%', true, 'out', true), '/f/%A_%a%%/%A_%a_%t_log.out', 'a folder that is already a pattern is kept');
+  const { sbatchArgs } = makeBatchScript({ params: {}, folder: '/logs/%j', folderIsPattern: true, command: ['x'] });
+  t.same(sbatchArgs, ['--output=/logs/%j/%j_%t_log.out', '--error=/logs/%j/%j_%t_log.err']);
 });
 
 const nastyOptions = {
@@ -94,6 +97,7 @@ t.test('bad inputs are refused', async (t) => {
 /** Run a generated script with bash, with a fake srun on PATH that drops its own options. */
 function tempBin(): string {
   const dir = mkdtempSync(join(tmpdir(), 'submitit-script-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const srun = join(dir, 'srun');
   writeFileSync(srun, '#!/bin/bash\nprintf "srun-opt:%s\\n" "$@" >> "$SRUN_LOG"\nwhile [[ "$1" == --* ]]; do shift; done\nexec "$@"\n');
   chmodSync(srun, 0o755);

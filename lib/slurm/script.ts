@@ -25,6 +25,11 @@ export interface BatchScriptOptions {
   params: SlurmParameters;
   /** Absolute folder for the logs. Any character but newline, NUL and backslash. */
   folder: string;
+  /**
+   * The folder is already a Slurm filename pattern (e.g. '/logs/%A_%a', literal '%' written
+   * '%%'): used as is instead of escaped. For folders that depend on the job id.
+   */
+  folderIsPattern?: boolean;
   /** Omit for a single job. */
   array?: ArraySpec;
   /** The worker command for each task, as argv (opaque here). */
@@ -55,9 +60,10 @@ export function escapeSlurmPattern(s: string): string {
 const SBATCH_LINE_SAFE = /^--[a-z0-9-]+(=[A-Za-z0-9_.,:@%+\/=\[\]-]*)?$/;
 
 /** The log file name pattern (Slurm '%' codes) inside the folder, for the sbatch and srun level. */
-export function logPattern(folder: string, isArray: boolean, kind: 'out' | 'err'): string {
+export function logPattern(folder: string, isArray: boolean, kind: 'out' | 'err', folderIsPattern = false): string {
   const id = isArray ? '%A_%a' : '%j';
-  return `${escapeSlurmPattern(folder.replace(/\/+$/, ''))}/${id}_%t_log.${kind}`;
+  const dir = folder.replace(/\/+$/, '');
+  return `${folderIsPattern ? dir : escapeSlurmPattern(dir)}/${id}_%t_log.${kind}`;
 }
 
 /**
@@ -110,8 +116,8 @@ export function makeBatchScript(opts: BatchScriptOptions): BatchScript {
   if (opts.command.length === 0) throw new Error('The command must have at least one element');
   const isArray = opts.array !== undefined;
   const useSrun = params.useSrun ?? true;
-  const out = logPattern(opts.folder, isArray, 'out');
-  const err = params.stderrToStdout ? out : logPattern(opts.folder, isArray, 'err');
+  const out = logPattern(opts.folder, isArray, 'out', opts.folderIsPattern);
+  const err = params.stderrToStdout ? out : logPattern(opts.folder, isArray, 'err', opts.folderIsPattern);
 
   const flags = [...(opts.array ? [arrayFlag(opts.array, params)] : []), ...sbatchFlags({ jobName: 'submitit', ...params })];
   const lines = ['#!/bin/bash', '', '# Parameters'];

@@ -222,7 +222,8 @@ export class SlurmWatcher {
     this.stats.polls++;
     for (const job of this.openJobs()) await this.checkResult(job);
     const open = this.openJobs();
-    if (open.length === 0 || Date.now() < this.nextSchedulerAt) return;
+    // 5 ms slack: timers may fire a little early by Date.now(), which would make empty ticks
+    if (open.length === 0 || Date.now() + 5 < this.nextSchedulerAt) return;
     try {
       await this.askScheduler(open);
     } finally {
@@ -282,13 +283,14 @@ export class SlurmWatcher {
         job.missingSince = undefined;
         this.update(job, inSacct ? entryInfo(inSacct, 'sacct') : entryInfo(inSqueue!, 'squeue'));
       } else if (fromSqueue && needSqueue.includes(job)) {
-        await this.handleMissing(job, now);
+        await this.handleMissing(job);
       }
     }
   }
 
   /** In neither sacct nor squeue: give the result file goneGraceMs to appear, then FAILED. */
-  private async handleMissing(job: Watched, now: number): Promise<void> {
+  private async handleMissing(job: Watched): Promise<void> {
+    const now = Date.now(); // after the squeue call: the grace period starts when absence was seen
     job.missingSince ??= now;
     if (now - job.missingSince < (this.options.goneGraceMs ?? 30_000)) return;
     if (await this.checkResult(job)) return;
@@ -326,10 +328,11 @@ function lookup(entries: Map<string, JobEntry>, job: Watched): JobEntry | undefi
 }
 
 function entryInfo(e: JobEntry, source: 'sacct' | 'squeue'): JobInfo {
+  const final = isFinalState(e.state); // sacct prints 0:0 for jobs still pending or running
   return {
     state: e.state,
-    ...(e.exitCode !== undefined ? { exitCode: e.exitCode } : {}),
-    ...(e.signal !== undefined ? { signal: e.signal } : {}),
+    ...(final && e.exitCode !== undefined ? { exitCode: e.exitCode } : {}),
+    ...(final && e.signal !== undefined ? { signal: e.signal } : {}),
     ...(e.reason !== undefined && e.reason !== 'None' ? { reason: e.reason } : {}),
     source,
   };

@@ -1,0 +1,379 @@
+// The benchmark driver: `npm run bench` (full size) or `npm run bench -- --smoke` / BENCH_SMOKE=1 (tiny,
+// for CI, ~30 s). Every measurement runs in a fresh child process, one at a time; rounds are
+// interleaved (round 1 of every system, then round 2...) so that the machine's drift hits all systems
+// alike, and every ratio is taken within a round, then its median over the rounds is reported.
+// Prints tables and the targets, and writes bench/results/<timestamp>.json and bench/results/latest.json.
+//
+//   node dist/bench/run.js [--smoke] [--rounds N] [--only serialization,local,slurm] [--dir DIR]
+//                          [--keep-files] [--out DIR] [--real-slurm | --no-real-slurm]
+import { execFileSync, spawn } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { LOCAL_SYSTEMS, type LocalResult, type LocalSpec, type LocalSystem, type Workload } from './local.js'
+import { OPS, PAYLOADS, type Payload, type SerializationResult, type SerializationSpec } from './serialization.js'
+import { fmtMs, fmtNum, fmtRatio, fmtStat, stat, table, type Stat } from './stats.js'
+
+const HERE = path.dirname(fileURLToPath(import.meta.url))
+/** the repository root (this file runs as dist/bench/run.js) */
+const ROOT = path.resolve(HERE, '..', '..')
+
+export interface Target {
+  what: string
+  target: string
+  measured: string
+  /** true: met; false: short; null: not measured in this run */
+  met: boolean | null
+  note?: string
+}
+
+interface Config {
+  smoke: boolean
+  rounds: number
+  parts: string[]
+  dir: string
+  keepFiles: boolean
+  threads: number
+  serialization: { nestedBytes: number; arrayN: number; budgetMs: number }
+  local: {
+    cases: { label: string; workload: Workload; n: number; taskMs: number; latencySamples: number }[]
+    warmup: number
+    inFlight: number
+  }
+  realSlurm: boolean
+}
+
+function config(): Config {
+  const { values } = parseArgs({
+    options: {
+      smoke: { type: 'boolean' }, rounds: { type: 'string' }, only: { type: 'string' }, dir: { type: 'string' },
+      'keep-files': { type: 'boolean' }, out: { type: 'string' }, 'real-slurm': { type: 'boolean' }, 'no-real-slurm': { type: 'boolean' },
+    },
+  })
+  const smoke = values.smoke === true || process.env.BENCH_SMOKE === '1'
+  const rounds = Number(values.rounds ?? process.env.BENCH_ROUNDS ?? 3)
+  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds must be a positive integer, got ${values.rounds}`)
+  const trivialNs = smoke ? [1000, 10_000] : [1000, 100_000]
+  return {
+    smoke,
+    rounds,
+    parts: (values.only ?? 'serialization,local,slurm').split(',').map((s) => s.trim()),
+    dir: path.resolve(values.dir ?? process.env.BENCH_DIR ?? os.tmpdir()),
+    keepFiles: values['keep-files'] === true,
+    threads: os.availableParallelism(),
+    serialization: { nestedBytes: smoke ? 1_000_000 : 10_000_000, arrayN: 1000, budgetMs: smoke ? 25 : 300 },
+    local: {
+      cases: [
+        ...trivialNs.map((n, i) => ({ label: `trivial, N=${n.toLocaleString('en')}`, workload: 'trivial' as const, n, taskMs: 0, latencySamples: i === 0 ? (smoke ? 30 : 300) : 0 })),
+        { label: `10 ms tasks, N=${smoke ? 20 : 200}`, workload: 'busy', n: smoke ? 20 : 200, taskMs: 10, latencySamples: 0 },
+      ],
+      warmup: smoke ? 200 : 1000,
+      inFlight: 64,
+    },
+    realSlurm: values['no-real-slurm'] ? false : values['real-slurm'] === true || !smoke,
+  }
+}
+
+/** Runs one measurement in a fresh node process; its last line "BENCH_RESULT {json}" is the result. */
+export function child<T>(script: string, spec: unknown, timeoutMs = 600_000, extraArgs: string[] = []): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [...extraArgs, path.join(HERE, script), JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    let err = ''
+    p.stdout.setEncoding('utf8').on('data', (d: string) => { out += d })
+    p.stderr.setEncoding('utf8').on('data', (d: string) => { err += d })
+    const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs)
+    p.on('close', (code, signal) => {
+      clearTimeout(timer)
+      const line = out.split('\n').find((l) => l.startsWith('BENCH_RESULT '))
+      if (code === 0 && line) resolve(JSON.parse(line.slice('BENCH_RESULT '.length)) as T)
+      else reject(new Error(`${script} ${JSON.stringify(spec)} exited ${code ?? signal}: ${err.trim().split('\n').slice(-5).join(' | ')}`))
+    })
+  })
+}
+
+function progress(msg: string): void {
+  if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K${msg}`)
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Part 1: serialization
+
+interface SerializationSummary {
+  /** by payload, by op: ms per task */
+  ms: Record<string, Record<string, Stat>>
+  /** by payload: library total ÷ JSON round trip, ÷ structuredClone, ÷ bare v8 round trip */
+  ratios: Record<string, Record<string, Stat>>
+  sizes: Record<string, SerializationResult['sizes']>
+  errors: string[]
+}
+
+async function runSerialization(cfg: Config, targets: Target[]): Promise<SerializationSummary> {
+  const byPayload: Record<string, SerializationResult[]> = {}
+  const errors: string[] = []
+  for (let r = 0; r < cfg.rounds; r++) {
+    for (const payload of PAYLOADS) {
+      progress(`serialization: round ${r + 1}/${cfg.rounds}, ${payload}`)
+      const spec: SerializationSpec = { part: 'serialization', payload, ...cfg.serialization }
+      try {
+        (byPayload[payload] ??= []).push(await child<SerializationResult>('serialization.js', spec))
+      } catch (e) {
+        errors.push((e as Error).message)
+      }
+    }
+  }
+  progress('')
+  const summary: SerializationSummary = { ms: {}, ratios: {}, sizes: {}, errors }
+  for (const payload of PAYLOADS) {
+    const rs = byPayload[payload] ?? []
+    if (rs.length === 0) continue
+    summary.sizes[payload] = rs[0].sizes
+    summary.ms[payload] = {}
+    for (const { key } of OPS) {
+      const xs = rs.map((x) => x.ms[key]).filter((x) => x !== undefined)
+      if (xs.length) summary.ms[payload][key] = stat(xs)
+    }
+    summary.ratios[payload] = {
+      json: stat(rs.map((x) => x.ms.total / (x.ms.jsonStringify + x.ms.jsonParse))),
+      structuredClone: stat(rs.map((x) => x.ms.total / x.ms.structuredClone)),
+      bareV8: stat(rs.map((x) => x.ms.total / (x.ms.v8Ser + x.ms.v8Deser))),
+    }
+  }
+
+  const label: Record<Payload, string> = {
+    small: 'small args',
+    typed1MB: '1 MiB Float64Array',
+    nested10MB: `${(cfg.serialization.nestedBytes / 1e6).toFixed(0)} MB nested object`,
+  }
+  const cols = PAYLOADS.filter((p) => summary.ms[p])
+  const rows: string[][] = []
+  for (const { key, label: l } of OPS) {
+    if (!cols.some((p) => summary.ms[p][key])) continue
+    rows.push([l, ...cols.map((p) => (summary.ms[p][key] ? fmtStat(summary.ms[p][key], fmtMs) : '—'))])
+  }
+  rows.push(['library total ÷ JSON (stringify+parse)', ...cols.map((p) => fmtRatio(summary.ratios[p].json))])
+  rows.push(['library total ÷ structuredClone', ...cols.map((p) => fmtRatio(summary.ratios[p].structuredClone))])
+  rows.push(['library total ÷ bare v8 (ser+deser)', ...cols.map((p) => fmtRatio(summary.ratios[p].bareV8))])
+  rows.push(['record size (v8, submission)', ...cols.map((p) => `${fmtNum(summary.sizes[p].submissionV8)} B`)])
+  console.log('\n1. Serialization, per task (median over rounds ±half-range; one job per record unless "in an array")')
+  console.log(table(['op', ...cols.map((p) => label[p])], rows))
+  console.log(`   "in an array": one record of ${cfg.serialization.arrayN} small tasks (a mapArray submission / a chunk's result), per task.`)
+  console.log('   JSON loses typed arrays (a Float64Array becomes an object of 131,072 keys); v8 keeps them.')
+  for (const e of errors) console.log(`   error: ${e}`)
+
+  const small = summary.ms.small
+  if (small?.total) {
+    targets.push({
+      what: 'serialization overhead per task, small args (submission + result, encode + decode), one job per record (submit)',
+      target: '< 10 µs', measured: fmtStat(small.total, fmtMs), met: small.total.median < 0.01,
+    })
+  }
+  if (small?.arrayTotal) {
+    targets.push({
+      what: `same, per task inside mapArray (records of ${cfg.serialization.arrayN})`,
+      target: '< 10 µs', measured: fmtStat(small.arrayTotal, fmtMs), met: small.arrayTotal.median < 0.01,
+    })
+  }
+  return summary
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Part 2: LocalExecutor vs raw pools
+
+interface LocalCaseSummary {
+  label: string
+  workload: Workload
+  n: number
+  systems: Partial<Record<LocalSystem, {
+    jobsPerSec: Stat
+    startMs: Stat
+    submitMs?: Stat
+    latencyMedianMs?: Stat
+    latencyP90Ms?: Stat
+    /** LocalExecutor throughput ÷ this system's, per round */
+    localOverThis?: Stat
+    files?: LocalResult['files']
+  }>>
+  /** LocalExecutor ÷ the faster of the two piscina baselines, per round */
+  localOverBestPiscina?: Stat
+}
+
+const SYSTEM_LABEL: Record<LocalSystem, string> = {
+  local: 'LocalExecutor.mapArray (files on disk)',
+  'piscina-all': 'raw piscina, Promise.all over all',
+  'piscina-bounded': 'raw piscina, 64 in flight',
+  'tinypool-all': 'raw tinypool, Promise.all over all',
+  'tinypool-bounded': 'raw tinypool, 64 in flight',
+}
+
+async function runLocal(cfg: Config, targets: Target[]): Promise<{ cases: LocalCaseSummary[]; errors: string[] }> {
+  const results: Record<string, Record<string, (LocalResult | undefined)[]>> = {}
+  const errors: string[] = []
+  for (let r = 0; r < cfg.rounds; r++) {
+    for (const c of cfg.local.cases) {
+      // rotate the order of the systems from round to round: no system always runs first
+      const order = LOCAL_SYSTEMS.map((_, i) => LOCAL_SYSTEMS[(i + r) % LOCAL_SYSTEMS.length])
+      for (const system of order) {
+        progress(`local: round ${r + 1}/${cfg.rounds}, ${c.label}, ${system}`)
+        const spec: LocalSpec = {
+          part: 'local', system, workload: c.workload, taskMs: c.taskMs, n: c.n, threads: cfg.threads,
+          inFlight: cfg.local.inFlight, warmup: c.workload === 'busy' ? 2 * cfg.threads : cfg.local.warmup,
+          latencySamples: c.latencySamples, dir: cfg.dir, keepFiles: cfg.keepFiles,
+        }
+        const slot = ((results[c.label] ??= {})[system] ??= [])
+        try {
+          slot[r] = await child<LocalResult>('local.js', spec)
+        } catch (e) {
+          slot[r] = undefined
+          errors.push((e as Error).message)
+        }
+      }
+    }
+  }
+  progress('')
+
+  const cases: LocalCaseSummary[] = []
+  for (const c of cfg.local.cases) {
+    const byRound = results[c.label] ?? {}
+    const local = byRound.local ?? []
+    const summary: LocalCaseSummary = { label: c.label, workload: c.workload, n: c.n, systems: {} }
+    for (const system of LOCAL_SYSTEMS) {
+      const rs = byRound[system] ?? []
+      const ok = rs.filter((x): x is LocalResult => x !== undefined)
+      if (ok.length === 0) continue
+      const ratios: number[] = []
+      if (system !== 'local') rs.forEach((x, r) => { if (x && local[r]) ratios.push(local[r]!.jobsPerSec / x.jobsPerSec) })
+      const opt = (k: keyof LocalResult) => (ok.some((x) => x[k] !== undefined) ? stat(ok.map((x) => x[k] as number)) : undefined)
+      summary.systems[system] = {
+        jobsPerSec: stat(ok.map((x) => x.jobsPerSec)),
+        startMs: stat(ok.map((x) => x.startMs)),
+        submitMs: opt('submitMs'),
+        latencyMedianMs: opt('latencyMedianMs'),
+        latencyP90Ms: opt('latencyP90Ms'),
+        localOverThis: ratios.length ? stat(ratios) : undefined,
+        files: ok[ok.length - 1].files,
+      }
+    }
+    const best: number[] = []
+    local.forEach((x, r) => {
+      const p = [byRound['piscina-all']?.[r], byRound['piscina-bounded']?.[r]].filter((y): y is LocalResult => y !== undefined)
+      if (x && p.length) best.push(x.jobsPerSec / Math.max(...p.map((y) => y.jobsPerSec)))
+    })
+    if (best.length) summary.localOverBestPiscina = stat(best)
+    cases.push(summary)
+  }
+
+  console.log(`\n2. LocalExecutor throughput, ${cfg.threads} threads, warm pool (creation not timed; "cold start" = pool creation → first result)`)
+  const rows: string[][] = []
+  for (const c of cases) {
+    for (const system of LOCAL_SYSTEMS) {
+      const s = c.systems[system]
+      if (!s) continue
+      rows.push([
+        `${c.label}: ${SYSTEM_LABEL[system]}`,
+        fmtStat(s.jobsPerSec),
+        system === 'local' ? '1' : s.localOverThis ? fmtRatio(s.localOverThis) : 'n/a',
+        fmtStat(s.startMs, fmtMs),
+        s.latencyMedianMs ? `${fmtStat(s.latencyMedianMs, fmtMs)} (p90 ${fmtMs(s.latencyP90Ms!.median)})` : '',
+      ])
+    }
+  }
+  console.log(table(['case: system', 'jobs/s', 'LocalExecutor ÷ this', 'cold start', 'submit → result (warm)'], rows))
+  for (const c of cases) {
+    const l = c.systems.local
+    if (l?.files) {
+      console.log(`   ${c.label}: mapArray returned after ${fmtStat(l.submitMs!, fmtMs)}; on disk: submission ${l.files.submission ? 'yes' : 'NO'}, ` +
+        `${l.files.resultFiles} result files covering ${l.files.covered.toLocaleString('en')}/${c.n.toLocaleString('en')} jobs`)
+    }
+  }
+  for (const e of errors) console.log(`   error: ${e}`)
+
+  for (const c of cases) {
+    if (c.workload !== 'trivial') continue
+    const r = c.localOverBestPiscina
+    const filesOk = c.systems.local?.files && c.systems.local.files.covered === c.n && c.systems.local.files.submission
+    targets.push({
+      what: `LocalExecutor mapArray, trivial tasks, ${c.label.split(', ')[1]}, files on disk, ÷ raw piscina (the faster of its two modes)`,
+      target: '≥ 1× (floor)', measured: r ? fmtRatio(r) : 'n/a', met: r ? r.median >= 1 && !!filesOk : null,
+      note: filesOk ? undefined : 'not every job\'s result was found on disk',
+    })
+    targets.push({
+      what: `same, ${c.label.split(', ')[1]}`,
+      target: '≥ 3× (aim)', measured: r ? fmtRatio(r) : 'n/a', met: r ? r.median >= 3 && !!filesOk : null,
+    })
+  }
+  return { cases, errors }
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+function sh(cmd: string, args: string[]): string | undefined {
+  try {
+    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], cwd: ROOT }).trim()
+  } catch {
+    return undefined
+  }
+}
+
+function printTargets(targets: Target[]): void {
+  console.log('\nTargets (informative: a figure short of its target does not fail the run)')
+  console.log(table(['', 'target', 'measured', 'verdict'], targets.map((t) => [
+    t.what, t.target, t.measured, t.met === null ? 'not measured' : t.met ? 'met' : `SHORT${t.note ? ` (${t.note})` : ''}`,
+  ])))
+  const short = targets.filter((t) => t.met === false)
+  if (short.length) console.log(`\nShort of target: ${short.map((t) => `${t.what} (${t.measured}, target ${t.target})`).join('; ')}`)
+}
+
+async function main(): Promise<void> {
+  const cfg = config()
+  const started = new Date()
+  const meta = {
+    date: started.toISOString(),
+    node: process.version,
+    v8: process.versions.v8,
+    cpus: os.cpus().length,
+    availableParallelism: os.availableParallelism(),
+    cpuModel: os.cpus()[0]?.model,
+    memGiB: Math.round(os.totalmem() / 2 ** 30),
+    platform: `${os.type()} ${os.release()}`,
+    commit: sh('git', ['rev-parse', '--short', 'HEAD']),
+    dirty: (sh('git', ['status', '--porcelain', 'lib', 'worker']) ?? '') !== '',
+    dirFs: sh('stat', ['-f', '-c', '%T', cfg.dir]),
+    config: cfg,
+  }
+  console.log(`submitit-ts benchmarks${cfg.smoke ? ' (SMOKE size: tiny, figures only indicative)' : ''}: ` +
+    `Node ${meta.node}, ${meta.availableParallelism} cores (${meta.cpuModel}), ${cfg.rounds} rounds, each measurement in a fresh process; ` +
+    `job files in ${cfg.dir} (${meta.dirFs ?? '?'})`)
+
+  const targets: Target[] = []
+  const out: Record<string, unknown> = { meta }
+  if (cfg.parts.includes('serialization')) out.serialization = await runSerialization(cfg, targets)
+  if (cfg.parts.includes('local')) out.local = await runLocal(cfg, targets)
+  if (cfg.parts.includes('slurm')) {
+    const slurm = await import('./slurm.js').catch((e: Error) => ({ error: e }))
+    if ('error' in slurm) console.log(`\n3./4. Slurm: skipped: ${slurm.error.message}`)
+    else out.slurm = await slurm.runSlurm({ smoke: cfg.smoke, rounds: cfg.rounds, realSlurm: cfg.realSlurm, child, progress, targets })
+  }
+  printTargets(targets)
+  out.targets = targets
+  meta.config = cfg
+  Object.assign(meta, { seconds: (Date.now() - started.getTime()) / 1000 })
+
+  const { values } = parseArgs({ options: { out: { type: 'string' } }, strict: false })
+  const outDir = path.resolve(typeof values.out === 'string' ? values.out : path.join(ROOT, 'bench', 'results'))
+  fs.mkdirSync(outDir, { recursive: true })
+  const file = path.join(outDir, `${started.toISOString().replace(/[:.]/g, '-')}${cfg.smoke ? '-smoke' : ''}.json`)
+  const json = JSON.stringify(out, null, 1)
+  fs.writeFileSync(file, json)
+  fs.writeFileSync(path.join(outDir, 'latest.json'), json)
+  console.log(`\nWrote ${path.relative(process.cwd(), file)} and latest.json (${((Date.now() - started.getTime()) / 1000).toFixed(0)} s)`)
+}
+
+if (import.meta.url === `file://${process.argv[1]}` || process.argv[1] === fileURLToPath(import.meta.url)) {
+  main().catch((e: Error) => {
+    console.error(e.stack ?? e.message)
+    process.exitCode = 1
+  })
+}

@@ -1,0 +1,266 @@
+// Parts 3 and 4: the Slurm client's costs.
+//   3. polling: scheduler calls per poll and client CPU per poll while watching M jobs (one mapArray of
+//      M elements, every job waited on, as `await Promise.all(jobs.map(j => j.result()))` does), with
+//      the fake Slurm commands of fixtures/fake-slurm printing an sacct table of that size; then the
+//      delay from the jobs' end (sacct flips to COMPLETED) to the client seeing it; and the real cluster
+//      for 100 jobs (one round: it takes a while), where a job's end is its result file's mtime.
+//   4. submission: client time (wall and CPU) of mapArray of 10,000 elements with the fake sbatch:
+//      with one sbatch (maxArraySize above 10,000) and with the cluster's MaxArraySize (1001: 10 arrays).
+// Guarded: without lib/slurm/executor.js (or sbatch/sinfo for the real cluster) it prints 'skipped: why'.
+import { execFileSync } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import type { Target } from './run.js'
+import { fmtMs, fmtNum, fmtStat, median, quantile, stat, table, type Stat } from './stats.js'
+import { trivial } from './tasks.js'
+
+const HERE = path.dirname(fileURLToPath(import.meta.url))
+const ROOT = path.resolve(HERE, '..', '..')
+const FAKE_BIN = path.join(ROOT, 'fixtures', 'fake-slurm')
+
+export interface SlurmSpec {
+  part: 'slurm'
+  kind: 'fake' | 'real'
+  /** jobs watched (elements of the one mapArray) */
+  m: number
+  /** maxArraySize given to the executor (undefined: ask the cluster) */
+  maxArraySize?: number
+  /** polls timed for the CPU figure */
+  polls: number
+  /** poll period used for the CPU figure, ms (fast, to get many polls) */
+  pollMs: number
+  dir: string
+}
+
+export interface SlurmResult {
+  spec: SlurmSpec
+  submitWallMs: number
+  submitCpuMs: number
+  sbatchCalls: number
+  polls: number
+  schedulerCallsPerPoll: number
+  /** client CPU (user + system of this process) per poll, ms: result-file checks + sacct call + parsing */
+  cpuPerPollMs: number
+  wallPerPollMs: number
+  /** from the jobs' end to every wait() resolved, ms (fake: sacct flipped; real: per job, from result mtime) */
+  endToSeenMs: number
+  endToSeenP90Ms?: number
+  totalMs?: number
+}
+
+interface SlurmModules {
+  SlurmExecutor: new (o: Record<string, unknown>) => {
+    mapArray(fn: unknown, xs: number[]): Promise<{ jobId: string; wait(): Promise<void>; result(): Promise<unknown>; paths: { resultFile(t?: number): string } }[]>
+    shutdown(): Promise<void>
+  }
+  getSharedWatcher(o?: Record<string, unknown>): { stats: { polls: number; schedulerCalls: number; sacctCalls: number; squeueCalls: number } }
+  resetSharedWatcher(): void
+  nextDelay(ageMs: number, o?: Record<string, unknown>): number
+}
+
+async function load(): Promise<SlurmModules> {
+  const ex = await import('../lib/slurm/executor.js' as string) as Record<string, unknown>
+  const w = await import('../lib/slurm/watcher.js' as string) as Record<string, unknown>
+  if (typeof ex.SlurmExecutor !== 'function') throw new Error('lib/slurm/executor.js has no SlurmExecutor')
+  for (const k of ['getSharedWatcher', 'resetSharedWatcher', 'nextDelay']) if (typeof w[k] !== 'function') throw new Error(`lib/slurm/watcher.js has no ${k}`)
+  return { SlurmExecutor: ex.SlurmExecutor, ...w } as unknown as SlurmModules
+}
+
+const cpuMs = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000 }
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+async function waitFor(cond: () => boolean, timeoutMs: number, stepMs = 5): Promise<void> {
+  const end = Date.now() + timeoutMs
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('timed out')
+    await sleep(stepMs)
+  }
+}
+
+export async function measureSlurm(spec: SlurmSpec): Promise<SlurmResult> {
+  const lib = await load()
+  const folder = fs.mkdtempSync(path.join(spec.dir, 'slurm-'))
+  const fakeDir = path.join(folder, 'fake-state')
+  const commands = spec.kind === 'fake' ? { binDir: FAKE_BIN, env: { ...process.env, FAKE_SLURM_DIR: fakeDir } } : {}
+  const fast = { commands, minDelayMs: spec.pollMs, maxDelayMs: spec.pollMs, factor: 1, resultCheckMs: spec.pollMs }
+  // the real cluster: the watcher's default cadence (what a user gets); the fake: a fast fixed one
+  const watcher = lib.getSharedWatcher(spec.kind === 'fake' ? fast : { commands })
+  // one folder for every job: a %j template makes the executor submit held and `scontrol release`
+  // (the fake scontrol does not do release)
+  const ex = new lib.SlurmExecutor({ folder: spec.kind === 'fake' ? `${folder}/jobs` : `${folder}/%j`, commands, ...(spec.maxArraySize ? { maxArraySize: spec.maxArraySize } : {}) })
+  const xs = Array.from({ length: spec.m }, (_, i) => i)
+
+  // 4. submission
+  const c0 = cpuMs()
+  const t0 = performance.now()
+  const jobs = await ex.mapArray(trivial, xs)
+  const submitWallMs = performance.now() - t0
+  const submitCpuMs = cpuMs() - c0
+  const arrayIds = [...new Set(jobs.map((j) => j.jobId.split('_')[0]))]
+  const sbatchCalls = arrayIds.length
+
+  let polls = 0, schedulerCallsPerPoll = NaN, cpuPerPollMs = NaN, wallPerPollMs = NaN, endToSeenMs = NaN
+  let endToSeenP90Ms: number | undefined
+  let totalMs: number | undefined
+  if (spec.kind === 'fake') {
+    // sacct prints one row per array task, as the real one does for running arrays
+    const sacctFile = path.join(fakeDir, 'sacct.txt')
+    const rows = (state: string) => jobs.map((j) => `${j.jobId}|${state}|0:0`).join('\n') + '\n'
+    fs.writeFileSync(sacctFile, rows('RUNNING'))
+    const seen: number[] = new Array(jobs.length)
+    let settled = 0
+    jobs.forEach((j, i) => { void j.wait().then(() => { seen[i] = performance.now(); settled++ }) })
+    // warm up two polls, then time `polls` polls
+    const s = watcher.stats
+    const p0 = s.polls
+    await waitFor(() => s.polls >= p0 + 2, 120_000)
+    const [polls0, calls0, cpu0, wall0] = [s.polls, s.schedulerCalls, cpuMs(), performance.now()]
+    await waitFor(() => s.polls >= polls0 + spec.polls, 600_000)
+    polls = s.polls - polls0
+    schedulerCallsPerPoll = (s.schedulerCalls - calls0) / polls
+    cpuPerPollMs = (cpuMs() - cpu0) / polls
+    wallPerPollMs = (performance.now() - wall0) / polls
+    // the jobs end: sacct now says COMPLETED
+    const tEnd = performance.now()
+    fs.writeFileSync(sacctFile + '.tmp', rows('COMPLETED'))
+    fs.renameSync(sacctFile + '.tmp', sacctFile)
+    await waitFor(() => settled === jobs.length, 600_000)
+    endToSeenMs = Math.max(...seen) - tEnd
+  } else {
+    const s = watcher.stats
+    const [polls0, calls0, cpu0, wall0] = [s.polls, s.schedulerCalls, cpuMs(), performance.now()]
+    const seenAt: number[] = new Array(jobs.length)
+    await Promise.all(jobs.map((j, i) => j.result().then(() => { seenAt[i] = Date.now() })))
+    totalMs = performance.now() - t0
+    polls = s.polls - polls0
+    schedulerCallsPerPoll = (s.schedulerCalls - calls0) / Math.max(polls, 1)
+    cpuPerPollMs = (cpuMs() - cpu0) / Math.max(polls, 1)
+    wallPerPollMs = (performance.now() - wall0) / Math.max(polls, 1)
+    const delays = jobs.map((j, i) => seenAt[i] - fs.statSync(j.paths.resultFile(0)).mtimeMs)
+    endToSeenMs = median(delays)
+    endToSeenP90Ms = quantile(delays, 0.9)
+  }
+  await ex.shutdown()
+  lib.resetSharedWatcher()
+  fs.rmSync(folder, { recursive: true, force: true })
+  return { spec, submitWallMs, submitCpuMs, sbatchCalls, polls, schedulerCallsPerPoll, cpuPerPollMs, wallPerPollMs, endToSeenMs, endToSeenP90Ms, totalMs }
+}
+
+/** Scheduler calls in the first minute and per minute later, at the watcher's default cadence. */
+function callsPerMinute(nextDelay: SlurmModules['nextDelay'], callsPerPoll: number): { firstMinute: number; after10Min: number } {
+  let t = 0, n = 0
+  while ((t += nextDelay(t)) <= 60_000) n++
+  return { firstMinute: n * callsPerPoll, after10Min: (60_000 / nextDelay(600_000)) * callsPerPoll }
+}
+
+interface RunOptions {
+  smoke: boolean
+  rounds: number
+  realSlurm: boolean
+  child: <T>(script: string, spec: unknown, timeoutMs?: number) => Promise<T>
+  progress: (msg: string) => void
+  targets: Target[]
+}
+
+export async function runSlurm(o: RunOptions): Promise<unknown> {
+  let lib: SlurmModules
+  try {
+    lib = await load()
+  } catch (e) {
+    console.log(`\n3./4. Slurm: skipped: ${(e as Error).message}`)
+    return { skipped: (e as Error).message }
+  }
+  const dir = os.tmpdir()
+  const ms = o.smoke ? [10, 1000] : [10, 1000, 10_000]
+  const errors: string[] = []
+  const fake: Record<number, SlurmResult[]> = {}
+  const submit: Record<string, SlurmResult[]> = {}
+  const submitN = o.smoke ? 1000 : 10_000
+  for (let r = 0; r < o.rounds; r++) {
+    for (const m of ms) {
+      o.progress(`slurm (fake): round ${r + 1}/${o.rounds}, ${m} jobs`)
+      try {
+        (fake[m] ??= []).push(await o.child<SlurmResult>('slurm.js', { part: 'slurm', kind: 'fake', m, maxArraySize: 100_000, polls: o.smoke ? 3 : 10, pollMs: 100, dir } satisfies SlurmSpec))
+      } catch (e) { errors.push((e as Error).message) }
+    }
+    // 4. with the cluster's MaxArraySize (1001 in the fake config): several sbatch
+    o.progress(`slurm (fake): round ${r + 1}/${o.rounds}, submit ${submitN} at MaxArraySize`)
+    try {
+      (submit.clusterMax ??= []).push(await o.child<SlurmResult>('slurm.js', { part: 'slurm', kind: 'fake', m: submitN, polls: 1, pollMs: 100, dir } satisfies SlurmSpec))
+    } catch (e) { errors.push((e as Error).message) }
+  }
+  submit.oneSbatch = fake[submitN] ?? []
+  let real: SlurmResult | undefined
+  let realSkipped: string | undefined
+  if (!o.realSlurm) realSkipped = 'not asked (smoke run, or --no-real-slurm)'
+  else {
+    try {
+      execFileSync('sinfo', ['-h'], { stdio: 'ignore', timeout: 10_000 })
+      o.progress('slurm (real cluster): 100 jobs')
+      real = await o.child<SlurmResult>('slurm.js', { part: 'slurm', kind: 'real', m: 100, polls: 0, pollMs: 0, dir: path.join(ROOT, 'bench', 'results') } satisfies SlurmSpec, 600_000)
+    } catch (e) {
+      realSkipped = (e as Error).message.includes('sinfo') || (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no Slurm cluster here (sinfo failed)' : (e as Error).message
+      if (!realSkipped.startsWith('no Slurm')) errors.push(realSkipped)
+    }
+  }
+  o.progress('')
+
+  const s = (rs: SlurmResult[], k: keyof SlurmResult) => stat(rs.map((x) => x[k] as number))
+  const summary: Record<string, unknown> = { fake: {}, submit: {}, real, realSkipped, errors }
+  console.log('\n3. Slurm polling, fake sacct printing one row per watched job (every job waited on; fixed 100 ms poll period for the CPU figure)')
+  const rows: string[][] = []
+  for (const m of ms) {
+    const rs = fake[m] ?? []
+    if (!rs.length) continue
+    const calls = s(rs, 'schedulerCallsPerPoll')
+    const perMin = callsPerMinute(lib.nextDelay, calls.median)
+    const entry = { callsPerPoll: calls, cpuPerPollMs: s(rs, 'cpuPerPollMs'), wallPerPollMs: s(rs, 'wallPerPollMs'), endToSeenMs: s(rs, 'endToSeenMs'), callsPerMinute: perMin }
+    ;(summary.fake as Record<number, unknown>)[m] = entry
+    rows.push([m.toLocaleString('en'), fmtNum(calls.median), `${perMin.firstMinute.toFixed(0)} / ${perMin.after10Min.toFixed(0)}`,
+      fmtStat(entry.cpuPerPollMs, fmtMs), fmtStat(entry.wallPerPollMs, fmtMs), fmtStat(entry.endToSeenMs, fmtMs)])
+  }
+  console.log(table(['jobs watched', 'scheduler calls / poll', 'calls / min (1st min / after 10 min)', 'client CPU / poll', 'wall / poll', 'end → seen (100 ms cadence)'], rows))
+  console.log(`   at the default cadence a poll comes nextDelay(age) after the last: ${fmtMs(lib.nextDelay(0))} at first, ${fmtMs(lib.nextDelay(60_000))} after 1 min, ${fmtMs(lib.nextDelay(600_000))} after 10 min: the end → seen delay adds up to that.`)
+  if (real) {
+    console.log(`   real cluster, 100 jobs: submit ${fmtMs(real.submitWallMs)} (CPU ${fmtMs(real.submitCpuMs)}), all results in ${fmtMs(real.totalMs!)}, ${real.polls} polls, ` +
+      `${real.schedulerCallsPerPoll.toFixed(2)} scheduler calls / poll, client CPU ${fmtMs(real.cpuPerPollMs)} / poll, job end (result file) → seen: median ${fmtMs(real.endToSeenMs)}, p90 ${fmtMs(real.endToSeenP90Ms!)}`)
+  } else console.log(`   real cluster: skipped: ${realSkipped}`)
+
+  console.log(`\n4. Slurm submission: client time of mapArray(${submitN.toLocaleString('en')}) with the fake sbatch (files + sbatch)`)
+  const srows: string[][] = []
+  for (const [k, label] of [['oneSbatch', 'one sbatch (maxArraySize 100,000)'], ['clusterMax', 'cluster MaxArraySize (1001)']] as const) {
+    const rs = submit[k]
+    if (!rs?.length) continue
+    const e = { wall: s(rs, 'submitWallMs'), cpu: s(rs, 'submitCpuMs'), sbatch: rs[0].sbatchCalls }
+    ;(summary.submit as Record<string, unknown>)[k] = e
+    srows.push([label, String(e.sbatch), fmtStat(e.wall, fmtMs), fmtStat(e.cpu, fmtMs)])
+  }
+  console.log(table(['case', 'sbatch calls', 'client wall', 'client CPU'], srows))
+  for (const e of errors) console.log(`   error: ${e}`)
+
+  const big = ms[ms.length - 1]
+  const fb = (summary.fake as Record<number, { callsPerPoll: Stat; cpuPerPollMs: Stat }>)
+  if (fb[big]) {
+    const small = fb[ms[0]]
+    o.targets.push({ what: `watcher: scheduler calls per poll, ${ms[0]} vs ${big.toLocaleString('en')} jobs`, target: 'O(1)', measured: `${fmtNum(small.callsPerPoll.median)} vs ${fmtNum(fb[big].callsPerPoll.median)}`, met: fb[big].callsPerPoll.median <= small.callsPerPoll.median && fb[big].callsPerPoll.median <= 1 })
+    o.targets.push({ what: `watcher: client CPU per poll at ${big.toLocaleString('en')} jobs`, target: '< 20 ms', measured: fmtStat(fb[big].cpuPerPollMs, fmtMs), met: big >= 10_000 ? fb[big].cpuPerPollMs.median < 20 : null, note: big < 10_000 ? 'smoke size' : undefined })
+  }
+  const sub = (summary.submit as Record<string, { wall: Stat; cpu: Stat }>)
+  if (sub.oneSbatch) {
+    o.targets.push({ what: `Slurm mapArray of ${submitN.toLocaleString('en')}, client time (one sbatch)`, target: '< 2 s', measured: `${fmtStat(sub.oneSbatch.wall, fmtMs)} wall, ${fmtStat(sub.oneSbatch.cpu, fmtMs)} CPU`, met: sub.oneSbatch.wall.median < 2000 })
+  }
+  if (sub.clusterMax) {
+    o.targets.push({ what: `same, at the cluster's MaxArraySize (several sbatch)`, target: '< 2 s', measured: `${fmtStat(sub.clusterMax.wall, fmtMs)} wall`, met: sub.clusterMax.wall.median < 2000 })
+  }
+  return summary
+}
+
+// As a child process: node dist/bench/slurm.js '<SlurmSpec as JSON>' → one line "BENCH_RESULT {...}".
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  measureSlurm(JSON.parse(process.argv[2]) as SlurmSpec).then(
+    (r) => { process.stdout.write(`BENCH_RESULT ${JSON.stringify(r)}\n`); process.exit(0) },
+    (e: Error) => { console.error(e.stack ?? e.message); process.exit(1) },
+  )
+}

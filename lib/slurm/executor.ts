@@ -1,0 +1,162 @@
+// SlurmExecutor: every submit/mapArray/batch becomes one sbatch (a job array for arrays, split when
+// larger than the cluster's MaxArraySize), whose batch script runs the same worker entrypoint over
+// the same files as the LocalExecutor. One shared watcher polls the scheduler for every job.
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { execa, execaSync } from 'execa'
+import { registerAttach } from '../core/attach.js'
+import { ParameterError } from '../core/errors.js'
+import { Executor, type PreparedArray } from '../core/executor.js'
+import { encodeRecord, makeFolder, writeAtomic, type SubmissionRecord } from '../core/format.js'
+import { Job } from '../core/job.js'
+import { JobPaths, makeJobId, submittedPath } from '../core/paths.js'
+import { commandPath, sbatch, scancel, scontrolShowConfig, type SlurmCommandOptions } from './commands.js'
+import { SlurmJobWatcher } from './job-watcher.js'
+import { SLURM_PARAMETER_NAMES, validateSlurmParameters, type SlurmParameters } from './params.js'
+import { maxArraySize, parseScontrolConfig } from './parse.js'
+import { makeBatchScript } from './script.js'
+import { getSharedWatcher } from './watcher.js'
+
+const WORKER_MAIN = fileURLToPath(new URL('../../worker/main.js', import.meta.url))
+
+export interface SlurmExecutorOptions extends SlurmParameters {
+  folder: string
+  /** where sbatch, sacct... are (tests use fakes); default: the PATH */
+  commands?: SlurmCommandOptions
+  /** scancel this executor's unfinished jobs when the process exits */
+  cancelAtExit?: boolean
+  /** the largest array sbatch takes; default: MaxArraySize from `scontrol show config` */
+  maxArraySize?: number
+}
+
+/** Our folder template as a Slurm filename pattern: literal % doubled, %j is A_a in an array. */
+export function slurmFolderPattern(template: string, isArray: boolean): string {
+  return template.replace(/%([jAat%]?)/g, (_, k: string) =>
+    k === 'j' ? (isArray ? '%A_%a' : '%j') : k === 'A' || k === 'a' || k === 't' ? `%${k}` : '%%')
+}
+
+/** Does the folder depend on the job's ids (so it can only be made once sbatch has answered)? */
+function isTemplated(template: string): boolean {
+  return /%[jAat]/.test(template.replace(/%%/g, ''))
+}
+
+export class SlurmExecutor extends Executor<SlurmParameters> {
+  protected readonly parameterNames = SLURM_PARAMETER_NAMES
+  private readonly commands: SlurmCommandOptions
+  private readonly watcher: SlurmJobWatcher
+  private maxArray: number | undefined
+  private readonly submitted = new Set<string>()
+  private exitHook: (() => void) | undefined
+
+  constructor(options: SlurmExecutorOptions) {
+    const { folder, commands, cancelAtExit, maxArraySize: max, ...params } = options
+    super(folder, {}, 'slurm')
+    this.commands = commands ?? {}
+    this.maxArray = max
+    this.watcher = new SlurmJobWatcher(getSharedWatcher({ commands: this.commands }), this.commands)
+    this.updateParameters(params)
+    if (cancelAtExit) {
+      this.exitHook = () => this.cancelAllSync()
+      process.once('exit', this.exitHook)
+    }
+  }
+
+  protected override checkParameter(name: string, value: unknown): void {
+    try {
+      validateSlurmParameters({ [name]: value })
+    } catch (e) {
+      throw new ParameterError((e as Error).message)
+    }
+  }
+
+  /** MaxArraySize from the cluster's configuration, asked once (arrays hold indices 0..Max-1). */
+  private async arrayLimit(): Promise<number> {
+    if (this.maxArray === undefined) {
+      try {
+        this.maxArray = maxArraySize(parseScontrolConfig(await scontrolShowConfig(this.commands)))
+      } catch {
+        this.maxArray = 1001 // Slurm's default
+      }
+    }
+    return this.maxArray
+  }
+
+  protected async submitPrepared(prepared: PreparedArray, isArray: boolean): Promise<Job<unknown>[]> {
+    const size = prepared.args.length
+    const limit = isArray ? await this.arrayLimit() : 1
+    const jobs: Job<unknown>[] = []
+    // an array larger than the cluster takes goes as several arrays, in order
+    for (let start = 0; start < size; start += limit) {
+      const end = Math.min(size, start + limit)
+      const part: PreparedArray = start === 0 && end === size ? prepared
+        : { ...prepared, fnIndex: prepared.fnIndex.slice(start, end), args: prepared.args.slice(start, end) }
+      jobs.push(...await this.submitOne(part, isArray))
+    }
+    return jobs
+  }
+
+  private async submitOne(part: PreparedArray, isArray: boolean): Promise<Job<unknown>[]> {
+    const n = part.args.length
+    const numTasks = part.params.tasksPerNode * part.params.nodes
+    const templated = isTemplated(this.folder)
+    const { script, sbatchArgs } = makeBatchScript({
+      params: this.params,
+      folder: slurmFolderPattern(this.folder, isArray),
+      folderIsPattern: true,
+      array: isArray ? { size: n, parallelism: this.params.arrayParallelism } : undefined,
+      command: [process.execPath, WORKER_MAIN, this.folder],
+    })
+    // the script's final name needs the job id: write it aside, sbatch copies it at submission
+    const staging = fs.mkdtempSync(path.join(os.tmpdir(), 'submitit-ts-'))
+    const scriptFile = path.join(staging, 'submission.sh')
+    fs.writeFileSync(scriptFile, script, { mode: 0o700 })
+    let arrayId: string
+    try {
+      if (!templated) makeFolder(this.folder)
+      // a folder that depends on the id cannot exist before sbatch answers, and Slurm does not
+      // create it: hold the job until it does
+      arrayId = await sbatch(scriptFile, templated ? ['--hold', ...sbatchArgs] : sbatchArgs, templated ? os.tmpdir() : this.folder, this.commands)
+    } catch (e) {
+      fs.rmSync(staging, { recursive: true, force: true })
+      throw e
+    }
+    const record: SubmissionRecord = { ...part, arrayId, isArray, backend: 'slurm', folder: this.folder }
+    const arrayPaths = new JobPaths(this.folder, arrayId, { arrayId, index: null })
+    makeFolder(isArray ? arrayPaths.arrayFolder : arrayPaths.folder)
+    writeAtomic(submittedPath(this.folder, arrayId, isArray), encodeRecord(record))
+    fs.renameSync(scriptFile, path.join(isArray ? arrayPaths.arrayFolder : arrayPaths.folder, `${arrayId}_submission.sh`))
+    fs.rmSync(staging, { recursive: true, force: true })
+
+    const jobs: Job<unknown>[] = new Array(n)
+    for (let i = 0; i < n; i++) {
+      const index = isArray ? i : null
+      const paths = new JobPaths(this.folder, makeJobId(arrayId, index), { arrayId, index })
+      if (templated) for (let t = 0; t < numTasks; t++) makeFolder(path.dirname(paths.stdout(t)))
+      jobs[i] = new Job(paths, numTasks, this.watcher)
+      this.submitted.add(jobs[i].jobId)
+    }
+    if (templated) await execa(commandPath('scontrol', this.commands), ['release', arrayId], { env: this.commands.env })
+    return jobs
+  }
+
+  /** Cancels every job this executor submitted that has not ended. */
+  private cancelAllSync(): void {
+    const open = [...this.submitted].filter((id) => !this.watcher.isFinal(id))
+    if (open.length === 0) return
+    // at exit only synchronous work runs; best effort, the process is ending
+    execaSync(commandPath('scancel', this.commands), open, { env: this.commands.env, reject: false })
+  }
+
+  async shutdown(): Promise<void> {
+    if (this.exitHook) process.off('exit', this.exitHook)
+  }
+
+  /** Cancels jobs by id (the whole array for an array id). */
+  async cancel(jobIds: string[]): Promise<void> {
+    await scancel(jobIds, this.commands)
+  }
+}
+
+registerAttach('slurm', () => new SlurmJobWatcher(getSharedWatcher(), {}))

@@ -1,0 +1,48 @@
+// The JobWatcher of Slurm jobs: result files first (a finished job needs no scheduler call), else
+// the process-wide SlurmWatcher, which asks sacct (or squeue) once per poll for every job.
+import { isFinalState, type Job, type JobState, type JobWatcher } from '../core/job.js'
+import { scancel, type SlurmCommandOptions } from './commands.js'
+import type { SlurmWatcher } from './watcher.js'
+
+export class SlurmJobWatcher implements JobWatcher {
+  constructor(private readonly watcher: SlurmWatcher, private readonly commands: SlurmCommandOptions) {}
+
+  /** The job's state as its result files tell it; undefined while a task has none. */
+  private fromResults(job: Job<unknown>): JobState | undefined {
+    let state: JobState = 'COMPLETED'
+    for (let t = 0; t < job.numTasks; t++) {
+      const found = job.peekOutcome(t)
+      if (!found) return undefined
+      if (found.outcome.state !== 'COMPLETED' && state === 'COMPLETED') state = found.outcome.state
+    }
+    return state
+  }
+
+  private watch(job: Job<unknown>): void {
+    this.watcher.register(job.jobId, { isFinished: () => this.fromResults(job) !== undefined })
+  }
+
+  state(job: Job<unknown>): JobState {
+    const fromResults = this.fromResults(job)
+    if (fromResults) return fromResults
+    this.watch(job)
+    const state = this.watcher.state(job.jobId)
+    return state === 'UNKNOWN' ? 'PENDING' : state
+  }
+
+  isFinal(jobId: string): boolean {
+    return isFinalState(this.watcher.state(jobId))
+  }
+
+  async waitFinal(job: Job<unknown>): Promise<void> {
+    if (this.fromResults(job)) return
+    this.watch(job)
+    await this.watcher.waitFinal(job.jobId)
+  }
+
+  async cancel(job: Job<unknown>): Promise<void> {
+    if (this.fromResults(job)) return
+    await scancel([job.jobId], this.commands)
+    await this.waitFinal(job)
+  }
+}
