@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { LOCAL_SYSTEMS, type LocalResult, type LocalSpec, type LocalSystem, type Workload } from './local.js'
 import { OPS, PAYLOADS, type Payload, type SerializationResult, type SerializationSpec } from './serialization.js'
-import { fmtMs, fmtNum, fmtRatio, fmtStat, stat, table, type Stat } from './stats.js'
+import { fmtBytes, fmtMs, fmtRatio, fmtStat, stat, table, type Stat } from './stats.js'
 
 const HERE = path.dirname(fileURLToPath(import.meta.url))
 /** the repository root (this file runs as dist/bench/run.js) */
@@ -156,7 +156,7 @@ async function runSerialization(cfg: Config, targets: Target[]): Promise<Seriali
   rows.push(['library total ÷ JSON (stringify+parse)', ...cols.map((p) => fmtRatio(summary.ratios[p].json))])
   rows.push(['library total ÷ structuredClone', ...cols.map((p) => fmtRatio(summary.ratios[p].structuredClone))])
   rows.push(['library total ÷ bare v8 (ser+deser)', ...cols.map((p) => fmtRatio(summary.ratios[p].bareV8))])
-  rows.push(['record size (v8, submission)', ...cols.map((p) => `${fmtNum(summary.sizes[p].submissionV8)} B`)])
+  rows.push(['record size (v8, submission)', ...cols.map((p) => fmtBytes(summary.sizes[p].submissionV8))])
   console.log('\n1. Serialization, per task (median over rounds ±half-range; one job per record unless "in an array")')
   console.log(table(['op', ...cols.map((p) => label[p])], rows))
   console.log(`   "in an array": one record of ${cfg.serialization.arrayN} small tasks (a mapArray submission / a chunk's result), per task.`)
@@ -341,12 +341,18 @@ async function main(): Promise<void> {
     commit: sh('git', ['rev-parse', '--short', 'HEAD']),
     dirty: (sh('git', ['status', '--porcelain', 'lib', 'worker']) ?? '') !== '',
     dirFs: sh('stat', ['-f', '-c', '%T', cfg.dir]),
+    /** the machine's load before and after: other work running during the bench skews every figure */
+    loadavgBefore: os.loadavg(),
+    loadavgAfter: [] as number[],
     config: cfg,
   }
   console.log(`submitit-ts benchmarks${cfg.smoke ? ' (SMOKE size: tiny, figures only indicative)' : ''}: ` +
     `Node ${meta.node}, ${meta.availableParallelism} cores (${meta.cpuModel}), ${cfg.rounds} rounds, each measurement in a fresh process; ` +
     `job files in ${cfg.dir} (${meta.dirFs ?? '?'})`)
 
+  if (meta.loadavgBefore[0] > 0.5 * meta.availableParallelism) {
+    console.log(`WARNING: the machine is busy (load average ${meta.loadavgBefore.map((x) => x.toFixed(1)).join(', ')} on ${meta.availableParallelism} cores): figures will be low and noisy`)
+  }
   const targets: Target[] = []
   const out: Record<string, unknown> = { meta }
   if (cfg.parts.includes('serialization')) out.serialization = await runSerialization(cfg, targets)
@@ -359,7 +365,11 @@ async function main(): Promise<void> {
   printTargets(targets)
   out.targets = targets
   meta.config = cfg
+  meta.loadavgAfter = os.loadavg()
   Object.assign(meta, { seconds: (Date.now() - started.getTime()) / 1000 })
+  if (meta.loadavgAfter[1] > 0.75 * meta.availableParallelism) {
+    console.log(`\nWARNING: load average ${meta.loadavgAfter.map((x) => x.toFixed(1)).join(', ')} at the end: other work ran during the bench`)
+  }
 
   const { values } = parseArgs({ options: { out: { type: 'string' } }, strict: false })
   const outDir = path.resolve(typeof values.out === 'string' ? values.out : path.join(ROOT, 'bench', 'results'))

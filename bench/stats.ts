@@ -49,6 +49,12 @@ export function fmtNum(x: number): string {
   return x.toPrecision(2)
 }
 
+export function fmtBytes(b: number): string {
+  if (b >= 2 ** 20) return `${(b / 2 ** 20).toPrecision(3)} MiB`
+  if (b >= 2 ** 10) return `${(b / 2 ** 10).toPrecision(3)} KiB`
+  return `${b} B`
+}
+
 /** Time in ms, printed in the unit that reads best. */
 export function fmtMs(ms: number): string {
   if (!Number.isFinite(ms)) return String(ms)

@@ -40,6 +40,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   if (positionals.length !== 1) throw new Error('usage: main.js <folder template> [--array-id A] [--index a] [--task t]')
   const ids = idsFrom(values, env)
   const submitted = submittedPath(positionals[0], ids.arrayId, ids.index !== null)
+  // signalDelayS sends SIGUSR2 before the time limit; its default action would kill the worker
+  process.on('SIGUSR2', () => {
+    console.error(`submitit-ts worker: SIGUSR2 received (time limit or preemption near) at ${new Date().toISOString()}; the task goes on`)
+  })
   await waitForFile(submitted, 120_000)
   const reply = await runTasks({
     submitted, first: ids.index ?? 0, count: 1, task: ids.task, capture: 'none',

@@ -17,7 +17,7 @@ import { SlurmJobWatcher } from './job-watcher.js'
 import { SLURM_PARAMETER_NAMES, validateSlurmParameters, type SlurmParameters } from './params.js'
 import { maxArraySize, parseScontrolConfig } from './parse.js'
 import { makeBatchScript } from './script.js'
-import { getSharedWatcher } from './watcher.js'
+import { getSharedWatcher, SlurmWatcher } from './watcher.js'
 
 const WORKER_MAIN = fileURLToPath(new URL('../../worker/main.js', import.meta.url))
 
@@ -55,7 +55,8 @@ export class SlurmExecutor extends Executor<SlurmParameters> {
     super(folder, {}, 'slurm')
     this.commands = commands ?? {}
     this.maxArray = max
-    this.watcher = new SlurmJobWatcher(getSharedWatcher({ commands: this.commands }), this.commands)
+    // one watcher for the process; an executor with its own commands (tests, fakes) gets its own
+    this.watcher = new SlurmJobWatcher(commands ? new SlurmWatcher({ commands }) : getSharedWatcher(), this.commands)
     this.updateParameters(params)
     if (cancelAtExit) {
       this.exitHook = () => this.cancelAllSync()

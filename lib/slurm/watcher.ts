@@ -134,6 +134,7 @@ export class SlurmWatcher {
     const job = this.jobs.get(jobId);
     if (!job) return;
     this.jobs.delete(jobId);
+    this.waiterCount -= job.waiters.length;
     for (const w of job.waiters) w.reject(new Error(`job ${jobId} is no longer watched`));
     this.refreshTimerRef();
   }
@@ -154,6 +155,7 @@ export class SlurmWatcher {
     if (isFinalState(job.info.state)) return Promise.resolve(job.info.state);
     return new Promise((resolve, reject) => {
       job.waiters.push({ resolve, reject });
+      this.waiterCount++;
       this.ensureTimer();
       this.refreshTimerRef();
     });
@@ -165,6 +167,7 @@ export class SlurmWatcher {
     this.timer = undefined;
     const jobs = [...this.jobs.values()];
     this.jobs.clear();
+    this.waiterCount = 0;
     for (const job of jobs) for (const w of job.waiters) w.reject(new Error('the Slurm watcher was stopped'));
   }
 
@@ -172,8 +175,11 @@ export class SlurmWatcher {
     return [...this.jobs.values()].filter((j) => !isFinalState(j.info.state));
   }
 
+  /** Pending waitFinal calls, counted (not scanned: 10,000 jobs each awaiting their result is common). */
+  private waiterCount = 0;
+
   private waiting(): boolean {
-    return [...this.jobs.values()].some((j) => j.waiters.length > 0);
+    return this.waiterCount > 0;
   }
 
   /** Only a pending waitFinal keeps the process alive; listeners alone do not. */
@@ -313,6 +319,7 @@ export class SlurmWatcher {
     }
     if (isFinalState(info.state)) {
       const waiters = job.waiters.splice(0);
+      this.waiterCount -= waiters.length;
       for (const w of waiters) w.resolve(info.state);
       this.refreshTimerRef();
     }

@@ -1,0 +1,124 @@
+// Against the real single-node cluster (npm run slurm:start; .ci/run starts it with
+// MaxArraySize=120 so that splitting is exercised). Real sbatch, srun, sacct, squeue, scancel.
+import { execFileSync, spawnSync } from 'node:child_process'
+import fs from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import t from 'tap'
+import { attachJob, FailedJobError } from '../dist/lib/index.js'
+import { SlurmExecutor } from '../dist/lib/slurm/executor.js'
+import { add, chatty, env, fails, sleepMs, square } from '../dist/fixtures/tasks.js'
+import { needsCluster } from './slurm-cluster.js'
+
+const here = path.dirname(fileURLToPath(import.meta.url))
+const skip = needsCluster(t)
+const opts = { ...skip, timeout: 240_000 }
+// a nasty folder: spaces, quotes and a shell injection attempt must all survive
+const nasty = (dir: string) => path.join(dir, `a b'c "d" '; echo foo`, '%j')
+const maxArraySize = () => Number(/MaxArraySize\s*=\s*(\d+)/.exec(execFileSync('scontrol', ['show', 'config'], { encoding: 'utf8' }))![1])
+
+t.test('submit → result, in a folder with spaces, quotes and a shell injection', opts, async (t) => {
+  const folder = nasty(t.testdir())
+  const ex = new SlurmExecutor({ folder, timeoutMin: 5 })
+  const job = await ex.submit(add, 20, 22)
+  t.match(job.jobId, /^\d+$/)
+  t.equal(await job.result(), 42)
+  t.equal(job.state, 'COMPLETED')
+  t.ok(fs.existsSync(job.paths.resultFile(0)), 'result file on disk')
+  t.ok(fs.existsSync(job.paths.submitted), 'submission on disk')
+  t.ok(fs.existsSync(path.join(job.paths.folder, `${job.jobId}_submission.sh`)), 'batch script kept beside the job')
+  t.notOk(fs.existsSync(path.join(path.dirname(path.dirname(folder)), 'foo')), 'nothing was injected')
+})
+
+t.test('mapArray of 100 is one array job, results in order', opts, async (t) => {
+  const ex = new SlurmExecutor({ folder: path.join(t.testdir(), 'logs'), timeoutMin: 5 })
+  const xs = Array.from({ length: 100 }, (_, i) => i)
+  const jobs = await ex.mapArray(square, xs)
+  t.equal(jobs.length, 100)
+  const ids = new Set(jobs.map((j) => j.jobId.split('_')[0]))
+  t.equal(ids.size, 1, 'one array id')
+  t.same(jobs.map((j) => j.jobId.split('_')[1]), xs.map(String), 'indices 0..99')
+  t.same(await Promise.all(jobs.map((j) => j.result())), xs.map((x) => x * x))
+  const out = execFileSync('sacct', ['-X', '-n', '-P', '-o', 'JobID,State', '-j', [...ids][0]], { encoding: 'utf8' })
+  t.match(out, /_99\|COMPLETED/, 'sacct knows the last element')
+})
+
+t.test('an array larger than MaxArraySize is split into several arrays, transparently', opts, async (t) => {
+  const max = maxArraySize()
+  if (max > 400) return t.skip(`MaxArraySize is ${max}: start the cluster with npm run slurm:start (MaxArraySize=120) to test splitting`)
+  const n = max + 7
+  const ex = new SlurmExecutor({ folder: path.join(t.testdir(), 'logs'), timeoutMin: 5 })
+  const xs = Array.from({ length: n }, (_, i) => i)
+  const jobs = await ex.mapArray(square, xs)
+  const arrays = [...new Set(jobs.map((j) => j.jobId.split('_')[0]))]
+  t.equal(arrays.length, 2, `two arrays for ${n} elements`)
+  t.equal(jobs.filter((j) => j.jobId.startsWith(`${arrays[1]}_`)).length, 7)
+  t.same(await Promise.all(jobs.map((j) => j.result())), xs.map((x) => x * x), 'results in the order submitted')
+})
+
+t.test('a task that throws: FAILED, with the remote stack', opts, async (t) => {
+  const ex = new SlurmExecutor({ folder: path.join(t.testdir(), '%j'), timeoutMin: 5 })
+  const job = await ex.submit(fails, 'on the node')
+  const err = await job.exception()
+  t.ok(err instanceof FailedJobError)
+  t.match(err!.message, /ValidationError: on the node/)
+  t.match(err!.remoteStack ?? '', /fixtures\/tasks\.js/)
+  await t.rejects(job.result(), FailedJobError)
+  await job.wait()
+  t.equal(job.state, 'FAILED')
+  t.match(job.stderr() ?? '', /ValidationError: on the node/, 'the stack is in the task\'s stderr log too')
+})
+
+t.test('scancel: a running job ends CANCELLED and says so', opts, async (t) => {
+  const ex = new SlurmExecutor({ folder: path.join(t.testdir(), '%j'), timeoutMin: 5 })
+  const job = await ex.submit(sleepMs, 120_000, 1)
+  for (let i = 0; i < 300 && job.state !== 'RUNNING'; i++) await new Promise((r) => setTimeout(r, 100))
+  t.equal(job.state, 'RUNNING')
+  await job.cancel()
+  t.equal(job.state, 'CANCELLED')
+  const err = await job.exception()
+  t.match(err?.message ?? '', /CANCELLED/)
+})
+
+t.test('tasksPerNode: 2 runs two ranks, each with its own log file', opts, async (t) => {
+  const ex = new SlurmExecutor({ folder: path.join(t.testdir(), '%j'), timeoutMin: 5, tasksPerNode: 2 })
+  const job = await ex.submit(env)
+  const results = await job.results()
+  t.same(results.map((r) => r.globalRank), [0, 1])
+  t.same(results.map((r) => r.localRank), [0, 1])
+  t.same(results.map((r) => r.numTasks), [2, 2])
+  t.same(results.map((r) => r.jobId), [job.jobId, job.jobId])
+  await t.rejects(job.result(), /2 tasks: use results\(\)/)
+
+  const logs = await ex.submit(chatty, 5)
+  await logs.wait()
+  t.equal(logs.stdout(0), 'out 5\n')
+  t.equal(logs.stdout(1), 'out 5\n')
+  t.match(logs.stderr(1) ?? '', /err 5/)
+})
+
+t.test('state polling with accounting off (sacct failing): squeue and the result files', opts, async (t) => {
+  const commands = { bin: { sacct: path.join(here, '..', 'fixtures', 'slurm-off', 'sacct') } }
+  const ex = new SlurmExecutor({ folder: path.join(t.testdir(), '%j'), timeoutMin: 5, commands })
+  const [ok, slow] = [await ex.submit(add, 1, 1), await ex.submit(sleepMs, 120_000, 0)]
+  t.equal(await ok.result(), 2)
+  for (let i = 0; i < 300 && slow.state !== 'RUNNING'; i++) await new Promise((r) => setTimeout(r, 100))
+  t.equal(slow.state, 'RUNNING', 'RUNNING seen through squeue')
+  await slow.cancel()
+  t.equal(slow.state, 'CANCELLED', 'CANCELLED seen through squeue')
+})
+
+t.test('a job re-attached from another process', opts, async (t) => {
+  const folder = path.join(t.testdir(), '%j')
+  const ex = new SlurmExecutor({ folder, timeoutMin: 5 })
+  const job = await ex.submit(add, 2, 3)
+  const script = `
+    import { attachJob } from ${JSON.stringify(path.join(here, '..', 'dist', 'lib', 'index.js'))}
+    const job = attachJob(process.argv[1], process.argv[2])
+    const value = await job.result()
+    console.log(JSON.stringify({ value, state: job.state, args: (await job.submission()).args }))`
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script, folder, job.jobId], { encoding: 'utf8', timeout: 120_000 })
+  t.equal(r.status, 0, r.stderr)
+  t.same(JSON.parse(r.stdout), { value: 5, state: 'COMPLETED', args: [2, 3] })
+  t.equal(attachJob(folder, job.jobId).state, 'COMPLETED', 'and from this one')
+})
