@@ -87,8 +87,7 @@ try {
   console.log(JSON.stringify({ error: e.message }))
 }
 `
-const TS_CLASS_BUG = { todo: 'bug: core/values.ts loadClasses() uses a plain import() instead of importModule(), so a serializable class from a .ts module cannot be re-created in a process that has not loaded tsx yet' }
-t.test('a serializable class from a .ts module, read back by another process (known bug)', async (t) => {
+t.test('a serializable class from a .ts module, read back by another process', async (t) => {
   const dir = t.testdir()
   const mod = pathToFileURL(writeScript(dir, 'money.ts', TS_CLASS_MODULE)).href
   const submitter = writeScript(dir, 'submit.mjs', TS_CLASS_SUBMITTER)
@@ -99,5 +98,5 @@ t.test('a serializable class from a .ts module, read back by another process (kn
   const a = await runNode([writeScript(dir, 'attach.mjs', TS_CLASS_ATTACHER), `${dir}/%j`, out.jobId])
   t.equal(a.code, 0, `exit code 0 ${a.stderr}`)
   const attached = JSON.parse(a.stdout.trim().split('\n').pop() ?? '{}') as { formatted?: string; error?: string }
-  t.equal(attached.formatted, '12.34 EUR', `another process re-creates the Money (${attached.error ?? 'ok'})`, TS_CLASS_BUG)
+  t.equal(attached.formatted, '12.34 EUR', `another process re-creates the Money (${attached.error ?? 'ok'})`)
 })

@@ -62,7 +62,7 @@ t.test('a task that throws: FAILED, with the remote stack', opts, async (t) => {
   const err = await job.exception()
   t.ok(err instanceof FailedJobError)
   t.match(err!.message, /ValidationError: on the node/)
-  t.match(err!.remoteStack ?? '', /fixtures\/tasks\.js/)
+  t.match(err!.remoteStack ?? '', /fixtures\/tasks\.[jt]s/)
   await t.rejects(job.result(), FailedJobError)
   await job.wait()
   t.equal(job.state, 'FAILED')

@@ -215,8 +215,7 @@ t.test('cycles and shared references survive when the value also holds a URL', a
   t.equal(back.self, back, 'a cycle met after the copy was made')
 })
 
-const CYCLE_BUG = { todo: 'bug: values.ts encodeValue returns the ORIGINAL object for a back-reference met before its copy is made (cycle + marker)' }
-t.test('a back-reference met before the first marker keeps the cycle (known bug)', async (t) => {
+t.test('a back-reference met before the first marker keeps the cycle', async (t) => {
   // the cycle is walked first, the URL (which forces a copy) comes after it
   const cyc: Record<string, unknown> = {}
   cyc.self = cyc
@@ -224,27 +223,26 @@ t.test('a back-reference met before the first marker keeps the cycle (known bug)
   cyc.u = new URL('https://example.com/')
   const back = await roundTrip(cyc) as { self: { u: unknown }; child: { parent: { u: unknown } }; u: URL }
   t.ok(back.u instanceof URL, 'the top-level URL is a URL')
-  t.equal(back.self, back, 'o.self === o', CYCLE_BUG)
-  t.equal(back.child.parent, back, 'o.child.parent === o', CYCLE_BUG)
-  t.ok(back.self.u instanceof URL, 'no URL silently turned into {} through the cycle', CYCLE_BUG)
+  t.equal(back.self, back, 'o.self === o')
+  t.equal(back.child.parent, back, 'o.child.parent === o')
+  t.ok(back.self.u instanceof URL, 'no URL silently turned into {} through the cycle')
   const arr: unknown[] = []
   arr.push(arr)
   arr.push(new URL('http://x/'))
   const a2 = await roundTrip(arr)
-  t.equal(a2[0], a2, 'a[0] === a for an array holding a URL', CYCLE_BUG)
+  t.equal(a2[0], a2, 'a[0] === a for an array holding a URL')
 })
 
-const INSTANCE_CYCLE_BUG = { todo: 'bug: values.ts encodeValue sets seen(instance) = null while walking a registered instance, so a back-reference to it arrives as null' }
-t.test('cycles through registered class instances survive (known bug)', async (t) => {
+t.test('cycles through registered class instances survive', async (t) => {
   const root = new TreeNode('root')
   root.add('child')
   const back = await roundTrip(root)
   t.ok(back instanceof TreeNode)
   t.ok(back.children[0] instanceof TreeNode)
   t.equal(back.children[0].label, 'child')
-  t.equal(back.children[0].parent, back, 'the child points back to its parent', INSTANCE_CYCLE_BUG)
+  t.equal(back.children[0].parent, back, 'the child points back to its parent')
   t.same(await (await ex.submit(checkTree, root)).result(), { isNode: true, childIsNode: true, parentIsRoot: true, label: 'child' },
-    'the worker sees the same tree', INSTANCE_CYCLE_BUG)
+    'the worker sees the same tree')
 })
 
 t.test('subclasses of built-ins and non-enumerable properties are refused', async (t) => {
@@ -262,22 +260,20 @@ t.test('subclasses of built-ins and non-enumerable properties are refused', asyn
   t.match(e.message, /non-enumerable/)
 })
 
-const AGGREGATE_BUG = { todo: 'bug: values.ts encodeValue copies only Object.keys() of an Error, so AggregateError.errors (non-enumerable) is silently dropped' }
-t.test('AggregateError keeps its errors (known bug)', async (t) => {
+t.test('AggregateError keeps its errors', async (t) => {
   const back = await roundTrip(new AggregateError([new Error('a'), new TypeError('b')], 'several'))
   t.ok(back instanceof AggregateError)
   t.equal(back.message, 'several')
-  t.equal(back.errors?.length, 2, 'errors has both errors', AGGREGATE_BUG)
-  t.ok(back.errors?.[1] instanceof TypeError, 'each keeps its type', AGGREGATE_BUG)
+  t.equal(back.errors?.length, 2, 'errors has both errors')
+  t.ok(back.errors?.[1] instanceof TypeError, 'each keeps its type')
 })
 
-const NULL_PROTO_BUG = { todo: 'bug: values.ts encodeValue accepts a null-prototype object, which v8 turns into an ordinary object (it neither preserves nor refuses it)' }
-t.test('a null-prototype object keeps its null prototype (known bug)', async (t) => {
+t.test('a null-prototype object keeps its null prototype', async (t) => {
   const dict = Object.create(null) as Record<string, number>
   dict.x = 1
   const back = await roundTrip(dict)
   t.equal(back.x, 1)
-  t.equal(Object.getPrototypeOf(back), null, 'its prototype is still null', NULL_PROTO_BUG)
+  t.equal(Object.getPrototypeOf(back), null, 'its prototype is still null')
 })
 
 t.test('a task returning a function gives a FAILED job with a clear error', async (t) => {
@@ -299,14 +295,13 @@ t.test('a task returning a function gives a FAILED job with a clear error', asyn
   t.equal(unreg.state, 'FAILED')
 })
 
-const ERROR_PROP_BUG = { todo: 'bug: worker/run.ts encodeOutcomeSafely replaces the whole thrown error by the encoding error when one of its properties cannot be sent' }
-t.test('an error with an unsendable property still reports its own message (known bug)', async (t) => {
+t.test('an error with an unsendable property still reports its own message', async (t) => {
   const job = await ex.submit(failsWithFunctionProp, 'the real problem')
   const e = await rejection(job.result()) as FailedJobError
   t.equal(job.state, 'FAILED')
-  t.match(e.message, /the real problem/, 'the message the task threw is kept', ERROR_PROP_BUG)
-  t.match(e.remoteStack ?? '', /core-tasks/, 'the remote stack points to the task', ERROR_PROP_BUG)
-  t.equal((e.cause as { code?: string })?.code, 'E_FN', 'its sendable properties are kept', ERROR_PROP_BUG)
+  t.match(e.message, /the real problem/, 'the message the task threw is kept')
+  t.match(e.remoteStack ?? '', /core-tasks/, 'the remote stack points to the task')
+  t.equal((e.cause as { code?: string })?.code, 'E_FN', 'its sendable properties are kept')
 })
 
 t.test('a refused argument writes no submission', async (t) => {

@@ -8,7 +8,7 @@ import {
 } from '../lib/core/format.js'
 import { chunkResultPath, JobPaths, makeJobId } from '../lib/core/paths.js'
 import { loadTask } from '../lib/core/task.js'
-import { decodeValue } from '../lib/core/values.js'
+import { decodeValue, encodeValue } from '../lib/core/values.js'
 import { captureOutput, type CaptureMode } from './capture.js'
 
 /** control[1 + k] values, shared with the LocalExecutor */
@@ -128,8 +128,8 @@ function runOne(sub: SubmissionRecord, fns: ((...args: unknown[]) => unknown)[] 
   })
   const restore = captureOutput(req.capture, () => env.paths.stdout(req.task), () => env.paths.stderr(req.task))
   const failed = (error: unknown): Outcome => {
-    if (error instanceof Error && req.capture !== 'none') {
-      // the stack goes to the task's stderr log too, as an uncaught error would on a node
+    if (error instanceof Error) {
+      // the stack goes to the task's stderr log too (on a node: the Slurm log), as an uncaught error's would
       process.stderr.write(`${error.stack ?? error.message}\n`)
     }
     return errorOutcome('FAILED', error)
@@ -161,8 +161,33 @@ function encodeOutcomeSafely(outcome: Outcome, where: string): { outcome: Outcom
   try {
     return encodeOutcome(outcome, where)
   } catch (e) {
-    return encodeOutcome(errorOutcome('FAILED', e), where)
+    const failure = outcome.state === 'COMPLETED' ? e : sendableError(outcome.error, e as Error)
+    return encodeOutcome(errorOutcome(outcome.state === 'COMPLETED' ? 'FAILED' : outcome.state, failure), where)
   }
+}
+
+/**
+ * A thrown error with some property v8 cannot carry (HTTP clients' errors often hold functions):
+ * keep its name, message, stack and every property that can be sent, and say what was left out.
+ */
+function sendableError(error: unknown, why: Error): Error {
+  if (!(error instanceof Error)) return why
+  const source = error as Error & Record<string, unknown>
+  const copy = new Error(source.message) as Error & Record<string, unknown>
+  copy.name = source.name
+  copy.stack = source.stack
+  const dropped: string[] = []
+  const keys = [...Object.keys(source), ...('cause' in source ? ['cause'] : [])]
+  for (const k of keys) {
+    try {
+      encodeValue(source[k], k)
+      copy[k] = source[k]
+    } catch {
+      dropped.push(k)
+    }
+  }
+  copy.unsendable = `left out, as they cannot be sent: ${dropped.join(', ')}`
+  return copy
 }
 
 /** Used by the CLI: the submission may appear a moment after the job starts (see the Slurm backend). */

@@ -4,6 +4,7 @@
 // replaced by a marker that `decodeValue` turns back into the same kind of value; what cannot is
 // refused with an error naming where it is and what to do.
 import { UnserializableValueError } from './errors.js'
+import { importModule } from './task.js'
 
 /** Key of the marker objects; a user object with this key is refused. */
 const MARK = '__submitit_ts__'
@@ -38,8 +39,9 @@ const BUILTIN_ERRORS_BY_NAME = new Map<string, Function>(
 
 type Marker =
   | { [MARK]: 'url'; href: string }
-  | { [MARK]: 'error'; name: string; message: string; stack?: string; cause?: unknown; props: Record<string, unknown>; cls?: ClassRef }
+  | { [MARK]: 'error'; name: string; message: string; stack?: string; cause?: unknown; errors?: unknown[]; props: Record<string, unknown>; cls?: ClassRef }
   | { [MARK]: 'instance'; cls: ClassRef; props: Record<string, unknown> }
+  | { [MARK]: 'nullproto'; props: Record<string, unknown>; cls?: undefined }
 
 /** Result of encoding: the value to give v8, and whether `decodeValue` has markers to undo. */
 export interface Encoded {
@@ -51,156 +53,179 @@ function typeName(v: unknown): string {
   if (v === null) return 'null'
   if (typeof v === 'function') return `function ${v.name || '(anonymous)'}`
   if (typeof v !== 'object') return typeof v
-  const proto = Object.getPrototypeOf(v)
-  return proto?.constructor?.name ? `${proto.constructor.name} instance` : 'object'
+  const name = Object.getPrototypeOf(v)?.constructor?.name
+  return name ? `${name} instance` : 'instance of an anonymous class'
 }
 
 function refuse(where: string, what: string, hint: string): never {
   throw new UnserializableValueError(`${where} ${what}; ${hint}`, where)
 }
 
-/**
- * Encodes `value` for v8. `where` names it in errors (e.g. "argument 2 of train"). Copies only
- * what has to change, so a plain value (the common case) is returned as it is.
- */
-export function encodeValue(value: unknown, where: string): Encoded {
-  let marked = false
-  const seen = new Map<object, unknown>()
+/** Values v8 carries as they are, without looking inside. */
+function isOpaque(obj: object, proto: unknown): boolean {
+  return ArrayBuffer.isView(obj) || proto === ArrayBuffer.prototype || proto === Date.prototype
+    || proto === RegExp.prototype || proto === Boolean.prototype || proto === Number.prototype
+    || proto === String.prototype || proto === BigInt.prototype
+}
 
-  const walk = (v: unknown, path: string): unknown => {
+/**
+ * First pass: refuses what v8 would lose or reject, and tells whether anything needs a marker.
+ * Most values need none, and are then given to v8 as they are, uncopied.
+ */
+function check(value: unknown, where: string): boolean {
+  let needsMarkers = false
+  const visited = new Set<object>()
+  const walk = (v: unknown, path: string): void => {
     switch (typeof v) {
       case 'string': case 'number': case 'boolean': case 'undefined': case 'bigint':
-        return v
+        return
       case 'function':
         return refuse(path, `is a ${typeName(v)}`, 'functions cannot be sent: pass data, or export the function as a task and pass its name')
       case 'symbol':
         return refuse(path, 'is a Symbol', 'Symbols cannot be sent: pass a string')
     }
-    if (v === null) return v
+    if (v === null || visited.has(v as object)) return
     const obj = v as object
-    if (seen.has(obj)) return seen.get(obj)
+    visited.add(obj)
     const proto = Object.getPrototypeOf(obj)
-
-    if (ArrayBuffer.isView(obj) || proto === ArrayBuffer.prototype || proto === Date.prototype
-      || proto === RegExp.prototype || proto === Boolean.prototype || proto === Number.prototype
-      || proto === String.prototype || proto === BigInt.prototype) {
+    if (isOpaque(obj, proto)) {
       if (ArrayBuffer.isView(obj) && !KEPT_AS_IS.has(proto)) {
-        return refuse(path, `is a ${typeName(obj)}`, 'subclasses of typed arrays come back as the base array: pass the plain typed array')
+        refuse(path, `is a ${typeName(obj)}`, 'subclasses of typed arrays come back as the base array: pass the plain typed array')
       }
-      seen.set(obj, obj)
-      return obj
+      return
     }
-    if (obj instanceof URL) {
-      marked = true
-      const m: Marker = { [MARK]: 'url', href: obj.href }
-      seen.set(obj, m)
-      return m
-    }
+    if (obj instanceof URL) { needsMarkers = true; return }
     if (obj instanceof Error) {
-      marked = true
+      needsMarkers = true
       const e = obj as Error & Record<string, unknown>
-      const m = { [MARK]: 'error', name: e.name, message: e.message, stack: e.stack, props: {} } as Marker & { [MARK]: 'error' }
-      seen.set(obj, m)
-      const cls = registeredClasses.get(proto.constructor)
-      if (cls) m.cls = cls
-      if ('cause' in e) m.cause = walk(e.cause, `${path}.cause`)
-      for (const k of Object.keys(e)) {
-        if (k === 'cause' || k === 'stack' || k === 'message') continue
-        m.props[k] = walk(e[k], `${path}.${k}`)
-      }
-      return m
+      if ('cause' in e) walk(e.cause, `${path}.cause`)
+      if (obj instanceof AggregateError) obj.errors.forEach((x, i) => walk(x, `${path}.errors[${i}]`))
+      for (const k of Object.keys(e)) walk(e[k], `${path}.${k}`)
+      return
     }
     if (obj instanceof Promise) return refuse(path, 'is a Promise', 'await it before submitting and pass its value')
     if (obj instanceof WeakMap || obj instanceof WeakSet || obj instanceof WeakRef) {
       return refuse(path, `is a ${typeName(obj)}`, 'weak collections cannot be sent: use a Map or Set')
     }
     if (obj instanceof SharedArrayBuffer) return refuse(path, 'is a SharedArrayBuffer', 'copy it into an ArrayBuffer')
-
     if (Array.isArray(obj)) {
       if (proto !== Array.prototype) return refuse(path, `is a ${typeName(obj)}`, 'subclasses of Array come back as plain arrays: pass a plain array')
-      let copy: unknown[] | null = null
-      seen.set(obj, obj)
       for (let i = 0; i < obj.length; i++) {
         const item = obj[i]
-        const out = typeof item === 'object' || typeof item === 'function' || typeof item === 'symbol' ? walk(item, `${path}[${i}]`) : item
-        if (out !== item && copy === null) {
-          copy = obj.slice(0, i)
-          seen.set(obj, copy)
-        }
-        if (copy !== null) copy[i] = out
+        if (typeof item === 'object' || typeof item === 'function' || typeof item === 'symbol') walk(item, `${path}[${i}]`)
       }
-      return copy ?? obj
+      return
     }
     if (obj instanceof Map) {
       if (proto !== Map.prototype) return refuse(path, `is a ${typeName(obj)}`, 'subclasses of Map come back as plain Maps')
-      let copy: Map<unknown, unknown> | null = null
-      seen.set(obj, obj)
-      for (const [k, item] of obj) {
-        const outK = walk(k, `${path}.<key>`)
-        const out = walk(item, `${path}.get(${String(k)})`)
-        if ((out !== item || outK !== k) && copy === null) {
-          copy = new Map()
-          for (const [k2, v2] of obj) { if (k2 === k) break; copy.set(k2, v2) }
-          seen.set(obj, copy)
-        }
-        copy?.set(outK, out)
-      }
-      return copy ?? obj
+      for (const [k, item] of obj) { walk(k, `${path}.<key>`); walk(item, `${path}.get(${String(k)})`) }
+      return
     }
     if (obj instanceof Set) {
       if (proto !== Set.prototype) return refuse(path, `is a ${typeName(obj)}`, 'subclasses of Set come back as plain Sets')
-      let copy: Set<unknown> | null = null
-      seen.set(obj, obj)
-      for (const item of obj) {
-        const out = walk(item, `${path}.<item>`)
-        if (out !== item && copy === null) {
-          copy = new Set()
-          for (const v2 of obj) { if (v2 === item) break; copy.add(v2) }
-          seen.set(obj, copy)
-        }
-        copy?.add(out)
+      for (const item of obj) walk(item, `${path}.<item>`)
+      return
+    }
+    // a plain object, a null-prototype object, or an instance of some class
+    if (proto !== Object.prototype) {
+      if (proto !== null && !registeredClasses.has(proto.constructor)) {
+        const name = proto?.constructor?.name || 'TheClass'
+        return refuse(path, `is an ${typeName(obj)}, which would arrive as a plain object without its methods`,
+          `mark the class with serializable(import.meta.url, ${name}) in the module that exports it, or pass a plain object`)
       }
-      return copy ?? obj
+      needsMarkers = true
     }
-
-    // A plain object, a null-prototype object, or an instance of some class.
-    const cls = proto === Object.prototype || proto === null ? undefined : registeredClasses.get(proto.constructor)
-    if (proto !== Object.prototype && proto !== null && !cls) {
-      return refuse(path, `is an instance of class ${proto?.constructor?.name ?? '(unnamed)'}, which would arrive as a plain object without its methods`,
-        `mark the class with serializable(import.meta.url, ${proto?.constructor?.name ?? 'TheClass'}) in the module that exports it, or pass a plain object`)
-    }
-    if (Object.getOwnPropertySymbols(obj).length > 0) {
-      return refuse(path, 'has Symbol keys, which would be dropped', 'use string keys')
-    }
+    if (Object.getOwnPropertySymbols(obj).length > 0) return refuse(path, 'has Symbol keys, which would be dropped', 'use string keys')
     if (MARK in obj) return refuse(path, `has the reserved key ${MARK}`, 'rename that key')
     const descriptors = Object.getOwnPropertyDescriptors(obj)
-    let copy: Record<string, unknown> | null = cls ? {} : null
-    if (copy) seen.set(obj, null) // filled below; cycles through a class instance see the marker
-    else seen.set(obj, obj)
     for (const k in descriptors) {
       const d = descriptors[k]
       if (d.get || d.set) return refuse(`${path}.${k}`, 'is a getter or setter, which would arrive as a plain value', 'pass the value itself')
       if (!d.enumerable) return refuse(`${path}.${k}`, 'is a non-enumerable property, which would be dropped', 'make it enumerable or leave it out')
       const item = d.value
-      const out = typeof item === 'object' || typeof item === 'function' || typeof item === 'symbol' ? walk(item, `${path}.${k}`) : item
-      if (out !== item && copy === null) {
-        copy = proto === null ? Object.create(null) as Record<string, unknown> : {}
-        for (const k2 in descriptors) { if (k2 === k) break; copy[k2] = descriptors[k2].value }
-        seen.set(obj, copy)
-      }
-      if (copy !== null) copy[k] = out
+      if (typeof item === 'object' || typeof item === 'function' || typeof item === 'symbol') walk(item, `${path}.${k}`)
     }
-    if (cls) {
-      marked = true
-      const m: Marker = { [MARK]: 'instance', cls, props: copy! }
-      seen.set(obj, m)
+  }
+  walk(value, where)
+  return needsMarkers
+}
+
+/**
+ * Second pass, only for values that need markers: a copy of every container, each registered in
+ * `seen` before its children are walked, so cycles and shared references stay as they were.
+ */
+function withMarkers(value: unknown): unknown {
+  const seen = new Map<object, unknown>()
+  const props = (obj: object, into: Record<string, unknown>): Record<string, unknown> => {
+    for (const k of Object.keys(obj)) into[k] = walk((obj as Record<string, unknown>)[k])
+    return into
+  }
+  const walk = (v: unknown): unknown => {
+    if (typeof v !== 'object' || v === null) return v
+    if (seen.has(v)) return seen.get(v)
+    const proto = Object.getPrototypeOf(v)
+    if (isOpaque(v, proto)) return v
+    if (v instanceof URL) {
+      const m: Marker = { [MARK]: 'url', href: v.href }
+      seen.set(v, m)
       return m
     }
-    return copy ?? obj
+    if (v instanceof Error) {
+      const e = v as Error & Record<string, unknown>
+      const m = { [MARK]: 'error', name: e.name, message: e.message, stack: e.stack, props: {} } as Marker & { [MARK]: 'error' }
+      seen.set(v, m)
+      const cls = registeredClasses.get(proto.constructor)
+      if (cls) m.cls = cls
+      if ('cause' in e) m.cause = walk(e.cause)
+      if (v instanceof AggregateError) m.errors = v.errors.map(walk)
+      for (const k of Object.keys(e)) if (k !== 'stack' && k !== 'message') m.props[k] = walk(e[k])
+      return m
+    }
+    if (Array.isArray(v)) {
+      const copy: unknown[] = new Array(v.length)
+      seen.set(v, copy)
+      for (let i = 0; i < v.length; i++) copy[i] = walk(v[i])
+      return copy
+    }
+    if (v instanceof Map) {
+      const copy = new Map()
+      seen.set(v, copy)
+      for (const [k, x] of v) copy.set(walk(k), walk(x))
+      return copy
+    }
+    if (v instanceof Set) {
+      const copy = new Set()
+      seen.set(v, copy)
+      for (const x of v) copy.add(walk(x))
+      return copy
+    }
+    if (proto === null) {
+      const m = { [MARK]: 'nullproto', props: {} } as Marker & { [MARK]: 'nullproto' }
+      seen.set(v, m)
+      props(v, m.props)
+      return m
+    }
+    const cls = proto === Object.prototype ? undefined : registeredClasses.get(proto.constructor)
+    if (cls) {
+      const m = { [MARK]: 'instance', cls, props: {} } as Marker & { [MARK]: 'instance' }
+      seen.set(v, m)
+      props(v, m.props)
+      return m
+    }
+    const copy: Record<string, unknown> = {}
+    seen.set(v, copy)
+    return props(v, copy)
   }
+  return walk(value)
+}
 
-  const out = walk(value, where)
-  return { value: out, marked }
+/**
+ * Encodes `value` for v8. `where` names it in errors (e.g. "argument 2 of train"). A value that
+ * needs no marker (the common case) is returned as it is.
+ */
+export function encodeValue(value: unknown, where: string): Encoded {
+  if (typeof value !== 'object' && typeof value !== 'function' && typeof value !== 'symbol') return { value, marked: false }
+  return check(value, where) ? { value: withMarkers(value), marked: true } : { value, marked: false }
 }
 
 /** Loads the classes that markers name (their modules are imported, as a task module is). */
@@ -209,7 +234,7 @@ async function loadClasses(refs: ClassRef[]): Promise<Map<string, Function>> {
   for (const ref of refs) {
     const key = `${ref.module}#${ref.name}`
     if (found.has(key)) continue
-    const mod = await import(ref.module) as Record<string, unknown>
+    const mod = await importModule(ref.module)
     const cls = (typeof mod[ref.name] === 'function' ? mod[ref.name]
       : Object.values(mod).find((x) => typeof x === 'function' && x.name === ref.name)) as Function | undefined
     if (!cls) throw new Error(`class ${ref.name} is not exported from ${ref.module}: export it so the value can be re-created`)
@@ -251,10 +276,11 @@ export async function decodeValue(value: unknown): Promise<unknown> {
         Object.defineProperty(e, 'stack', { value: v.stack, writable: true, configurable: true, enumerable: false })
         if (e.name !== v.name) Object.defineProperty(e, 'name', { value: v.name, writable: true, configurable: true, enumerable: false })
         if ('cause' in v) Object.defineProperty(e, 'cause', { value: walk(v.cause), writable: true, configurable: true, enumerable: false })
+        if (v.errors) Object.defineProperty(e, 'errors', { value: v.errors.map(walk), writable: true, configurable: true, enumerable: false })
         for (const [k, x] of Object.entries(v.props)) if (k !== 'name' || x !== v.name) e[k] = walk(x)
         return e
       }
-      const inst = Object.create(cls!.prototype) as Record<string, unknown>
+      const inst = Object.create(v[MARK] === 'nullproto' ? null : cls!.prototype) as Record<string, unknown>
       done.set(v, inst)
       for (const [k, x] of Object.entries(v.props)) inst[k] = walk(x)
       return inst
