@@ -121,7 +121,6 @@ console.log('JOB ' + job.jobId)
 await job.result()
 `
 
-const RUNNING_TODO = { todo: 'bug: core/attach.ts FileWatcher.state says PENDING for a running local job that has printed nothing (it only looks for the stdout log)' }
 t.test('a job whose submitting process died without a result is FAILED when attached', async (t) => {
   const dir = t.testdir()
   const folder = path.join(dir, '%j')
@@ -130,7 +129,7 @@ t.test('a job whose submitting process died without a result is FAILED when atta
   const jobId = match[1]
   const job = attachJob(folder, jobId)
   t.match(job.state, /^(PENDING|RUNNING)$/, `live owner: not final (${job.state})`)
-  t.equal(job.state, 'RUNNING', 'the owner saw it RUNNING: so does the attached handle', RUNNING_TODO)
+  t.equal(job.state, 'RUNNING', 'the owner saw it RUNNING: so does the attached handle')
   const exited = new Promise((r) => child.on('exit', r))
   child.kill('SIGKILL')
   await exited

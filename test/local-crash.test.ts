@@ -2,7 +2,7 @@
 import fs from 'node:fs'
 import t from 'tap'
 import { FailedJobError, LocalExecutor } from '../dist/lib/index.js'
-import { add } from '../dist/fixtures/tasks.js'
+import { add, throwsLater } from '../dist/fixtures/tasks.js'
 import { appendThenExit, exitsOn } from '../dist/fixtures/core-tasks.js'
 import { rejection } from './helpers.js'
 
@@ -37,8 +37,7 @@ t.test('a single crashing job', async (t) => {
   t.equal(await (await ex.submit(exitsOn, 2, 1)).result(), 2)
 })
 
-const RERUN_BUG = { todo: 'bug: local/array.ts interrupted() re-runs the elements of a crashed/stopped chunk that had already completed (their outcomes are only sent at the end of the chunk), so their side effects happen twice' }
-t.test('elements that completed before a crash in their chunk run only once (known bug)', async (t) => {
+t.test('elements that completed before a crash in their chunk run only once', async (t) => {
   const folder = t.testdir()
   const ex = new LocalExecutor({ folder: `${folder}/%j`, maxWorkers: 1 })
   t.teardown(() => ex.shutdown())
@@ -52,5 +51,22 @@ t.test('elements that completed before a crash in their chunk run only once (kno
   for (const line of fs.readFileSync(log, 'utf8').trim().split('\n')) runs.set(Number(line), (runs.get(Number(line)) ?? 0) + 1)
   t.equal(runs.size, 200, 'every element ran')
   const twice = [...runs].filter(([, n]) => n > 1).map(([x]) => x)
-  t.same(twice, [], `no element ran twice (these did: ${twice.join(', ')})`, RERUN_BUG)
+  t.same(twice, [], `no element ran twice (these did: ${twice.join(', ')})`)
+})
+
+t.test('an uncaught error thrown by a task\'s callback fails that job only, with its own stack', async (t) => {
+  const folder = t.testdir()
+  const ex = new LocalExecutor({ folder: `${folder}/%j`, maxWorkers: 1 })
+  t.teardown(() => ex.shutdown())
+  const [ok1, late, ok2] = await ex.batch(() => {
+    void ex.submit(add, 1, 1)
+    void ex.submit(throwsLater, 'thrown from a timer')
+    void ex.submit(add, 2, 2)
+  })
+  const e = await late.exception()
+  t.equal(late.state, 'FAILED')
+  t.match(e?.message, /Error: thrown from a timer/)
+  t.match(e?.remoteStack ?? '', /tasks\.[jt]s/, 'the stack of the timer callback')
+  t.equal(await ok1.result(), 2)
+  t.equal(await ok2.result(), 4, 'the thread lived on: the next job of the chunk ran')
 })

@@ -46,7 +46,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   })
   await waitForFile(submitted, 120_000)
   const reply = await runTasks({
-    submitted, first: ids.index ?? 0, count: 1, task: ids.task, capture: 'none',
+    submitted, first: ids.index ?? 0, count: 1, task: ids.task, capture: 'none', guard: true,
     node: ids.node, localRank: ids.localRank,
   })
   return reply.failures > 0 ? 1 : 0

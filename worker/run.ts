@@ -6,15 +6,18 @@ import {
   encodeRecord, readSubmission, writeAtomic,
   type Outcome, type SubmissionRecord, encodeOutcome, resultRecord,
 } from '../lib/core/format.js'
-import { chunkResultPath, JobPaths, makeJobId } from '../lib/core/paths.js'
+import { JobPaths, makeJobId, resultsPath } from '../lib/core/paths.js'
 import { loadTask } from '../lib/core/task.js'
 import { decodeValue, encodeValue } from '../lib/core/values.js'
 import { captureOutput, type CaptureMode } from './capture.js'
 
-/** control[1 + k] values, shared with the LocalExecutor */
+/** Layout of `control`, shared with the LocalExecutor: */
+export const CURRENT = 0 // index of the element running now, -1 between elements
+export const FLUSHED = 1 // how many outcomes a dying thread saved to a partial result file
+export const FLAGS = 2 // control[FLAGS + k]: one of the flags below, for element first+k
 export const PENDING_FLAG = 0
-export const CANCEL_FLAG = 1
-export const DONE_FLAG = 2
+export const CANCEL_FLAG = 1 // set by the executor: skip it
+export const DONE_FLAG = 2 // set by the worker: it has run
 
 export interface RunRequest {
   /** path of the <A>_submitted.v8 file */
@@ -26,16 +29,18 @@ export interface RunRequest {
   task: number
   /** how to capture what tasks print: into their log files, also to the console, or not at all */
   capture: CaptureMode
-  /**
-   * Shared with the executor: [0] index of the element running now (-1 between tasks),
-   * [1 + k] set to 1 to cancel element first+k before it starts.
-   */
+  /** shared with the executor: see CURRENT, FLUSHED and FLAGS */
   control?: Int32Array
   /** shared with the executor: [0] Date.now() when the current element started */
   startedAt?: Float64Array
   /** values the executor passes for multi-node jobs (Slurm sets them itself) */
   node?: number
   localRank?: number
+  /**
+   * This thread or process runs only jobs (a pool thread, the CLI): an uncaught error fails the job
+   * it came from, and an exit saves the outcomes so far before the thread goes.
+   */
+  guard?: boolean
 }
 
 export interface RunReply {
@@ -79,7 +84,18 @@ async function taskFunctions(sub: SubmissionRecord): Promise<((...args: unknown[
   return fns
 }
 
+/** The chunk this thread is running, for the guards below. */
+interface InFlight {
+  req: RunRequest
+  sub: SubmissionRecord
+  outcomes: Outcome[]
+  /** the element running now, and how to fail it from an uncaught error */
+  current: { jobId: string; fail: (e: unknown) => void } | null
+}
+let inFlight: InFlight | null = null
+
 export async function runTasks(req: RunRequest): Promise<RunReply> {
+  if (req.guard) installGuards()
   const sub = submission(req.submitted)
   let fns: ((...args: unknown[]) => unknown)[] | Error
   try {
@@ -87,39 +103,88 @@ export async function runTasks(req: RunRequest): Promise<RunReply> {
   } catch (e) {
     fns = e as Error // each job fails with it, and says why
   }
-  const outcomes: Outcome[] = []
+  const run: InFlight = { req, sub, outcomes: [], current: null }
+  inFlight = run
+  const { control } = req
+  try {
+    for (let k = 0; k < req.count; k++) {
+      const index = req.first + k
+      const jobId = makeJobId(sub.arrayId, sub.isArray ? index : null)
+      let outcome: Outcome | Promise<Outcome>
+      if (req.startedAt) req.startedAt[0] = Date.now()
+      // store the running index before reading the flag: a canceller does the reverse
+      if (control) Atomics.store(control, CURRENT, index)
+      if (control && Atomics.load(control, FLAGS + k) === CANCEL_FLAG) {
+        outcome = errorOutcome('CANCELLED', Object.assign(new Error(`job ${jobId} was cancelled before it started`), { name: 'CancelledError' }))
+      } else {
+        outcome = runOne(sub, fns, index, jobId, req, run)
+        if (outcome instanceof Promise) outcome = await outcome
+        if (control) Atomics.store(control, FLAGS + k, DONE_FLAG)
+      }
+      run.current = null
+      if (control) Atomics.store(control, CURRENT, -1)
+      run.outcomes.push(outcome)
+    }
+    const { file, bytes, failures } = writeResults(run)
+    return { file, bytes, failures }
+  } finally {
+    inFlight = null
+  }
+}
+
+/** Encodes the outcomes of a chunk (or of its first part) and writes them as one result file. */
+function writeResults(run: InFlight): { file: string; bytes: Uint8Array; failures: number } {
+  const { sub, req } = run
+  const encoded: Outcome[] = []
   let marked = false
   let failures = 0
-  for (let k = 0; k < req.count; k++) {
-    const index = req.first + k
-    const jobId = makeJobId(sub.arrayId, sub.isArray ? index : null)
-    let outcome: Outcome | Promise<Outcome>
-    if (req.startedAt) req.startedAt[0] = Date.now()
-    // store the running index before reading the flag: a canceller does the reverse
-    if (req.control) Atomics.store(req.control, 0, index)
-    if (req.control && Atomics.load(req.control, 1 + k) === CANCEL_FLAG) {
-      outcome = errorOutcome('CANCELLED', Object.assign(new Error(`job ${jobId} was cancelled before it started`), { name: 'CancelledError' }))
-    } else {
-      outcome = runOne(sub, fns, index, jobId, req)
-      if (outcome instanceof Promise) outcome = await outcome
-      if (req.control) Atomics.store(req.control, 1 + k, DONE_FLAG)
-    }
-    if (req.control) Atomics.store(req.control, 0, -1)
-    const enc = encodeOutcomeSafely(outcome, `the result of job ${jobId}`)
+  run.outcomes.forEach((outcome, k) => {
+    const enc = encodeOutcomeSafely(outcome, `the result of job ${makeJobId(sub.arrayId, sub.isArray ? req.first + k : null)}`)
     marked ||= enc.marked
     if (enc.outcome.state !== 'COMPLETED') failures++
-    outcomes.push(enc.outcome)
-  }
-  const bytes = encodeRecord(resultRecord(sub.arrayId, req.first, req.task, outcomes, marked))
-  const file = req.count === 1
-    ? new JobPaths(sub.folder, makeJobId(sub.arrayId, sub.isArray ? req.first : null)).resultFile(req.task)
-    : chunkResultPath(sub.folder, sub.arrayId, req.first, req.first + req.count - 1, req.task)
+    encoded.push(enc.outcome)
+  })
+  const n = encoded.length
+  const bytes = encodeRecord(resultRecord(sub.arrayId, req.first, req.task, encoded, marked))
+  const file = resultsPath(sub.folder, sub.arrayId, sub.isArray, req.first, n, req.task)
   writeAtomic(file, bytes)
   return { file, bytes, failures }
 }
 
+let guarded = false
+
+/**
+ * An error thrown from a task's callback after the task returned its promise would kill the
+ * thread (or process) and every result of the chunk with it: it fails the job it came from
+ * instead (the async context tells which). A task calling process.exit still ends the thread,
+ * but the outcomes so far are saved first, so only that job fails and nothing runs twice.
+ */
+function installGuards(): void {
+  if (guarded) return
+  guarded = true
+  process.on('uncaughtException', (error) => {
+    const run = inFlight
+    const from = JobEnvironment.maybe()?.jobId
+    if (run?.current && (from === undefined || from === run.current.jobId)) {
+      run.current.fail(error)
+    } else {
+      process.stderr.write(`submitit-ts: an error was thrown by job ${from ?? '(unknown)'} after it had ended: ${error.stack ?? error}\n`)
+    }
+  })
+  process.on('exit', (code) => {
+    const run = inFlight
+    if (!run?.current) return
+    const paths = new JobPaths(run.sub.folder, run.current.jobId)
+    run.outcomes.push(errorOutcome('FAILED', Object.assign(new Error(
+      `the worker thread running job ${run.current.jobId} died: the task called process.exit(${code}). See its logs: ${paths.stderr(run.req.task)} and ${paths.stdout(run.req.task)}`,
+    ), { name: 'WorkerCrashError' })))
+    writeResults(run)
+    if (run.req.control) Atomics.store(run.req.control, FLUSHED, run.outcomes.length)
+  })
+}
+
 /** Runs one task; synchronous when the task is, so a chunk of trivial tasks awaits nothing. */
-function runOne(sub: SubmissionRecord, fns: ((...args: unknown[]) => unknown)[] | Error, index: number, jobId: string, req: RunRequest): Outcome | Promise<Outcome> {
+function runOne(sub: SubmissionRecord, fns: ((...args: unknown[]) => unknown)[] | Error, index: number, jobId: string, req: RunRequest, run: InFlight): Outcome | Promise<Outcome> {
   const { tasksPerNode, nodes } = sub.params
   const env = new JobEnvironment({
     backend: sub.backend, jobId, arrayJobId: sub.arrayId, arrayTaskId: sub.isArray ? index : null,
@@ -134,14 +199,18 @@ function runOne(sub: SubmissionRecord, fns: ((...args: unknown[]) => unknown)[] 
     }
     return errorOutcome('FAILED', error)
   }
+  // an uncaught error from this task's callbacks ends it too (see installGuards)
+  let crash: Promise<never> | undefined
+  const awaitTask = (p: Promise<unknown>): Promise<Outcome> => {
+    crash ??= new Promise<never>((_, reject) => { run.current = { jobId, fail: reject } })
+    return Promise.race([p, crash]).then((v) => ({ state: 'COMPLETED', value: v }) as Outcome, failed).finally(restore)
+  }
+  run.current = { jobId, fail: () => {} }
   let value: unknown
   try {
     if (fns instanceof Error) throw fns
     const fn = fns[sub.fnIndex[index]]
-    if (sub.marked) {
-      return decodeValue(sub.args[index]).then((args) => env.run(() => fn(...args as unknown[])))
-        .then((v) => ({ state: 'COMPLETED', value: v }) as Outcome, failed).finally(restore)
-    }
+    if (sub.marked) return awaitTask(decodeValue(sub.args[index]).then((args) => env.run(() => fn(...args as unknown[]))))
     const args = sub.args[index]
     value = env.run(() => fn(...args))
   } catch (error) {
@@ -149,9 +218,7 @@ function runOne(sub: SubmissionRecord, fns: ((...args: unknown[]) => unknown)[] 
     restore()
     return o
   }
-  if (value instanceof Promise || (typeof (value as PromiseLike<unknown>)?.then === 'function')) {
-    return Promise.resolve(value).then((v) => ({ state: 'COMPLETED', value: v }) as Outcome, failed).finally(restore)
-  }
+  if (value instanceof Promise || (typeof (value as PromiseLike<unknown>)?.then === 'function')) return awaitTask(Promise.resolve(value))
   restore()
   return { state: 'COMPLETED', value }
 }

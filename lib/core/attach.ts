@@ -53,7 +53,8 @@ export class FileWatcher implements JobWatcher {
     const states: string[] = []
     for (let t = 0; t < job.numTasks; t++) {
       const found = job.peekOutcome(t)
-      if (!found) return ownerAlive(this.record.owner) ? (fs.existsSync(job.paths.stdout(t)) ? 'RUNNING' : 'PENDING') : 'FAILED'
+      // a live owner is working on it (its queue is not visible from here); a dead one never will
+      if (!found) return ownerAlive(this.record.owner) ? 'RUNNING' : 'FAILED'
       states.push(found.outcome.state)
     }
     return (states.find((s) => s !== 'COMPLETED') ?? 'COMPLETED') as JobState

@@ -95,6 +95,15 @@ export function chunkResultPath(template: string, arrayId: string, first: number
   return path.join(arrayFolder(template, arrayId, true), `${arrayId}_${first}-${last}_${task}_result.${EXT}`)
 }
 
+/** The file holding the results of `count` elements from `first`: the job's own file for one. */
+export function resultsPath(template: string, arrayId: string, isArray: boolean, first: number, count: number, task: number): string {
+  if (count === 1) {
+    const index = isArray ? first : null
+    return new JobPaths(template, makeJobId(arrayId, index), { arrayId, index }).resultFile(task)
+  }
+  return chunkResultPath(template, arrayId, first, first + count - 1, task)
+}
+
 /** Finds the chunk file holding element `index`, task `task`, among the names of the array folder. */
 export function findChunk(names: readonly string[], arrayId: string, index: number, task: number): string | undefined {
   const prefix = `${arrayId}_`

@@ -1,9 +1,9 @@
 // One submitted array on the LocalExecutor: cuts it into chunks, tracks each job's state, and is
 // the JobWatcher of its jobs. Element i's task t is slot t * size + i.
-import { decodeResult, encodeOutcome, encodeRecord, FINAL_STATES, resultRecord, writeAtomic, type Outcome, type ResultRecord, type SubmissionRecord } from '../core/format.js'
+import { decodeResult, encodeOutcome, encodeRecord, FINAL_STATES, readResult, resultRecord, writeAtomic, type Outcome, type ResultRecord, type SubmissionRecord } from '../core/format.js'
 import { Job, type JobState, type JobWatcher, type KnownOutcome } from '../core/job.js'
-import { JobPaths, makeJobId } from '../core/paths.js'
-import { CANCEL_FLAG, DONE_FLAG, PENDING_FLAG } from '../../worker/run.js'
+import { JobPaths, makeJobId, resultsPath } from '../core/paths.js'
+import { CANCEL_FLAG, CURRENT, DONE_FLAG, FLAGS, FLUSHED, PENDING_FLAG } from '../../worker/run.js'
 
 /** Work a chunk should hold, so that one pool call outweighs its file and message costs. */
 const CHUNK_TARGET_MS = 50
@@ -15,7 +15,7 @@ export interface Chunk {
   first: number
   count: number
   task: number
-  /** [0]: index running now or -1; [1 + k]: PENDING_FLAG / CANCEL_FLAG / DONE_FLAG of element first+k */
+  /** shared with the worker: see CURRENT, FLUSHED and FLAGS in worker/run.ts */
   control: Int32Array
   startedAt: Float64Array
   abort?: AbortController
@@ -101,14 +101,14 @@ export class LocalArray implements JobWatcher {
   private makeChunk(first: number, count: number, task: number): Chunk {
     const chunk: Chunk = {
       array: this, first, count, task,
-      control: new Int32Array(new SharedArrayBuffer(4 * (count + 1))),
+      control: new Int32Array(new SharedArrayBuffer(4 * (FLAGS + count))),
       startedAt: new Float64Array(new SharedArrayBuffer(8)),
     }
-    chunk.control[0] = -1
+    chunk.control[CURRENT] = -1
     for (let k = 0; k < count; k++) {
       const slot = task * this.size + first + k
       this.chunkOf[slot] = chunk
-      if (this.codes[slot] !== 0) chunk.control[1 + k] = CANCEL_FLAG
+      if (this.codes[slot] !== 0) chunk.control[FLAGS + k] = CANCEL_FLAG
     }
     return chunk
   }
@@ -145,9 +145,14 @@ export class LocalArray implements JobWatcher {
    * crashed) gets its outcome; the others run again (their results died with the thread).
    */
   interrupted(chunk: Chunk, error: unknown): void {
-    const current = Atomics.load(chunk.control, 0)
+    // a task that called process.exit: its thread saved the outcomes so far, its own included
+    const flushed = Atomics.load(chunk.control, FLUSHED)
+    if (flushed > 0) {
+      this.report(readResult(resultsPath(this.record.folder, this.record.arrayId, this.record.isArray, chunk.first, flushed, chunk.task)))
+    }
+    const current = Atomics.load(chunk.control, CURRENT)
     const target = chunk.stopReason ? chunk.stopTarget! : current
-    if (target >= 0) {
+    if (flushed === 0 && target >= 0) {
       const jobId = this.jobs[target].jobId
       const paths = this.jobs[target].paths
       const outcome: Outcome = chunk.stopReason === 'TIMEOUT'
@@ -156,7 +161,7 @@ export class LocalArray implements JobWatcher {
           ? { state: 'CANCELLED', error: Object.assign(new Error(`job ${jobId} was cancelled while running; its worker thread was stopped`), { name: 'CancelledError' }) }
           : { state: 'FAILED', error: crashError(jobId, error, paths, chunk.task) }
       this.writeOwnResult(target, chunk.task, outcome)
-    } else if (!chunk.stopReason) {
+    } else if (flushed === 0 && !chunk.stopReason) {
       // it died outside any task (e.g. the submission could not be read): the same would happen again
       for (let k = 0; k < chunk.count; k++) {
         const i = chunk.first + k
@@ -207,8 +212,8 @@ export class LocalArray implements JobWatcher {
     if (code !== 0) return FINAL_STATES[code - 1]
     const chunk = this.chunkOf[slot]
     if (!chunk || !chunk.abort) return 'PENDING'
-    if (Atomics.load(chunk.control, 0) === index) return 'RUNNING'
-    return Atomics.load(chunk.control, 1 + index - chunk.first) === DONE_FLAG ? 'COMPLETING' : 'PENDING'
+    if (Atomics.load(chunk.control, CURRENT) === index) return 'RUNNING'
+    return Atomics.load(chunk.control, FLAGS + index - chunk.first) === DONE_FLAG ? 'COMPLETING' : 'PENDING'
   }
 
   state(job: Job<unknown>): JobState {
@@ -256,9 +261,9 @@ export class LocalArray implements JobWatcher {
       const chunk = this.chunkOf[slot]
       if (chunk) {
         // the worker stores the running index before it reads the flag: one of us sees the other
-        const was = Atomics.compareExchange(chunk.control, 1 + index - chunk.first, PENDING_FLAG, CANCEL_FLAG)
+        const was = Atomics.compareExchange(chunk.control, FLAGS + index - chunk.first, PENDING_FLAG, CANCEL_FLAG)
         if (was === DONE_FLAG) continue // it has finished; its result is on its way
-        if (chunk.abort && Atomics.load(chunk.control, 0) === index) {
+        if (chunk.abort && Atomics.load(chunk.control, CURRENT) === index) {
           this.runner.stop(chunk, 'CANCELLED', index)
           continue // its outcome comes with the interrupted chunk
         }

@@ -11,7 +11,7 @@ import { CommonParameters, Executor, type PreparedArray } from '../core/executor
 import { encodeRecord, makeFolder, writeAtomic, type SubmissionRecord } from '../core/format.js'
 import { Job } from '../core/job.js'
 import { JobPaths, submittedPath } from '../core/paths.js'
-import type { RunReply, RunRequest } from '../../worker/run.js'
+import { CURRENT, type RunReply, type RunRequest } from '../../worker/run.js'
 import { LocalArray, type Chunk, type ChunkRunner } from './array.js'
 import { newArrayId } from './ids.js'
 
@@ -92,7 +92,7 @@ export class LocalExecutor extends Executor<LocalParameters> implements ChunkRun
     chunk.abort = new AbortController()
     const req: RunRequest = {
       submitted: chunk.array.file, first: chunk.first, count: chunk.count, task: chunk.task,
-      capture: 'files', control: chunk.control, startedAt: chunk.startedAt,
+      capture: 'files', control: chunk.control, startedAt: chunk.startedAt, guard: true,
     }
     const t0 = performance.now()
     this.getPool().run(req, { signal: chunk.abort.signal }).then(
@@ -132,7 +132,7 @@ export class LocalExecutor extends Executor<LocalParameters> implements ChunkRun
     for (const chunk of this.running) {
       const limit = chunk.array.timeoutMs
       if (limit === undefined || chunk.stopReason) continue
-      const current = Atomics.load(chunk.control, 0)
+      const current = Atomics.load(chunk.control, CURRENT)
       if (current >= 0 && now - chunk.startedAt[0] > limit) this.stop(chunk, 'TIMEOUT', current)
     }
   }
