@@ -35,6 +35,8 @@ export interface LocalSpec {
   /** tasks in flight for the *-bounded baselines */
   inFlight: number
   warmup: number
+  /** timed runs of N in this process (short runs are noisy): the median is kept */
+  reps: number
   /** sequential submit → result round trips timed after the run (0: none) */
   latencySamples: number
   /** parent folder of the job folders (a fresh one is made inside) */
@@ -46,7 +48,7 @@ export interface LocalResult {
   spec: LocalSpec
   /** pool creation to the first result, ms */
   startMs: number
-  /** N tasks: first submit to last result, ms */
+  /** N tasks: first submit to last result, ms (median of the reps) */
   runMs: number
   jobsPerSec: number
   /** LocalExecutor: time until mapArray returned the jobs (submission file written), ms */
@@ -172,11 +174,17 @@ export async function measureLocal(spec: LocalSpec): Promise<LocalResult> {
   }
 
   const xs = Array.from({ length: spec.n }, (_, i) => arg(i))
-  const t1 = performance.now()
-  const sum = await runner.many(xs)
-  const runMs = performance.now() - t1
-  if (sum !== expected(xs)) throw new Error(`${spec.system}: wrong results (sum ${sum}, expected ${expected(xs)})`)
-  const submitMs = runner.submitMs
+  const runs: number[] = []
+  const submits: number[] = []
+  for (let rep = 0; rep < Math.max(1, spec.reps ?? 1); rep++) {
+    const t1 = performance.now()
+    const sum = await runner.many(xs)
+    runs.push(performance.now() - t1)
+    if (runner.submitMs !== undefined) submits.push(runner.submitMs)
+    if (sum !== expected(xs)) throw new Error(`${spec.system}: wrong results (sum ${sum}, expected ${expected(xs)})`)
+  }
+  const runMs = median(runs)
+  const submitMs = submits.length ? median(submits) : undefined
 
   let files: LocalResult['files']
   if (spec.system === 'local') {

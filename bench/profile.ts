@@ -54,7 +54,7 @@ async function main(): Promise<void> {
   fs.mkdirSync(dir, { recursive: true })
   const spec: LocalSpec = {
     part: 'local', system: (values.system ?? 'local') as LocalSpec['system'], workload: 'trivial', taskMs: 0, n,
-    threads: os.availableParallelism(), inFlight: 64, warmup: 1000, latencySamples: 0, dir: os.tmpdir(), keepFiles: false,
+    threads: os.availableParallelism(), inFlight: 64, warmup: 1000, reps: 1, latencySamples: 0, dir: os.tmpdir(), keepFiles: false,
   }
   const r = await child<LocalResult>('local.js', spec, 600_000, ['--cpu-prof', `--cpu-prof-dir=${dir}`])
   console.log(`${spec.system}, ${n} trivial tasks: ${r.jobsPerSec.toFixed(0)} jobs/s under the profiler (mapArray returned after ${r.submitMs?.toFixed(1)} ms)`)

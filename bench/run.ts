@@ -220,6 +220,7 @@ async function runLocal(cfg: Config, targets: Target[]): Promise<{ cases: LocalC
         const spec: LocalSpec = {
           part: 'local', system, workload: c.workload, taskMs: c.taskMs, n: c.n, threads: cfg.threads,
           inFlight: cfg.local.inFlight, warmup: c.workload === 'busy' ? 2 * cfg.threads : cfg.local.warmup,
+          reps: c.workload === 'trivial' && c.n <= 2000 ? 5 : 1,
           latencySamples: c.latencySamples, dir: cfg.dir, keepFiles: cfg.keepFiles,
         }
         const slot = ((results[c.label] ??= {})[system] ??= [])
