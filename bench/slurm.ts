@@ -83,13 +83,16 @@ export async function measureSlurm(spec: SlurmSpec): Promise<SlurmResult> {
   const lib = await load()
   const folder = fs.mkdtempSync(path.join(spec.dir, 'slurm-'))
   const fakeDir = path.join(folder, 'fake-state')
-  const commands = spec.kind === 'fake' ? { binDir: FAKE_BIN, env: { ...process.env, FAKE_SLURM_DIR: fakeDir } } : {}
-  const fast = { commands, minDelayMs: spec.pollMs, maxDelayMs: spec.pollMs, factor: 1, resultCheckMs: spec.pollMs }
+  // The fakes through the environment (not the executor's `commands` option, which gives the executor
+  // a watcher of its own): the executor then uses the process-wide watcher, created here first so
+  // that its cadence and its stats are ours.
+  if (spec.kind === 'fake') Object.assign(process.env, { SUBMITIT_SLURM_BIN_DIR: FAKE_BIN, FAKE_SLURM_DIR: fakeDir })
+  const fast = { minDelayMs: spec.pollMs, maxDelayMs: spec.pollMs, factor: 1, resultCheckMs: spec.pollMs }
   // the real cluster: the watcher's default cadence (what a user gets); the fake: a fast fixed one
-  const watcher = lib.getSharedWatcher(spec.kind === 'fake' ? fast : { commands })
+  const watcher = lib.getSharedWatcher(spec.kind === 'fake' ? fast : {})
   // one folder for every job: a %j template makes the executor submit held and `scontrol release`
   // (the fake scontrol does not do release)
-  const ex = new lib.SlurmExecutor({ folder: spec.kind === 'fake' ? `${folder}/jobs` : `${folder}/%j`, commands, ...(spec.maxArraySize ? { maxArraySize: spec.maxArraySize } : {}) })
+  const ex = new lib.SlurmExecutor({ folder: spec.kind === 'fake' ? `${folder}/jobs` : `${folder}/%j`, ...(spec.maxArraySize ? { maxArraySize: spec.maxArraySize } : {}) })
   const xs = Array.from({ length: spec.m }, (_, i) => i)
 
   // 4. submission

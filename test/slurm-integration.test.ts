@@ -122,3 +122,15 @@ t.test('a job re-attached from another process', opts, async (t) => {
   t.same(JSON.parse(r.stdout), { value: 5, state: 'COMPLETED', args: [2, 3] })
   t.equal(attachJob(folder, job.jobId).state, 'COMPLETED', 'and from this one')
 })
+
+t.test('one user script, unchanged, on the LocalExecutor and on Slurm (AutoExecutor)', opts, async (t) => {
+  const dir = t.testdir()
+  const run = (cluster: string) => spawnSync(process.execPath, [path.join(here, '..', 'dist', 'examples', 'sweep.js'), path.join(dir, cluster, '%j')],
+    { env: { ...process.env, SUBMITIT_CLUSTER: cluster }, encoding: 'utf8', timeout: 180_000 })
+  const local = run('local')
+  const slurm = run('slurm')
+  t.equal(local.status, 0, local.stderr)
+  t.equal(slurm.status, 0, slurm.stderr)
+  t.match(local.stdout, /^cluster=local jobs=5 best lr=0\.3 /)
+  t.equal(slurm.stdout.replace('cluster=slurm', 'cluster=local'), local.stdout, 'the same results')
+})

@@ -34,11 +34,6 @@ export class FailedJobError extends Error {
   }
 }
 
-/** The executor could not hand the job to its backend (sbatch failed, bad parameters...). */
-export class FailedSubmissionError extends Error {
-  override name = 'FailedSubmissionError'
-}
-
 /** A parameter name is unknown, or its value is of the wrong kind. */
 export class ParameterError extends TypeError {
   override name = 'ParameterError'

@@ -1,0 +1,129 @@
+// The SlurmExecutor's submission path against the fake Slurm commands (fixtures/fake-slurm): what
+// reaches sbatch, the files it leaves, arrays split at MaxArraySize, and results read from the
+// result files without asking the scheduler. The real cluster is in slurm-integration.test.ts.
+import { spawnSync } from 'node:child_process'
+import fs from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import t from 'tap'
+import { AutoExecutor, FailedSubmissionError, LocalExecutor, ParameterError } from '../dist/lib/index.js'
+import { SlurmExecutor } from '../dist/lib/slurm/executor.js'
+import { add, square } from '../dist/fixtures/tasks.js'
+
+const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..')
+const fakeBin = path.join(root, 'fixtures', 'fake-slurm')
+
+function fake(t: { testdir: () => string }) {
+  const dir = t.testdir()
+  const state = path.join(dir, 'slurm-state')
+  fs.mkdirSync(state)
+  const commands = { binDir: fakeBin, env: { ...process.env, FAKE_SLURM_DIR: state } }
+  const sbatchArgs = (id: number) => fs.readFileSync(path.join(state, 'jobs', `${id}.args`), 'utf8').trim().split('\n')
+  const script = (id: number) => fs.readFileSync(path.join(state, 'jobs', `${id}.sh`), 'utf8')
+  const calls = (cmd: string) => fs.readFileSync(path.join(state, 'calls.log'), 'utf8').split('\n').filter((l) => l.startsWith(`${cmd} `))
+  return { dir, state, commands, sbatchArgs, script, calls }
+}
+
+/** Runs what the batch script runs on a node, with Slurm's variables for element `index`. */
+function runOnNode(folder: string, arrayId: string, index: number | null) {
+  const env = { ...process.env, ...(index === null ? { SLURM_JOB_ID: arrayId } : { SLURM_ARRAY_JOB_ID: arrayId, SLURM_ARRAY_TASK_ID: String(index) }), SLURM_PROCID: '0' }
+  return spawnSync(process.execPath, [path.join(root, 'dist', 'worker', 'main.js'), folder], { env, encoding: 'utf8' })
+}
+
+t.test('submit: one sbatch, the files on disk, the result read from its file', async (t) => {
+  const f = fake(t)
+  const folder = path.join(f.dir, 'logs')
+  const ex = new SlurmExecutor({ folder, commands: f.commands, partition: 'debug', memGb: 3.5, timeoutMin: 7 })
+  const job = await ex.submit(add, 40, 2)
+  t.equal(job.jobId, '1000')
+  const args = f.sbatchArgs(1000)
+  t.ok(args.includes('--parsable'))
+  t.ok(args.includes(`--output=${folder}/%j_%t_log.out`), 'logs go to the folder')
+  t.notOk(args.includes('--hold'), 'a folder without ids needs no hold')
+  const script = f.script(1000)
+  t.match(script, /#SBATCH --partition=debug/)
+  t.match(script, /#SBATCH --mem=3584M/)
+  t.match(script, /#SBATCH --time=7/)
+  t.match(script, /srun .*worker\/main\.js/, 'the batch script runs the worker entrypoint through srun')
+  t.ok(fs.existsSync(path.join(folder, '1000_submitted.v8')))
+  t.ok(fs.existsSync(path.join(folder, '1000_submission.sh')))
+  t.equal(job.state, 'PENDING', 'nothing known yet')
+
+  const node = runOnNode(folder, '1000', null)
+  t.equal(node.status, 0, node.stderr)
+  t.equal(await job.result(), 42)
+  t.equal(job.state, 'COMPLETED')
+  t.same(f.calls('sacct'), [], 'a finished job needs no scheduler call: its result file says it')
+})
+
+t.test('a folder that depends on the job id: held until its folders exist, then released', async (t) => {
+  const f = fake(t)
+  const folder = path.join(f.dir, 'runs', '%j')
+  const ex = new SlurmExecutor({ folder, commands: f.commands })
+  const jobs = await ex.mapArray(square, [1, 2, 3])
+  t.same(jobs.map((j) => j.jobId), ['1000_0', '1000_1', '1000_2'])
+  const args = f.sbatchArgs(1000)
+  t.ok(args.includes('--hold'))
+  t.ok(args.includes(`--output=${path.join(f.dir, 'runs')}/%A_%a/%A_%a_%t_log.out`), 'our %j is Slurm\'s %A_%a in an array')
+  t.match(f.script(1000), /#SBATCH --array=0-2/)
+  t.equal(fs.readFileSync(path.join(f.state, 'released'), 'utf8').trim(), '1000')
+  for (const j of jobs) t.ok(fs.existsSync(j.paths.folder), `${j.jobId}'s folder exists before release`)
+  t.ok(fs.existsSync(path.join(f.dir, 'runs', '1000', '1000_submitted.v8')), 'the array\'s files in its own folder')
+  t.equal(runOnNode(folder, '1000', 1).status, 0)
+  t.equal(await jobs[1].result(), 4)
+})
+
+t.test('an array larger than MaxArraySize goes as several sbatch calls, in order', async (t) => {
+  const f = fake(t)
+  fs.writeFileSync(path.join(f.state, 'scontrol-config.txt'), 'MaxArraySize            = 100\nMaxJobCount = 10000\n')
+  const ex = new SlurmExecutor({ folder: path.join(f.dir, 'logs'), commands: f.commands, arrayParallelism: 16 })
+  const xs = Array.from({ length: 250 }, (_, i) => i)
+  const jobs = await ex.mapArray(square, xs)
+  t.equal(f.calls('sbatch').length, 3)
+  t.equal(f.calls('scontrol').length, 1, 'MaxArraySize asked once')
+  t.match(f.script(1000), /--array=0-99%16/)
+  t.match(f.script(1001), /--array=0-99%16/)
+  t.match(f.script(1002), /--array=0-49%16/)
+  t.same(jobs.slice(98, 102).map((j) => j.jobId), ['1000_98', '1000_99', '1001_0', '1001_1'])
+  t.equal(jobs[249].jobId, '1002_49')
+  t.equal(runOnNode(path.join(f.dir, 'logs'), '1002', 49).status, 0)
+  t.equal(await jobs[249].result(), 249 * 249, 'element 249 got its own argument')
+})
+
+t.test('sbatch failing: FailedSubmissionError with its message, nothing left behind', async (t) => {
+  const f = fake(t)
+  fs.writeFileSync(path.join(f.state, 'sbatch.fail'), 'sbatch: error: invalid partition specified: nosuch\n')
+  const ex = new SlurmExecutor({ folder: path.join(f.dir, 'logs'), commands: f.commands, partition: 'nosuch' })
+  const e = await ex.submit(add, 1, 2).then(() => null, (err: Error) => err)
+  t.type(e, FailedSubmissionError)
+  t.match(e?.message, /invalid partition specified: nosuch/)
+  t.same(fs.readdirSync(path.join(f.dir, 'logs')).filter((n) => n.endsWith('.v8')), [], 'no submission file')
+})
+
+t.test('parameters: an unknown name lists the valid ones; wrong types are refused', async (t) => {
+  const f = fake(t)
+  const ex = new SlurmExecutor({ folder: path.join(f.dir, 'logs'), commands: f.commands })
+  t.throws(() => ex.updateParameters({ partiton: 'x' } as never), /partiton[\s\S]*partition/)
+  t.throws(() => ex.updateParameters({ memGb: 'lots' } as never), ParameterError)
+})
+
+t.test('AutoExecutor: Slurm when sbatch is there, else local; generic and prefixed parameters', async (t) => {
+  const f = fake(t)
+  const savedPath = process.env.PATH
+  t.teardown(() => { process.env.PATH = savedPath })
+  process.env.PATH = `${path.join(root, 'test', 'fixtures', 'no-such-dir')}`
+  const local = new AutoExecutor({ folder: path.join(f.dir, 'l'), timeoutMin: 3, slurmPartition: 'gpu', localMaxWorkers: 1 })
+  t.equal(local.cluster, 'local')
+  t.type(local.executor, LocalExecutor)
+  t.same(local.executor.parameters, { maxWorkers: 1, timeoutMin: 3 }, 'slurm parameters ignored on a laptop')
+  t.equal(await (await local.submit(add, 1, 2)).result(), 3)
+  await local.shutdown()
+
+  process.env.PATH = `${fakeBin}:${savedPath}`
+  const slurm = new AutoExecutor({ folder: path.join(f.dir, 's'), name: 'sweep', memGb: 2, slurmMemGb: 4, slurmPartition: 'gpu', localMaxWorkers: 1 })
+  t.equal(slurm.cluster, 'slurm')
+  t.type(slurm.executor, SlurmExecutor)
+  t.same(slurm.executor.parameters, { jobName: 'sweep', memGb: 4, partition: 'gpu' }, 'a prefixed value overrides the generic one')
+  t.throws(() => slurm.updateParameters({ slurmPartiton: 'x' } as never), /slurmPartiton[\s\S]*slurmPartition/)
+  t.equal(new AutoExecutor({ folder: path.join(f.dir, 'd'), cluster: 'debug' }).cluster, 'debug')
+})
