@@ -185,13 +185,13 @@ export async function runSlurm(o: RunOptions): Promise<unknown> {
     for (const m of ms) {
       o.progress(`slurm (fake): round ${r + 1}/${o.rounds}, ${m} jobs`)
       try {
-        (fake[m] ??= []).push(await o.child<SlurmResult>('slurm.js', { part: 'slurm', kind: 'fake', m, maxArraySize: 100_000, polls: o.smoke ? 3 : 10, pollMs: 100, dir } satisfies SlurmSpec))
+        (fake[m] ??= []).push(await o.child<SlurmResult>('slurm.js', { part: 'slurm', kind: 'fake', m, maxArraySize: 100_000, polls: o.smoke ? 3 : 10, pollMs: 100, dir } satisfies SlurmSpec, 120_000))
       } catch (e) { errors.push((e as Error).message) }
     }
     // 4. with the cluster's MaxArraySize (1001 in the fake config): several sbatch
     o.progress(`slurm (fake): round ${r + 1}/${o.rounds}, submit ${submitN} at MaxArraySize`)
     try {
-      (submit.clusterMax ??= []).push(await o.child<SlurmResult>('slurm.js', { part: 'slurm', kind: 'fake', m: submitN, polls: 1, pollMs: 100, dir } satisfies SlurmSpec))
+      (submit.clusterMax ??= []).push(await o.child<SlurmResult>('slurm.js', { part: 'slurm', kind: 'fake', m: submitN, polls: 1, pollMs: 100, dir } satisfies SlurmSpec, 120_000))
     } catch (e) { errors.push((e as Error).message) }
   }
   submit.oneSbatch = fake[submitN] ?? []
@@ -202,7 +202,7 @@ export async function runSlurm(o: RunOptions): Promise<unknown> {
     try {
       execFileSync('sinfo', ['-h'], { stdio: 'ignore', timeout: 10_000 })
       o.progress('slurm (real cluster): 100 jobs')
-      real = await o.child<SlurmResult>('slurm.js', { part: 'slurm', kind: 'real', m: 100, polls: 0, pollMs: 0, dir: path.join(ROOT, 'bench', 'results') } satisfies SlurmSpec, 600_000)
+      real = await o.child<SlurmResult>('slurm.js', { part: 'slurm', kind: 'real', m: 100, polls: 0, pollMs: 0, dir: path.join(ROOT, 'bench', 'results') } satisfies SlurmSpec, 300_000)
     } catch (e) {
       realSkipped = (e as Error).message.includes('sinfo') || (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no Slurm cluster here (sinfo failed)' : (e as Error).message
       if (!realSkipped.startsWith('no Slurm')) errors.push(realSkipped)

@@ -134,3 +134,20 @@ t.test('one user script, unchanged, on the LocalExecutor and on Slurm (AutoExecu
   t.match(local.stdout, /^cluster=local jobs=5 best lr=0\.3 /)
   t.equal(slurm.stdout.replace('cluster=slurm', 'cluster=local'), local.stdout, 'the same results')
 })
+
+t.test('cancelAtExit: a script that exits cancels its unfinished jobs', opts, async (t) => {
+  const folder = path.join(t.testdir(), '%j')
+  const script = `
+    import { SlurmExecutor } from ${JSON.stringify(path.join(here, '..', 'dist', 'lib', 'index.js'))}
+    import { sleepMs } from ${JSON.stringify(path.join(here, '..', 'dist', 'fixtures', 'tasks.js'))}
+    const ex = new SlurmExecutor({ folder: process.argv[1], cancelAtExit: true, timeoutMin: 5 })
+    const job = await ex.submit(sleepMs, 120_000, 0)
+    console.log(job.jobId)`
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script, folder], { encoding: 'utf8', timeout: 60_000 })
+  t.equal(r.status, 0, r.stderr)
+  const job = attachJob(folder, r.stdout.trim())
+  await job.wait()
+  t.equal(job.state, 'CANCELLED')
+  const e = await job.exception()
+  t.match(e?.message ?? '', /ended as CANCELLED without writing its result file/)
+})

@@ -115,10 +115,13 @@ export class Job<R> {
     await this.wait()
     const found = this.peekOutcome(task)
     if (!found) {
+      // killed, timed out or lost by the scheduler before the worker could write its result
       const state = this.state
+      const tail = logTail(this.paths.stderr(task)) ?? logTail(this.paths.stdout(task))
       return {
-        state: state === 'COMPLETED' ? 'FAILED' : (state as 'FAILED'),
-        error: new Error(`job ${this.jobId} ended as ${state} without writing its result file ${this.paths.resultFile(task)}`),
+        state: state === 'CANCELLED' || state === 'TIMEOUT' ? state : 'FAILED',
+        error: new Error(`job ${this.jobId} ended as ${state} without writing its result file ${this.paths.resultFile(task)}` +
+          (tail ? `\n--- last lines of its log ---\n${tail}` : '')),
       }
     }
     return decodeOutcome(found.outcome, found.marked)
@@ -209,6 +212,12 @@ export class JobTask<R> {
   result(): Promise<R> { return this.job.taskResult(this.rank) }
   stdout(): string | null { return this.job.stdout(this.rank) }
   stderr(): string | null { return this.job.stderr(this.rank) }
+}
+
+/** The last lines of a log file, or undefined when there is none. */
+function logTail(file: string, lines = 20): string | undefined {
+  const text = readIfExists(file)?.trimEnd()
+  return text ? text.split('\n').slice(-lines).join('\n') : undefined
 }
 
 function readIfExists(file: string): string | null {
