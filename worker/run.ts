@@ -50,6 +50,8 @@ export interface RunReply {
   bytes: Uint8Array
   /** how many elements failed, timed out or were cancelled */
   failures: number
+  /** milliseconds spent running the elements (files excluded): the executor sizes chunks with it */
+  runMs: number
 }
 
 // A pool thread runs many chunks of the same array: decode its submission once.
@@ -106,6 +108,7 @@ export async function runTasks(req: RunRequest): Promise<RunReply> {
   const run: InFlight = { req, sub, outcomes: [], current: null }
   inFlight = run
   const { control } = req
+  const t0 = performance.now()
   try {
     for (let k = 0; k < req.count; k++) {
       const index = req.first + k
@@ -125,8 +128,9 @@ export async function runTasks(req: RunRequest): Promise<RunReply> {
       if (control) Atomics.store(control, CURRENT, -1)
       run.outcomes.push(outcome)
     }
+    const runMs = performance.now() - t0
     const { file, bytes, failures } = writeResults(run)
-    return { file, bytes, failures }
+    return { file, bytes, failures, runMs }
   } finally {
     inFlight = null
   }

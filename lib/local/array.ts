@@ -114,10 +114,12 @@ export class LocalArray implements JobWatcher {
   }
 
   /** A chunk's worker replied with its result record. */
-  completed(chunk: Chunk, reply: { bytes: Uint8Array }, ms: number): void {
+  completed(chunk: Chunk, reply: { bytes: Uint8Array; runMs: number }): void {
     const record = decodeResult(reply.bytes, `result of ${chunk.array.record.arrayId} chunk ${chunk.first}`)
-    const perElement = ms / chunk.count
-    this.msPerElement = this.msPerElement === undefined ? perElement : 0.5 * this.msPerElement + 0.5 * perElement
+    // the time of the tasks alone: a chunk's fixed cost (two files, a message) must not shrink chunks
+    const perElement = reply.runMs / chunk.count
+    // faster at once (the first chunk also paid the task module's import), slower by halves
+    this.msPerElement = this.msPerElement === undefined || perElement < this.msPerElement ? perElement : 0.5 * (this.msPerElement + perElement)
     this.report(record)
   }
 

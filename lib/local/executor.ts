@@ -64,9 +64,10 @@ export class LocalExecutor extends Executor<LocalParameters> implements ChunkRun
   private getPool(): Piscina<RunRequest, RunReply> {
     this.pool ??= new Piscina<RunRequest, RunReply>({
       filename: POOL_FILE,
+      // all threads up at once (they start in parallel); idle ones do not keep the process alive
       maxThreads: this.params.maxWorkers,
-      minThreads: 0,
-      idleTimeout: 1000,
+      minThreads: this.params.maxWorkers,
+      idleTimeout: 30_000,
     })
     return this.pool
   }
@@ -94,9 +95,8 @@ export class LocalExecutor extends Executor<LocalParameters> implements ChunkRun
       submitted: chunk.array.file, first: chunk.first, count: chunk.count, task: chunk.task,
       capture: 'files', control: chunk.control, startedAt: chunk.startedAt, guard: true,
     }
-    const t0 = performance.now()
     this.getPool().run(req, { signal: chunk.abort.signal }).then(
-      (reply) => this.finish(chunk, () => chunk.array.completed(chunk, reply, performance.now() - t0)),
+      (reply) => this.finish(chunk, () => chunk.array.completed(chunk, reply)),
       (error: unknown) => this.finish(chunk, () => chunk.array.interrupted(chunk, error)),
     )
   }
