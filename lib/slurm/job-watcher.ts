@@ -1,17 +1,37 @@
 // The JobWatcher of Slurm jobs: result files first (a finished job needs no scheduler call), else
 // the process-wide SlurmWatcher, which asks sacct (or squeue) once per poll for every job.
+import fs from 'node:fs'
+import path from 'node:path'
 import { isFinalState, type Job, type JobState, type JobWatcher } from '../core/job.js'
 import { scancel, type SlurmCommandOptions } from './commands.js'
 import type { SlurmWatcher } from './watcher.js'
 
+/** How long a folder listing answers for every job in it: one readdir per poll, not one stat per job. */
+const LISTING_MS = 200
+
 export class SlurmJobWatcher implements JobWatcher {
+  private readonly listings = new Map<string, { at: number; names: Set<string> }>()
+
   constructor(private readonly watcher: SlurmWatcher, private readonly commands: SlurmCommandOptions) {}
+
+  private exists(file: string): boolean {
+    const dir = path.dirname(file)
+    let listing = this.listings.get(dir)
+    if (!listing || Date.now() - listing.at > LISTING_MS) {
+      let names: string[] = []
+      try { names = fs.readdirSync(dir) } catch { /* not made yet */ }
+      listing = { at: Date.now(), names: new Set(names) }
+      if (this.listings.size > 1000) this.listings.clear() // one folder per job: forget old ones
+      this.listings.set(dir, listing)
+    }
+    return listing.names.has(path.basename(file))
+  }
 
   /** The job's state as its result files tell it; undefined while a task has none. */
   private fromResults(job: Job<unknown>): JobState | undefined {
     let state: JobState = 'COMPLETED'
     for (let t = 0; t < job.numTasks; t++) {
-      const found = job.peekOutcome(t)
+      const found = this.exists(job.paths.resultFile(t)) ? job.peekOutcome(t) : undefined
       if (!found) return undefined
       if (found.outcome.state !== 'COMPLETED' && state === 'COMPLETED') state = found.outcome.state
     }
