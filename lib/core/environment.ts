@@ -23,6 +23,7 @@ export interface JobEnvironmentInfo {
 }
 
 const current = new AsyncLocalStorage<JobEnvironment>()
+const HOSTNAME = os.hostname() // a system call: once, not per task
 
 export class JobEnvironment implements JobEnvironmentInfo {
   readonly backend!: BackendName
@@ -35,7 +36,7 @@ export class JobEnvironment implements JobEnvironmentInfo {
   readonly globalRank!: number
   readonly localRank!: number
   readonly folderTemplate!: string
-  readonly hostname = os.hostname()
+  readonly hostname = HOSTNAME
 
   constructor(info: JobEnvironmentInfo) {
     Object.assign(this, info)

@@ -160,13 +160,15 @@ export abstract class Executor<P extends CommonParameters> {
       }
       fnIndex[i] = k
       if (!Array.isArray(a)) throw new ParameterError(`the arguments of element ${i} are not an array`)
-      const name = fns[k].exportName
-      const where = items.length > 1 ? `argument %d of ${name} (element ${i})` : `argument %d of ${name}`
       let copy: unknown[] | null = null
       for (let j = 0; j < a.length; j++) {
-        const enc = encodeValue(a[j], where.replace('%d', String(j + 1)))
+        const arg = a[j]
+        if (typeof arg !== 'object' && typeof arg !== 'function' && typeof arg !== 'symbol') continue // sent as it is
+        // the name of the place is only made for an error
+        const where = () => `argument ${j + 1} of ${fns[k!].exportName}${items.length > 1 ? ` (element ${i})` : ''}`
+        const enc = encodeValue(arg, where)
         marked ||= enc.marked
-        if (enc.value !== a[j]) (copy ??= a.slice())[j] = enc.value
+        if (enc.value !== arg) (copy ??= a.slice())[j] = enc.value
       }
       args[i] = copy ?? a
     }

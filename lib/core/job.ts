@@ -142,11 +142,11 @@ export class Job<R> {
   }
 
   /** The value the task returned; throws FailedJobError (with the remote stack) if it did not. */
-  async result(): Promise<R> {
+  result(): Promise<R> {
     if (this.numTasks > 1) {
-      throw new Error(`job ${this.jobId} has ${this.numTasks} tasks: use results() for one value per task`)
+      return Promise.reject(new Error(`job ${this.jobId} has ${this.numTasks} tasks: use results() for one value per task`))
     }
-    return (await this.results())[0]
+    return this.taskResult(0)
   }
 
   /** One value per task, in rank order. */
@@ -158,11 +158,10 @@ export class Job<R> {
 
   /** The value task `rank` returned; throws FailedJobError if it did not. */
   async taskResult(rank: number): Promise<R> {
-    if (this.done()) {
-      // the common case, without a further await: a finished job whose value needs no decoding
-      const known = this.peekOutcome(rank)
-      if (known?.outcome.state === 'COMPLETED' && !known.marked) return known.outcome.value as R
-    }
+    if (!this.done()) await this.wait()
+    // the common case, with no further await: a value that needs no decoding
+    const known = this.peekOutcome(rank)
+    if (known?.outcome.state === 'COMPLETED' && !known.marked) return known.outcome.value as R
     const o = await this.outcome(rank)
     if (o.state !== 'COMPLETED') throw this.failure(rank, o)
     return o.value as R

@@ -72,17 +72,25 @@ function isOpaque(obj: object, proto: unknown): boolean {
  * First pass: refuses what v8 would lose or reject, and tells whether anything needs a marker.
  * Most values need none, and are then given to v8 as they are, uncopied.
  */
-function check(value: unknown, where: string): boolean {
+function check(value: unknown, where: string | (() => string)): boolean {
   let needsMarkers = false
   const visited = new Set<object>()
-  const walk = (v: unknown, path: string): void => {
+  // where we are, as a stack of keys joined only for an error: most values never need it
+  const keys: string[] = []
+  const here = (key?: string) => (typeof where === 'string' ? where : where()) + keys.join('') + (key ?? '')
+  const enter = (v: unknown, key: string): void => {
+    keys.push(key)
+    walk(v)
+    keys.pop()
+  }
+  const walk = (v: unknown): void => {
     switch (typeof v) {
       case 'string': case 'number': case 'boolean': case 'undefined': case 'bigint':
         return
       case 'function':
-        return refuse(path, `is a ${typeName(v)}`, 'functions cannot be sent: pass data, or export the function as a task and pass its name')
+        return refuse(here(), `is a ${typeName(v)}`, 'functions cannot be sent: pass data, or export the function as a task and pass its name')
       case 'symbol':
-        return refuse(path, 'is a Symbol', 'Symbols cannot be sent: pass a string')
+        return refuse(here(), 'is a Symbol', 'Symbols cannot be sent: pass a string')
     }
     if (v === null || visited.has(v as object)) return
     const obj = v as object
@@ -90,7 +98,7 @@ function check(value: unknown, where: string): boolean {
     const proto = Object.getPrototypeOf(obj)
     if (isOpaque(obj, proto)) {
       if (ArrayBuffer.isView(obj) && !KEPT_AS_IS.has(proto)) {
-        refuse(path, `is a ${typeName(obj)}`, 'subclasses of typed arrays come back as the base array: pass the plain typed array')
+        refuse(here(), `is a ${typeName(obj)}`, 'subclasses of typed arrays come back as the base array: pass the plain typed array')
       }
       return
     }
@@ -98,55 +106,55 @@ function check(value: unknown, where: string): boolean {
     if (obj instanceof Error) {
       needsMarkers = true
       const e = obj as Error & Record<string, unknown>
-      if ('cause' in e) walk(e.cause, `${path}.cause`)
-      if (obj instanceof AggregateError) obj.errors.forEach((x, i) => walk(x, `${path}.errors[${i}]`))
-      for (const k of Object.keys(e)) walk(e[k], `${path}.${k}`)
+      if ('cause' in e) enter(e.cause, `.cause`)
+      if (obj instanceof AggregateError) obj.errors.forEach((x, i) => enter(x, `.errors[${i}]`))
+      for (const k of Object.keys(e)) enter(e[k], `.${k}`)
       return
     }
-    if (obj instanceof Promise) return refuse(path, 'is a Promise', 'await it before submitting and pass its value')
+    if (obj instanceof Promise) return refuse(here(), 'is a Promise', 'await it before submitting and pass its value')
     if (obj instanceof WeakMap || obj instanceof WeakSet || obj instanceof WeakRef) {
-      return refuse(path, `is a ${typeName(obj)}`, 'weak collections cannot be sent: use a Map or Set')
+      return refuse(here(), `is a ${typeName(obj)}`, 'weak collections cannot be sent: use a Map or Set')
     }
-    if (obj instanceof SharedArrayBuffer) return refuse(path, 'is a SharedArrayBuffer', 'copy it into an ArrayBuffer')
+    if (obj instanceof SharedArrayBuffer) return refuse(here(), 'is a SharedArrayBuffer', 'copy it into an ArrayBuffer')
     if (Array.isArray(obj)) {
-      if (proto !== Array.prototype) return refuse(path, `is a ${typeName(obj)}`, 'subclasses of Array come back as plain arrays: pass a plain array')
+      if (proto !== Array.prototype) return refuse(here(), `is a ${typeName(obj)}`, 'subclasses of Array come back as plain arrays: pass a plain array')
       for (let i = 0; i < obj.length; i++) {
         const item = obj[i]
-        if (typeof item === 'object' || typeof item === 'function' || typeof item === 'symbol') walk(item, `${path}[${i}]`)
+        if (typeof item === 'object' || typeof item === 'function' || typeof item === 'symbol') enter(item, `[${i}]`)
       }
       return
     }
     if (obj instanceof Map) {
-      if (proto !== Map.prototype) return refuse(path, `is a ${typeName(obj)}`, 'subclasses of Map come back as plain Maps')
-      for (const [k, item] of obj) { walk(k, `${path}.<key>`); walk(item, `${path}.get(${String(k)})`) }
+      if (proto !== Map.prototype) return refuse(here(), `is a ${typeName(obj)}`, 'subclasses of Map come back as plain Maps')
+      for (const [k, item] of obj) { enter(k, `.<key>`); enter(item, `.get(${String(k)})`) }
       return
     }
     if (obj instanceof Set) {
-      if (proto !== Set.prototype) return refuse(path, `is a ${typeName(obj)}`, 'subclasses of Set come back as plain Sets')
-      for (const item of obj) walk(item, `${path}.<item>`)
+      if (proto !== Set.prototype) return refuse(here(), `is a ${typeName(obj)}`, 'subclasses of Set come back as plain Sets')
+      for (const item of obj) enter(item, `.<item>`)
       return
     }
     // a plain object, a null-prototype object, or an instance of some class
     if (proto !== Object.prototype) {
       if (proto !== null && !registeredClasses.has(proto.constructor)) {
         const name = proto?.constructor?.name || 'TheClass'
-        return refuse(path, `is an ${typeName(obj)}, which would arrive as a plain object without its methods`,
+        return refuse(here(), `is an ${typeName(obj)}, which would arrive as a plain object without its methods`,
           `mark the class with serializable(import.meta.url, ${name}) in the module that exports it, or pass a plain object`)
       }
       needsMarkers = true
     }
-    if (Object.getOwnPropertySymbols(obj).length > 0) return refuse(path, 'has Symbol keys, which would be dropped', 'use string keys')
-    if (MARK in obj) return refuse(path, `has the reserved key ${MARK}`, 'rename that key')
+    if (Object.getOwnPropertySymbols(obj).length > 0) return refuse(here(), 'has Symbol keys, which would be dropped', 'use string keys')
+    if (MARK in obj) return refuse(here(), `has the reserved key ${MARK}`, 'rename that key')
     const descriptors = Object.getOwnPropertyDescriptors(obj)
     for (const k in descriptors) {
       const d = descriptors[k]
-      if (d.get || d.set) return refuse(`${path}.${k}`, 'is a getter or setter, which would arrive as a plain value', 'pass the value itself')
-      if (!d.enumerable) return refuse(`${path}.${k}`, 'is a non-enumerable property, which would be dropped', 'make it enumerable or leave it out')
+      if (d.get || d.set) return refuse(here(`.${k}`), 'is a getter or setter, which would arrive as a plain value', 'pass the value itself')
+      if (!d.enumerable) return refuse(here(`.${k}`), 'is a non-enumerable property, which would be dropped', 'make it enumerable or leave it out')
       const item = d.value
-      if (typeof item === 'object' || typeof item === 'function' || typeof item === 'symbol') walk(item, `${path}.${k}`)
+      if (typeof item === 'object' || typeof item === 'function' || typeof item === 'symbol') enter(item, `.${k}`)
     }
   }
-  walk(value, where)
+  walk(value)
   return needsMarkers
 }
 
@@ -223,7 +231,7 @@ function withMarkers(value: unknown): unknown {
  * Encodes `value` for v8. `where` names it in errors (e.g. "argument 2 of train"). A value that
  * needs no marker (the common case) is returned as it is.
  */
-export function encodeValue(value: unknown, where: string): Encoded {
+export function encodeValue(value: unknown, where: string | (() => string)): Encoded {
   if (typeof value !== 'object' && typeof value !== 'function' && typeof value !== 'symbol') return { value, marked: false }
   return check(value, where) ? { value: withMarkers(value), marked: true } : { value, marked: false }
 }

@@ -11,6 +11,8 @@ const LISTING_MS = 200
 
 export class SlurmJobWatcher implements JobWatcher {
   private readonly listings = new Map<string, { at: number; names: Set<string> }>()
+  /** each job's result file names, made once (they are asked for at every poll) */
+  private readonly resultFiles = new WeakMap<Job<unknown>, string[]>()
 
   constructor(private readonly watcher: SlurmWatcher, private readonly commands: SlurmCommandOptions) {}
 
@@ -30,8 +32,13 @@ export class SlurmJobWatcher implements JobWatcher {
   /** The job's state as its result files tell it; undefined while a task has none. */
   private fromResults(job: Job<unknown>): JobState | undefined {
     let state: JobState = 'COMPLETED'
+    let files = this.resultFiles.get(job)
+    if (!files) {
+      files = Array.from({ length: job.numTasks }, (_, t) => job.paths.resultFile(t))
+      this.resultFiles.set(job, files)
+    }
     for (let t = 0; t < job.numTasks; t++) {
-      const found = this.exists(job.paths.resultFile(t)) ? job.peekOutcome(t) : undefined
+      const found = this.exists(files[t]) ? job.peekOutcome(t) : undefined
       if (!found) return undefined
       if (found.outcome.state !== 'COMPLETED' && state === 'COMPLETED') state = found.outcome.state
     }
