@@ -124,9 +124,29 @@ export function parseJobId(id: string): ParsedId | undefined {
   return tasks && { baseId, tasks, compact: true, step: step !== undefined };
 }
 
+/** The common row, 'A_i' (one per array task), read without a regular expression. */
+function plainTaskId(id: string): ParsedId | undefined {
+  if (!/^\d+_\d+$/.test(id)) return undefined;
+  const us = id.indexOf('_');
+  return { baseId: id.slice(0, us), tasks: [Number(id.slice(us + 1))], compact: false, step: false };
+}
+
 function parseExitCode(text: string | undefined): { exitCode?: number; signal?: number } {
   const m = /^(\d+):(\d+)$/.exec(text?.trim() ?? '');
   return m ? { exitCode: Number(m[1]), signal: Number(m[2]) } : {};
+}
+
+// A poll parses one row per watched job (10,000 rows is common) but meets only a few distinct
+// states and exit codes: parse each of those once.
+const stateCache = new Map<string, JobState>();
+const exitCache = new Map<string, { exitCode?: number; signal?: number }>();
+function cached<T>(cache: Map<string, T>, key: string, make: (k: string) => T): T {
+  let v = cache.get(key);
+  if (v === undefined) {
+    v = make(key);
+    if (cache.size < 1000) cache.set(key, v);
+  }
+  return v;
 }
 
 /**
@@ -136,25 +156,36 @@ function parseExitCode(text: string | undefined): { exitCode?: number; signal?: 
 function parseRows(text: string, third: 'exit' | 'reason'): Map<string, JobEntry> {
   const out = new Map<string, JobEntry>();
   for (const line of text.split('\n')) {
-    const [id, rawState, extra] = line.trim().split('|');
-    if (!id || rawState === undefined) continue;
-    const parsed = parseJobId(id);
+    const bar1 = line.indexOf('|');
+    if (bar1 < 0) continue;
+    const bar2 = line.indexOf('|', bar1 + 1);
+    const id = line.slice(0, bar1).trim();
+    const rawState = (bar2 < 0 ? line.slice(bar1 + 1) : line.slice(bar1 + 1, bar2)).trim();
+    const extra = bar2 < 0 ? undefined : line.slice(bar2 + 1).split('|')[0]!.trim();
+    if (!id) continue;
+    const parsed = plainTaskId(id) ?? parseJobId(id);
     if (!parsed || parsed.step) continue; // steps (.batch, .0, .extern) repeat the allocation row
-    const common = {
-      baseId: parsed.baseId,
-      state: normalizeState(rawState),
-      rawState: rawState.trim(),
-      ...(third === 'exit' ? parseExitCode(extra) : extra?.trim() ? { reason: extra.trim() } : {}),
-      compact: parsed.compact,
+    const state = cached(stateCache, rawState, normalizeState);
+    const exit = third === 'exit' && extra ? cached(exitCache, extra, parseExitCode) : undefined;
+    const entry = (jobId: string, taskId?: number): JobEntry => {
+      const e: JobEntry = { jobId, baseId: parsed.baseId, state, rawState, compact: parsed.compact };
+      if (taskId !== undefined) e.taskId = taskId;
+      if (exit?.exitCode !== undefined) { e.exitCode = exit.exitCode; e.signal = exit.signal; }
+      if (third === 'reason' && extra) e.reason = extra;
+      return e;
     };
     if (parsed.tasks === undefined) {
-      out.set(parsed.baseId, { jobId: parsed.baseId, ...common });
+      out.set(parsed.baseId, entry(parsed.baseId));
+      continue;
+    }
+    if (!parsed.compact) {
+      out.set(id, entry(id, parsed.tasks[0])); // 'A_i': the id is the key as it stands
       continue;
     }
     for (const taskId of parsed.tasks) {
       const jobId = `${parsed.baseId}_${taskId}`;
       if (parsed.compact && out.get(jobId)?.compact === false) continue;
-      out.set(jobId, { jobId, taskId, ...common });
+      out.set(jobId, entry(jobId, taskId));
     }
   }
   return out;

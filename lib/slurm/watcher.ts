@@ -276,12 +276,12 @@ export class SlurmWatcher {
         if (ACCOUNTING_OFF.test(String((e as { stderr?: string }).stderr ?? (e as Error).message))) this.sacctDisabled = true;
       }
     }
-    const needSqueue = open.filter(
+    const needSqueue = new Set(open.filter(
       (j) => !fromSacct || (!lookup(fromSacct, j) && now - j.registeredAt >= (this.options.sacctAbsentMs ?? 10_000)),
-    );
+    ));
     let fromSqueue: Map<string, JobEntry> | undefined;
-    if (needSqueue.length > 0) {
-      const ids = [...new Set(needSqueue.map((j) => j.baseId))];
+    if (needSqueue.size > 0) {
+      const ids = [...new Set([...needSqueue].map((j) => j.baseId))];
       this.countCalls('squeueCalls', ids);
       try {
         fromSqueue = parseSqueue(await squeue(ids, this.options.commands));
@@ -294,8 +294,14 @@ export class SlurmWatcher {
       const inSqueue = !inSacct && fromSqueue ? lookup(fromSqueue, job) : undefined;
       if (inSacct || inSqueue) {
         job.missingSince = undefined;
-        this.update(job, inSacct ? entryInfo(inSacct, 'sacct') : entryInfo(inSqueue!, 'squeue'));
-      } else if (fromSqueue && needSqueue.includes(job)) {
+        const entry = inSacct ?? inSqueue!;
+        const source = inSacct ? 'sacct' : 'squeue';
+        // most polls change nothing for most jobs: no new info object then
+        const reason = entry.reason === 'None' ? undefined : entry.reason;
+        if (entry.state !== job.info.state || source !== job.info.source || reason !== job.info.reason || isFinalState(entry.state)) {
+          this.update(job, entryInfo(entry, source));
+        }
+      } else if (fromSqueue && needSqueue.has(job)) {
         await this.handleMissing(job);
       }
     }
