@@ -1,6 +1,7 @@
 // The worker entrypoint's core, the only code that runs inside a job: the pool threads, the
 // DebugExecutor and the CLI on a Slurm node all call runTasks() over the same files.
 import fs from 'node:fs'
+import { cachedGet } from '../lib/core/cache.js'
 import { JobEnvironment } from '../lib/core/environment.js'
 import {
   encodeRecord, readSubmission, writeAtomic,
@@ -56,20 +57,7 @@ export interface RunReply {
 
 // A pool thread runs many chunks of the same array: decode its submission once.
 const submissions = new Map<string, SubmissionRecord>()
-function submission(file: string): SubmissionRecord {
-  let s = submissions.get(file)
-  if (!s) {
-    s = readSubmission(file)
-    if (submissions.size >= 4) submissions.delete(submissions.keys().next().value!)
-    submissions.set(file, s)
-  }
-  return s
-}
-
-/** Drops the cached submission (a job re-run after a requeue reads its file afresh). */
-export function forgetSubmission(file: string): void {
-  submissions.delete(file)
-}
+const submission = (file: string) => cachedGet(submissions, file, 4, readSubmission)
 
 function errorOutcome(state: Exclude<Outcome['state'], 'COMPLETED'>, error: unknown): Outcome {
   return { state, error }

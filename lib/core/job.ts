@@ -2,6 +2,7 @@
 // watcher; its results come from memory when this process ran it, else from its result files.
 import fs from 'node:fs'
 import path from 'node:path'
+import { cachedGet } from './cache.js'
 import { FailedJobError } from './errors.js'
 import { decodeOutcome, outcomeAt, readResult, readSubmission, type Outcome, type ResultRecord, type SubmissionRecord } from './format.js'
 import { findChunk, JobPaths } from './paths.js'
@@ -43,15 +44,6 @@ export interface JobSubmission {
 
 // Re-attached jobs of one array share chunk files: read each once.
 const records = new Map<string, ResultRecord>()
-function cachedRecord(file: string): ResultRecord {
-  let r = records.get(file)
-  if (!r) {
-    r = readResult(file)
-    if (records.size >= 64) records.delete(records.keys().next().value!)
-    records.set(file, r)
-  }
-  return r
-}
 
 /** Reads task `task`'s outcome from disk; undefined when there is no result file yet. */
 export function readOutcome(paths: JobPaths, task: number): KnownOutcome | undefined {
@@ -65,7 +57,7 @@ export function readOutcome(paths: JobPaths, task: number): KnownOutcome | undef
     if (!chunk) return undefined
     file = path.join(folder, chunk)
   }
-  const record = file.endsWith(`${paths.jobId}_${task}_result.v8`) ? readResult(file) : cachedRecord(file)
+  const record = file.endsWith(`${paths.jobId}_${task}_result.v8`) ? readResult(file) : cachedGet(records, file, 64, readResult)
   const outcome = outcomeAt(record, (paths.index ?? 0) - record.first)
   return outcome && { outcome, marked: record.marked }
 }

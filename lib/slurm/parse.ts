@@ -1,6 +1,7 @@
 // Parsers for sacct, squeue and scontrol output, written against Slurm 22.05's real
 // output (see test/slurm-parse.test.ts). They never throw on odd lines: a poller
 // must survive whatever the scheduler prints.
+import { cachedGet } from '../core/cache.js';
 
 export type JobState =
   | 'PENDING'
@@ -140,15 +141,6 @@ function parseExitCode(text: string | undefined): { exitCode?: number; signal?: 
 // states and exit codes: parse each of those once.
 const stateCache = new Map<string, JobState>();
 const exitCache = new Map<string, { exitCode?: number; signal?: number }>();
-function cached<T>(cache: Map<string, T>, key: string, make: (k: string) => T): T {
-  let v = cache.get(key);
-  if (v === undefined) {
-    v = make(key);
-    if (cache.size < 1000) cache.set(key, v);
-  }
-  return v;
-}
-
 /**
  * Rows 'id|state|third' into a map jobId → entry. An explicit row for a task wins over
  * a compact range row, whatever their order (both can be present while tasks start).
@@ -165,8 +157,8 @@ function parseRows(text: string, third: 'exit' | 'reason'): Map<string, JobEntry
     if (!id) continue;
     const parsed = plainTaskId(id) ?? parseJobId(id);
     if (!parsed || parsed.step) continue; // steps (.batch, .0, .extern) repeat the allocation row
-    const state = cached(stateCache, rawState, normalizeState);
-    const exit = third === 'exit' && extra ? cached(exitCache, extra, parseExitCode) : undefined;
+    const state = cachedGet(stateCache, rawState, 1000, normalizeState);
+    const exit = third === 'exit' && extra ? cachedGet(exitCache, extra, 1000, parseExitCode) : undefined;
     const entry = (jobId: string, taskId?: number): JobEntry => {
       const e: JobEntry = { jobId, baseId: parsed.baseId, state, rawState, compact: parsed.compact };
       if (taskId !== undefined) e.taskId = taskId;
