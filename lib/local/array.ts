@@ -9,7 +9,6 @@ import { CANCEL_FLAG, CURRENT, DONE_FLAG, FLAGS, FLUSHED, PENDING_FLAG } from '.
 const CHUNK_TARGET_MS = 50
 const MAX_CHUNK = 1024
 
-
 export interface Chunk {
   array: LocalArray
   first: number
@@ -29,7 +28,6 @@ export interface ChunkRunner {
   stop(chunk: Chunk, why: 'TIMEOUT' | 'CANCELLED', index: number): void
   schedule(): void
 }
-
 
 export class LocalArray implements JobWatcher {
   readonly jobs: Job<unknown>[]

@@ -11,13 +11,12 @@ const LISTING_MS = 200
 
 export class SlurmJobWatcher implements JobWatcher {
   private readonly listings = new Map<string, { at: number; names: Set<string> }>()
-  /** each job's result file names, made once (they are asked for at every poll) */
-  private readonly resultFiles = new WeakMap<Job<unknown>, string[]>()
+  /** each job's result files as [folder, name] per task, made once (they are asked for at every poll) */
+  private readonly resultFiles = new WeakMap<Job<unknown>, [string, string][]>()
 
   constructor(private readonly watcher: SlurmWatcher, private readonly commands: SlurmCommandOptions) {}
 
-  private exists(file: string): boolean {
-    const dir = path.dirname(file)
+  private exists([dir, name]: [string, string]): boolean {
     let listing = this.listings.get(dir)
     if (!listing || Date.now() - listing.at > LISTING_MS) {
       let names: string[] = []
@@ -26,7 +25,7 @@ export class SlurmJobWatcher implements JobWatcher {
       if (this.listings.size > 1000) this.listings.clear() // one folder per job: forget old ones
       this.listings.set(dir, listing)
     }
-    return listing.names.has(path.basename(file))
+    return listing.names.has(name)
   }
 
   /** The job's state as its result files tell it; undefined while a task has none. */
@@ -34,7 +33,10 @@ export class SlurmJobWatcher implements JobWatcher {
     let state: JobState = 'COMPLETED'
     let files = this.resultFiles.get(job)
     if (!files) {
-      files = Array.from({ length: job.numTasks }, (_, t) => job.paths.resultFile(t))
+      files = Array.from({ length: job.numTasks }, (_, t) => {
+        const file = job.paths.resultFile(t)
+        return [path.dirname(file), path.basename(file)] as [string, string]
+      })
       this.resultFiles.set(job, files)
     }
     for (let t = 0; t < job.numTasks; t++) {
