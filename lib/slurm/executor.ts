@@ -47,6 +47,7 @@ export class SlurmExecutor extends Executor<SlurmParameters> {
   private readonly commands: SlurmCommandOptions
   private readonly watcher: SlurmJobWatcher
   private maxArray: number | undefined
+  /** the jobs to cancel at exit (cancelAtExit only) */
   private readonly submitted = new Set<string>()
   private exitHook: (() => void) | undefined
 
@@ -100,7 +101,6 @@ export class SlurmExecutor extends Executor<SlurmParameters> {
 
   private async submitOne(part: PreparedArray, isArray: boolean): Promise<Job<unknown>[]> {
     const n = part.args.length
-    const numTasks = part.params.tasksPerNode * part.params.nodes
     const templated = isTemplated(this.folder)
     const { script, sbatchArgs } = makeBatchScript({
       params: this.params,
@@ -123,12 +123,27 @@ export class SlurmExecutor extends Executor<SlurmParameters> {
       fs.rmSync(staging, { recursive: true, force: true })
       throw e
     }
+    try {
+      return await this.finishSubmission(part, isArray, arrayId, scriptFile, templated)
+    } catch (e) {
+      // the job exists but cannot run as it should (its submission file is missing, or it is held
+      // for good): cancel it rather than leave it to fail on a node or to wait forever
+      await scancel([arrayId], this.commands).catch(() => {})
+      throw e
+    } finally {
+      fs.rmSync(staging, { recursive: true, force: true })
+    }
+  }
+
+  /** Writes what the job needs now that its id is known, makes its jobs, releases it if held. */
+  private async finishSubmission(part: PreparedArray, isArray: boolean, arrayId: string, scriptFile: string, templated: boolean): Promise<Job<unknown>[]> {
+    const n = part.args.length
+    const numTasks = part.params.tasksPerNode * part.params.nodes
     const record: SubmissionRecord = { ...part, arrayId, isArray, backend: 'slurm', folder: this.folder }
     const arrayPaths = new JobPaths(this.folder, arrayId, { arrayId, index: null })
     makeFolder(isArray ? arrayPaths.arrayFolder : arrayPaths.folder)
     writeAtomic(submittedPath(this.folder, arrayId, isArray), encodeRecord(record))
     fs.renameSync(scriptFile, path.join(isArray ? arrayPaths.arrayFolder : arrayPaths.folder, `${arrayId}_submission.sh`))
-    fs.rmSync(staging, { recursive: true, force: true })
 
     const jobs: Job<unknown>[] = new Array(n)
     for (let i = 0; i < n; i++) {
@@ -136,7 +151,7 @@ export class SlurmExecutor extends Executor<SlurmParameters> {
       const paths = new JobPaths(this.folder, makeJobId(arrayId, index), { arrayId, index })
       if (templated) for (let t = 0; t < numTasks; t++) makeFolder(path.dirname(paths.stdout(t)))
       jobs[i] = new Job(paths, numTasks, this.watcher)
-      this.submitted.add(jobs[i].jobId)
+      if (this.exitHook) this.submitted.add(jobs[i].jobId)
     }
     if (templated) await execa(commandPath('scontrol', this.commands), ['release', arrayId], { env: this.commands.env })
     return jobs
@@ -152,11 +167,6 @@ export class SlurmExecutor extends Executor<SlurmParameters> {
 
   async shutdown(): Promise<void> {
     if (this.exitHook) process.off('exit', this.exitHook)
-  }
-
-  /** Cancels jobs by id (the whole array for an array id). */
-  async cancel(jobIds: string[]): Promise<void> {
-    await scancel(jobIds, this.commands)
   }
 }
 
