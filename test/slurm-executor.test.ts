@@ -127,3 +127,12 @@ t.test('AutoExecutor: Slurm when sbatch is there, else local; generic and prefix
   t.throws(() => slurm.updateParameters({ slurmPartiton: 'x' } as never), /slurmPartiton[\s\S]*slurmPartition/)
   t.equal(new AutoExecutor({ folder: path.join(f.dir, 'd'), cluster: 'debug' }).cluster, 'debug')
 })
+
+t.test('a held job that cannot be released is cancelled, and the submit fails', async (t) => {
+  const f = fake(t)
+  fs.writeFileSync(path.join(f.state, 'scontrol.fail'), 'scontrol: error: Unable to contact slurm controller (connect failure)\n')
+  const ex = new SlurmExecutor({ folder: path.join(f.dir, 'runs', '%j'), commands: f.commands })
+  const e = await ex.submit(add, 1, 2).then(() => null, (err: Error) => err)
+  t.match(e?.message, /Unable to contact slurm controller/)
+  t.equal(fs.readFileSync(path.join(f.state, 'cancelled'), 'utf8').trim(), '1000', 'the held job was scancelled')
+})
