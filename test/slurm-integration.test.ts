@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { attachJob, FailedJobError } from '../dist/lib/index.js'
 import { SlurmExecutor } from '../dist/lib/slurm/executor.js'
-import { add, chatty, env, fails, sleepMs, square } from '../dist/fixtures/tasks.js'
+import { add, chatty, env, fails, resumableCount, sleepMs, square } from '../dist/fixtures/tasks.js'
 import { needsCluster } from './slurm-cluster.js'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
@@ -150,4 +150,19 @@ t.test('cancelAtExit: a script that exits cancels its unfinished jobs', opts, as
   t.equal(job.state, 'CANCELLED')
   const e = await job.exception()
   t.match(e?.message ?? '', /ended as CANCELLED without writing its result file/)
+})
+
+t.test('checkpoint and requeue: SIGUSR2 saves the task\'s progress, the job runs again from it', opts, async (t) => {
+  const ex = new SlurmExecutor({ folder: path.join(t.testdir(), '%j'), timeoutMin: 5 })
+  const job = await ex.submit(resumableCount, 400, 0, 50)
+  // wait until it has made some progress, then warn it as Slurm does before a time limit or a preemption
+  for (let i = 0; i < 600 && !/step 5\b/.test(job.stdout() ?? ''); i++) await new Promise((r) => setTimeout(r, 100))
+  t.match(job.stdout() ?? '', /step 5\b/, 'running')
+  execFileSync('scancel', ['--signal=USR2', job.jobId])
+  const result = await job.result()
+  t.ok(result.from >= 5 && result.from < 400, `the rerun started from the checkpoint (step ${result.from})`)
+  t.equal(result.restarts, 1, 'JobEnvironment.restarts counts the requeue')
+  t.ok(fs.existsSync(job.paths.checkpoint), 'the checkpoint is on disk')
+  t.match(job.stderr() ?? '', /checkpoint saved[\s\S]*resumes from its checkpoint/)
+  t.equal(job.state, 'COMPLETED')
 })

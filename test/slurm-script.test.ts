@@ -28,7 +28,7 @@ t.test('Slurm % patterns', async (t) => {
   t.equal(logPath('/f', '12', 1, 'err'), '/f/12_1_log.err');
   t.equal(logPattern('/f/%A_%a%%', true, 'out', true), '/f/%A_%a%%/%A_%a_%t_log.out', 'a folder that is already a pattern is kept');
   const { sbatchArgs } = makeBatchScript({ params: {}, folder: '/logs/%j', folderIsPattern: true, command: ['x'] });
-  t.same(sbatchArgs, ['--output=/logs/%j/%j_%t_log.out', '--error=/logs/%j/%j_%t_log.err']);
+  t.same(sbatchArgs, ['--output=/logs/%j/%j_%t_log.out', '--error=/logs/%j/%j_%t_log.err', '--open-mode=append']);
 });
 
 const nastyOptions = {
@@ -74,7 +74,7 @@ t.test('single job, no srun, stderr to stdout, parallelism from params', async (
     folder: '/logs',
     command: ['node', 'w.js'],
   });
-  t.same(sbatchArgs, ['--output=/logs/%j_%t_log.out', '--error=/logs/%j_%t_log.out']);
+  t.same(sbatchArgs, ['--output=/logs/%j_%t_log.out', '--error=/logs/%j_%t_log.out', '--open-mode=append']);
   t.match(script, /^#SBATCH --job-name=submitit$/m, 'default job name');
   t.notMatch(script, /srun/);
   t.notMatch(script, /--array/);

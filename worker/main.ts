@@ -5,8 +5,13 @@
 // SLURM_PROCID, SLURM_LOCALID, SLURM_NODEID) or our own SUBMITIT_* ones. Exits 1 when a task failed.
 import { parseArgs } from 'node:util'
 import { pathToFileURL } from 'node:url'
-import { submittedPath } from '../lib/core/paths.js'
-import { runTasks, waitForFile } from './run.js'
+import fs from 'node:fs'
+import { execa } from 'execa'
+import { encodeRecord, readCheckpoint, writeAtomic, type CheckpointRecord } from '../lib/core/format.js'
+import { JobPaths, makeJobId, submittedPath } from '../lib/core/paths.js'
+import { checkpointOf } from '../lib/core/task.js'
+import { encodeValue } from '../lib/core/values.js'
+import { abandonRun, runningTask, runTasks, waitForFile } from './run.js'
 
 export interface CliIds {
   arrayId: string
@@ -31,6 +36,40 @@ export function idsFrom(opts: { 'array-id'?: string; index?: string; task?: stri
   }
 }
 
+/** A requeued job runs with the arguments its checkpoint saved, if it saved any. */
+function resumeArgs(paths: JobPaths): { args: unknown[]; marked: boolean } | undefined {
+  if (!fs.existsSync(paths.checkpoint)) return undefined
+  const saved = readCheckpoint(paths.checkpoint)
+  console.error(`submitit-ts worker: job ${paths.jobId} resumes from its checkpoint of ${new Date(saved.at).toISOString()}`)
+  return { args: saved.args, marked: saved.marked }
+}
+
+/**
+ * Slurm warns that the job will end (its time limit is near, or it is preempted). A task with a
+ * checkpoint function saves the arguments to resume with, and rank 0 requeues the job; a task
+ * without one goes on until Slurm stops it.
+ */
+async function onWarning(paths: JobPaths, rank: number): Promise<void> {
+  const log = (msg: string) => console.error(`submitit-ts worker: ${msg}`)
+  const running = runningTask()
+  const checkpoint = running && checkpointOf(running.fn)
+  if (!running || !checkpoint) return log(`SIGUSR2 received at ${new Date().toISOString()} (time limit or preemption near); the task has no checkpoint and goes on`)
+  if (rank !== 0) return log('SIGUSR2 received; rank 0 checkpoints and requeues the job')
+  try {
+    const args = await checkpoint(...running.args)
+    if (!Array.isArray(args)) throw new TypeError(`the checkpoint of job ${paths.jobId} must return the arguments to re-run with, as an array`)
+    const { value, marked } = encodeValue(args, `the arguments returned by the checkpoint of job ${paths.jobId}`)
+    const record: CheckpointRecord = { format: 'submitit-ts/checkpoint', version: 1, node: process.version, jobId: paths.jobId, args: value as unknown[], marked, at: Date.now() }
+    writeAtomic(paths.checkpoint, encodeRecord(record))
+    log(`checkpoint saved to ${paths.checkpoint}; requeueing job ${paths.jobId}`)
+    await execa('scontrol', ['requeue', paths.jobId])
+    abandonRun() // no result for this run: the job is not over
+    process.exit(0) // Slurm runs the job again, from the checkpoint
+  } catch (e) {
+    log(`checkpoint of job ${paths.jobId} failed, the task goes on: ${(e as Error).stack ?? e}`)
+  }
+}
+
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -39,15 +78,17 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   })
   if (positionals.length !== 1) throw new Error('usage: main.js <folder template> [--array-id A] [--index a] [--task t]')
   const ids = idsFrom(values, env)
-  const submitted = submittedPath(positionals[0], ids.arrayId, ids.index !== null)
-  // signalDelayS sends SIGUSR2 before the time limit; its default action would kill the worker
-  process.on('SIGUSR2', () => {
-    console.error(`submitit-ts worker: SIGUSR2 received (time limit or preemption near) at ${new Date().toISOString()}; the task goes on`)
-  })
+  const template = positionals[0]
+  const submitted = submittedPath(template, ids.arrayId, ids.index !== null)
+  const jobId = makeJobId(ids.arrayId, ids.index)
+  const paths = new JobPaths(template, jobId, { arrayId: ids.arrayId, index: ids.index })
+  // SIGUSR2 (signalDelayS, or a preemption): checkpoint and requeue; its default action would kill us
+  process.on('SIGUSR2', () => void onWarning(paths, ids.task))
   await waitForFile(submitted, 120_000)
+  const args = resumeArgs(paths)
   const reply = await runTasks({
     submitted, first: ids.index ?? 0, count: 1, task: ids.task, capture: 'none', guard: true,
-    node: ids.node, localRank: ids.localRank,
+    node: ids.node, localRank: ids.localRank, args, restarts: Number(env.SLURM_RESTART_COUNT ?? 0) || 0,
   })
   return reply.failures > 0 ? 1 : 0
 }

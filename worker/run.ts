@@ -37,6 +37,10 @@ export interface RunRequest {
   /** values the executor passes for multi-node jobs (Slurm sets them itself) */
   node?: number
   localRank?: number
+  /** the arguments to run with instead of the submission's (a checkpointed job's rerun) */
+  args?: { args: unknown[]; marked: boolean }
+  /** requeues so far (Slurm's SLURM_RESTART_COUNT) */
+  restarts?: number
   /**
    * This thread or process runs only jobs (a pool thread, the CLI): an uncaught error fails the job
    * it came from, and an exit saves the outcomes so far before the thread goes.
@@ -79,8 +83,8 @@ interface InFlight {
   req: RunRequest
   sub: SubmissionRecord
   outcomes: Outcome[]
-  /** the element running now, and how to fail it from an uncaught error */
-  current: { jobId: string; fail: (e: unknown) => void } | null
+  /** the element running now, how to fail it from an uncaught error, and what it runs */
+  current: { jobId: string; fail: (e: unknown) => void; fn?: (...args: unknown[]) => unknown; args?: unknown[] } | null
 }
 let inFlight: InFlight | null = null
 
@@ -122,6 +126,17 @@ export async function runTasks(req: RunRequest): Promise<RunReply> {
   } finally {
     inFlight = null
   }
+}
+
+/** The running chunk is given up (its job was requeued): exiting now writes no result for it. */
+export function abandonRun(): void {
+  inFlight = null
+}
+
+/** What the element running now runs, for a checkpoint (see worker/main.ts). */
+export function runningTask(): { jobId: string; fn: (...args: unknown[]) => unknown; args: unknown[] } | undefined {
+  const current = inFlight?.current
+  return current?.fn && current.args ? { jobId: current.jobId, fn: current.fn, args: current.args } : undefined
 }
 
 /** Encodes the outcomes of a chunk (or of its first part) and writes them as one result file. */
@@ -182,6 +197,7 @@ function runOne(sub: SubmissionRecord, fns: ((...args: unknown[]) => unknown)[] 
     backend: sub.backend, jobId, arrayJobId: sub.arrayId, arrayTaskId: sub.isArray ? index : null,
     numTasks: tasksPerNode * nodes, numNodes: nodes, node: req.node ?? Math.floor(req.task / tasksPerNode),
     globalRank: req.task, localRank: req.localRank ?? req.task % tasksPerNode, folderTemplate: sub.folder,
+    restarts: req.restarts ?? 0,
   })
   const restore = captureOutput(req.capture, () => env.paths.stdout(req.task), () => env.paths.stderr(req.task))
   const failed = (error: unknown): Outcome => {
@@ -194,7 +210,7 @@ function runOne(sub: SubmissionRecord, fns: ((...args: unknown[]) => unknown)[] 
   // an uncaught error from this task's callbacks ends it too (see installGuards)
   let crash: Promise<never> | undefined
   const awaitTask = (p: Promise<unknown>): Promise<Outcome> => {
-    crash ??= new Promise<never>((_, reject) => { run.current = { jobId, fail: reject } })
+    crash ??= new Promise<never>((_, reject) => { run.current = { ...run.current!, fail: reject } })
     return Promise.race([p, crash]).then((v) => ({ state: 'COMPLETED', value: v }) as Outcome, failed).finally(restore)
   }
   run.current = { jobId, fail: () => {} }
@@ -202,9 +218,16 @@ function runOne(sub: SubmissionRecord, fns: ((...args: unknown[]) => unknown)[] 
   try {
     if (fns instanceof Error) throw fns
     const fn = fns[sub.fnIndex[index]]
-    if (sub.marked) return awaitTask(decodeValue(sub.args[index]).then((args) => env.run(() => fn(...args as unknown[]))))
-    const args = sub.args[index]
-    value = env.run(() => fn(...args))
+    const { args: given, marked } = req.args ?? { args: sub.args[index], marked: sub.marked }
+    if (marked) {
+      return awaitTask(decodeValue(given).then((args) => {
+        run.current = { ...run.current!, fn, args: args as unknown[] }
+        return env.run(() => fn(...args as unknown[]))
+      }))
+    }
+    run.current.fn = fn
+    run.current.args = given
+    value = env.run(() => fn(...given))
   } catch (error) {
     const o = failed(error)
     restore()

@@ -20,6 +20,8 @@ export interface JobEnvironmentInfo {
   localRank: number
   /** the executor's folder template (%j, %A, %a, %t unresolved) */
   folderTemplate: string
+  /** how many times the job was requeued before this run (Slurm's SLURM_RESTART_COUNT) */
+  restarts: number
 }
 
 const current = new AsyncLocalStorage<JobEnvironment>()
@@ -36,6 +38,7 @@ export class JobEnvironment implements JobEnvironmentInfo {
   readonly globalRank!: number
   readonly localRank!: number
   readonly folderTemplate!: string
+  readonly restarts!: number
   readonly hostname = HOSTNAME
 
   constructor(info: JobEnvironmentInfo) {

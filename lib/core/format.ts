@@ -82,6 +82,17 @@ export function outcomeAt(record: ResultRecord, k: number): Outcome | undefined 
   return state === 'COMPLETED' ? { state, value: record.values[k] } : { state, error: record.values[k] }
 }
 
+/** The arguments a requeued job runs again with, saved by its task's checkpoint function. */
+export interface CheckpointRecord {
+  format: 'submitit-ts/checkpoint'
+  version: number
+  node: string
+  jobId: string
+  args: unknown[]
+  marked: boolean
+  at: number
+}
+
 /** Writes through a temporary file and a rename, so a reader never sees half a file. */
 export function writeAtomic(file: string, data: Uint8Array): void {
   const tmp = `${file}.tmp-${process.pid}-${threadId}`
@@ -100,7 +111,7 @@ export function makeFolder(folder: string): void {
   fs.mkdirSync(folder, { recursive: true, mode: 0o700 })
 }
 
-export function encodeRecord(record: SubmissionRecord | ResultRecord): Buffer {
+export function encodeRecord(record: SubmissionRecord | ResultRecord | CheckpointRecord): Buffer {
   return v8.serialize(record)
 }
 
@@ -129,6 +140,10 @@ export function decodeSubmission(bytes: Uint8Array, file: string): SubmissionRec
 
 export function decodeResult(bytes: Uint8Array, file: string): ResultRecord {
   return checkRecord<ResultRecord>(deserialize(bytes, file), 'submitit-ts/result', file)
+}
+
+export function readCheckpoint(file: string): CheckpointRecord {
+  return checkRecord<CheckpointRecord>(deserialize(fs.readFileSync(file), file), 'submitit-ts/checkpoint', file)
 }
 
 export function readSubmission(file: string): SubmissionRecord {

@@ -14,7 +14,8 @@ export type JobState =
   | 'PENDING' | 'RUNNING' | 'COMPLETING' | 'COMPLETED' | 'FAILED' | 'CANCELLED' | 'TIMEOUT'
   | 'OUT_OF_MEMORY' | 'NODE_FAIL' | 'PREEMPTED' | 'REQUEUED' | 'SUSPENDED' | 'BOOT_FAIL' | 'DEADLINE' | 'UNKNOWN'
 
-const FINAL = new Set<JobState>(['COMPLETED', 'FAILED', 'CANCELLED', 'TIMEOUT', 'OUT_OF_MEMORY', 'NODE_FAIL', 'BOOT_FAIL', 'DEADLINE', 'PREEMPTED'])
+// PREEMPTED is not final: a preempted job is usually requeued (as submitit sees it)
+const FINAL = new Set<JobState>(['COMPLETED', 'FAILED', 'CANCELLED', 'TIMEOUT', 'OUT_OF_MEMORY', 'NODE_FAIL', 'BOOT_FAIL', 'DEADLINE'])
 export function isFinalState(s: JobState): boolean {
   return FINAL.has(s)
 }

@@ -73,6 +73,11 @@ export class JobPaths {
     return path.join(resolveFolder(this.folderTemplate, this.vars(task)), `${this.jobId}_${task}_result.${EXT}`)
   }
 
+  /** The arguments a checkpointed job is re-run with (see TaskOptions.checkpoint). */
+  get checkpoint(): string {
+    return path.join(this.folder, `${this.jobId}_checkpoint.${EXT}`)
+  }
+
   stdout(task = 0): string {
     return path.join(resolveFolder(this.folderTemplate, this.vars(task)), `${this.jobId}_${task}_log.out`)
   }

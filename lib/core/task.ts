@@ -8,6 +8,16 @@ export interface TaskRef {
 }
 
 const MODULE = Symbol.for('submitit-ts.task.module')
+const CHECKPOINT = Symbol.for('submitit-ts.task.checkpoint')
+
+export interface TaskOptions<A extends unknown[]> {
+  /**
+   * Called in the job when Slurm warns of its end (time limit near, with `signalDelayS`, or
+   * preemption): save what the task has done, and return the arguments it should be re-run with.
+   * The job is then requeued and runs again with them (submitit's Checkpointable).
+   */
+  checkpoint?: (...args: A) => [...A] | Promise<[...A]>
+}
 
 /** A function marked with the module that exports it. Still callable as it was. */
 export type Task<A extends unknown[], R> = ((...args: A) => R) & { readonly [MODULE]: string }
@@ -24,13 +34,19 @@ export type TaskLike<A extends unknown[], R> = Task<A, R> | TypedTaskRef<A, R>
  * Marks `fn` as a task exported from the module at `moduleUrl` (pass `import.meta.url`):
  *   export const train = task(import.meta.url, async (lr: number) => ...)
  */
-export function task<A extends unknown[], R>(moduleUrl: string, fn: (...args: A) => R): Task<A, R> {
+export function task<A extends unknown[], R>(moduleUrl: string, fn: (...args: A) => R, options: TaskOptions<A> = {}): Task<A, R> {
   if (typeof fn !== 'function') throw new TypeError(`task(): expected a function, got ${typeof fn}`)
   if (typeof moduleUrl !== 'string' || !/^[a-z]+:/.test(moduleUrl)) {
     throw new TypeError(`task(): the first argument must be the module's URL; pass import.meta.url (got ${String(moduleUrl)})`)
   }
   Object.defineProperty(fn, MODULE, { value: moduleUrl, enumerable: false })
+  if (options.checkpoint) Object.defineProperty(fn, CHECKPOINT, { value: options.checkpoint, enumerable: false })
   return fn as Task<A, R>
+}
+
+/** The checkpoint function a task was given, if any. */
+export function checkpointOf(fn: Function): ((...args: unknown[]) => unknown[] | Promise<unknown[]>) | undefined {
+  return (fn as unknown as Record<symbol, (...args: unknown[]) => unknown[]>)[CHECKPOINT]
 }
 
 /**

@@ -121,12 +121,13 @@ export function makeBatchScript(opts: BatchScriptOptions): BatchScript {
 
   const flags = [...(opts.array ? [arrayFlag(opts.array, params)] : []), ...sbatchFlags({ jobName: 'submitit', ...params })];
   const lines = ['#!/bin/bash', '', '# Parameters'];
-  const sbatchArgs = [`--output=${out}`, `--error=${err}`];
+  // append: a requeued job (checkpoint, preemption) keeps the logs of its earlier runs
+  const sbatchArgs = [`--output=${out}`, `--error=${err}`, '--open-mode=append'];
   for (const flag of flags) {
     if (SBATCH_LINE_SAFE.test(flag)) lines.push(`#SBATCH ${flag}`);
     else sbatchArgs.push(flag);
   }
-  if (sbatchArgs.length > 2) lines.push('# (more flags, whose values #SBATCH lines cannot hold, are on the sbatch command line)');
+  if (sbatchArgs.length > 3) lines.push('# (more flags, whose values #SBATCH lines cannot hold, are on the sbatch command line)');
 
   if (params.setup?.length) lines.push('', '# setup', ...params.setup);
 
