@@ -4,6 +4,7 @@
 //   submitit-ts wait <folder> <jobId>...        wait until each has ended, print its state
 //   submitit-ts result <folder> <jobId>         the job's value (exit 1 and the remote stack if it failed)
 //   submitit-ts logs <folder> <jobId> [--err] [--task N]
+//   submitit-ts cancel <folder> <jobId>...      scancel (a local job is cancelled by its own process)
 // <folder> is the executor's folder template, e.g. 'logs/%j'.
 import fs from 'node:fs'
 import { inspect, parseArgs } from 'node:util'
@@ -17,6 +18,7 @@ const USAGE = `usage:
   submitit-ts wait <folder> <jobId>...
   submitit-ts result <folder> <jobId>
   submitit-ts logs <folder> <jobId> [--err] [--task N]
+  submitit-ts cancel <folder> <jobId>...
 <folder> is the executor's folder template (e.g. 'logs/%j').`
 
 /** Runs one command; returns the exit code. Output goes through `out`, errors through `err`. */
@@ -41,6 +43,12 @@ export async function cli(argv: string[], out: (s: string) => void, err: (s: str
         out(`${job.jobId}\t${job.state}`)
       }
       return jobs.every((j) => j.state === 'COMPLETED') ? 0 : 1
+    case 'cancel':
+      for (const job of jobs) {
+        await job.cancel()
+        out(`${job.jobId}\t${job.state}`)
+      }
+      return 0
     case 'result': {
       if (jobs.length !== 1) break
       try {

@@ -2,7 +2,7 @@
 // file says which backend ran it; that backend's watcher tells the state, the result files the rest.
 import fs from 'node:fs'
 import os from 'node:os'
-import { Job, type JobState, type JobWatcher } from './job.js'
+import { isFinalState, Job, type JobState, type JobWatcher } from './job.js'
 import { readSubmission, type BackendName, type SubmissionRecord } from './format.js'
 import { JobPaths } from './paths.js'
 import path from 'node:path'
@@ -62,13 +62,14 @@ export class FileWatcher implements JobWatcher {
 
   async waitFinal(job: Job<unknown>): Promise<void> {
     let delay = 20
-    while (!['COMPLETED', 'FAILED', 'TIMEOUT', 'CANCELLED'].includes(this.state(job))) {
+    while (!isFinalState(this.state(job))) {
       await new Promise((r) => setTimeout(r, delay))
       delay = Math.min(delay * 1.5, 1000)
     }
   }
 
   async cancel(job: Job<unknown>): Promise<void> {
+    if (isFinalState(this.state(job))) return
     throw new Error(`job ${job.jobId} runs in another process (pid ${this.record.owner.pid}); cancel it from there`)
   }
 }
