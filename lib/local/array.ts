@@ -8,6 +8,7 @@ import { CANCEL_FLAG, CURRENT, DONE_FLAG, FLAGS, FLUSHED, PENDING_FLAG } from '.
 /** Work a chunk should hold, so that one pool call outweighs its file and message costs. */
 const CHUNK_TARGET_MS = 50
 const MAX_CHUNK = 1024
+const FIRST_CHUNK_FROM_MEMORY = 64
 
 export interface Chunk {
   array: LocalArray
@@ -25,6 +26,8 @@ export interface Chunk {
 /** What the array needs from its executor. */
 export interface ChunkRunner {
   readonly arrayParallelism: number
+  /** what earlier arrays of the same task measured, so that a new one need not probe again */
+  readonly taskTimes: Map<string, number>
   stop(chunk: Chunk, why: 'TIMEOUT' | 'CANCELLED', index: number): void
   schedule(): void
 }
@@ -49,6 +52,10 @@ export class LocalArray implements JobWatcher {
   private unfinished: number
   /** measured milliseconds per element; undefined until a chunk returns */
   private msPerElement: number | undefined
+  /** whether a chunk of this array has come back (msPerElement may come from an earlier array) */
+  private measured = false
+  /** the key of taskTimes for this array's task (arrays of several tasks are measured afresh) */
+  private readonly timeKey: string | undefined
   /** by element: a promise someone awaits (an array, not a Map: 100k of them is common) */
   private readonly waiters: ({ promise: Promise<void>; resolve: () => void } | undefined)[] = []
 
@@ -56,6 +63,8 @@ export class LocalArray implements JobWatcher {
     this.size = record.args.length
     this.numTasks = record.params.tasksPerNode * record.params.nodes
     this.parallelism = runner.arrayParallelism
+    this.timeKey = record.fns.length === 1 ? `${record.fns[0].module}#${record.fns[0].exportName}` : undefined
+    this.msPerElement = this.timeKey === undefined ? undefined : runner.taskTimes.get(this.timeKey)
     this.timeoutMs = record.params.timeoutMin === undefined ? undefined : record.params.timeoutMin * 60_000
     this.codes = new Uint8Array(this.size * this.numTasks)
     this.values = new Array(this.size * this.numTasks)
@@ -86,7 +95,8 @@ export class LocalArray implements JobWatcher {
       if (first >= this.size) continue
       const remaining = this.size - first
       const count = this.msPerElement === undefined ? 1 : Math.max(1, Math.min(
-        MAX_CHUNK,
+        // a time remembered from an earlier array may not hold for these arguments: small chunks until one returns
+        this.measured ? MAX_CHUNK : FIRST_CHUNK_FROM_MEMORY,
         Math.ceil(remaining / this.parallelism),
         Math.floor(CHUNK_TARGET_MS / Math.max(this.msPerElement, 1e-4)),
       ))
@@ -117,7 +127,9 @@ export class LocalArray implements JobWatcher {
     // the time of the tasks alone: a chunk's fixed cost (two files, a message) must not shrink chunks
     const perElement = reply.runMs / chunk.count
     // faster at once (the first chunk also paid the task module's import), slower by halves
-    this.msPerElement = this.msPerElement === undefined || perElement < this.msPerElement ? perElement : 0.5 * (this.msPerElement + perElement)
+    this.msPerElement = !this.measured || perElement < this.msPerElement! ? perElement : 0.5 * (this.msPerElement! + perElement)
+    this.measured = true
+    if (this.timeKey !== undefined) this.runner.taskTimes.set(this.timeKey, this.msPerElement)
     this.report(record)
   }
 

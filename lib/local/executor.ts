@@ -32,6 +32,7 @@ export class LocalExecutor extends Executor<LocalParameters> implements ChunkRun
   private readonly active = new Set<LocalArray>()
   private readonly running = new Set<Chunk>()
   private watchdog: NodeJS.Timeout | null = null
+  readonly taskTimes = new Map<string, number>()
 
   constructor(options: { folder: string } & LocalParameters) {
     const { folder, ...params } = options
