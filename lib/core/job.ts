@@ -10,9 +10,11 @@ import type { TaskRef } from './task.js'
 import { decodeValue } from './values.js'
 
 /** Slurm's job states; the local backends use the same names. */
-export type JobState =
-  | 'PENDING' | 'RUNNING' | 'COMPLETING' | 'COMPLETED' | 'FAILED' | 'CANCELLED' | 'TIMEOUT'
-  | 'OUT_OF_MEMORY' | 'NODE_FAIL' | 'PREEMPTED' | 'REQUEUED' | 'SUSPENDED' | 'BOOT_FAIL' | 'DEADLINE' | 'UNKNOWN'
+export const JOB_STATES = [
+  'PENDING', 'RUNNING', 'COMPLETING', 'COMPLETED', 'FAILED', 'CANCELLED', 'TIMEOUT',
+  'OUT_OF_MEMORY', 'NODE_FAIL', 'PREEMPTED', 'REQUEUED', 'SUSPENDED', 'BOOT_FAIL', 'DEADLINE', 'UNKNOWN',
+] as const
+export type JobState = (typeof JOB_STATES)[number]
 
 // PREEMPTED is not final: a preempted job is usually requeued (as submitit sees it)
 const FINAL = new Set<JobState>(['COMPLETED', 'FAILED', 'CANCELLED', 'TIMEOUT', 'OUT_OF_MEMORY', 'NODE_FAIL', 'BOOT_FAIL', 'DEADLINE'])

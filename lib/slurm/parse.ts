@@ -2,47 +2,12 @@
 // output (see test/slurm-parse.test.ts). They never throw on odd lines: a poller
 // must survive whatever the scheduler prints.
 import { cachedGet } from '../core/cache.js';
+import { JOB_STATES, type JobState } from '../core/job.js';
 
-export type JobState =
-  | 'PENDING'
-  | 'RUNNING'
-  | 'COMPLETED'
-  | 'FAILED'
-  | 'CANCELLED'
-  | 'TIMEOUT'
-  | 'OUT_OF_MEMORY'
-  | 'NODE_FAIL'
-  | 'PREEMPTED'
-  | 'REQUEUED'
-  | 'COMPLETING'
-  | 'SUSPENDED'
-  | 'BOOT_FAIL'
-  | 'DEADLINE'
-  | 'UNKNOWN';
+// One list of states and one notion of "final" for the whole library (PREEMPTED is not final).
+export { isFinalState, type JobState } from '../core/job.js';
 
-const FINAL: ReadonlySet<JobState> = new Set([
-  'COMPLETED',
-  'FAILED',
-  'CANCELLED',
-  'TIMEOUT',
-  'OUT_OF_MEMORY',
-  'NODE_FAIL',
-  'BOOT_FAIL',
-  'DEADLINE',
-]);
-
-/**
- * The job will not change state any more. PREEMPTED is not final (like submitit):
- * a preempted job is often requeued.
- */
-export function isFinalState(s: JobState): boolean {
-  return FINAL.has(s);
-}
-
-const KNOWN: ReadonlySet<string> = new Set([
-  'PENDING', 'RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED', 'TIMEOUT', 'OUT_OF_MEMORY', 'NODE_FAIL',
-  'PREEMPTED', 'REQUEUED', 'COMPLETING', 'SUSPENDED', 'BOOT_FAIL', 'DEADLINE', 'UNKNOWN',
-]);
+const KNOWN: ReadonlySet<string> = new Set(JOB_STATES);
 
 /** Rarer Slurm states, folded into the nearest one the library reasons about. */
 const ALIASES: Record<string, JobState> = {
