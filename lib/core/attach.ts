@@ -3,7 +3,7 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import { isFinalState, Job, type JobState, type JobWatcher } from './job.js'
-import { readSubmission, type BackendName, type SubmissionRecord } from './format.js'
+import { readSubmission, worstState, type BackendName, type FinalState, type SubmissionRecord } from './format.js'
 import { JobPaths } from './paths.js'
 import path from 'node:path'
 
@@ -50,14 +50,14 @@ export class FileWatcher implements JobWatcher {
   constructor(private readonly record: SubmissionRecord) {}
 
   state(job: Job<unknown>): JobState {
-    const states: string[] = []
+    const states: FinalState[] = []
     for (let t = 0; t < job.numTasks; t++) {
       const found = job.peekOutcome(t)
       // a live owner is working on it (its queue is not visible from here); a dead one never will
       if (!found) return ownerAlive(this.record.owner) ? 'RUNNING' : 'FAILED'
       states.push(found.outcome.state)
     }
-    return (states.find((s) => s !== 'COMPLETED') ?? 'COMPLETED') as JobState
+    return worstState(states)
   }
 
   async waitFinal(job: Job<unknown>): Promise<void> {

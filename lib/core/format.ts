@@ -42,6 +42,14 @@ export interface SubmissionRecord {
 export const FINAL_STATES = ['COMPLETED', 'FAILED', 'TIMEOUT', 'CANCELLED'] as const
 export type FinalState = (typeof FINAL_STATES)[number]
 
+/** A job's state from how its tasks ended: the worst of them (FAILED, then TIMEOUT, then CANCELLED). */
+export function worstState(states: Iterable<FinalState>): FinalState {
+  let worst: FinalState = 'COMPLETED'
+  for (const s of states) if (SEVERITY[s] > SEVERITY[worst]) worst = s
+  return worst
+}
+const SEVERITY: Record<FinalState, number> = { COMPLETED: 0, CANCELLED: 1, TIMEOUT: 2, FAILED: 3 }
+
 /** How one task ended. */
 export type Outcome =
   | { state: 'COMPLETED'; value: unknown }

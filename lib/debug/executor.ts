@@ -1,7 +1,7 @@
 // DebugExecutor: writes the same files as the others, but runs each job in this process, in this
 // thread, when its result (or state, or wait) is first asked for: breakpoints in a task just work.
 import { CommonParameters, Executor, type PreparedArray } from '../core/executor.js'
-import { decodeResult, encodeRecord, makeFolder, outcomeAt, writeAtomic, type SubmissionRecord } from '../core/format.js'
+import { decodeResult, encodeRecord, makeFolder, outcomeAt, worstState, writeAtomic, type FinalState, type SubmissionRecord } from '../core/format.js'
 import { Job, type JobState, type JobWatcher, type KnownOutcome } from '../core/job.js'
 import { JobPaths, makeJobId, submittedPath } from '../core/paths.js'
 import { runTasks } from '../../worker/run.js'
@@ -32,15 +32,15 @@ class DebugWatcher implements JobWatcher {
 
   private async run(job: Job<unknown>): Promise<void> {
     this.states.set(job.jobId, 'RUNNING')
-    let state: JobState = 'COMPLETED'
+    const states: FinalState[] = []
     for (let t = 0; t < job.numTasks; t++) {
       const reply = await runTasks({ submitted: this.file, first: job.paths.index ?? 0, count: 1, task: t, capture: 'tee' })
       const record = decodeResult(reply.bytes, reply.file)
       const outcome = outcomeAt(record, 0)!
       this.outcomes.set(`${job.jobId}/${t}`, { outcome, marked: record.marked })
-      if (outcome.state !== 'COMPLETED' && state === 'COMPLETED') state = outcome.state
+      states.push(outcome.state)
     }
-    this.states.set(job.jobId, state)
+    this.states.set(job.jobId, worstState(states))
   }
 
   outcome(job: Job<unknown>, task: number): KnownOutcome | undefined {

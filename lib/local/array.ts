@@ -1,6 +1,6 @@
 // One submitted array on the LocalExecutor: cuts it into chunks, tracks each job's state, and is
 // the JobWatcher of its jobs. Element i's task t is slot t * size + i.
-import { decodeResult, encodeOutcome, encodeRecord, FINAL_STATES, readResult, resultRecord, writeAtomic, type Outcome, type ResultRecord, type SubmissionRecord } from '../core/format.js'
+import { decodeResult, encodeOutcome, encodeRecord, FINAL_STATES, readResult, resultRecord, worstState, writeAtomic, type FinalState, type Outcome, type ResultRecord, type SubmissionRecord } from '../core/format.js'
 import { Job, type JobState, type JobWatcher, type KnownOutcome } from '../core/job.js'
 import { JobPaths, makeJobId, resultsPath } from '../core/paths.js'
 import { CANCEL_FLAG, CURRENT, DONE_FLAG, FLAGS, FLUSHED, PENDING_FLAG } from '../../worker/run.js'
@@ -235,8 +235,7 @@ export class LocalArray implements JobWatcher {
       return s === 'COMPLETING' ? 'RUNNING' : s
     }
     const states = Array.from({ length: this.numTasks }, (_, t) => this.taskState(index, t))
-    for (const s of ['FAILED', 'TIMEOUT', 'CANCELLED'] as const) if (states.includes(s) && this.isFinal(index)) return s
-    if (this.isFinal(index)) return 'COMPLETED'
+    if (this.isFinal(index)) return worstState(states as FinalState[])
     if (states.some((s) => s === 'RUNNING' || s === 'COMPLETING' || s === 'COMPLETED')) return 'RUNNING'
     return 'PENDING'
   }

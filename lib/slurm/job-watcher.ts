@@ -3,6 +3,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { isFinalState, type Job, type JobState, type JobWatcher } from '../core/job.js'
+import { worstState, type FinalState } from '../core/format.js'
 import { scancel, type SlurmCommandOptions } from './commands.js'
 import type { SlurmWatcher } from './watcher.js'
 
@@ -30,7 +31,7 @@ export class SlurmJobWatcher implements JobWatcher {
 
   /** The job's state as its result files tell it; undefined while a task has none. */
   private fromResults(job: Job<unknown>): JobState | undefined {
-    let state: JobState = 'COMPLETED'
+    const states: FinalState[] = []
     let files = this.resultFiles.get(job)
     if (!files) {
       files = Array.from({ length: job.numTasks }, (_, t) => {
@@ -42,9 +43,9 @@ export class SlurmJobWatcher implements JobWatcher {
     for (let t = 0; t < job.numTasks; t++) {
       const found = this.exists(files[t]) ? job.peekOutcome(t) : undefined
       if (!found) return undefined
-      if (found.outcome.state !== 'COMPLETED' && state === 'COMPLETED') state = found.outcome.state
+      states.push(found.outcome.state)
     }
-    return state
+    return worstState(states)
   }
 
   private watch(job: Job<unknown>): void {
