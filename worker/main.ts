@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util'
 import { pathToFileURL } from 'node:url'
 import fs from 'node:fs'
 import { execa } from 'execa'
-import { encodeRecord, readCheckpoint, writeAtomic, type CheckpointRecord } from '../lib/core/format.js'
+import { encodeRecord, FORMAT_VERSION, readCheckpoint, writeAtomic, type CheckpointRecord } from '../lib/core/format.js'
 import { JobPaths, makeJobId, submittedPath } from '../lib/core/paths.js'
 import { checkpointOf } from '../lib/core/task.js'
 import { encodeValue } from '../lib/core/values.js'
@@ -59,7 +59,7 @@ async function onWarning(paths: JobPaths, rank: number): Promise<void> {
     const args = await checkpoint(...running.args)
     if (!Array.isArray(args)) throw new TypeError(`the checkpoint of job ${paths.jobId} must return the arguments to re-run with, as an array`)
     const { value, marked } = encodeValue(args, `the arguments returned by the checkpoint of job ${paths.jobId}`)
-    const record: CheckpointRecord = { format: 'submitit-ts/checkpoint', version: 1, node: process.version, jobId: paths.jobId, args: value as unknown[], marked, at: Date.now() }
+    const record: CheckpointRecord = { format: 'submitit-ts/checkpoint', version: FORMAT_VERSION, node: process.version, jobId: paths.jobId, args: value as unknown[], marked, at: Date.now() }
     writeAtomic(paths.checkpoint, encodeRecord(record))
     log(`checkpoint saved to ${paths.checkpoint}; requeueing job ${paths.jobId}`)
     await execa('scontrol', ['requeue', paths.jobId])

@@ -4,7 +4,7 @@
 import os from 'node:os'
 import path from 'node:path'
 import { checkParameterNames, ParameterError } from './errors.js'
-import type { BackendName, SubmissionRecord, WorkerParameters } from './format.js'
+import { FORMAT_VERSION, type BackendName, type SubmissionRecord, type WorkerParameters } from './format.js'
 import type { Job } from './job.js'
 import { resolveTask, type TaskLike, type TaskRef } from './task.js'
 import { encodeValue } from './values.js'
@@ -173,7 +173,7 @@ export abstract class Executor<P extends CommonParameters> {
       args[i] = copy ?? a
     }
     const prepared: PreparedArray = {
-      format: 'submitit-ts/submission', version: 1, node: process.version,
+      format: 'submitit-ts/submission', version: FORMAT_VERSION, node: process.version,
       params: this.workerParameters(),
       owner: { pid: process.pid, host: os.hostname(), at: Date.now() },
       fns, fnIndex, args, marked,
