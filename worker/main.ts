@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util'
 import { pathToFileURL } from 'node:url'
 import fs from 'node:fs'
 import { execa } from 'execa'
-import { encodeRecord, FORMAT_VERSION, readCheckpoint, writeAtomic, type CheckpointRecord } from '../lib/core/format.js'
+import { encodeRecord, FORMAT_VERSION, readCheckpoint, readSubmission, writeAtomic, type CheckpointRecord } from '../lib/core/format.js'
 import { JobPaths, makeJobId, submittedPath } from '../lib/core/paths.js'
 import { checkpointOf } from '../lib/core/task.js'
 import { encodeValue } from '../lib/core/values.js'
@@ -36,10 +36,11 @@ export function idsFrom(opts: { 'array-id'?: string; index?: string; task?: stri
   }
 }
 
-/** A requeued job runs with the arguments its checkpoint saved, if it saved any. */
-function resumeArgs(paths: JobPaths): { args: unknown[]; marked: boolean } | undefined {
+/** A requeued job runs with the arguments its checkpoint saved, if it saved any (for this submission). */
+function resumeArgs(paths: JobPaths, nonce: string): { args: unknown[]; marked: boolean } | undefined {
   if (!fs.existsSync(paths.checkpoint)) return undefined
   const saved = readCheckpoint(paths.checkpoint)
+  if (saved.nonce !== nonce) return undefined // left by an older job with the same id
   console.error(`submitit-ts worker: job ${paths.jobId} resumes from its checkpoint of ${new Date(saved.at).toISOString()}`)
   return { args: saved.args, marked: saved.marked }
 }
@@ -49,7 +50,7 @@ function resumeArgs(paths: JobPaths): { args: unknown[]; marked: boolean } | und
  * checkpoint function saves the arguments to resume with, and rank 0 requeues the job; a task
  * without one goes on until Slurm stops it.
  */
-async function onWarning(paths: JobPaths, rank: number): Promise<void> {
+async function onWarning(paths: JobPaths, rank: number, nonce: string): Promise<void> {
   const log = (msg: string) => console.error(`submitit-ts worker: ${msg}`)
   const running = runningTask()
   const checkpoint = running && checkpointOf(running.fn)
@@ -59,7 +60,7 @@ async function onWarning(paths: JobPaths, rank: number): Promise<void> {
     const args = await checkpoint(...running.args)
     if (!Array.isArray(args)) throw new TypeError(`the checkpoint of job ${paths.jobId} must return the arguments to re-run with, as an array`)
     const { value, marked } = encodeValue(args, `the arguments returned by the checkpoint of job ${paths.jobId}`)
-    const record: CheckpointRecord = { format: 'submitit-ts/checkpoint', version: FORMAT_VERSION, node: process.version, jobId: paths.jobId, args: value as unknown[], marked, at: Date.now() }
+    const record: CheckpointRecord = { format: 'submitit-ts/checkpoint', version: FORMAT_VERSION, node: process.version, jobId: paths.jobId, nonce, args: value as unknown[], marked, at: Date.now() }
     writeAtomic(paths.checkpoint, encodeRecord(record))
     log(`checkpoint saved to ${paths.checkpoint}; requeueing job ${paths.jobId}`)
     await execa('scontrol', ['requeue', paths.jobId])
@@ -83,9 +84,11 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   const jobId = makeJobId(ids.arrayId, ids.index)
   const paths = new JobPaths(template, jobId, { arrayId: ids.arrayId, index: ids.index })
   // SIGUSR2 (signalDelayS, or a preemption): checkpoint and requeue; its default action would kill us
-  process.on('SIGUSR2', () => void onWarning(paths, ids.task))
+  let nonce = ''
+  process.on('SIGUSR2', () => void onWarning(paths, ids.task, nonce))
   await waitForFile(submitted, 120_000)
-  const args = resumeArgs(paths)
+  nonce = readSubmission(submitted).nonce
+  const args = resumeArgs(paths, nonce)
   const reply = await runTasks({
     submitted, first: ids.index ?? 0, count: 1, task: ids.task, capture: 'none', guard: true,
     node: ids.node, localRank: ids.localRank, args, restarts: Number(env.SLURM_RESTART_COUNT ?? 0) || 0,

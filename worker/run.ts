@@ -152,7 +152,7 @@ function writeResults(run: InFlight): { file: string; bytes: Uint8Array; failure
     encoded.push(enc.outcome)
   })
   const n = encoded.length
-  const bytes = encodeRecord(resultRecord(sub.arrayId, req.first, req.task, encoded, marked))
+  const bytes = encodeRecord(resultRecord(sub, req.first, req.task, encoded, marked))
   const file = resultsPath(sub.folder, sub.arrayId, sub.isArray, req.first, n, req.task)
   writeAtomic(file, bytes)
   return { file, bytes, failures }

@@ -28,7 +28,7 @@ export function attachJob<R = unknown>(folder: string, jobId: string): Job<R> {
     throw new Error(`cannot attach job ${jobId}: ${(e as Error).message}`, { cause: e })
   }
   const factory = factories.get(record.backend) ?? ((r) => new FileWatcher(r))
-  return new Job<R>(paths, record.params.tasksPerNode * record.params.nodes, factory(record))
+  return new Job<R>(paths, record.params.tasksPerNode * record.params.nodes, factory(record), record.nonce)
 }
 
 /** Is the process that submitted a local job still there? (checks /proc: kill -0 lies for zombies) */

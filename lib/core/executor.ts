@@ -1,6 +1,7 @@
 // What every executor shares: typed submit/mapArray/submitArray/batch, parameter checks, and the
 // preparation of a submission (tasks resolved, arguments checked and encoded) before a backend
 // writes it and runs it.
+import { randomUUID } from 'node:crypto'
 import os from 'node:os'
 import path from 'node:path'
 import { checkParameterNames, ParameterError } from './errors.js'
@@ -173,7 +174,7 @@ export abstract class Executor<P extends CommonParameters> {
       args[i] = copy ?? a
     }
     const prepared: PreparedArray = {
-      format: 'submitit-ts/submission', version: FORMAT_VERSION, node: process.version,
+      format: 'submitit-ts/submission', version: FORMAT_VERSION, node: process.version, nonce: randomUUID(),
       params: this.workerParameters(),
       owner: { pid: process.pid, host: os.hostname(), at: Date.now() },
       fns, fnIndex, args, marked,

@@ -6,7 +6,8 @@ import { threadId } from 'node:worker_threads'
 import { decodeValue, encodeValue } from './values.js'
 import type { TaskRef } from './task.js'
 
-export const FORMAT_VERSION = 1
+// 2: submissions, results and checkpoints carry the submission's nonce
+export const FORMAT_VERSION = 2
 
 export type BackendName = 'debug' | 'local' | 'slurm'
 
@@ -24,6 +25,11 @@ export interface SubmissionRecord {
   node: string
   backend: BackendName
   arrayId: string
+  /**
+   * A random id of this submission, copied into every result and checkpoint made for it: a file left
+   * by an older job with the same id (Slurm reuses ids after a reset) is never taken for this one's.
+   */
+  nonce: string
   /** false for a single job (its id has no _index) */
   isArray: boolean
   folder: string
@@ -65,6 +71,8 @@ export interface ResultRecord {
   version: number
   node: string
   arrayId: string
+  /** the nonce of the submission this result belongs to */
+  nonce: string
   first: number
   task: number
   marked: boolean
@@ -73,14 +81,14 @@ export interface ResultRecord {
 }
 
 /** Builds a result record from encoded outcomes. */
-export function resultRecord(arrayId: string, first: number, task: number, outcomes: readonly Outcome[], marked: boolean): ResultRecord {
+export function resultRecord(sub: Pick<SubmissionRecord, 'arrayId' | 'nonce'>, first: number, task: number, outcomes: readonly Outcome[], marked: boolean): ResultRecord {
   const states = new Uint8Array(outcomes.length)
   const values = new Array<unknown>(outcomes.length)
   outcomes.forEach((o, k) => {
     states[k] = FINAL_STATES.indexOf(o.state)
     values[k] = o.state === 'COMPLETED' ? o.value : o.error
   })
-  return { format: 'submitit-ts/result', version: FORMAT_VERSION, node: process.version, arrayId, first, task, marked, states, values }
+  return { format: 'submitit-ts/result', version: FORMAT_VERSION, node: process.version, arrayId: sub.arrayId, nonce: sub.nonce, first, task, marked, states, values }
 }
 
 /** The outcome of element first+k of a record. */
@@ -96,6 +104,8 @@ export interface CheckpointRecord {
   version: number
   node: string
   jobId: string
+  /** the nonce of the submission it was saved for */
+  nonce: string
   args: unknown[]
   marked: boolean
   at: number
@@ -128,8 +138,9 @@ function checkRecord<T extends { format: string; version: number; node: string }
   if (typeof r !== 'object' || r === null || r.format !== format) {
     throw new Error(`${file} is not a ${format} file`)
   }
-  if (r.version > FORMAT_VERSION) {
-    throw new Error(`${file} was written in format ${r.version} by a newer submitit-ts (Node ${r.node}); this one reads up to ${FORMAT_VERSION}`)
+  if (r.version !== FORMAT_VERSION) {
+    const by = r.version > FORMAT_VERSION ? 'a newer' : 'an older'
+    throw new Error(`${file} was written in format ${r.version} by ${by} submitit-ts (Node ${r.node}); this one reads format ${FORMAT_VERSION} only: use the same version, or submit the job again`)
   }
   return r
 }

@@ -48,8 +48,11 @@ export interface JobSubmission {
 // Re-attached jobs of one array share chunk files: read each once.
 const records = new Map<string, ResultRecord>()
 
-/** Reads task `task`'s outcome from disk; undefined when there is no result file yet. */
-export function readOutcome(paths: JobPaths, task: number): KnownOutcome | undefined {
+/**
+ * Reads task `task`'s outcome from disk; undefined when there is no result file yet, or only one
+ * left by another submission (a reused job id): `nonce` is the submission's.
+ */
+export function readOutcome(paths: JobPaths, task: number, nonce: string): KnownOutcome | undefined {
   let file = paths.resultFile(task)
   if (!fs.existsSync(file)) {
     if (paths.index === null) return undefined
@@ -61,6 +64,7 @@ export function readOutcome(paths: JobPaths, task: number): KnownOutcome | undef
     file = path.join(folder, chunk)
   }
   const record = file.endsWith(`${paths.jobId}_${task}_result.v8`) ? readResult(file) : cachedGet(records, file, 64, readResult)
+  if (record.nonce !== nonce) return undefined
   const outcome = outcomeAt(record, (paths.index ?? 0) - record.first)
   return outcome && { outcome, marked: record.marked }
 }
@@ -73,6 +77,8 @@ export class Job<R> {
     readonly paths: JobPaths,
     readonly numTasks: number,
     private readonly watcher: JobWatcher,
+    /** the nonce of the submission that made this job: files of any other are not its own */
+    readonly nonce: string,
   ) {}
 
   get jobId(): string {
@@ -103,7 +109,7 @@ export class Job<R> {
     const known = this.watcher.outcome?.(this as Job<unknown>, task)
     if (known) return known
     this.read ??= []
-    return this.read[task] ?? (this.read[task] = readOutcome(this.paths, task))
+    return this.read[task] ?? (this.read[task] = readOutcome(this.paths, task, this.nonce))
   }
 
   private async outcome(task: number): Promise<Outcome> {
@@ -183,6 +189,7 @@ export class Job<R> {
   /** The function and arguments this job was submitted with, read back from its submission file. */
   async submission(): Promise<JobSubmission> {
     const sub: SubmissionRecord = readSubmission(this.paths.submitted)
+    if (sub.nonce !== this.nonce) throw new Error(`${this.paths.submitted} now holds another submission than job ${this.jobId}'s (its id was reused)`)
     const i = this.paths.index ?? 0
     const args = sub.marked ? await decodeValue(sub.args[i]) as unknown[] : sub.args[i]
     return { task: sub.fns[sub.fnIndex[i]], args }

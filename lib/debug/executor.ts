@@ -72,7 +72,7 @@ export class DebugExecutor extends Executor<DebugParameters> {
     writeAtomic(file, encodeRecord(record))
     const watcher = new DebugWatcher(record, file)
     const numTasks = record.params.tasksPerNode * record.params.nodes
-    return record.args.map((_, i) => new Job(new JobPaths(this.folder, makeJobId(record.arrayId, isArray ? i : null)), numTasks, watcher))
+    return record.args.map((_, i) => new Job(new JobPaths(this.folder, makeJobId(record.arrayId, isArray ? i : null)), numTasks, watcher, record.nonce))
   }
 
   async shutdown(): Promise<void> {}

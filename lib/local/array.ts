@@ -76,7 +76,7 @@ export class LocalArray implements JobWatcher {
     for (let i = 0; i < this.size; i++) {
       const index = record.isArray ? i : null
       const paths = new JobPaths(record.folder, makeJobId(record.arrayId, index), { arrayId: record.arrayId, index })
-      this.jobs[i] = new Job(paths, this.numTasks, this)
+      this.jobs[i] = new Job(paths, this.numTasks, this, record.nonce)
     }
   }
 
@@ -198,7 +198,7 @@ export class LocalArray implements JobWatcher {
   /** Writes one job's outcome decided here (not by a worker) to its own result file. */
   private writeOwnResult(index: number, task: number, outcome: Outcome): void {
     const enc = encodeOutcome(outcome, `the result of job ${this.jobs[index].jobId}`)
-    const record = resultRecord(this.record.arrayId, index, task, [enc.outcome], enc.marked)
+    const record = resultRecord(this.record, index, task, [enc.outcome], enc.marked)
     writeAtomic(this.jobs[index].paths.resultFile(task), encodeRecord(record))
     this.report(record)
   }

@@ -150,7 +150,7 @@ export class SlurmExecutor extends Executor<SlurmParameters> {
       const index = isArray ? i : null
       const paths = new JobPaths(this.folder, makeJobId(arrayId, index), { arrayId, index })
       if (templated) for (let t = 0; t < numTasks; t++) makeFolder(path.dirname(paths.stdout(t)))
-      jobs[i] = new Job(paths, numTasks, this.watcher)
+      jobs[i] = new Job(paths, numTasks, this.watcher, record.nonce)
       if (this.exitHook) this.submitted.add(jobs[i].jobId)
     }
     if (templated) await execa(commandPath('scontrol', this.commands), ['release', arrayId], { env: this.commands.env })
