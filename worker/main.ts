@@ -1,17 +1,20 @@
 #!/usr/bin/env node
 // The worker entrypoint as a command, the way a batch script runs it on a node:
-//   node dist/worker/main.js <folder template> [--array-id A] [--index a] [--task t]
+//   node dist/worker/main.js <folder template> [--array-id A] [--index a] [--task t] [--nonce N]
 // Ids not given come from Slurm's variables (SLURM_ARRAY_JOB_ID, SLURM_ARRAY_TASK_ID, SLURM_JOB_ID,
 // SLURM_PROCID, SLURM_LOCALID, SLURM_NODEID) or our own SUBMITIT_* ones. Exits 1 when a task failed.
+// The nonce (--nonce or SUBMITIT_NONCE, set by the batch script) names the submission the job was
+// made for: the worker runs only a submission file with that nonce, never one left by an older job
+// with the same id (Slurm reuses ids after its state is reset).
 import { parseArgs } from 'node:util'
 import { pathToFileURL } from 'node:url'
 import fs from 'node:fs'
 import { execa } from 'execa'
-import { encodeRecord, FORMAT_VERSION, readCheckpoint, readSubmission, writeAtomic, type CheckpointRecord } from '../lib/core/format.js'
+import { encodeRecord, FORMAT_VERSION, readCheckpoint, readSubmission, writeAtomic, type CheckpointRecord, type SubmissionRecord } from '../lib/core/format.js'
 import { JobPaths, makeJobId, submittedPath } from '../lib/core/paths.js'
 import { checkpointOf } from '../lib/core/task.js'
 import { encodeValue } from '../lib/core/values.js'
-import { abandonRun, runningTask, runTasks, waitForFile } from './run.js'
+import { abandonRun, runningTask, runTasks } from './run.js'
 
 export interface CliIds {
   arrayId: string
@@ -36,10 +39,46 @@ export function idsFrom(opts: { 'array-id'?: string; index?: string; task?: stri
   }
 }
 
+/** How long the worker waits for its submission file (sbatch answers before it is written). */
+export const SUBMISSION_WAIT_MS = 120_000
+
+/**
+ * Waits until `file` holds the submission with `nonce` (any submission when no nonce is given) and
+ * returns it. The submitting process writes it just after sbatch answers, so a job that starts at
+ * once may find nothing yet, or the file of an older job that had the same id: both mean "wait".
+ * Fails after `timeoutMs` naming the file, the nonce and what was there instead.
+ */
+export async function waitForSubmission(file: string, nonce: string | undefined, timeoutMs = SUBMISSION_WAIT_MS): Promise<SubmissionRecord> {
+  const end = Date.now() + timeoutMs
+  let seen = 'no such file'
+  for (let delay = 50; ; delay = Math.min(delay * 1.5, 1000)) {
+    if (fs.existsSync(file)) {
+      try {
+        const record = readSubmission(file)
+        if (!nonce || record.nonce === nonce) return record
+        seen = `it holds another submission (nonce ${record.nonce}, written ${new Date(record.owner.at).toISOString()}), left by an older job with the same id`
+      } catch (e) {
+        seen = `it cannot be read as this job's: ${(e as Error).message}`
+      }
+    }
+    if (Date.now() > end) {
+      throw new Error(`the submission file ${file}${nonce ? ` with nonce ${nonce}` : ''} did not appear within ${timeoutMs / 1000} s (${seen}); ` +
+        'was the submitting process killed right after sbatch?')
+    }
+    await new Promise((r) => setTimeout(r, delay))
+  }
+}
+
 /** A requeued job runs with the arguments its checkpoint saved, if it saved any (for this submission). */
 function resumeArgs(paths: JobPaths, nonce: string): { args: unknown[]; marked: boolean } | undefined {
   if (!fs.existsSync(paths.checkpoint)) return undefined
-  const saved = readCheckpoint(paths.checkpoint)
+  let saved: CheckpointRecord
+  try {
+    saved = readCheckpoint(paths.checkpoint)
+  } catch (e) {
+    console.error(`submitit-ts worker: ignoring ${paths.checkpoint}: ${(e as Error).message}`)
+    return undefined // an older submitit-ts's: not this submission's
+  }
   if (saved.nonce !== nonce) return undefined // left by an older job with the same id
   console.error(`submitit-ts worker: job ${paths.jobId} resumes from its checkpoint of ${new Date(saved.at).toISOString()}`)
   return { args: saved.args, marked: saved.marked }
@@ -74,10 +113,10 @@ async function onWarning(paths: JobPaths, rank: number, nonce: string): Promise<
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
-    options: { 'array-id': { type: 'string' }, index: { type: 'string' }, task: { type: 'string' } },
+    options: { 'array-id': { type: 'string' }, index: { type: 'string' }, task: { type: 'string' }, nonce: { type: 'string' } },
     allowPositionals: true,
   })
-  if (positionals.length !== 1) throw new Error('usage: main.js <folder template> [--array-id A] [--index a] [--task t]')
+  if (positionals.length !== 1) throw new Error('usage: main.js <folder template> [--array-id A] [--index a] [--task t] [--nonce N]')
   const ids = idsFrom(values, env)
   const template = positionals[0]
   const submitted = submittedPath(template, ids.arrayId, ids.index !== null)
@@ -86,8 +125,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   // SIGUSR2 (signalDelayS, or a preemption): checkpoint and requeue; its default action would kill us
   let nonce = ''
   process.on('SIGUSR2', () => void onWarning(paths, ids.task, nonce))
-  await waitForFile(submitted, 120_000)
-  nonce = readSubmission(submitted).nonce
+  const expected = values.nonce ?? (env.SUBMITIT_NONCE || undefined)
+  const waitMs = Number(env.SUBMITIT_SUBMISSION_WAIT_MS) || SUBMISSION_WAIT_MS
+  nonce = (await waitForSubmission(submitted, expected, waitMs)).nonce
   const args = resumeArgs(paths, nonce)
   const reply = await runTasks({
     submitted, first: ids.index ?? 0, count: 1, task: ids.task, capture: 'none', guard: true,

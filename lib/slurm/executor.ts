@@ -9,7 +9,7 @@ import { execa, execaSync } from 'execa'
 import { registerAttach } from '../core/attach.js'
 import { ParameterError } from '../core/errors.js'
 import { Executor, type PreparedArray } from '../core/executor.js'
-import { encodeRecord, makeFolder, writeAtomic, type SubmissionRecord } from '../core/format.js'
+import { encodeRecord, makeFolder, readCheckpoint, readResult, readSubmission, writeAtomic, type SubmissionRecord } from '../core/format.js'
 import { Job } from '../core/job.js'
 import { JobPaths, makeJobId, submittedPath } from '../core/paths.js'
 import { commandPath, sbatch, scancel, scontrolShowConfig, type SlurmCommandOptions } from './commands.js'
@@ -108,6 +108,8 @@ export class SlurmExecutor extends Executor<SlurmParameters> {
       folderIsPattern: true,
       array: isArray ? { size: n, parallelism: this.params.arrayParallelism } : undefined,
       command: [process.execPath, WORKER_MAIN, this.folder],
+      // the worker runs only the submission with this nonce, not one an older job with the same id left
+      env: { SUBMITIT_NONCE: part.nonce },
     })
     // the script's final name needs the job id: write it aside, sbatch copies it at submission
     const staging = fs.mkdtempSync(path.join(os.tmpdir(), 'submitit-ts-'))
@@ -142,6 +144,8 @@ export class SlurmExecutor extends Executor<SlurmParameters> {
     const record: SubmissionRecord = { ...part, arrayId, isArray, backend: 'slurm', folder: this.folder }
     const arrayPaths = new JobPaths(this.folder, arrayId, { arrayId, index: null })
     makeFolder(isArray ? arrayPaths.arrayFolder : arrayPaths.folder)
+    // before the submission is written: until then the new job's worker waits and writes nothing
+    moveStaleFiles(this.folder, arrayId, isArray, n, numTasks, record.nonce)
     writeAtomic(submittedPath(this.folder, arrayId, isArray), encodeRecord(record))
     fs.renameSync(scriptFile, path.join(isArray ? arrayPaths.arrayFolder : arrayPaths.folder, `${arrayId}_submission.sh`))
 
@@ -151,6 +155,7 @@ export class SlurmExecutor extends Executor<SlurmParameters> {
       const paths = new JobPaths(this.folder, makeJobId(arrayId, index), { arrayId, index })
       if (templated) for (let t = 0; t < numTasks; t++) makeFolder(path.dirname(paths.stdout(t)))
       jobs[i] = new Job(paths, numTasks, this.watcher, record.nonce)
+      this.watcher.claim(jobs[i])
       if (this.exitHook) this.submitted.add(jobs[i].jobId)
     }
     if (templated) await execa(commandPath('scontrol', this.commands), ['release', arrayId], { env: this.commands.env })
@@ -167,6 +172,54 @@ export class SlurmExecutor extends Executor<SlurmParameters> {
 
   async shutdown(): Promise<void> {
     if (this.exitHook) process.off('exit', this.exitHook)
+  }
+}
+
+/** The nonce of a record file, or undefined when it cannot be read (an older submitit-ts's, damaged). */
+function nonceOf(file: string): string | undefined {
+  try {
+    if (file.endsWith('_submitted.v8')) return readSubmission(file).nonce
+    if (file.endsWith('_checkpoint.v8')) return readCheckpoint(file).nonce
+    return readResult(file).nonce
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Slurm reuses job ids once its state is reset (ids restart at 1): the folder may hold the files of
+ * an older job with this id. They are never read as the new job's (each record carries the nonce of
+ * its submission and readers check it), but they are moved aside, renamed `<name>.stale-<old nonce>`,
+ * so that no one takes them for the new job's. Only files whose nonce is not `nonce` are moved: the
+ * submission, results and checkpoints, and the old batch script. Log files carry no nonce and the new
+ * job may already be writing to them (Slurm appends to an existing log), so they stay where they are.
+ * Detected through the old submission file: without one there is nothing to do (one stat).
+ */
+export function moveStaleFiles(template: string, arrayId: string, isArray: boolean, n: number, numTasks: number, nonce: string): void {
+  const submitted = submittedPath(template, arrayId, isArray)
+  if (!fs.existsSync(submitted)) return
+  const old = nonceOf(submitted)
+  if (old === nonce) return
+  const tag = `.stale-${old?.slice(0, 8) ?? 'unreadable'}`
+  const dirs = new Set([path.dirname(submitted)])
+  for (let i = 0; i < n; i++) {
+    const index = isArray ? i : null
+    const paths = new JobPaths(template, makeJobId(arrayId, index), { arrayId, index })
+    dirs.add(path.dirname(paths.checkpoint))
+    for (let t = 0; t < numTasks; t++) dirs.add(path.dirname(paths.resultFile(t)))
+  }
+  const records = /_(result|checkpoint|submitted)\.v8$/
+  for (const dir of dirs) {
+    let names: string[]
+    try { names = fs.readdirSync(dir) } catch { continue }
+    for (const name of names) {
+      if (!name.startsWith(`${arrayId}_`)) continue
+      const file = path.join(dir, name)
+      const stale = records.test(name) ? nonceOf(file) !== nonce : name === `${arrayId}_submission.sh`
+      if (stale) {
+        try { fs.renameSync(file, file + tag) } catch { /* gone meanwhile: fine */ }
+      }
+    }
   }
 }
 

@@ -41,7 +41,14 @@ export class SlurmJobWatcher implements JobWatcher {
       this.resultFiles.set(job, files)
     }
     for (let t = 0; t < job.numTasks; t++) {
-      const found = this.exists(files[t]) ? job.peekOutcome(t) : undefined
+      // peekOutcome reads only a file of this job's submission (nonce checked): a result left by an
+      // older job with the same id (a reused id) is not this job's and does not make it finished
+      let found
+      try {
+        found = this.exists(files[t]) ? job.peekOutcome(t) : undefined
+      } catch {
+        found = undefined // unreadable (an older submitit-ts's file): not this job's either
+      }
       if (!found) return undefined
       states.push(found.outcome.state)
     }
@@ -52,9 +59,20 @@ export class SlurmJobWatcher implements JobWatcher {
     this.watcher.register(job.jobId, { isFinished: () => this.fromResults(job) !== undefined })
   }
 
+  /** A job was just submitted with this id: forget anything known about an older job that had it. */
+  claim(job: Job<unknown>): void {
+    this.watcher.claim(job.jobId, job.nonce)
+  }
+
+  /** An older job whose id Slurm gave to a newer one: the scheduler no longer knows anything about it. */
+  private superseded(job: Job<unknown>): boolean {
+    return !this.watcher.isOwner(job.jobId, job.nonce)
+  }
+
   state(job: Job<unknown>): JobState {
     const fromResults = this.fromResults(job)
     if (fromResults) return fromResults
+    if (this.superseded(job)) return 'FAILED'
     this.watch(job)
     const state = this.watcher.state(job.jobId)
     return state === 'UNKNOWN' ? 'PENDING' : state
@@ -65,13 +83,13 @@ export class SlurmJobWatcher implements JobWatcher {
   }
 
   async waitFinal(job: Job<unknown>): Promise<void> {
-    if (this.fromResults(job)) return
+    if (this.fromResults(job) || this.superseded(job)) return
     this.watch(job)
     await this.watcher.waitFinal(job.jobId)
   }
 
   async cancel(job: Job<unknown>): Promise<void> {
-    if (this.fromResults(job)) return
+    if (this.fromResults(job) || this.superseded(job)) return
     await scancel([job.jobId], this.commands)
     await this.waitFinal(job)
   }

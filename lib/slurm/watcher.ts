@@ -93,6 +93,8 @@ export class SlurmWatcher {
   /** The last scheduler error (kept for diagnosis; polling goes on). */
   lastError: Error | undefined;
   private readonly jobs = new Map<string, Watched>();
+  /** the nonce of the job that holds an id that was reused in this process's lifetime (rare) */
+  private readonly owners = new Map<string, string>();
   private readonly options: SlurmWatcherOptions;
   private timer: NodeJS.Timeout | undefined;
   private polling = false;
@@ -137,6 +139,29 @@ export class SlurmWatcher {
     this.waiterCount -= job.waiters.length;
     for (const w of job.waiters) w.reject(new Error(`job ${jobId} is no longer watched`));
     this.refreshTimerRef();
+  }
+
+  /**
+   * A new job now has this id (Slurm reuses ids once its state is reset): what was known about an
+   * older job with the same id is dropped, and its pending waiters are rejected. `owner` names the
+   * new job (its submission's nonce); see isOwner.
+   */
+  claim(jobId: string, owner: string): void {
+    const previous = this.owners.get(jobId);
+    if (previous === owner || (previous === undefined && !this.jobs.has(jobId))) return;
+    this.owners.set(jobId, owner);
+    const job = this.jobs.get(jobId);
+    if (!job) return;
+    this.jobs.delete(jobId);
+    this.waiterCount -= job.waiters.length;
+    for (const w of job.waiters) w.reject(new Error(`job id ${jobId} was given to a newer job (Slurm reuses ids once its state is reset)`));
+    this.refreshTimerRef();
+  }
+
+  /** False for a job whose id a newer job has claimed: what the scheduler says is about that one. */
+  isOwner(jobId: string, owner: string): boolean {
+    const claimed = this.owners.get(jobId);
+    return claimed === undefined || claimed === owner;
   }
 
   state(jobId: string): JobState {

@@ -1,0 +1,107 @@
+// A job id Slurm gives again (its state was reset, ids restart) must never return an older job's
+// files as the new job's, against the fake Slurm commands: the fake's ids restart with a new state
+// directory, as the real ones do after `stop.sh --purge`. The real cluster: slurm-integration-reuse.
+import { spawn, spawnSync } from 'node:child_process'
+import fs from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import t from 'tap'
+import { SlurmExecutor } from '../dist/lib/slurm/executor.js'
+import { add, square } from '../dist/fixtures/tasks.js'
+
+const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..')
+const fakeBin = path.join(root, 'fixtures', 'fake-slurm')
+const MAIN = path.join(root, 'dist', 'worker', 'main.js')
+
+/** A fresh fake cluster: job ids start at 1000 again. */
+function fakeCluster(dir: string, name: string) {
+  const state = path.join(dir, name)
+  fs.mkdirSync(state)
+  return { state, commands: { binDir: fakeBin, env: { ...process.env, FAKE_SLURM_DIR: state } } }
+}
+
+/** The environment a node gives the worker: Slurm's ids and the batch script's SUBMITIT_NONCE. */
+function nodeEnv(state: string, arrayId: string, index: number | null, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const script = fs.readFileSync(path.join(state, 'jobs', `${arrayId}.sh`), 'utf8')
+  const nonce = /^export SUBMITIT_NONCE=(\S+)$/m.exec(script)?.[1]
+  if (!nonce) throw new Error('the batch script does not export SUBMITIT_NONCE')
+  const ids = index === null ? { SLURM_JOB_ID: arrayId } : { SLURM_ARRAY_JOB_ID: arrayId, SLURM_ARRAY_TASK_ID: String(index) }
+  return { ...process.env, ...ids, SLURM_PROCID: '0', SUBMITIT_NONCE: nonce, ...extra }
+}
+
+function runOnNode(folder: string, env: NodeJS.ProcessEnv) {
+  return spawnSync(process.execPath, [MAIN, folder], { env, encoding: 'utf8', timeout: 60_000 })
+}
+
+t.test('a reused id: the old files are moved aside, the new job returns its own value', async (t) => {
+  const dir = t.testdir()
+  const folder = path.join(dir, 'logs')
+  const before = fakeCluster(dir, 'before')
+  const oldJob = await new SlurmExecutor({ folder, commands: before.commands }).submit(add, 1, 1)
+  const oldArray = await new SlurmExecutor({ folder, commands: before.commands }).mapArray(square, [5, 6])
+  t.equal(runOnNode(folder, nodeEnv(before.state, '1000', null)).status, 0)
+  t.equal(runOnNode(folder, nodeEnv(before.state, '1001', 1)).status, 0)
+  t.equal(await oldJob.result(), 2)
+  t.equal(await oldArray[1].result(), 36)
+
+  // the cluster is re-created: the same ids again, in the same folder
+  const after = fakeCluster(dir, 'after')
+  const ex = new SlurmExecutor({ folder, commands: after.commands })
+  const job = await ex.submit(add, 40, 2)
+  const array = await ex.mapArray(square, [7, 8])
+  t.equal(job.jobId, '1000', 'the id was reused')
+  t.same(array.map((j) => j.jobId), ['1001_0', '1001_1'])
+  t.not(job.nonce, oldJob.nonce)
+  t.equal(job.state, 'PENDING', 'the old result file does not make the new job finished')
+  t.equal(array[1].state, 'PENDING')
+  const names = fs.readdirSync(folder)
+  t.ok(names.some((n) => n.startsWith('1000_0_result.v8.stale-')), 'the old result moved aside')
+  t.ok(names.some((n) => n.startsWith('1001_1_0_result.v8.stale-')), 'the old array result moved aside')
+  t.ok(names.some((n) => n.startsWith('1000_submitted.v8.stale-')), 'the old submission moved aside')
+  t.notOk(names.includes('1000_0_result.v8'))
+
+  t.equal(runOnNode(folder, nodeEnv(after.state, '1000', null)).status, 0)
+  t.equal(runOnNode(folder, nodeEnv(after.state, '1001', 1)).status, 0)
+  t.equal(await job.result(), 42, 'its own value')
+  t.equal(await array[1].result(), 64)
+  t.same((await job.submission()).args, [40, 2])
+  t.equal(oldJob.state, 'COMPLETED', 'the old job object keeps what it had read')
+})
+
+t.test('the worker waits for the submission with its nonce, not the one an older job left', async (t) => {
+  const dir = t.testdir()
+  const folder = path.join(dir, 'logs')
+  const before = fakeCluster(dir, 'before')
+  await new SlurmExecutor({ folder, commands: before.commands }).submit(add, 1, 1)
+  const submitted = path.join(folder, '1000_submitted.v8')
+  const oldBytes = fs.readFileSync(submitted)
+  const after = fakeCluster(dir, 'after')
+  const job = await new SlurmExecutor({ folder, commands: after.commands }).submit(add, 40, 2)
+  // as on a node that starts the job before the submitting process has written its submission
+  const newBytes = fs.readFileSync(submitted)
+  fs.writeFileSync(submitted, oldBytes)
+  const worker = spawn(process.execPath, [MAIN, folder], { env: nodeEnv(after.state, '1000', null), stdio: ['ignore', 'pipe', 'pipe'] })
+  let stderr = ''
+  worker.stderr.on('data', (d: Buffer) => { stderr += String(d) })
+  const exited = new Promise<number | null>((resolve) => worker.on('exit', resolve))
+  await new Promise((r) => setTimeout(r, 1500))
+  t.notOk(fs.existsSync(job.paths.resultFile(0)), 'nothing run from the old submission')
+  fs.writeFileSync(`${submitted}.tmp`, newBytes)
+  fs.renameSync(`${submitted}.tmp`, submitted)
+  t.equal(await exited, 0, stderr)
+  t.equal(await job.result(), 42)
+})
+
+t.test('the worker fails clearly when its submission never comes, naming the file and the nonce', async (t) => {
+  const dir = t.testdir()
+  const folder = path.join(dir, 'logs')
+  const before = fakeCluster(dir, 'before')
+  await new SlurmExecutor({ folder, commands: before.commands }).submit(add, 1, 1)
+  const submitted = path.join(folder, '1000_submitted.v8')
+  const env = nodeEnv(before.state, '1000', null, { SUBMITIT_NONCE: 'a-nonce-never-written', SUBMITIT_SUBMISSION_WAIT_MS: '1000' })
+  const r = runOnNode(folder, env)
+  t.equal(r.status, 2)
+  t.match(r.stderr, `the submission file ${submitted} with nonce a-nonce-never-written did not appear within 1 s`)
+  t.match(r.stderr, /another submission \(nonce [0-9a-f-]+/)
+  t.notOk(fs.existsSync(path.join(folder, '1000_0_result.v8')), 'the older submission was not run')
+})
