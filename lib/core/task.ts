@@ -1,5 +1,6 @@
 // JavaScript cannot pickle a function, so a task is a module export named by reference: the module's
 // URL plus the export's name, found by identity so that no string has to be kept in sync.
+import { entryScriptError, entryScriptOf } from './entry-script.js'
 
 /** A reference to an exported function, as stored in a submission file. */
 export interface TaskRef {
@@ -70,6 +71,9 @@ export async function resolveTask(t: TaskLike<unknown[], unknown>): Promise<Task
       throw new TypeError(`the function ${t.name || '(anonymous)'} is not a task: export it wrapped as ` +
         `\`export const ${t.name || 'name'} = task(import.meta.url, ...)\`, or pass taskRef(moduleUrl, exportName)`)
     }
+    // checked before importing: importing the entry script from itself waits on its own top-level await
+    const entry = entryScriptOf(module)
+    if (entry) throw entryScriptError(entry, t.name)
     const mod = await importModule(module)
     const exportName = Object.keys(mod).find((k) => mod[k] === t)
     if (!exportName) {
@@ -92,6 +96,8 @@ let tsLoader: Promise<unknown> | undefined
 
 /** Imports a task module; a TypeScript one gets the tsx loader first (in this thread or process). */
 export async function importModule(module: string): Promise<Record<string, unknown>> {
+  const entry = entryScriptOf(module)
+  if (entry) throw entryScriptError(entry)
   if (/\.[mc]?tsx?$/.test(module) && !process.execArgv.some((a) => a.includes('tsx'))) {
     // both hooks: a .ts file outside a "type": "module" package is loaded as CommonJS
     tsLoader ??= Promise.all([import('tsx/esm/api').then((m) => m.register()), import('tsx/cjs/api').then((m) => m.register())])
@@ -102,6 +108,9 @@ export async function importModule(module: string): Promise<Record<string, unkno
 
 /** The function a reference names, with a clear error when it is not there. */
 export async function loadTask(ref: TaskRef): Promise<(...args: unknown[]) => unknown> {
+  // a worker must never import the submitter's script (it would run it again)
+  const entry = entryScriptOf(ref.module)
+  if (entry) throw entryScriptError(entry, ref.exportName)
   let mod: Record<string, unknown>
   try {
     mod = await importModule(ref.module)
