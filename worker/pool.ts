@@ -1,5 +1,6 @@
 // The module piscina loads in each pool thread: one call runs one chunk of an array.
-import { runTasks, type RunReply, type RunRequest } from './run.js'
+import type { RunReply, RunRequest } from '../lib/core/protocol.js'
+import { runTasks } from './run.js'
 
 export default function run(req: RunRequest): Promise<RunReply> {
   return runTasks(req)

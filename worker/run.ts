@@ -1,63 +1,21 @@
 // The worker entrypoint's core, the only code that runs inside a job: the pool threads, the
 // DebugExecutor and the CLI on a Slurm node all call runTasks() over the same files.
 import fs from 'node:fs'
+import v8 from 'node:v8'
 import { cachedGet } from '../lib/core/cache.js'
 import { JobEnvironment } from '../lib/core/environment.js'
 import {
-  encodeRecord, readSubmission, writeAtomic,
-  type Outcome, type SubmissionRecord, encodeOutcome, resultRecord,
+  encodeOutcome, readSubmission, writeResultFile,
+  type Outcome, type ResultRecord, type SubmissionRecord,
 } from '../lib/core/format.js'
 import { JobPaths, makeJobId, resultsPath } from '../lib/core/paths.js'
+import {
+  CANCEL_FLAG, CURRENT, DONE_FLAG, FLAGS, FLUSHED, markFlushed, storeOutcome,
+  type RunReply, type RunRequest,
+} from '../lib/core/protocol.js'
 import { loadTask } from '../lib/core/task.js'
-import { decodeValue, encodeValue } from '../lib/core/values.js'
-import { captureOutput, type CaptureMode } from './capture.js'
-
-/** Layout of `control`, shared with the LocalExecutor: */
-export const CURRENT = 0 // index of the element running now, -1 between elements
-export const FLUSHED = 1 // how many outcomes a dying thread saved to a partial result file
-export const FLAGS = 2 // control[FLAGS + k]: one of the flags below, for element first+k
-export const PENDING_FLAG = 0
-export const CANCEL_FLAG = 1 // set by the executor: skip it
-export const DONE_FLAG = 2 // set by the worker: it has run
-
-export interface RunRequest {
-  /** path of the <A>_submitted.v8 file */
-  submitted: string
-  /** run elements first .. first+count-1 */
-  first: number
-  count: number
-  /** the task rank */
-  task: number
-  /** how to capture what tasks print: into their log files, also to the console, or not at all */
-  capture: CaptureMode
-  /** shared with the executor: see CURRENT, FLUSHED and FLAGS */
-  control?: Int32Array
-  /** shared with the executor: [0] Date.now() when the current element started */
-  startedAt?: Float64Array
-  /** values the executor passes for multi-node jobs (Slurm sets them itself) */
-  node?: number
-  localRank?: number
-  /** the arguments to run with instead of the submission's (a checkpointed job's rerun) */
-  args?: { args: unknown[]; marked: boolean }
-  /** requeues so far (Slurm's SLURM_RESTART_COUNT) */
-  restarts?: number
-  /**
-   * This thread or process runs only jobs (a pool thread, the CLI): an uncaught error fails the job
-   * it came from, and an exit saves the outcomes so far before the thread goes.
-   */
-  guard?: boolean
-}
-
-export interface RunReply {
-  /** the result file written */
-  file: string
-  /** its bytes, so the executor need not read the file back */
-  bytes: Uint8Array
-  /** how many elements failed, timed out or were cancelled */
-  failures: number
-  /** milliseconds spent running the elements (files excluded): the executor sizes chunks with it */
-  runMs: number
-}
+import { decodeValue, encodeValue, unsendableError } from '../lib/core/values.js'
+import { captureOutput } from './capture.js'
 
 // A pool thread runs many chunks of the same array: decode its submission once.
 const submissions = new Map<string, SubmissionRecord>()
@@ -82,7 +40,13 @@ async function taskFunctions(sub: SubmissionRecord): Promise<((...args: unknown[
 interface InFlight {
   req: RunRequest
   sub: SubmissionRecord
+  /** the outcomes so far, encoded for v8 */
   outcomes: Outcome[]
+  marked: boolean
+  /** how many of them a partial result file holds (see flush) */
+  flushed: number
+  /** the arena is full and could not be flushed */
+  arenaFull: boolean
   /** the element running now, how to fail it from an uncaught error, and what it runs */
   current: { jobId: string; fail: (e: unknown) => void; fn?: (...args: unknown[]) => unknown; args?: unknown[] } | null
 }
@@ -91,34 +55,40 @@ let inFlight: InFlight | null = null
 export async function runTasks(req: RunRequest): Promise<RunReply> {
   if (req.guard) installGuards()
   const sub = submission(req.submitted)
+  if (req.nonce !== undefined && sub.nonce !== req.nonce) {
+    throw new Error(`${req.submitted} holds another submission (nonce ${sub.nonce}) than the one expected (${req.nonce})`)
+  }
   let fns: ((...args: unknown[]) => unknown)[] | Error
   try {
     fns = await taskFunctions(sub)
   } catch (e) {
     fns = e as Error // each job fails with it, and says why
   }
-  const run: InFlight = { req, sub, outcomes: [], current: null }
+  const run: InFlight = { req, sub, outcomes: [], marked: false, flushed: 0, arenaFull: false, current: null }
   inFlight = run
-  const { control } = req
+  const control = req.memory?.control
   const t0 = performance.now()
   try {
     for (let k = 0; k < req.count; k++) {
       const index = req.first + k
       const jobId = makeJobId(sub.arrayId, sub.isArray ? index : null)
       let outcome: Outcome | Promise<Outcome>
-      if (req.startedAt) req.startedAt[0] = Date.now()
+      if (req.memory) req.memory.startedAt[0] = Date.now()
       // store the running index before reading the flag: a canceller does the reverse
       if (control) Atomics.store(control, CURRENT, index)
-      if (control && Atomics.load(control, FLAGS + k) === CANCEL_FLAG) {
+      const cancelled = control !== undefined && Atomics.load(control, FLAGS + k) === CANCEL_FLAG
+      if (cancelled) {
         outcome = errorOutcome('CANCELLED', Object.assign(new Error(`job ${jobId} was cancelled before it started`), { name: 'CancelledError' }))
       } else {
         outcome = runOne(sub, fns, index, jobId, req, run)
         if (outcome instanceof Promise) outcome = await outcome
-        if (control) Atomics.store(control, FLAGS + k, DONE_FLAG)
       }
       run.current = null
-      if (control) Atomics.store(control, CURRENT, -1)
-      run.outcomes.push(outcome)
+      keep(run, k, jobId, outcome)
+      if (control) {
+        if (!cancelled) Atomics.store(control, FLAGS + k, DONE_FLAG)
+        Atomics.store(control, CURRENT, -1)
+      }
     }
     const runMs = performance.now() - t0
     const { file, bytes, failures } = writeResults(run)
@@ -126,6 +96,58 @@ export async function runTasks(req: RunRequest): Promise<RunReply> {
   } finally {
     inFlight = null
   }
+}
+
+/**
+ * Encodes element k's outcome and keeps it where the executor finds it should this thread be
+ * terminated before the chunk ends (the arena; a partial result file when it is full), so that
+ * what has run is never lost nor run again. A value v8 cannot send fails that element alone.
+ */
+function keep(run: InFlight, k: number, jobId: string, outcome: Outcome): void {
+  const where = `the result of job ${jobId}`
+  let enc = encodeOutcomeSafely(outcome, where)
+  const memory = run.arenaFull ? undefined : run.req.memory
+  let fits = true
+  try {
+    if (memory) fits = storeOutcome(memory, run.req.count, k, enc.outcome, enc.marked)
+    else checkSendable(enc.outcome)
+  } catch (e) {
+    enc = encodeOutcome(unsendableOutcome(outcome, where, e), where)
+    if (memory) fits = storeOutcome(memory, run.req.count, k, enc.outcome, enc.marked)
+  }
+  run.outcomes.push(enc.outcome)
+  run.marked ||= enc.marked
+  if (!fits) flush(run)
+}
+
+/** Throws what v8 throws for a value it cannot send (storeOutcome does the same with an arena). */
+function checkSendable(outcome: Outcome): void {
+  const value = outcome.state === 'COMPLETED' ? outcome.value : outcome.error
+  if (typeof value === 'object' && value !== null) v8.serialize(value)
+}
+
+/**
+ * Writes the outcomes so far as a partial result file, and tells the executor (FLUSHED). When it
+ * cannot be written, the arena is no longer used: what it holds stays valid, what follows would
+ * run again should the thread be stopped.
+ */
+function flush(run: InFlight): void {
+  const previous = run.flushed
+  if (!writeRecord(run, partialFile(run, run.outcomes.length)).written) {
+    run.arenaFull = true
+    return
+  }
+  run.flushed = run.outcomes.length
+  if (run.req.memory) markFlushed(run.req.memory, run.flushed)
+  if (previous > 0) removeQuietly(partialFile(run, previous))
+}
+
+function partialFile(run: InFlight, n: number): string {
+  return resultsPath(run.sub.folder, run.sub.arrayId, run.sub.isArray, run.req.first, n, run.req.task)
+}
+
+function removeQuietly(file: string): void {
+  try { fs.unlinkSync(file) } catch { /* already gone */ }
 }
 
 /** The running chunk is given up (its job was requeued): exiting now writes no result for it. */
@@ -139,23 +161,18 @@ export function runningTask(): { jobId: string; fn: (...args: unknown[]) => unkn
   return current?.fn && current.args ? { jobId: current.jobId, fn: current.fn, args: current.args } : undefined
 }
 
-/** Encodes the outcomes of a chunk (or of its first part) and writes them as one result file. */
+/** Writes the chunk's outcomes as one result file (a partial one removed). */
 function writeResults(run: InFlight): { file: string; bytes: Uint8Array; failures: number } {
-  const { sub, req } = run
-  const encoded: Outcome[] = []
-  let marked = false
+  const file = partialFile(run, run.outcomes.length)
+  const { record, bytes } = writeRecord(run, file)
+  if (run.flushed > 0 && run.flushed < run.outcomes.length) removeQuietly(partialFile(run, run.flushed))
   let failures = 0
-  run.outcomes.forEach((outcome, k) => {
-    const enc = encodeOutcomeSafely(outcome, `the result of job ${makeJobId(sub.arrayId, sub.isArray ? req.first + k : null)}`)
-    marked ||= enc.marked
-    if (enc.outcome.state !== 'COMPLETED') failures++
-    encoded.push(enc.outcome)
-  })
-  const n = encoded.length
-  const bytes = encodeRecord(resultRecord(sub, req.first, req.task, encoded, marked))
-  const file = resultsPath(sub.folder, sub.arrayId, sub.isArray, req.first, n, req.task)
-  writeAtomic(file, bytes)
+  for (const state of record.states) if (state !== 0) failures++
   return { file, bytes, failures }
+}
+
+function writeRecord(run: InFlight, file: string): { record: ResultRecord; bytes: Uint8Array; written: boolean } {
+  return writeResultFile(run.sub, file, run.req.first, run.req.task, run.outcomes, run.marked)
 }
 
 let guarded = false
@@ -182,11 +199,12 @@ function installGuards(): void {
     const run = inFlight
     if (!run?.current) return
     const paths = new JobPaths(run.sub.folder, run.current.jobId)
-    run.outcomes.push(errorOutcome('FAILED', Object.assign(new Error(
+    const crash = encodeOutcome(errorOutcome('FAILED', Object.assign(new Error(
       `the worker thread running job ${run.current.jobId} died: the task called process.exit(${code}). See its logs: ${paths.stderr(run.req.task)} and ${paths.stdout(run.req.task)}`,
-    ), { name: 'WorkerCrashError' })))
-    writeResults(run)
-    if (run.req.control) Atomics.store(run.req.control, FLUSHED, run.outcomes.length)
+    ), { name: 'WorkerCrashError' })), 'a crash')
+    run.outcomes.push(crash.outcome)
+    run.marked ||= crash.marked
+    flush(run)
   })
 }
 
@@ -218,7 +236,10 @@ function runOne(sub: SubmissionRecord, fns: ((...args: unknown[]) => unknown)[] 
   try {
     if (fns instanceof Error) throw fns
     const fn = fns[sub.fnIndex[index]]
-    const { args: given, marked } = req.args ?? { args: sub.args[index], marked: sub.marked }
+    const { args: stored, marked } = req.args ?? { args: sub.args[index], marked: sub.marked }
+    // each job gets its own copy of its arguments, as a fresh process would: the decoded submission
+    // is shared by the chunks of a thread, and may hold one object for many elements
+    const given = hasObjects(stored) ? v8.deserialize(v8.serialize(stored)) as unknown[] : stored
     if (marked) {
       return awaitTask(decodeValue(given).then((args) => {
         run.current = { ...run.current!, fn, args: args as unknown[] }
@@ -238,14 +259,25 @@ function runOne(sub: SubmissionRecord, fns: ((...args: unknown[]) => unknown)[] 
   return { state: 'COMPLETED', value }
 }
 
+function hasObjects(args: unknown[]): boolean {
+  for (const a of args) if (typeof a === 'object' && a !== null) return true
+  return false
+}
+
 /** A result v8 cannot carry becomes a failure that says why, instead of a lost job. */
 function encodeOutcomeSafely(outcome: Outcome, where: string): { outcome: Outcome; marked: boolean } {
   try {
     return encodeOutcome(outcome, where)
   } catch (e) {
-    const failure = outcome.state === 'COMPLETED' ? e : sendableError(outcome.error, e as Error)
-    return encodeOutcome(errorOutcome(outcome.state === 'COMPLETED' ? 'FAILED' : outcome.state, failure), where)
+    return encodeOutcome(unsendableOutcome(outcome, where, e), where)
   }
+}
+
+/** A value that cannot be sent fails its job; an error that cannot be sent whole keeps what it can. */
+function unsendableOutcome(outcome: Outcome, where: string, why: unknown): Outcome {
+  return outcome.state === 'COMPLETED'
+    ? errorOutcome('FAILED', unsendableError(outcome.value, where, why))
+    : errorOutcome(outcome.state, sendableError(outcome.error, why as Error))
 }
 
 /**
@@ -253,7 +285,7 @@ function encodeOutcomeSafely(outcome: Outcome, where: string): { outcome: Outcom
  * keep its name, message, stack and every property that can be sent, and say what was left out.
  */
 function sendableError(error: unknown, why: Error): Error {
-  if (!(error instanceof Error)) return why
+  if (!(error instanceof Error)) return unsendableError(error, 'the error thrown', why)
   const source = error as Error & Record<string, unknown>
   const copy = new Error(source.message) as Error & Record<string, unknown>
   copy.name = source.name
@@ -262,7 +294,8 @@ function sendableError(error: unknown, why: Error): Error {
   const keys = [...Object.keys(source), ...('cause' in source ? ['cause'] : [])]
   for (const k of keys) {
     try {
-      encodeValue(source[k], k)
+      const { value } = encodeValue(source[k], k)
+      if (typeof value === 'object' && value !== null) v8.serialize(value)
       copy[k] = source[k]
     } catch {
       dropped.push(k)

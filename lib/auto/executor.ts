@@ -93,7 +93,8 @@ export class AutoExecutor {
 
   /** The parameters the chosen cluster gets: generic ones, then its prefixed ones over them. */
   private forCluster(p: AutoParameters): Record<string, unknown> {
-    const out: Record<string, unknown> = { timeoutMin: p.timeoutMin, nodes: p.nodes, tasksPerNode: p.tasksPerNode }
+    // the DebugExecutor cannot stop a task running in this thread: a timeout means nothing there
+    const out: Record<string, unknown> = { timeoutMin: this.cluster === 'debug' ? undefined : p.timeoutMin, nodes: p.nodes, tasksPerNode: p.tasksPerNode }
     const prefix = this.cluster === 'slurm' ? 'slurm' : this.cluster === 'local' ? 'local' : undefined
     if (this.cluster === 'slurm') {
       Object.assign(out, { jobName: p.name, memGb: p.memGb, cpusPerTask: p.cpusPerTask, gpusPerNode: p.gpusPerNode, stderrToStdout: p.stderrToStdout })

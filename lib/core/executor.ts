@@ -1,6 +1,7 @@
 // What every executor shares: typed submit/mapArray/submitArray/batch, parameter checks, and the
 // preparation of a submission (tasks resolved, arguments checked and encoded) before a backend
 // writes it and runs it.
+import { AsyncLocalStorage } from 'node:async_hooks'
 import { randomUUID } from 'node:crypto'
 import os from 'node:os'
 import path from 'node:path'
@@ -8,7 +9,7 @@ import { checkParameterNames, ParameterError } from './errors.js'
 import { FORMAT_VERSION, type BackendName, type SubmissionRecord, type WorkerParameters } from './format.js'
 import type { Job } from './job.js'
 import { resolveTask, type TaskLike, type TaskRef } from './task.js'
-import { encodeValue } from './values.js'
+import { encodeArgs } from './values.js'
 
 /** A submission not sent yet: see `delayed()` and `submitArray()`. */
 export interface Delayed<R> {
@@ -36,13 +37,60 @@ export type PreparedArray = Omit<SubmissionRecord, 'arrayId' | 'isArray' | 'back
 /** The arguments of mapArray: one iterable per parameter of the task. */
 export type Iterables<A extends unknown[]> = { [K in keyof A]: Iterable<A[K]> }
 
-type Pending = { item: Delayed<unknown>; resolve: (job: Job<unknown>) => void; reject: (e: unknown) => void }
+/** An open batch(): the items submitted inside it, and who waits for which of their jobs. */
+interface Batch {
+  items: Delayed<unknown>[]
+  waiters: { from: number; to: number; resolve: (jobs: Job<unknown>[]) => void; reject: (e: unknown) => void }[]
+  open: boolean
+  allowImplicitSubmissions: boolean
+  /** a submission awaited inside the batch (which would wait for ever): batch() rejects with it */
+  misuse?: Error
+  /** implicit submissions made so far (allowImplicitSubmissions) */
+  submitting?: Promise<void>
+}
+
+export interface BatchOptions {
+  /**
+   * Awaiting a job inside the batch submits what was gathered so far as one array (submitit's
+   * allow_implicit_submissions); by default it is refused with an error.
+   */
+  allowImplicitSubmissions?: boolean
+}
+
+/**
+ * What submit/mapArray/submitArray return inside batch(): their jobs exist once the batch is
+ * submitted, so awaiting them inside it would wait for ever. `await` (a `then` with both
+ * callbacks, as await and Promise.all call it) before that fails at once — or, with
+ * allowImplicitSubmissions, submits what the batch holds so far. `.catch(h)` and `.then(f)` are
+ * fine; the promises they make keep the same guard.
+ */
+class Batched<T> extends Promise<T> {
+  batch?: Batch
+  flush?: () => Promise<void>
+
+  override then<A = T, B = never>(onFulfilled?: ((v: T) => A | PromiseLike<A>) | null, onRejected?: ((e: unknown) => B | PromiseLike<B>) | null): Promise<A | B> {
+    const { batch, flush } = this
+    if (batch?.open && typeof onFulfilled === 'function' && typeof onRejected === 'function') {
+      if (batch.allowImplicitSubmissions) return flush!().then(() => super.then(onFulfilled, onRejected))
+      const e = new Error('a job submitted inside batch() exists only once the batch is submitted, when its callback ' +
+        'returns: do not await submit() (or mapArray) inside it; use the jobs batch() resolves to, or ' +
+        'batch(fn, { allowImplicitSubmissions: true }) to submit what was gathered so far')
+      batch.misuse ??= e
+      return Promise.reject(e).then(onFulfilled, onRejected)
+    }
+    const next = super.then(onFulfilled, onRejected) as Batched<A | B>
+    next.batch = batch
+    next.flush = flush
+    return next
+  }
+}
 
 export abstract class Executor<P extends CommonParameters> {
   /** the folder template, made absolute (%j, %A, %a, %t still in it) */
   readonly folder: string
   protected params: P
-  private batching: Pending[] | null = null
+  /** the batch() whose callback is running, in this async context */
+  private readonly batches = new AsyncLocalStorage<Batch>()
 
   protected constructor(folder: string, defaults: P, readonly backend: BackendName) {
     if (typeof folder !== 'string' || folder === '') throw new ParameterError('an executor needs a folder for its jobs\' files')
@@ -72,6 +120,10 @@ export abstract class Executor<P extends CommonParameters> {
 
   /** Changes parameters for the next submissions; a misspelled name throws, listing the valid ones. */
   updateParameters(params: Partial<P>): this {
+    if (this.openBatch()) {
+      throw new Error('updateParameters() cannot be called inside batch(): the batch is submitted as one array, ' +
+        'with one set of parameters; change them before batch(), or make two batches')
+    }
     checkParameterNames(params, this.parameterNames, this.backend)
     for (const [name, value] of Object.entries(params)) {
       if (value !== undefined) this.checkParameter(name, value)
@@ -81,60 +133,104 @@ export abstract class Executor<P extends CommonParameters> {
   }
 
   /** Submits one job running `fn(...args)`. */
-  async submit<A extends unknown[], R>(fn: TaskLike<A, R>, ...args: A): Promise<Job<Awaited<R>>> {
+  submit<A extends unknown[], R>(fn: TaskLike<A, R>, ...args: A): Promise<Job<Awaited<R>>> {
     const item = delayed(fn, ...args)
-    if (this.batching) {
-      // inside batch(): the job exists once the batch is submitted as one array
-      const pending = this.batching
-      const job = new Promise<Job<Awaited<R>>>((resolve, reject) => pending.push({ item, resolve: resolve as (j: Job<unknown>) => void, reject }))
-      job.catch(() => {}) // batch() itself throws; a submit promise left unawaited must not crash the process
-      return job
-    }
-    const [job] = await this.submitPrepared(await this.prepare([item]), false)
-    return job as Job<Awaited<R>>
+    const batch = this.openBatch()
+    if (batch) return this.join(batch, [item], (jobs) => jobs[0] as Job<Awaited<R>>)
+    return this.submitItems([item], false).then((jobs) => jobs[0] as Job<Awaited<R>>)
   }
 
   /** One job per element, like Array.map over the zipped iterables; submitted as one array. */
-  async mapArray<A extends unknown[], R>(fn: TaskLike<A, R>, ...iterables: Iterables<A>): Promise<Job<Awaited<R>>[]> {
-    const columns = iterables.map((it) => Array.from(it as Iterable<unknown>))
-    const n = columns.length === 0 ? 0 : Math.min(...columns.map((c) => c.length))
-    if (columns.some((c) => c.length !== n)) {
-      throw new ParameterError(`mapArray: the iterables have different lengths (${columns.map((c) => c.length).join(', ')})`)
+  mapArray<A extends unknown[], R>(fn: TaskLike<A, R>, ...iterables: Iterables<A>): Promise<Job<Awaited<R>>[]> {
+    let items: Delayed<unknown>[]
+    try {
+      const columns = iterables.map((it) => Array.from(it as Iterable<unknown>))
+      const n = columns.length === 0 ? 0 : Math.min(...columns.map((c) => c.length))
+      if (columns.some((c) => c.length !== n)) {
+        throw new ParameterError(`mapArray: the iterables have different lengths (${columns.map((c) => c.length).join(', ')})`)
+      }
+      items = new Array(n)
+      for (let i = 0; i < n; i++) items[i] = { fn: fn as TaskLike<unknown[], unknown>, args: columns.map((c) => c[i]) }
+    } catch (e) {
+      return Promise.reject(e)
     }
-    const items: Delayed<unknown>[] = new Array(n)
-    for (let i = 0; i < n; i++) items[i] = { fn: fn as TaskLike<unknown[], unknown>, args: columns.map((c) => c[i]) }
     return this.submitArray(items) as Promise<Job<Awaited<R>>[]>
   }
 
-  /** Submits delayed(fn, ...args) items as one array. */
-  async submitArray<R>(items: readonly Delayed<R>[]): Promise<Job<R>[]> {
-    if (items.length === 0) return []
-    return await this.submitPrepared(await this.prepare(items), true) as Job<R>[]
+  /** Submits delayed(fn, ...args) items as one array (inside batch(), they join the batch's array). */
+  submitArray<R>(items: readonly Delayed<R>[]): Promise<Job<R>[]> {
+    const batch = this.openBatch()
+    if (batch) return this.join(batch, items as Delayed<unknown>[], (jobs) => jobs as Job<R>[])
+    if (items.length === 0) return Promise.resolve([])
+    return this.submitItems(items, true) as Promise<Job<R>[]>
+  }
+
+  private async submitItems(items: readonly Delayed<unknown>[], isArray: boolean): Promise<Job<unknown>[]> {
+    return await this.submitPrepared(await this.prepare(items), isArray)
   }
 
   /**
-   * Every `submit` called inside `fn` becomes one element of a single array, submitted when `fn`
-   * returns (do not await those submits inside `fn`: their jobs exist only after it). Resolves to
-   * the jobs, in submission order.
+   * Every submit (or mapArray, submitArray) called inside `fn` adds to one array, submitted when
+   * `fn` returns; resolves to its jobs, in submission order. Their jobs exist only then: awaiting
+   * them inside `fn` is refused (see BatchOptions). An error inside `fn` submits nothing.
    */
-  async batch(fn: () => void | Promise<void>): Promise<Job<unknown>[]> {
-    if (this.batching) throw new Error('batch() calls cannot be nested')
-    const pending: Pending[] = []
-    this.batching = pending
-    try {
-      await fn()
-    } finally {
-      this.batching = null
-    }
-    if (pending.length === 0) return []
-    try {
-      const jobs = await this.submitArray(pending.map((p) => p.item))
-      pending.forEach((p, i) => p.resolve(jobs[i]))
-      return jobs
-    } catch (e) {
-      pending.forEach((p) => p.reject(e))
+  async batch(fn: () => void | Promise<void>, options: BatchOptions = {}): Promise<Job<unknown>[]> {
+    if (this.openBatch()) throw new Error('batch() calls cannot be nested')
+    const batch: Batch = { items: [], waiters: [], open: true, allowImplicitSubmissions: options.allowImplicitSubmissions ?? false }
+    const fail = (e: unknown): never => {
+      batch.open = false
+      for (const w of batch.waiters) w.reject(e)
       throw e
     }
+    try {
+      await this.batches.run(batch, fn)
+      await batch.submitting
+    } catch (e) {
+      fail(e)
+    }
+    if (batch.misuse) fail(batch.misuse)
+    batch.open = false
+    if (batch.items.length === 0 && !batch.submitting) {
+      process.emitWarning('batch() submitted no job: no submit() was called inside its callback', { code: 'SUBMITIT_EMPTY_BATCH' })
+    }
+    return this.submitBatch(batch).catch(fail)
+  }
+
+  /** Submits what the batch gathered since its last submission as one array, and hands out the jobs. */
+  private async submitBatch(batch: Batch): Promise<Job<unknown>[]> {
+    const { items, waiters } = batch
+    batch.items = []
+    batch.waiters = []
+    if (items.length === 0) return []
+    let jobs: Job<unknown>[]
+    try {
+      jobs = await this.submitItems(items, true)
+    } catch (e) {
+      for (const w of waiters) w.reject(e)
+      throw e
+    }
+    for (const w of waiters) w.resolve(jobs.slice(w.from, w.to))
+    return jobs
+  }
+
+  private openBatch(): Batch | undefined {
+    const batch = this.batches.getStore()
+    return batch?.open ? batch : undefined
+  }
+
+  /** Adds items to the open batch; the promise resolves once the batch is submitted. */
+  private join<T>(batch: Batch, items: Delayed<unknown>[], pick: (jobs: Job<unknown>[]) => T): Promise<T> {
+    let resolve!: (v: T) => void
+    let reject!: (e: unknown) => void
+    const p = new Batched<T>((res, rej) => { resolve = res; reject = rej })
+    p.batch = batch
+    p.flush = () => (batch.submitting = (batch.submitting ?? Promise.resolve()).then(() => this.submitBatch(batch).then(() => {})))
+    const from = batch.items.length
+    batch.items.push(...items)
+    batch.waiters.push({ from, to: batch.items.length, resolve: (jobs) => resolve(pick(jobs)), reject })
+    // batch() itself throws; a promise left unawaited must not crash the process
+    Promise.prototype.then.call(p, undefined, () => {})
+    return p
   }
 
   /** Stops background work (pools, watchers). Jobs already submitted keep their files. */
@@ -161,17 +257,10 @@ export abstract class Executor<P extends CommonParameters> {
       }
       fnIndex[i] = k
       if (!Array.isArray(a)) throw new ParameterError(`the arguments of element ${i} are not an array`)
-      let copy: unknown[] | null = null
-      for (let j = 0; j < a.length; j++) {
-        const arg = a[j]
-        if (typeof arg !== 'object' && typeof arg !== 'function' && typeof arg !== 'symbol') continue // sent as it is
-        // the name of the place is only made for an error
-        const where = () => `argument ${j + 1} of ${fns[k!].exportName}${items.length > 1 ? ` (element ${i})` : ''}`
-        const enc = encodeValue(arg, where)
-        marked ||= enc.marked
-        if (enc.value !== arg) (copy ??= a.slice())[j] = enc.value
-      }
-      args[i] = copy ?? a
+      // the name of the place is only made for an error
+      const enc = encodeArgs(a, (j) => `argument ${j + 1} of ${fns[k!].exportName}${items.length > 1 ? ` (element ${i})` : ''}`)
+      marked ||= enc.marked
+      args[i] = enc.value as unknown[]
     }
     const prepared: PreparedArray = {
       format: 'submitit-ts/submission', version: FORMAT_VERSION, node: process.version, nonce: randomUUID(),

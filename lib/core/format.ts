@@ -3,7 +3,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import v8 from 'node:v8'
 import { threadId } from 'node:worker_threads'
-import { decodeValue, encodeValue } from './values.js'
+import { decodeValue, encodeValue, unsendableError } from './values.js'
 import type { TaskRef } from './task.js'
 
 // 2: submissions, results and checkpoints carry the submission's nonce
@@ -91,6 +91,32 @@ export function resultRecord(sub: Pick<SubmissionRecord, 'arrayId' | 'nonce'>, f
   return { format: 'submitit-ts/result', version: FORMAT_VERSION, node: process.version, arrayId: sub.arrayId, nonce: sub.nonce, first, task, marked, states, values }
 }
 
+/**
+ * Writes the outcomes of jobs first.. as the result file `file`. One that cannot be written (disk
+ * full, folder gone) fails every job in it with the cause, in the record returned: a job never
+ * waits for a file that will not come.
+ */
+export function writeResultFile(
+  sub: Pick<SubmissionRecord, 'arrayId' | 'nonce' | 'isArray'>, file: string, first: number, task: number,
+  outcomes: readonly Outcome[], marked: boolean,
+): { record: ResultRecord; bytes: Uint8Array; written: boolean } {
+  let record = resultRecord(sub, first, task, outcomes, marked)
+  let bytes: Uint8Array = encodeRecord(record)
+  try {
+    writeAtomic(file, bytes)
+    return { record, bytes, written: true }
+  } catch (e) {
+    const failed = outcomes.map((_, k) => encodeOutcome({
+      state: 'FAILED',
+      error: Object.assign(new Error(`job ${sub.isArray ? `${sub.arrayId}_${first + k}` : sub.arrayId} ended, but ${(e as Error).message}; ` +
+        'its outcome is lost: fix that, then submit it again'), { name: 'ResultWriteError', code: (e as NodeJS.ErrnoException).code }),
+    }, 'a result').outcome)
+    record = resultRecord(sub, first, task, failed, true)
+    bytes = encodeRecord(record)
+    return { record, bytes, written: false }
+  }
+}
+
 /** The outcome of element first+k of a record. */
 export function outcomeAt(record: ResultRecord, k: number): Outcome | undefined {
   const state = FINAL_STATES[record.states[k]]
@@ -111,26 +137,69 @@ export interface CheckpointRecord {
   at: number
 }
 
-/** Writes through a temporary file and a rename, so a reader never sees half a file. */
+/**
+ * Writes through a temporary file and a rename, so a reader never sees half a file. On failure
+ * (disk full, read-only or missing folder) no temporary file is left, and the error names the file.
+ */
 export function writeAtomic(file: string, data: Uint8Array): void {
   const tmp = `${file}.tmp-${process.pid}-${threadId}`
   try {
-    fs.writeFileSync(tmp, data, { mode: 0o600 })
+    try {
+      fs.writeFileSync(tmp, data, { mode: 0o600 })
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e
+      makeFolder(path.dirname(file))
+      fs.writeFileSync(tmp, data, { mode: 0o600 })
+    }
+    fs.renameSync(tmp, file)
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e
-    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 })
-    fs.writeFileSync(tmp, data, { mode: 0o600 })
+    try { fs.unlinkSync(tmp) } catch { /* not made */ }
+    throw fileError(e, `cannot write ${file}`)
   }
-  fs.renameSync(tmp, file)
 }
 
 /** Job folders are user-only: a submitted file is code execution. */
 export function makeFolder(folder: string): void {
-  fs.mkdirSync(folder, { recursive: true, mode: 0o700 })
+  try {
+    fs.mkdirSync(folder, { recursive: true, mode: 0o700 })
+  } catch (e) {
+    throw fileError(e, `cannot create the folder ${folder}`)
+  }
+}
+
+/** An I/O error that says what was being done, keeping its code (ENOSPC, EROFS...) for callers. */
+function fileError(e: unknown, what: string): Error {
+  const cause = e as NodeJS.ErrnoException
+  if (cause.message?.startsWith('cannot ')) return cause // already said
+  const hint = cause.code === 'ENOSPC' || cause.code === 'EDQUOT' ? ': the disk is full (or the quota spent); free some space'
+    : cause.code === 'EROFS' ? ': the file system is read-only; choose another folder'
+      : cause.code === 'EACCES' || cause.code === 'EPERM' ? ': permission denied; choose a folder you can write to' : ''
+  return Object.assign(new Error(`${what}: ${cause.message}${hint}`, { cause }), { code: cause.code })
 }
 
 export function encodeRecord(record: SubmissionRecord | ResultRecord | CheckpointRecord): Buffer {
-  return v8.serialize(record)
+  try {
+    return v8.serialize(record)
+  } catch (e) {
+    if (record.format !== 'submitit-ts/submission') throw e
+    throw unsendableArgument(record, e)
+  }
+}
+
+/** v8 refused a submission the checks let through (e.g. a Proxy argument): name the argument. */
+function unsendableArgument(record: SubmissionRecord, cause: unknown): Error {
+  for (let i = 0; i < record.args.length; i++) {
+    const args = record.args[i]
+    for (let j = 0; j < args.length; j++) {
+      try {
+        v8.serialize(args[j])
+      } catch {
+        const fn = record.fns[record.fnIndex[i]].exportName
+        return unsendableError(args[j], `argument ${j + 1} of ${fn}${record.isArray ? ` (element ${i})` : ''}`, cause)
+      }
+    }
+  }
+  return cause as Error
 }
 
 function checkRecord<T extends { format: string; version: number; node: string }>(value: unknown, format: T['format'], file: string): T {

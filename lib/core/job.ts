@@ -32,6 +32,8 @@ export interface KnownOutcome {
 export interface JobWatcher {
   /** the outcome of a task this process saw end (saves reading its result file) */
   outcome?(job: Job<unknown>, task: number): KnownOutcome | undefined
+  /** someone polls done(): a backend that runs jobs only on demand (Debug) starts this one */
+  poll?(job: Job<unknown>): void
   /** last known state, without blocking */
   state(job: Job<unknown>): JobState
   /** resolves once the job is final */
@@ -92,6 +94,7 @@ export class Job<R> {
 
   /** Whether the job has ended, in any way. */
   done(): boolean {
+    this.watcher.poll?.(this as Job<unknown>)
     return isFinalState(this.state)
   }
 

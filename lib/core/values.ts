@@ -3,6 +3,7 @@
 // getters become data). This module walks a value before v8 sees it: what can be preserved is
 // replaced by a marker that `decodeValue` turns back into the same kind of value; what cannot is
 // refused with an error naming where it is and what to do.
+import v8 from 'node:v8'
 import { UnserializableValueError } from './errors.js'
 import { importModule } from './task.js'
 
@@ -83,6 +84,14 @@ function check(value: unknown, where: string | (() => string)): boolean {
     walk(v)
     keys.pop()
   }
+  /** v8 sends a Date, RegExp, Map or Set without the properties set on it */
+  const refuseExtraKeys = (obj: object): void => {
+    const extra = Object.keys(obj)
+    if (extra.length > 0) {
+      refuse(here(), `is a ${typeName(obj)} with properties of its own (${extra.slice(0, 5).join(', ')}), which would be dropped`,
+        'send them beside it, e.g. { value, ...extra }')
+    }
+  }
   const walk = (v: unknown): void => {
     switch (typeof v) {
       case 'string': case 'number': case 'boolean': case 'undefined': case 'bigint':
@@ -97,8 +106,10 @@ function check(value: unknown, where: string | (() => string)): boolean {
     visited.add(obj)
     const proto = Object.getPrototypeOf(obj)
     if (isOpaque(obj, proto)) {
-      if (ArrayBuffer.isView(obj) && !KEPT_AS_IS.has(proto)) {
-        refuse(here(), `is a ${typeName(obj)}`, 'subclasses of typed arrays come back as the base array: pass the plain typed array')
+      if (ArrayBuffer.isView(obj)) {
+        if (!KEPT_AS_IS.has(proto)) refuse(here(), `is a ${typeName(obj)}`, 'subclasses of typed arrays come back as the base array: pass the plain typed array')
+      } else if (proto !== String.prototype) {
+        refuseExtraKeys(obj)
       }
       return
     }
@@ -126,11 +137,13 @@ function check(value: unknown, where: string | (() => string)): boolean {
     }
     if (obj instanceof Map) {
       if (proto !== Map.prototype) return refuse(here(), `is a ${typeName(obj)}`, 'subclasses of Map come back as plain Maps')
+      refuseExtraKeys(obj)
       for (const [k, item] of obj) { enter(k, `.<key>`); enter(item, `.get(${String(k)})`) }
       return
     }
     if (obj instanceof Set) {
       if (proto !== Set.prototype) return refuse(here(), `is a ${typeName(obj)}`, 'subclasses of Set come back as plain Sets')
+      refuseExtraKeys(obj)
       for (const item of obj) enter(item, `.<item>`)
       return
     }
@@ -165,7 +178,7 @@ function check(value: unknown, where: string | (() => string)): boolean {
 function withMarkers(value: unknown): unknown {
   const seen = new Map<object, unknown>()
   const props = (obj: object, into: Record<string, unknown>): Record<string, unknown> => {
-    for (const k of Object.keys(obj)) into[k] = walk((obj as Record<string, unknown>)[k])
+    for (const k of Object.keys(obj)) setOwn(into, k, walk((obj as Record<string, unknown>)[k]))
     return into
   }
   const walk = (v: unknown): unknown => {
@@ -186,7 +199,7 @@ function withMarkers(value: unknown): unknown {
       if (cls) m.cls = cls
       if ('cause' in e) m.cause = walk(e.cause)
       if (v instanceof AggregateError) m.errors = v.errors.map(walk)
-      for (const k of Object.keys(e)) if (k !== 'stack' && k !== 'message') m.props[k] = walk(e[k])
+      for (const k of Object.keys(e)) if (k !== 'stack' && k !== 'message') setOwn(m.props, k, walk(e[k]))
       return m
     }
     if (Array.isArray(v)) {
@@ -233,7 +246,74 @@ function withMarkers(value: unknown): unknown {
  */
 export function encodeValue(value: unknown, where: string | (() => string)): Encoded {
   if (typeof value !== 'object' && typeof value !== 'function' && typeof value !== 'symbol') return { value, marked: false }
-  return check(value, where) ? { value: withMarkers(value), marked: true } : { value, marked: false }
+  try {
+    return check(value, where) ? { value: withMarkers(value), marked: true } : { value, marked: false }
+  } catch (e) {
+    throw tooDeep(e, where)
+  }
+}
+
+/**
+ * Encodes the arguments of one job: each is checked on its own (an error names it), and markers,
+ * when any is needed, are made over all of them at once, so that `f(o, o)` still gets one object.
+ */
+export function encodeArgs(args: unknown[], where: (j: number) => string): Encoded {
+  let marked = false
+  for (let j = 0; j < args.length; j++) {
+    const a = args[j]
+    if (typeof a !== 'object' && typeof a !== 'function' && typeof a !== 'symbol') continue // sent as it is
+    try {
+      marked = check(a, () => where(j)) || marked
+    } catch (e) {
+      throw tooDeep(e, () => where(j))
+    }
+  }
+  return marked ? { value: withMarkers(args), marked } : { value: args, marked }
+}
+
+/** A stack overflow while walking a value: say so, instead of a bare RangeError. */
+function tooDeep(e: unknown, where: string | (() => string)): unknown {
+  if (!(e instanceof RangeError) || e instanceof UnserializableValueError) return e
+  const place = typeof where === 'string' ? where : where()
+  return new UnserializableValueError(`${place} is nested too deeply to be sent (${e.message}); flatten it, or send it in parts`, place)
+}
+
+/**
+ * Why v8 refused a value that passed the checks above (a Proxy, a host object, a function kept in
+ * an array's extra property...): names the deepest part it refuses. `where` names the value.
+ */
+export function unsendableError(value: unknown, where: string, cause: unknown): UnserializableValueError {
+  if (cause instanceof UnserializableValueError) return cause
+  const why = cause instanceof Error ? cause.message : String(cause)
+  const place = where + (refusedPart(value, 0) ?? '')
+  return new UnserializableValueError(`${place} cannot be sent to another thread or node (v8: ${why}); ` +
+    'a Proxy, a host object, or a function or Symbol inside it cannot be sent: pass plain data', place)
+}
+
+/** The path (".a[2]") of the part of `value` v8 refuses, '' when it is the value itself. */
+function refusedPart(value: unknown, depth: number): string {
+  if (typeof value !== 'object' || value === null || depth > 100) return ''
+  let keys: string[]
+  try { keys = Object.keys(value) } catch { return '' }
+  for (const k of keys) {
+    const at = Array.isArray(value) && /^\d+$/.test(k) ? `[${k}]` : `.${k}`
+    let child: unknown
+    try { child = (value as Record<string, unknown>)[k] } catch { return at }
+    if (typeof child === 'function' || typeof child === 'symbol') return at
+    if (typeof child !== 'object' || child === null) continue
+    try {
+      v8.serialize(child)
+    } catch {
+      return at + refusedPart(child, depth + 1)
+    }
+  }
+  return ''
+}
+
+/** obj[k] = v, also for a key "__proto__" (which an assignment would take as the prototype). */
+function setOwn(obj: Record<string, unknown>, k: string, v: unknown): void {
+  if (k === '__proto__') Object.defineProperty(obj, k, { value: v, writable: true, enumerable: true, configurable: true })
+  else obj[k] = v
 }
 
 /** Loads the classes that markers name (their modules are imported, as a task module is). */
@@ -285,12 +365,12 @@ export async function decodeValue(value: unknown): Promise<unknown> {
         if (e.name !== v.name) Object.defineProperty(e, 'name', { value: v.name, writable: true, configurable: true, enumerable: false })
         if ('cause' in v) Object.defineProperty(e, 'cause', { value: walk(v.cause), writable: true, configurable: true, enumerable: false })
         if (v.errors) Object.defineProperty(e, 'errors', { value: v.errors.map(walk), writable: true, configurable: true, enumerable: false })
-        for (const [k, x] of Object.entries(v.props)) if (k !== 'name' || x !== v.name) e[k] = walk(x)
+        for (const [k, x] of Object.entries(v.props)) if (k !== 'name' || x !== v.name) setOwn(e, k, walk(x))
         return e
       }
       const inst = Object.create(v[MARK] === 'nullproto' ? null : cls!.prototype) as Record<string, unknown>
       done.set(v, inst)
-      for (const [k, x] of Object.entries(v.props)) inst[k] = walk(x)
+      for (const [k, x] of Object.entries(v.props)) setOwn(inst, k, walk(x))
       return inst
     }
     if (Array.isArray(v)) { done.set(v, v); for (let i = 0; i < v.length; i++) v[i] = walk(v[i]); return v }

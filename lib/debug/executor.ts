@@ -1,20 +1,23 @@
 // DebugExecutor: writes the same files as the others, but runs each job in this process, in this
-// thread, when its result (or state, or wait) is first asked for: breakpoints in a task just work.
+// thread, when its result (or wait, or done()) is first asked for: breakpoints in a task just work.
+// A job nobody asks for stays PENDING. A task running in this thread cannot be stopped, so
+// timeoutMin is refused rather than silently ignored.
+import { ParameterError } from '../core/errors.js'
 import { CommonParameters, Executor, type PreparedArray } from '../core/executor.js'
 import { decodeResult, encodeRecord, makeFolder, outcomeAt, worstState, writeAtomic, type FinalState, type SubmissionRecord } from '../core/format.js'
+import { newArrayId } from '../core/ids.js'
 import { Job, type JobState, type JobWatcher, type KnownOutcome } from '../core/job.js'
 import { JobPaths, makeJobId, submittedPath } from '../core/paths.js'
 import { runTasks } from '../../worker/run.js'
-import { newArrayId } from '../local/ids.js'
 
-export type DebugParameters = CommonParameters
+export type DebugParameters = Omit<CommonParameters, 'timeoutMin'>
 
 class DebugWatcher implements JobWatcher {
   private readonly runs = new Map<string, Promise<void>>()
   private readonly states = new Map<string, JobState>()
   private readonly outcomes = new Map<string, KnownOutcome>()
 
-  constructor(private readonly record: SubmissionRecord, private readonly file: string) {}
+  constructor(private readonly file: string) {}
 
   state(job: Job<unknown>): JobState {
     return this.states.get(job.jobId) ?? 'PENDING'
@@ -30,15 +33,26 @@ class DebugWatcher implements JobWatcher {
     return run
   }
 
+  /** Polling done() runs the job too, as submitit's DebugJob does. */
+  poll(job: Job<unknown>): void {
+    void this.waitFinal(job)
+  }
+
   private async run(job: Job<unknown>): Promise<void> {
     this.states.set(job.jobId, 'RUNNING')
     const states: FinalState[] = []
     for (let t = 0; t < job.numTasks; t++) {
-      const reply = await runTasks({ submitted: this.file, first: job.paths.index ?? 0, count: 1, task: t, capture: 'tee' })
-      const record = decodeResult(reply.bytes, reply.file)
-      const outcome = outcomeAt(record, 0)!
-      this.outcomes.set(`${job.jobId}/${t}`, { outcome, marked: record.marked })
-      states.push(outcome.state)
+      let known: KnownOutcome
+      try {
+        const reply = await runTasks({ submitted: this.file, nonce: job.nonce, first: job.paths.index ?? 0, count: 1, task: t, capture: 'tee' })
+        const record = decodeResult(reply.bytes, reply.file)
+        known = { outcome: outcomeAt(record, 0)!, marked: record.marked }
+      } catch (error) {
+        // the worker could not even start the job (its submission unreadable...): it fails, never hangs
+        known = { outcome: { state: 'FAILED', error }, marked: false }
+      }
+      this.outcomes.set(`${job.jobId}/${t}`, known)
+      states.push(known.outcome.state)
     }
     this.states.set(job.jobId, worstState(states))
   }
@@ -65,12 +79,21 @@ export class DebugExecutor extends Executor<DebugParameters> {
     this.updateParameters(params)
   }
 
+  override updateParameters(params: Partial<DebugParameters>): this {
+    if ((params as CommonParameters).timeoutMin !== undefined) {
+      throw new ParameterError('the DebugExecutor runs each job in this thread, where a running task cannot be stopped: ' +
+        'timeoutMin cannot be honoured. Test timeouts with the LocalExecutor (AutoExecutor leaves timeoutMin out for the debug cluster)')
+    }
+    return super.updateParameters(params)
+  }
+
   protected async submitPrepared(prepared: PreparedArray, isArray: boolean): Promise<Job<unknown>[]> {
     const record: SubmissionRecord = { ...prepared, arrayId: newArrayId(), isArray, backend: 'debug', folder: this.folder }
     const file = submittedPath(this.folder, record.arrayId, isArray)
+    const bytes = encodeRecord(record)
     makeFolder(new JobPaths(this.folder, record.arrayId).arrayFolder)
-    writeAtomic(file, encodeRecord(record))
-    const watcher = new DebugWatcher(record, file)
+    writeAtomic(file, bytes)
+    const watcher = new DebugWatcher(file)
     const numTasks = record.params.tasksPerNode * record.params.nodes
     return record.args.map((_, i) => new Job(new JobPaths(this.folder, makeJobId(record.arrayId, isArray ? i : null)), numTasks, watcher, record.nonce))
   }

@@ -1,9 +1,9 @@
 // One submitted array on the LocalExecutor: cuts it into chunks, tracks each job's state, and is
 // the JobWatcher of its jobs. Element i's task t is slot t * size + i.
-import { decodeResult, encodeOutcome, encodeRecord, FINAL_STATES, readResult, resultRecord, worstState, writeAtomic, type FinalState, type Outcome, type ResultRecord, type SubmissionRecord } from '../core/format.js'
+import { decodeResult, encodeOutcome, FINAL_STATES, readResult, worstState, writeResultFile, type FinalState, type Outcome, type ResultRecord, type SubmissionRecord } from '../core/format.js'
 import { Job, type JobState, type JobWatcher, type KnownOutcome } from '../core/job.js'
 import { JobPaths, makeJobId, resultsPath } from '../core/paths.js'
-import { CANCEL_FLAG, CURRENT, DONE_FLAG, FLAGS, FLUSHED, PENDING_FLAG } from '../../worker/run.js'
+import { CANCEL_FLAG, chunkMemory, CURRENT, DONE_FLAG, FLAGS, FLUSHED, PENDING_FLAG, storedOutcomes, type ChunkMemory } from '../core/protocol.js'
 
 /** Work a chunk should hold, so that one pool call outweighs its file and message costs. */
 const CHUNK_TARGET_MS = 50
@@ -15,9 +15,8 @@ export interface Chunk {
   first: number
   count: number
   task: number
-  /** shared with the worker: see CURRENT, FLUSHED and FLAGS in worker/run.ts */
-  control: Int32Array
-  startedAt: Float64Array
+  /** shared with the worker: see lib/core/protocol.ts */
+  memory: ChunkMemory
   abort?: AbortController
   stopReason?: 'TIMEOUT' | 'CANCELLED'
   stopTarget?: number
@@ -107,16 +106,11 @@ export class LocalArray implements JobWatcher {
   }
 
   private makeChunk(first: number, count: number, task: number): Chunk {
-    const chunk: Chunk = {
-      array: this, first, count, task,
-      control: new Int32Array(new SharedArrayBuffer(4 * (FLAGS + count))),
-      startedAt: new Float64Array(new SharedArrayBuffer(8)),
-    }
-    chunk.control[CURRENT] = -1
+    const chunk: Chunk = { array: this, first, count, task, memory: chunkMemory(count) }
     for (let k = 0; k < count; k++) {
       const slot = task * this.size + first + k
       this.chunkOf[slot] = chunk
-      if (this.codes[slot] !== 0) chunk.control[FLAGS + k] = CANCEL_FLAG
+      if (this.codes[slot] !== 0) chunk.memory.control[FLAGS + k] = CANCEL_FLAG
     }
     return chunk
   }
@@ -153,27 +147,33 @@ export class LocalArray implements JobWatcher {
   }
 
   /**
-   * A chunk's thread died or was stopped. The element it was stopped for (or was running when it
-   * crashed) gets its outcome; the others run again (their results died with the thread).
+   * A chunk's thread died or was stopped. What it had finished is kept (a partial result file, then
+   * the shared arena): nothing that ran runs again. The element it was stopped for (or was running
+   * when it crashed) gets its outcome; the elements it had not reached run in new chunks.
    */
   interrupted(chunk: Chunk, error: unknown): void {
-    // a task that called process.exit: its thread saved the outcomes so far, its own included
-    const flushed = Atomics.load(chunk.control, FLUSHED)
+    const { control } = chunk.memory
+    const flushed = Atomics.load(control, FLUSHED)
     if (flushed > 0) {
-      this.report(readResult(resultsPath(this.record.folder, this.record.arrayId, this.record.isArray, chunk.first, flushed, chunk.task)))
+      const file = resultsPath(this.record.folder, this.record.arrayId, this.record.isArray, chunk.first, flushed, chunk.task)
+      try {
+        this.report(readResult(file))
+      } catch { /* not written after all: those elements run again */ }
     }
-    const current = Atomics.load(chunk.control, CURRENT)
-    const target = chunk.stopReason ? chunk.stopTarget! : current
-    if (flushed === 0 && target >= 0) {
+    const stored = storedOutcomes(chunk.memory, chunk.count)
+    if (stored.outcomes.length > 0) this.writeRecord(chunk.first + stored.first, chunk.task, stored.outcomes, stored.marked)
+    const reached = chunk.first + stored.first + stored.outcomes.length // the first element without an outcome
+    const current = Atomics.load(control, CURRENT)
+    const target = chunk.stopReason ? chunk.stopTarget! : current >= reached ? current : -1
+    if (target >= reached) {
       const jobId = this.jobs[target].jobId
-      const paths = this.jobs[target].paths
       const outcome: Outcome = chunk.stopReason === 'TIMEOUT'
         ? { state: 'TIMEOUT', error: Object.assign(new Error(`job ${jobId} ran past its timeoutMin of ${this.record.params.timeoutMin} min; its worker thread was stopped`), { name: 'TimeoutError' }) }
         : chunk.stopReason === 'CANCELLED'
           ? { state: 'CANCELLED', error: Object.assign(new Error(`job ${jobId} was cancelled while running; its worker thread was stopped`), { name: 'CancelledError' }) }
-          : { state: 'FAILED', error: crashError(jobId, error, paths, chunk.task) }
+          : { state: 'FAILED', error: crashError(jobId, error, this.jobs[target].paths, chunk.task) }
       this.writeOwnResult(target, chunk.task, outcome)
-    } else if (flushed === 0 && !chunk.stopReason) {
+    } else if (reached === chunk.first && !chunk.stopReason) {
       // it died outside any task (e.g. the submission could not be read): the same would happen again
       for (let k = 0; k < chunk.count; k++) {
         const i = chunk.first + k
@@ -181,10 +181,9 @@ export class LocalArray implements JobWatcher {
       }
       return
     }
-    // the rest of the chunk runs again, split around the target
+    // the elements it had not reached run in new chunks, split around the target
     const rest: number[] = []
-    for (let k = 0; k < chunk.count; k++) {
-      const i = chunk.first + k
+    for (let i = reached; i < chunk.first + chunk.count; i++) {
       if (i !== target && this.codes[chunk.task * this.size + i] === 0) rest.push(i)
     }
     for (let a = 0; a < rest.length;) {
@@ -198,9 +197,13 @@ export class LocalArray implements JobWatcher {
   /** Writes one job's outcome decided here (not by a worker) to its own result file. */
   private writeOwnResult(index: number, task: number, outcome: Outcome): void {
     const enc = encodeOutcome(outcome, `the result of job ${this.jobs[index].jobId}`)
-    const record = resultRecord(this.record, index, task, [enc.outcome], enc.marked)
-    writeAtomic(this.jobs[index].paths.resultFile(task), encodeRecord(record))
-    this.report(record)
+    this.writeRecord(index, task, [enc.outcome], enc.marked, this.jobs[index].paths.resultFile(task))
+  }
+
+  /** Writes encoded outcomes of jobs first.. and reports them (failed, if the file cannot be written). */
+  private writeRecord(first: number, task: number, outcomes: Outcome[], marked: boolean, file?: string): void {
+    file ??= resultsPath(this.record.folder, this.record.arrayId, this.record.isArray, first, outcomes.length, task)
+    this.report(writeResultFile(this.record, file, first, task, outcomes, marked).record)
   }
 
   /** Every task of element `index` has ended. */
@@ -224,8 +227,8 @@ export class LocalArray implements JobWatcher {
     if (code !== 0) return FINAL_STATES[code - 1]
     const chunk = this.chunkOf[slot]
     if (!chunk || !chunk.abort) return 'PENDING'
-    if (Atomics.load(chunk.control, CURRENT) === index) return 'RUNNING'
-    return Atomics.load(chunk.control, FLAGS + index - chunk.first) === DONE_FLAG ? 'COMPLETING' : 'PENDING'
+    if (Atomics.load(chunk.memory.control, CURRENT) === index) return 'RUNNING'
+    return Atomics.load(chunk.memory.control, FLAGS + index - chunk.first) === DONE_FLAG ? 'COMPLETING' : 'PENDING'
   }
 
   state(job: Job<unknown>): JobState {
@@ -272,9 +275,9 @@ export class LocalArray implements JobWatcher {
       const chunk = this.chunkOf[slot]
       if (chunk) {
         // the worker stores the running index before it reads the flag: one of us sees the other
-        const was = Atomics.compareExchange(chunk.control, FLAGS + index - chunk.first, PENDING_FLAG, CANCEL_FLAG)
+        const was = Atomics.compareExchange(chunk.memory.control, FLAGS + index - chunk.first, PENDING_FLAG, CANCEL_FLAG)
         if (was === DONE_FLAG) continue // it has finished; its result is on its way
-        if (chunk.abort && Atomics.load(chunk.control, CURRENT) === index) {
+        if (chunk.abort && Atomics.load(chunk.memory.control, CURRENT) === index) {
           this.runner.stop(chunk, 'CANCELLED', index)
           continue // its outcome comes with the interrupted chunk
         }

@@ -11,9 +11,9 @@ import { CommonParameters, Executor, type PreparedArray } from '../core/executor
 import { encodeRecord, makeFolder, writeAtomic, type SubmissionRecord } from '../core/format.js'
 import { Job } from '../core/job.js'
 import { JobPaths, submittedPath } from '../core/paths.js'
-import { CURRENT, type RunReply, type RunRequest } from '../../worker/run.js'
+import { CURRENT, type RunReply, type RunRequest } from '../core/protocol.js'
 import { LocalArray, type Chunk, type ChunkRunner } from './array.js'
-import { newArrayId } from './ids.js'
+import { newArrayId } from '../core/ids.js'
 
 export interface LocalParameters extends CommonParameters {
   /** threads in the pool (default: the number of CPUs) */
@@ -94,7 +94,7 @@ export class LocalExecutor extends Executor<LocalParameters> implements ChunkRun
     chunk.abort = new AbortController()
     const req: RunRequest = {
       submitted: chunk.array.file, first: chunk.first, count: chunk.count, task: chunk.task,
-      capture: 'files', control: chunk.control, startedAt: chunk.startedAt, guard: true,
+      capture: 'files', memory: chunk.memory, guard: true,
     }
     this.getPool().run(req, { signal: chunk.abort.signal }).then(
       (reply) => this.finish(chunk, () => chunk.array.completed(chunk, reply)),
@@ -133,8 +133,8 @@ export class LocalExecutor extends Executor<LocalParameters> implements ChunkRun
     for (const chunk of this.running) {
       const limit = chunk.array.timeoutMs
       if (limit === undefined || chunk.stopReason) continue
-      const current = Atomics.load(chunk.control, CURRENT)
-      if (current >= 0 && now - chunk.startedAt[0] > limit) this.stop(chunk, 'TIMEOUT', current)
+      const current = Atomics.load(chunk.memory.control, CURRENT)
+      if (current >= 0 && now - chunk.memory.startedAt[0] > limit) this.stop(chunk, 'TIMEOUT', current)
     }
   }
 

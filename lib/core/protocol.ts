@@ -1,0 +1,152 @@
+// The executor ↔ worker protocol, imported by both sides: what a pool thread (or the Debug executor,
+// or the CLI on a node) is asked to run, what it answers, and the memory it shares with the
+// LocalExecutor while it runs a chunk: which element runs now, each element's flag, and each
+// finished element's outcome, so that nothing that ran is lost (or run again) when the thread is
+// terminated in the middle of a chunk (timeout, cancel, crash).
+import v8 from 'node:v8'
+import { FINAL_STATES, type Outcome } from './format.js'
+import type { CaptureMode } from '../../worker/capture.js'
+
+export interface RunRequest {
+  /** path of the <A>_submitted.v8 file */
+  submitted: string
+  /** the nonce the submission must carry (a file of another submission is not run) */
+  nonce?: string
+  /** run elements first .. first+count-1 */
+  first: number
+  count: number
+  /** the task rank */
+  task: number
+  /** how to capture what tasks print: into their log files, also to the console, or not at all */
+  capture: CaptureMode
+  /** shared with the executor: see ChunkMemory */
+  memory?: ChunkMemory
+  /** values the executor passes for multi-node jobs (Slurm sets them itself) */
+  node?: number
+  localRank?: number
+  /** the arguments to run with instead of the submission's (a checkpointed job's rerun) */
+  args?: { args: unknown[]; marked: boolean }
+  /** requeues so far (Slurm's SLURM_RESTART_COUNT) */
+  restarts?: number
+  /**
+   * This thread or process runs only jobs (a pool thread, the CLI): an uncaught error fails the job
+   * it came from, and an exit saves the outcomes so far before the thread goes.
+   */
+  guard?: boolean
+}
+
+export interface RunReply {
+  /** the result file written */
+  file: string
+  /** its bytes, so the executor need not read the file back */
+  bytes: Uint8Array
+  /** how many elements failed, timed out or were cancelled */
+  failures: number
+  /** milliseconds spent running the elements (files excluded): the executor sizes chunks with it */
+  runMs: number
+}
+
+/** Layout of `control`: */
+export const CURRENT = 0 // index of the element running now, -1 between elements
+export const FLUSHED = 1 // how many outcomes (from the chunk's first) are in a partial result file
+export const FLAGS = 2 // control[FLAGS + k]: one of the flags below, for element first+k
+export const PENDING_FLAG = 0
+export const CANCEL_FLAG = 1 // set by the executor: skip it
+export const DONE_FLAG = 2 // set by the worker: it has run, its outcome is in the arena
+// control[FLAGS + count + k]: where element k's outcome ends in the arena (0: not there)
+
+/** What a chunk's thread shares with the executor. */
+export interface ChunkMemory {
+  control: Int32Array
+  /** [0]: Date.now() when the current element started */
+  startedAt: Float64Array
+  /** the outcomes of finished elements since the last flush, one after the other */
+  arena: Uint8Array
+}
+
+export function chunkMemory(count: number): ChunkMemory {
+  const control = new Int32Array(new SharedArrayBuffer(4 * (FLAGS + 2 * count)))
+  control[CURRENT] = -1
+  return {
+    control,
+    startedAt: new Float64Array(new SharedArrayBuffer(8)),
+    // room for small outcomes; a larger one makes the worker flush the chunk's outcomes to a file
+    arena: new Uint8Array(new SharedArrayBuffer(4096 + 32 * count)),
+  }
+}
+
+const END = (count: number, k: number) => FLAGS + count + k
+
+// An arena entry: state (index in FINAL_STATES), marked (0/1), tag, then the value
+const UNDEFINED = 0, NULL = 1, TRUE = 2, FALSE = 3, NUMBER = 4, STRING = 5, V8 = 6
+const utf8 = new TextEncoder()
+const fromUtf8 = new TextDecoder()
+
+/**
+ * Stores element k's encoded outcome after element k-1's, or at the start when k is the first
+ * since a flush. Returns false when it does not fit (the caller flushes, then stores again). Throws
+ * what v8 throws for a value it cannot send.
+ */
+export function storeOutcome(memory: ChunkMemory, count: number, k: number, outcome: Outcome, marked: boolean): boolean {
+  const { control, arena } = memory
+  const start = k === Atomics.load(control, FLUSHED) ? 0 : control[END(count, k - 1)]
+  const value = outcome.state === 'COMPLETED' ? outcome.value : outcome.error
+  let tag: number
+  let end = start + 3
+  let bytes: Uint8Array | undefined
+  if (value === undefined) tag = UNDEFINED
+  else if (value === null) tag = NULL
+  else if (value === true) tag = TRUE
+  else if (value === false) tag = FALSE
+  else if (typeof value === 'number') { tag = NUMBER; end += 8 }
+  else if (typeof value === 'string' && end + 3 * value.length <= arena.length) {
+    tag = STRING
+    end += utf8.encodeInto(value, arena.subarray(end)).written
+  } else {
+    tag = V8
+    bytes = v8.serialize(value)
+    end += bytes.length
+  }
+  if (end > arena.length) return false
+  arena[start] = FINAL_STATES.indexOf(outcome.state)
+  arena[start + 1] = marked ? 1 : 0
+  arena[start + 2] = tag
+  if (tag === NUMBER) new DataView(arena.buffer, arena.byteOffset + start + 3, 8).setFloat64(0, value as number)
+  else if (bytes) arena.set(bytes, start + 3)
+  // the end is published before the flag: whoever sees DONE_FLAG sees the bytes
+  Atomics.store(control, END(count, k), end)
+  return true
+}
+
+/** The outcomes the arena holds, from the last flush on: [outcome, marked] by element. */
+export function storedOutcomes(memory: ChunkMemory, count: number): { first: number; outcomes: Outcome[]; marked: boolean } {
+  const { control, arena } = memory
+  const flushed = Atomics.load(control, FLUSHED)
+  const outcomes: Outcome[] = []
+  let marked = false
+  for (let k = flushed, start = 0; k < count; k++) {
+    const end = Atomics.load(control, END(count, k))
+    if (end === 0) break
+    const state = FINAL_STATES[arena[start]]
+    marked ||= arena[start + 1] === 1
+    let value: unknown
+    switch (arena[start + 2]) {
+      case UNDEFINED: value = undefined; break
+      case NULL: value = null; break
+      case TRUE: value = true; break
+      case FALSE: value = false; break
+      case NUMBER: value = new DataView(arena.buffer, arena.byteOffset + start + 3, 8).getFloat64(0); break
+      // TextDecoder cannot read shared memory: copy the bytes out first
+      case STRING: value = fromUtf8.decode(arena.slice(start + 3, end)); break
+      default: value = v8.deserialize(arena.slice(start + 3, end))
+    }
+    outcomes.push(state === 'COMPLETED' ? { state, value } : { state, error: value })
+    start = end
+  }
+  return { first: flushed, outcomes, marked }
+}
+
+/** The first `flushed` outcomes are in a partial result file: the arena starts again after them. */
+export function markFlushed(memory: ChunkMemory, flushed: number): void {
+  Atomics.store(memory.control, FLUSHED, flushed)
+}
