@@ -39,7 +39,12 @@ t.test('mapArray of 100 is one array job, results in order', opts, async (t) => 
   t.equal(ids.size, 1, 'one array id')
   t.same(jobs.map((j) => j.jobId.split('_')[1]), xs.map(String), 'indices 0..99')
   t.same(await Promise.all(jobs.map((j) => j.result())), xs.map((x) => x * x))
-  const out = execFileSync('sacct', ['-X', '-n', '-P', '-o', 'JobID,State', '-j', [...ids][0]], { encoding: 'utf8' })
+  // sacct trails the result files (seconds on a loaded machine): wait for it, boundedly
+  let out = ''
+  for (let i = 0; i < 120 && !/_99\|COMPLETED/.test(out); i++) {
+    if (i) await new Promise((r) => setTimeout(r, 500))
+    out = execFileSync('sacct', ['-X', '-n', '-P', '-o', 'JobID,State', '-j', [...ids][0]], { encoding: 'utf8' })
+  }
   t.match(out, /_99\|COMPLETED/, 'sacct knows the last element')
 })
 

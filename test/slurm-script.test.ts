@@ -1,11 +1,11 @@
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { escapeSlurmPattern, logPath, logPattern, makeBatchScript, shellQuote } from '../lib/slurm/script.js';
+import { escapeSlurmPattern, logPath, logPattern, makeBatchScript, shellQuote, staticPrefix, templateWord } from '../lib/slurm/script.js';
 
 const golden = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'golden');
 const NASTY = `/tmp/sub mit/it's "odd" %x $HOME \`id\`'; echo foo`;
@@ -142,4 +142,38 @@ t.test('without srun, a signal to the batch shell is forwarded to the worker', a
   const code = await done;
   t.equal(code, 7, "the worker's exit code is the script's");
   t.match(out, /worker-got-usr2\nteardown-line/);
+});
+
+t.test('folders with ids: staticPrefix, templateWord', async (t) => {
+  t.equal(staticPrefix('/logs/run_%j/x'), '/logs');
+  t.equal(staticPrefix('/a/100%%/%A/%t'), '/a/100%%');
+  t.equal(staticPrefix('/logs/plain'), '/logs/plain');
+  t.equal(templateWord('/a b/%j/%t', true, 1), `'/a b/'"\${SLURM_ARRAY_JOB_ID}_\${SLURM_ARRAY_TASK_ID}"/1`);
+  t.equal(templateWord('/x/%A_%a%%', false, 0), `/x/"\${SLURM_JOB_ID}"_''%`);
+});
+
+t.test('a folder with ids: the script makes it and logs there; Slurm\'s own log goes beside it', async (t) => {
+  const bin = tempBin();
+  const dir = mkdtempSync(join(tmpdir(), 'submitit-folders-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const template = join(dir, `it's "odd" %%x`, '%j', 'rank%t');
+  const { script, sbatchArgs } = makeBatchScript({
+    params: { setup: ['echo setup-line', 'echo setup-err >&2'], tasksPerNode: 2 },
+    folder: join(dir, `it's "odd" %%x`, '%A_%a', 'rank%t'),
+    folderIsPattern: true,
+    array: { size: 4 },
+    makeFolders: { template, numTasks: 2 },
+    command: ['/bin/bash', '-c', 'echo worker-line'],
+  });
+  t.same(sbatchArgs.slice(0, 2), [`--output=${dir}/it's "odd" %%x/slurm-%A_%a.out`, `--error=${dir}/it's "odd" %%x/slurm-%A_%a.out`]);
+  const r = await execa('bash', ['-s'], {
+    input: script, reject: false,
+    env: { PATH: `${bin}:${process.env.PATH}`, SRUN_LOG: join(bin, 'log'), SLURM_ARRAY_JOB_ID: '77', SLURM_ARRAY_TASK_ID: '3' },
+  });
+  t.equal(r.exitCode, 0, r.stderr);
+  const jobDir = join(dir, `it's "odd" %x`, '77_3');
+  t.ok(existsSync(join(jobDir, 'rank0')) && existsSync(join(jobDir, 'rank1')), 'a folder per task rank');
+  t.equal(statSync(join(jobDir, 'rank0')).mode & 0o777, 0o700, 'user-only, like the executor\'s');
+  t.equal(readFileSync(join(jobDir, 'rank0', '77_3_0_log.out'), 'utf8'), 'setup-line\nworker-line\n', 'the shell\'s output in task 0\'s log');
+  t.equal(readFileSync(join(jobDir, 'rank0', '77_3_0_log.err'), 'utf8'), 'setup-err\n');
 });

@@ -5,7 +5,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { execa, execaSync } from 'execa'
+import { execaSync } from 'execa'
 import { registerAttach } from '../core/attach.js'
 import { ParameterError } from '../core/errors.js'
 import { Executor, type PreparedArray } from '../core/executor.js'
@@ -16,7 +16,7 @@ import { commandPath, sbatch, scancel, scontrolShowConfig, type SlurmCommandOpti
 import { SlurmJobWatcher } from './job-watcher.js'
 import { SLURM_PARAMETER_NAMES, validateSlurmParameters, type SlurmParameters } from './params.js'
 import { maxArraySize, parseScontrolConfig } from './parse.js'
-import { makeBatchScript } from './script.js'
+import { makeBatchScript, staticPrefix } from './script.js'
 import { getSharedWatcher, SlurmWatcher } from './watcher.js'
 
 const WORKER_MAIN = fileURLToPath(new URL('../../worker/main.js', import.meta.url))
@@ -107,6 +107,8 @@ export class SlurmExecutor extends Executor<SlurmParameters> {
       folder: slurmFolderPattern(this.folder, isArray),
       folderIsPattern: true,
       array: isArray ? { size: n, parallelism: this.params.arrayParallelism } : undefined,
+      // a folder with ids cannot exist before sbatch answers: the script makes it (see folderSetup)
+      makeFolders: templated ? { template: this.folder, numTasks: part.params.tasksPerNode * part.params.nodes } : undefined,
       command: [process.execPath, WORKER_MAIN, this.folder],
       // the worker runs only the submission with this nonce, not one an older job with the same id left
       env: { SUBMITIT_NONCE: part.nonce },
@@ -117,19 +119,19 @@ export class SlurmExecutor extends Executor<SlurmParameters> {
     fs.writeFileSync(scriptFile, script, { mode: 0o700 })
     let arrayId: string
     try {
-      if (!templated) makeFolder(this.folder)
-      // a folder that depends on the id cannot exist before sbatch answers, and Slurm does not
-      // create it: hold the job until it does
-      arrayId = await sbatch(scriptFile, templated ? ['--hold', ...sbatchArgs] : sbatchArgs, templated ? os.tmpdir() : this.folder, this.commands)
+      // a folder with ids is made by the job itself; Slurm's own log goes where it needs none
+      const base = templated ? staticPrefix(this.folder).replace(/%%/g, '%') : this.folder
+      makeFolder(base)
+      arrayId = await sbatch(scriptFile, sbatchArgs, base, this.commands)
     } catch (e) {
       fs.rmSync(staging, { recursive: true, force: true })
       throw e
     }
     try {
-      return await this.finishSubmission(part, isArray, arrayId, scriptFile, templated)
+      return this.finishSubmission(part, isArray, arrayId, scriptFile)
     } catch (e) {
-      // the job exists but cannot run as it should (its submission file is missing, or it is held
-      // for good): cancel it rather than leave it to fail on a node or to wait forever
+      // the job exists but cannot run as it should (its submission file could not be written):
+      // cancel it rather than leave its worker to wait for the file and fail
       await scancel([arrayId], this.commands).catch(() => {})
       throw e
     } finally {
@@ -137,8 +139,8 @@ export class SlurmExecutor extends Executor<SlurmParameters> {
     }
   }
 
-  /** Writes what the job needs now that its id is known, makes its jobs, releases it if held. */
-  private async finishSubmission(part: PreparedArray, isArray: boolean, arrayId: string, scriptFile: string, templated: boolean): Promise<Job<unknown>[]> {
+  /** Writes what the job needs now that its id is known, and makes its jobs. */
+  private finishSubmission(part: PreparedArray, isArray: boolean, arrayId: string, scriptFile: string): Job<unknown>[] {
     const n = part.args.length
     const numTasks = part.params.tasksPerNode * part.params.nodes
     const record: SubmissionRecord = { ...part, arrayId, isArray, backend: 'slurm', folder: this.folder }
@@ -153,12 +155,10 @@ export class SlurmExecutor extends Executor<SlurmParameters> {
     for (let i = 0; i < n; i++) {
       const index = isArray ? i : null
       const paths = new JobPaths(this.folder, makeJobId(arrayId, index), { arrayId, index })
-      if (templated) for (let t = 0; t < numTasks; t++) makeFolder(path.dirname(paths.stdout(t)))
       jobs[i] = new Job(paths, numTasks, this.watcher, record.nonce)
       this.watcher.claim(jobs[i])
       if (this.exitHook) this.submitted.add(jobs[i].jobId)
     }
-    if (templated) await execa(commandPath('scontrol', this.commands), ['release', arrayId], { env: this.commands.env })
     return jobs
   }
 

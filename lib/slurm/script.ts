@@ -36,6 +36,18 @@ export interface BatchScriptOptions {
   command: string[];
   /** Exported before the command runs. */
   env?: Record<string, string>;
+  /**
+   * The job's folder depends on its ids: the script makes its folders itself, first thing (see
+   * folderSetup). `folder` must then be the Slurm pattern of `template` (folderIsPattern).
+   */
+  makeFolders?: MakeFolders;
+}
+
+export interface MakeFolders {
+  /** The folder template in submitit-ts's syntax (%j, %A, %a, %t, %% for a literal %), absolute. */
+  template: string;
+  /** Tasks per job (a %t folder is made for each). */
+  numTasks: number;
 }
 
 export interface BatchScript {
@@ -72,6 +84,80 @@ export function logPattern(folder: string, isArray: boolean, kind: 'out' | 'err'
  */
 export function logPath(folder: string, jobId: string, taskRank: number, kind: 'out' | 'err'): string {
   return `${folder.replace(/\/+$/, '')}/${jobId}_${taskRank}_log.${kind}`;
+}
+
+/**
+ * The part of a folder template before its first id code (%j, %A, %a, %t), as whole directories:
+ * '/logs/run_%j/x' → '/logs'. It exists before sbatch (the executor makes it), so Slurm's own log
+ * of a job whose folder depends on its ids goes there. Literal '%%' are kept as written.
+ */
+export function staticPrefix(template: string): string {
+  const parts = template.split('/');
+  const kept: string[] = [];
+  for (const part of parts) {
+    if (/%[jAat]/.test(part.replace(/%%/g, ''))) break;
+    kept.push(part);
+  }
+  return kept.join('/') || '/';
+}
+
+/**
+ * A folder template (%j, %A, %a, %t, %%) as one bash word that the batch shell expands with Slurm's
+ * ids: literal parts single-quoted, ids as "${SLURM_...}". %t is the given task rank.
+ */
+export function templateWord(template: string, isArray: boolean, task: number): string {
+  const ids: Record<string, string> = isArray
+    ? { j: '"${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}"', A: '"${SLURM_ARRAY_JOB_ID}"', a: '"${SLURM_ARRAY_TASK_ID}"' }
+    : { j: '"${SLURM_JOB_ID}"', A: '"${SLURM_JOB_ID}"', a: "''" };
+  ids.t = String(task);
+  let word = '';
+  let literal = '';
+  for (let i = 0; i < template.length; i++) {
+    const c = template[i]!;
+    const k = template[i + 1] ?? '';
+    if (c === '%' && (k === '%' || ids[k] !== undefined)) {
+      i++;
+      if (k === '%') {
+        literal += '%';
+        continue;
+      }
+      if (literal) word += shellQuote(literal);
+      literal = '';
+      word += ids[k];
+    } else {
+      literal += c;
+    }
+  }
+  if (literal) word += shellQuote(literal);
+  return word || "''";
+}
+
+/**
+ * Lines that make the job's folders and send the batch shell's own output to task 0's logs.
+ *
+ * Why: a folder that depends on the job id cannot exist before sbatch answers, and Slurm neither
+ * creates it nor waits: it opens the job's log before the script runs. Holding the job (--hold)
+ * until the submitting process has made the folders turned a request Slurm cannot satisfy into a
+ * job pending forever (a held job's request is only checked when it is released: --mem too large
+ * became BadConstraints at the next scheduling pass, --cpus-per-task too large made `scontrol
+ * release` fail). Without a hold, sbatch checks the request exactly as for a flat folder. So Slurm's
+ * own log (-o/-e) goes to slurm-<id>.out in the part of the folder that needs no id (made at
+ * submit), and the script, first thing, makes the job's folders and appends its own output to task
+ * 0's logs, where srun's per-task logs also go. What slurmstepd itself writes (e.g. "*** JOB 12
+ * CANCELLED ... DUE TO TIME LIMIT ***") stays in slurm-<id>.out; srun's tasks get the step's message
+ * in their own logs.
+ */
+function folderSetup(make: MakeFolders, isArray: boolean, stderrToStdout: boolean): string[] {
+  const dirs = Array.from({ length: Math.max(1, make.numTasks) }, (_, t) => templateWord(make.template, isArray, t));
+  const unique = [...new Set(dirs)];
+  const id = isArray ? '"${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}"' : '"${SLURM_JOB_ID}"';
+  const log = (kind: string) => `${dirs[0]}/${id}_0_log.${kind}`;
+  return [
+    '# the job\'s folders: Slurm makes none, and has opened its own log (slurm-<id>.out, where the',
+    '# folder needs no id) before this runs; the shell\'s own output goes to task 0\'s logs',
+    `(umask 077 && mkdir -p -- ${unique.join(' ')}) || exit 1`,
+    `exec >>${log('out')} 2>>${stderrToStdout ? log('out') : log('err')}`,
+  ];
 }
 
 function checkFolder(folder: string): void {
@@ -118,16 +204,19 @@ export function makeBatchScript(opts: BatchScriptOptions): BatchScript {
   const useSrun = params.useSrun ?? true;
   const out = logPattern(opts.folder, isArray, 'out', opts.folderIsPattern);
   const err = params.stderrToStdout ? out : logPattern(opts.folder, isArray, 'err', opts.folderIsPattern);
+  // Slurm's own log: in the job's folder, or beside it when that folder needs the job's id (folderSetup)
+  const slurmLog = opts.makeFolders && `${escapeSlurmPattern(staticPrefix(opts.makeFolders.template).replace(/%%/g, '%')).replace(/\/+$/, '')}/slurm-${isArray ? '%A_%a' : '%j'}.out`;
 
   const flags = [...(opts.array ? [arrayFlag(opts.array, params)] : []), ...sbatchFlags({ jobName: 'submitit', ...params })];
   const lines = ['#!/bin/bash', '', '# Parameters'];
   // append: a requeued job (checkpoint, preemption) keeps the logs of its earlier runs
-  const sbatchArgs = [`--output=${out}`, `--error=${err}`, '--open-mode=append'];
+  const sbatchArgs = [`--output=${slurmLog ?? out}`, `--error=${slurmLog ?? err}`, '--open-mode=append'];
   for (const flag of flags) {
     if (SBATCH_LINE_SAFE.test(flag)) lines.push(`#SBATCH ${flag}`);
     else sbatchArgs.push(flag);
   }
   if (sbatchArgs.length > 3) lines.push('# (more flags, whose values #SBATCH lines cannot hold, are on the sbatch command line)');
+  if (opts.makeFolders) lines.push('', ...folderSetup(opts.makeFolders, isArray, params.stderrToStdout ?? false));
 
   if (params.setup?.length) lines.push('', '# setup', ...params.setup);
 
