@@ -100,3 +100,47 @@ t.test('a serializable class from a .ts module, read back by another process', a
   const attached = JSON.parse(a.stdout.trim().split('\n').pop() ?? '{}') as { formatted?: string; error?: string }
   t.equal(attached.formatted, '12.34 EUR', `another process re-creates the Money (${attached.error ?? 'ok'})`)
 })
+
+// `npx tsx main.ts`: the pool threads inherit tsx's execArgv but, on Node 20, not its hooks
+const TSX_CLI = path.join(ROOT, 'node_modules/tsx/dist/cli.mjs')
+const TSX_TASKS = `
+import { task } from ${JSON.stringify(distUrl('lib/index.js'))}
+import { helper } from './helper.js'
+export enum Unit { Cm = 'cm' }
+export const measure = task(import.meta.url, async (n: number): Promise<string> => \`\${helper(n)} \${Unit.Cm}\`)
+`
+const TSX_HELPER = 'export const helper = (n: number): number => n * 10\n'
+const TSX_MAIN = `
+import { DebugExecutor, LocalExecutor, taskRef } from ${JSON.stringify(distUrl('lib/index.js'))}
+import { measure } from './tasks.js'
+const folder = process.argv[2]
+const ex = new LocalExecutor({ folder: folder + '/%j', maxWorkers: 2 })
+const d = new DebugExecutor({ folder: folder + '/debug-%j' })
+const out: Record<string, unknown> = {}
+// first, a module this script has not imported, next to a .js of the same name: whether tsx's hooks
+// are active cannot be told from it, so tsx is registered again in this thread, over its own hooks
+const other = taskRef<(n: number) => Promise<string>>(new URL('./other.ts', import.meta.url).href, 'measure')
+out.twinDebug = await (await d.submit(other, 6)).result()
+out.twinLocal = await (await ex.submit(other, 7)).result()
+const jobs = await ex.mapArray(measure, [1, 2, 3, 4])
+out.local = await Promise.all(jobs.map((j) => j.result()))
+out.debug = await (await d.submit(measure, 5)).result()
+console.log(JSON.stringify(out))
+`
+t.test('under tsx (`tsx main.ts`): .ts task modules load in the pool threads and in this thread', async (t) => {
+  const dir = t.testdir({
+    'package.json': '{ "type": "module" }',
+    'tasks.ts': TSX_TASKS,
+    'helper.ts': TSX_HELPER,
+    'other.ts': TSX_TASKS.replace("Cm = 'cm'", "Cm = 'mm'"),
+    'other.js': 'throw new Error("other.js must not be imported: other.ts is the module")\n',
+    'main.ts': TSX_MAIN,
+  })
+  const r = await runNode([TSX_CLI, 'main.ts', dir], { cwd: dir, timeoutMs: 120_000 })
+  t.equal(r.code, 0, `exit code 0 (${r.stderr})`)
+  const out = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as Record<string, unknown>
+  t.same(out.local, ['10 cm', '20 cm', '30 cm', '40 cm'], 'LocalExecutor')
+  t.equal(out.debug, '50 cm', 'DebugExecutor')
+  t.equal(out.twinDebug, '60 mm', 'tsx registered twice in this thread: still loads .ts')
+  t.equal(out.twinLocal, '70 mm', 'and in a pool thread')
+})

@@ -1,5 +1,7 @@
 // JavaScript cannot pickle a function, so a task is a module export named by reference: the module's
 // URL plus the export's name, found by identity so that no string has to be kept in sync.
+import fs from 'node:fs'
+import { fileURLToPath } from 'node:url'
 import { entryScriptError, entryScriptOf } from './entry-script.js'
 
 /** A reference to an exported function, as stored in a submission file. */
@@ -93,15 +95,37 @@ export async function resolveTask(t: TaskLike<unknown[], unknown>): Promise<Task
 }
 
 let tsLoader: Promise<unknown> | undefined
+let tsHooks = false
 
-/** Imports a task module; a TypeScript one gets the tsx loader first (in this thread or process). */
+const TS_FILE = /\.[mc]?tsx?$/
+
+/**
+ * Whether TypeScript hooks are active in this thread. Worker threads inherit the execArgv of
+ * `tsx main.ts` but (on Node 20) not its hooks, so ask the resolver: tsx maps `x.js` to `x.ts` when
+ * only `x.ts` exists, Node does not. Inconclusive (the .js twin exists) counts as inactive: registering
+ * tsx a second time is harmless, a failed import is not (node caches it).
+ */
+function tsHooksActive(module: string): boolean {
+  const twin = module.replace(/\.([mc]?)tsx?$/, '.$1js')
+  try {
+    if (fs.existsSync(fileURLToPath(twin))) return false
+    return import.meta.resolve(twin) !== twin
+  } catch {
+    return false
+  }
+}
+
+/** Imports a task module; a TypeScript one gets the tsx loader first when this thread has none. */
 export async function importModule(module: string): Promise<Record<string, unknown>> {
   const entry = entryScriptOf(module)
   if (entry) throw entryScriptError(entry)
-  if (/\.[mc]?tsx?$/.test(module) && !process.execArgv.some((a) => a.includes('tsx'))) {
-    // both hooks: a .ts file outside a "type": "module" package is loaded as CommonJS
-    tsLoader ??= Promise.all([import('tsx/esm/api').then((m) => m.register()), import('tsx/cjs/api').then((m) => m.register())])
-    await tsLoader
+  if (TS_FILE.test(module) && !tsHooks) {
+    if (tsLoader || !tsHooksActive(module)) {
+      // both hooks: a .ts file outside a "type": "module" package is loaded as CommonJS
+      tsLoader ??= Promise.all([import('tsx/esm/api').then((m) => m.register()), import('tsx/cjs/api').then((m) => m.register())])
+      await tsLoader
+    }
+    tsHooks = true
   }
   return await import(module) as Record<string, unknown>
 }
