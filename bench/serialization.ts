@@ -106,7 +106,7 @@ function submissionRecord(args: unknown[][], marked: boolean): SubmissionRecord 
   return {
     format: 'submitit-ts/submission', version: 1, node: process.version, backend: 'local',
     arrayId: 'bench', isArray: args.length > 1, folder: '/tmp/bench/%j',
-    nonce: 'bench', params: { tasksPerNode: 1, nodes: 1 }, owner: { pid: process.pid, host: 'bench', at: Date.now() },
+    nonce: 'bench', params: { tasksPerNode: 1, nodes: 1 }, owner: { pid: process.pid, host: 'bench', at: Date.now(), heartbeatMs: 10_000 },
     fns: [{ module: 'file:///bench/tasks.js', exportName: 'trivial' }], fnIndex: args.map(() => 0), args, marked,
   }
 }

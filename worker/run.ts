@@ -6,7 +6,7 @@ import { cachedGet } from '../lib/core/cache.js'
 import { JobEnvironment } from '../lib/core/environment.js'
 import {
   encodeOutcome, readSubmission, writeResultFile,
-  type Outcome, type ResultRecord, type SubmissionRecord,
+  type Outcome, type SubmissionRecord,
 } from '../lib/core/format.js'
 import { JobPaths, makeJobId, resultsPath } from '../lib/core/paths.js'
 import {
@@ -43,8 +43,9 @@ interface InFlight {
   /** the outcomes so far, encoded for v8 */
   outcomes: Outcome[]
   marked: boolean
-  /** how many of them a partial result file holds (see flush) */
+  /** how many of them partial result files hold (see flush), and those files */
   flushed: number
+  segments: string[]
   /** the arena is full and could not be flushed */
   arenaFull: boolean
   /** the element running now, how to fail it from an uncaught error, and what it runs */
@@ -64,7 +65,7 @@ export async function runTasks(req: RunRequest): Promise<RunReply> {
   } catch (e) {
     fns = e as Error // each job fails with it, and says why
   }
-  const run: InFlight = { req, sub, outcomes: [], marked: false, flushed: 0, arenaFull: false, current: null }
+  const run: InFlight = { req, sub, outcomes: [], marked: false, flushed: 0, segments: [], arenaFull: false, current: null }
   inFlight = run
   const control = req.memory?.control
   const t0 = performance.now()
@@ -117,7 +118,8 @@ function keep(run: InFlight, k: number, jobId: string, outcome: Outcome): void {
   }
   run.outcomes.push(enc.outcome)
   run.marked ||= enc.marked
-  if (!fits) flush(run)
+  // a chunk of one has nothing else to protect: its file comes next
+  if (!fits && run.req.count > 1) flush(run)
 }
 
 /** Throws what v8 throws for a value it cannot send (storeOutcome does the same with an arena). */
@@ -127,23 +129,23 @@ function checkSendable(outcome: Outcome): void {
 }
 
 /**
- * Writes the outcomes so far as a partial result file, and tells the executor (FLUSHED). When it
- * cannot be written, the arena is no longer used: what it holds stays valid, what follows would
- * run again should the thread be stopped.
+ * Writes the outcomes since the last flush as a partial result file (a segment of the chunk), and
+ * tells the executor (FLUSHED). When it cannot be written, the arena is no longer used: what it
+ * holds stays valid, what follows would run again should the thread be stopped.
  */
 function flush(run: InFlight): void {
-  const previous = run.flushed
-  if (!writeRecord(run, partialFile(run, run.outcomes.length)).written) {
+  const { sub, req } = run
+  const from = run.flushed
+  const to = run.outcomes.length
+  if (from === to) return
+  const file = resultsPath(sub.folder, sub.arrayId, sub.isArray, req.first + from, to - from, req.task)
+  if (!writeResultFile(sub, file, req.first + from, req.task, run.outcomes.slice(from), run.marked).written) {
     run.arenaFull = true
     return
   }
-  run.flushed = run.outcomes.length
-  if (run.req.memory) markFlushed(run.req.memory, run.flushed)
-  if (previous > 0) removeQuietly(partialFile(run, previous))
-}
-
-function partialFile(run: InFlight, n: number): string {
-  return resultsPath(run.sub.folder, run.sub.arrayId, run.sub.isArray, run.req.first, n, run.req.task)
+  run.segments.push(file)
+  run.flushed = to
+  if (req.memory) markFlushed(req.memory, req.count, from, to)
 }
 
 function removeQuietly(file: string): void {
@@ -161,18 +163,15 @@ export function runningTask(): { jobId: string; fn: (...args: unknown[]) => unkn
   return current?.fn && current.args ? { jobId: current.jobId, fn: current.fn, args: current.args } : undefined
 }
 
-/** Writes the chunk's outcomes as one result file (a partial one removed). */
+/** Writes the chunk's outcomes as one result file (its partial files removed). */
 function writeResults(run: InFlight): { file: string; bytes: Uint8Array; failures: number } {
-  const file = partialFile(run, run.outcomes.length)
-  const { record, bytes } = writeRecord(run, file)
-  if (run.flushed > 0 && run.flushed < run.outcomes.length) removeQuietly(partialFile(run, run.flushed))
+  const { sub, req } = run
+  const file = resultsPath(sub.folder, sub.arrayId, sub.isArray, req.first, run.outcomes.length, req.task)
+  const { record, bytes } = writeResultFile(sub, file, req.first, req.task, run.outcomes, run.marked)
+  for (const segment of run.segments) if (segment !== file) removeQuietly(segment)
   let failures = 0
   for (const state of record.states) if (state !== 0) failures++
   return { file, bytes, failures }
-}
-
-function writeRecord(run: InFlight, file: string): { record: ResultRecord; bytes: Uint8Array; written: boolean } {
-  return writeResultFile(run.sub, file, run.req.first, run.req.task, run.outcomes, run.marked)
 }
 
 let guarded = false

@@ -3,11 +3,11 @@
 // writes it and runs it.
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { randomUUID } from 'node:crypto'
-import os from 'node:os'
 import path from 'node:path'
 import { checkParameterNames, ParameterError } from './errors.js'
 import { FORMAT_VERSION, type BackendName, type SubmissionRecord, type WorkerParameters } from './format.js'
 import type { Job } from './job.js'
+import { currentOwner } from './owner.js'
 import { resolveTask, type TaskLike, type TaskRef } from './task.js'
 import { encodeArgs } from './values.js'
 
@@ -265,7 +265,7 @@ export abstract class Executor<P extends CommonParameters> {
     const prepared: PreparedArray = {
       format: 'submitit-ts/submission', version: FORMAT_VERSION, node: process.version, nonce: randomUUID(),
       params: this.workerParameters(),
-      owner: { pid: process.pid, host: os.hostname(), at: Date.now() },
+      owner: currentOwner(),
       fns, fnIndex, args, marked,
     }
     return prepared

@@ -4,6 +4,7 @@ import path from 'node:path'
 import v8 from 'node:v8'
 import { threadId } from 'node:worker_threads'
 import { decodeValue, encodeValue, unsendableError } from './values.js'
+import type { Owner } from './owner.js'
 import type { TaskRef } from './task.js'
 
 // 2: submissions, results and checkpoints carry the submission's nonce
@@ -35,7 +36,7 @@ export interface SubmissionRecord {
   folder: string
   params: WorkerParameters
   /** who submitted, so a re-attached local job whose owner died is not waited on forever */
-  owner: { pid: number; host: string; at: number }
+  owner: Owner
   fns: TaskRef[]
   /** element i runs fns[fnIndex[i]] with args[i] */
   fnIndex: number[]

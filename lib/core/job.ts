@@ -1,11 +1,12 @@
 // Job<R>: a handle on one submitted job, like submitit's Job. Its state comes from its backend's
 // watcher; its results come from memory when this process ran it, else from its result files.
 import fs from 'node:fs'
-import path from 'node:path'
+import { inspect } from 'node:util'
 import { cachedGet } from './cache.js'
+import { findChunkFile } from './chunk-listing.js'
 import { FailedJobError } from './errors.js'
 import { decodeOutcome, outcomeAt, readResult, readSubmission, type Outcome, type ResultRecord, type SubmissionRecord } from './format.js'
-import { findChunk, JobPaths } from './paths.js'
+import { JobPaths } from './paths.js'
 import type { TaskRef } from './task.js'
 import { decodeValue } from './values.js'
 
@@ -34,11 +35,26 @@ export interface JobWatcher {
   outcome?(job: Job<unknown>, task: number): KnownOutcome | undefined
   /** someone polls done(): a backend that runs jobs only on demand (Debug) starts this one */
   poll?(job: Job<unknown>): void
+  /** why the job is in its state, when the backend knows (Slurm's pending reason, a dead owner...) */
+  reason?(job: Job<unknown>): string | undefined
   /** last known state, without blocking */
   state(job: Job<unknown>): JobState
-  /** resolves once the job is final */
-  waitFinal(job: Job<unknown>): Promise<void>
+  /** resolves once the job is final; an aborted `signal` (a wait with a timeout) ends this wait only */
+  waitFinal(job: Job<unknown>, signal?: AbortSignal): Promise<void>
   cancel(job: Job<unknown>): Promise<void>
+}
+
+/** How long wait(), result()... may wait: past `timeoutMs` they reject with a WaitTimeoutError. */
+export interface WaitOptions {
+  timeoutMs?: number
+}
+
+/** A wait with a timeout expired. The job is not touched: it goes on (job.cancel() stops it). */
+export class WaitTimeoutError extends Error {
+  override name = 'WaitTimeoutError'
+  constructor(readonly jobId: string, readonly timeoutMs: number, readonly state: JobState, readonly reason: string | undefined) {
+    super(`job ${jobId} did not end within ${timeoutMs / 1000} s: it is ${state}${reason ? ` (${reason})` : ''}; it goes on (job.cancel() stops it)`)
+  }
 }
 
 /** The submission of one job, as stored on disk. */
@@ -58,12 +74,10 @@ export function readOutcome(paths: JobPaths, task: number, nonce: string): Known
   let file = paths.resultFile(task)
   if (!fs.existsSync(file)) {
     if (paths.index === null) return undefined
-    const folder = paths.arrayFolder
-    let names: string[]
-    try { names = fs.readdirSync(folder) } catch { return undefined }
-    const chunk = findChunk(names, paths.arrayId, paths.index, task)
+    // one listing of the folder per poll, not one per job (see chunk-listing.ts)
+    const chunk = findChunkFile(paths.arrayFolder, paths.arrayId, paths.index, task)
     if (!chunk) return undefined
-    file = path.join(folder, chunk)
+    file = chunk
   }
   const record = file.endsWith(`${paths.jobId}_${task}_result.v8`) ? readResult(file) : cachedGet(records, file, 64, readResult)
   if (record.nonce !== nonce) return undefined
@@ -92,15 +106,38 @@ export class Job<R> {
     return this.watcher.state(this as Job<unknown>)
   }
 
+  /** Why the job is in its state, when the backend knows (e.g. Slurm's pending reason, a dead owner). */
+  get reason(): string | undefined {
+    return this.watcher.reason?.(this as Job<unknown>)
+  }
+
   /** Whether the job has ended, in any way. */
   done(): boolean {
     this.watcher.poll?.(this as Job<unknown>)
     return isFinalState(this.state)
   }
 
-  /** Resolves once the job has ended (it does not throw when the job failed). */
-  wait(): Promise<void> {
-    return this.watcher.waitFinal(this as Job<unknown>)
+  /**
+   * Resolves once the job has ended (it does not throw when the job failed). Rejects when the backend
+   * knows it will never end (e.g. Slurm keeps it pending for good), or, with `timeoutMs`, with a
+   * WaitTimeoutError once that has passed (the job goes on).
+   */
+  wait(options?: WaitOptions): Promise<void> {
+    const timeoutMs = options?.timeoutMs
+    if (timeoutMs === undefined) return this.watcher.waitFinal(this as Job<unknown>)
+    if (!(timeoutMs >= 0)) return Promise.reject(new RangeError(`timeoutMs must be a number of milliseconds >= 0, got ${timeoutMs}`))
+    const aborter = new AbortController()
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const error = new WaitTimeoutError(this.jobId, timeoutMs, this.state, this.reason)
+        aborter.abort(error)
+        reject(error)
+      }, timeoutMs)
+      this.watcher.waitFinal(this as Job<unknown>, aborter.signal).then(
+        () => { clearTimeout(timer); resolve() },
+        (e) => { clearTimeout(timer); reject(e) },
+      )
+    })
   }
 
   cancel(): Promise<void> {
@@ -121,11 +158,12 @@ export class Job<R> {
     if (!found) {
       // killed, timed out or lost by the scheduler before the worker could write its result
       const state = this.state
+      const reason = this.reason
       const tail = logTail(this.paths.stderr(task)) ?? logTail(this.paths.stdout(task))
       return {
         state: state === 'CANCELLED' || state === 'TIMEOUT' ? state : 'FAILED',
         error: new Error(`job ${this.jobId} ended as ${state} without writing its result file ${this.paths.resultFile(task)}` +
-          (tail ? `\n--- last lines of its log ---\n${tail}` : '')),
+          (reason ? `: ${reason}` : '') + (tail ? `\n--- last lines of its log ---\n${tail}` : '')),
       }
     }
     return decodeOutcome(found.outcome, found.marked)
@@ -136,7 +174,8 @@ export class Job<R> {
     const stack = error?.stack
     const logs = { stdout: this.paths.stdout(task), stderr: this.paths.stderr(task) }
     const what = this.numTasks > 1 ? `job ${this.jobId} (task ${task})` : `job ${this.jobId}`
-    const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
+    // a thrown non-Error (an object, a string) is shown as it is, never as [object Object]
+    const reason = error instanceof Error ? `${error.name}: ${error.message}` : `${inspect(error, { depth: 3, breakLength: Infinity })} (thrown, not an Error)`
     return new FailedJobError(
       `${what} ${outcome.state === 'FAILED' ? 'failed' : `ended as ${outcome.state}`}: ${reason}\n` +
       (stack ? `--- remote stack ---\n${stack}\n` : '') +
@@ -146,23 +185,24 @@ export class Job<R> {
   }
 
   /** The value the task returned; throws FailedJobError (with the remote stack) if it did not. */
-  result(): Promise<R> {
+  result(options?: WaitOptions): Promise<R> {
     if (this.numTasks > 1) {
       return Promise.reject(new Error(`job ${this.jobId} has ${this.numTasks} tasks: use results() for one value per task`))
     }
-    return this.taskResult(0)
+    return this.taskResult(0, options)
   }
 
   /** One value per task, in rank order. */
-  async results(): Promise<R[]> {
+  async results(options?: WaitOptions): Promise<R[]> {
+    if (!this.done()) await this.wait(options)
     const values: R[] = []
     for (let t = 0; t < this.numTasks; t++) values.push(await this.taskResult(t))
     return values
   }
 
   /** The value task `rank` returned; throws FailedJobError if it did not. */
-  async taskResult(rank: number): Promise<R> {
-    if (!this.done()) await this.wait()
+  async taskResult(rank: number, options?: WaitOptions): Promise<R> {
+    if (!this.done()) await this.wait(options)
     // the common case, with no further await: a value that needs no decoding
     const known = this.peekOutcome(rank)
     if (known?.outcome.state === 'COMPLETED' && !known.marked) return known.outcome.value as R
@@ -172,7 +212,13 @@ export class Job<R> {
   }
 
   /** The error of the lowest failing task, or null when every task completed. Waits for the end. */
-  async exception(): Promise<FailedJobError | null> {
+  async exception(options?: WaitOptions): Promise<FailedJobError | null> {
+    try {
+      await this.wait(options)
+    } catch (e) {
+      if (e instanceof FailedJobError) return e // e.g. Slurm says the job can never start
+      throw e
+    }
     for (let t = 0; t < this.numTasks; t++) {
       const o = await this.outcome(t)
       if (o.state !== 'COMPLETED') return this.failure(t, o)
@@ -207,7 +253,8 @@ export class Job<R> {
   }
 
   toString(): string {
-    return `Job<${this.jobId}, ${this.state}>`
+    const reason = this.reason
+    return `Job<${this.jobId}, ${this.state}${reason ? ` (${reason})` : ''}>`
   }
 }
 

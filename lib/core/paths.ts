@@ -120,3 +120,14 @@ export function findChunk(names: readonly string[], arrayId: string, index: numb
   }
   return undefined
 }
+
+/** The chunk files of task `task` whose elements all lie in from..to (partial files of a chunk). */
+export function chunksWithin(names: readonly string[], arrayId: string, task: number, from: number, to: number): string[] {
+  const prefix = `${arrayId}_`
+  const suffix = `_${task}_result.${EXT}`
+  return names.filter((name) => {
+    if (!name.startsWith(prefix) || !name.endsWith(suffix)) return false
+    const m = /^(\d+)-(\d+)$/.exec(name.slice(prefix.length, name.length - suffix.length))
+    return m !== null && from <= Number(m[1]) && Number(m[2]) <= to
+  })
+}

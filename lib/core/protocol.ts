@@ -48,7 +48,7 @@ export interface RunReply {
 
 /** Layout of `control`: */
 export const CURRENT = 0 // index of the element running now, -1 between elements
-export const FLUSHED = 1 // how many outcomes (from the chunk's first) are in a partial result file
+export const FLUSHED = 1 // how many outcomes (from the chunk's first) are in partial result files
 export const FLAGS = 2 // control[FLAGS + k]: one of the flags below, for element first+k
 export const PENDING_FLAG = 0
 export const CANCEL_FLAG = 1 // set by the executor: skip it
@@ -70,12 +70,14 @@ export function chunkMemory(count: number): ChunkMemory {
   return {
     control,
     startedAt: new Float64Array(new SharedArrayBuffer(8)),
-    // room for small outcomes; a larger one makes the worker flush the chunk's outcomes to a file
-    arena: new Uint8Array(new SharedArrayBuffer(4096 + 32 * count)),
+    // a MiB of outcomes (its pages are only touched as they are written); past that, the worker
+    // writes them to a partial result file
+    arena: new Uint8Array(new SharedArrayBuffer(ARENA_BYTES + 16 * count)),
   }
 }
 
 const END = (count: number, k: number) => FLAGS + count + k
+const ARENA_BYTES = 1 << 20
 
 // An arena entry: state (index in FINAL_STATES), marked (0/1), tag, then the value
 const UNDEFINED = 0, NULL = 1, TRUE = 2, FALSE = 3, NUMBER = 4, STRING = 5, V8 = 6
@@ -146,7 +148,22 @@ export function storedOutcomes(memory: ChunkMemory, count: number): { first: num
   return { first: flushed, outcomes, marked }
 }
 
-/** The first `flushed` outcomes are in a partial result file: the arena starts again after them. */
-export function markFlushed(memory: ChunkMemory, flushed: number): void {
-  Atomics.store(memory.control, FLUSHED, flushed)
+/**
+ * Outcomes from..to-1 are in a partial result file (see flushedSegments): the arena starts again
+ * after them. Their arena slots are free, so the slot of `to - 1` records where the segment began.
+ */
+export function markFlushed(memory: ChunkMemory, count: number, from: number, to: number): void {
+  Atomics.store(memory.control, END(count, to - 1), -(from + 1))
+  Atomics.store(memory.control, FLUSHED, to)
+}
+
+/** The partial result files of a chunk, as [from, to) ranges of its elements, first to last. */
+export function flushedSegments(memory: ChunkMemory, count: number): [number, number][] {
+  const segments: [number, number][] = []
+  for (let to = Atomics.load(memory.control, FLUSHED); to > 0;) {
+    const from = -Atomics.load(memory.control, END(count, to - 1)) - 1
+    segments.unshift([from, to])
+    to = from
+  }
+  return segments
 }

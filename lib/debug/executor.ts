@@ -7,6 +7,7 @@ import { CommonParameters, Executor, type PreparedArray } from '../core/executor
 import { decodeResult, encodeRecord, makeFolder, outcomeAt, worstState, writeAtomic, type FinalState, type SubmissionRecord } from '../core/format.js'
 import { newArrayId } from '../core/ids.js'
 import { Job, type JobState, type JobWatcher, type KnownOutcome } from '../core/job.js'
+import { Heartbeat } from '../core/owner.js'
 import { JobPaths, makeJobId, submittedPath } from '../core/paths.js'
 import { runTasks } from '../../worker/run.js'
 
@@ -17,7 +18,18 @@ class DebugWatcher implements JobWatcher {
   private readonly states = new Map<string, JobState>()
   private readonly outcomes = new Map<string, KnownOutcome>()
 
-  constructor(private readonly file: string) {}
+  /** jobs not final yet: the owner's heartbeat goes on while there are some */
+  private unfinished: number
+
+  constructor(private readonly file: string, size: number, private readonly heartbeat: Heartbeat) {
+    this.unfinished = size
+    heartbeat.add(file)
+  }
+
+  private ended(job: Job<unknown>, state: JobState): void {
+    this.states.set(job.jobId, state)
+    if (--this.unfinished === 0) this.heartbeat.delete(this.file)
+  }
 
   state(job: Job<unknown>): JobState {
     return this.states.get(job.jobId) ?? 'PENDING'
@@ -54,7 +66,7 @@ class DebugWatcher implements JobWatcher {
       this.outcomes.set(`${job.jobId}/${t}`, known)
       states.push(known.outcome.state)
     }
-    this.states.set(job.jobId, worstState(states))
+    this.ended(job, worstState(states))
   }
 
   outcome(job: Job<unknown>, task: number): KnownOutcome | undefined {
@@ -63,7 +75,7 @@ class DebugWatcher implements JobWatcher {
 
   async cancel(job: Job<unknown>): Promise<void> {
     if (this.runs.has(job.jobId)) return // running or done: in-process code cannot be stopped
-    this.states.set(job.jobId, 'CANCELLED')
+    this.ended(job, 'CANCELLED')
     const error = Object.assign(new Error(`job ${job.jobId} was cancelled before it started`), { name: 'CancelledError' })
     for (let t = 0; t < job.numTasks; t++) this.outcomes.set(`${job.jobId}/${t}`, { outcome: { state: 'CANCELLED', error }, marked: false })
     this.runs.set(job.jobId, Promise.resolve())
@@ -72,6 +84,7 @@ class DebugWatcher implements JobWatcher {
 
 export class DebugExecutor extends Executor<DebugParameters> {
   protected readonly parameterNames = ['timeoutMin', 'tasksPerNode', 'nodes'] as const
+  private readonly heartbeat = new Heartbeat()
 
   constructor(options: { folder: string } & DebugParameters) {
     const { folder, ...params } = options
@@ -93,10 +106,12 @@ export class DebugExecutor extends Executor<DebugParameters> {
     const bytes = encodeRecord(record)
     makeFolder(new JobPaths(this.folder, record.arrayId).arrayFolder)
     writeAtomic(file, bytes)
-    const watcher = new DebugWatcher(file)
+    const watcher = new DebugWatcher(file, record.args.length, this.heartbeat)
     const numTasks = record.params.tasksPerNode * record.params.nodes
     return record.args.map((_, i) => new Job(new JobPaths(this.folder, makeJobId(record.arrayId, isArray ? i : null)), numTasks, watcher, record.nonce))
   }
 
-  async shutdown(): Promise<void> {}
+  async shutdown(): Promise<void> {
+    this.heartbeat.stop()
+  }
 }

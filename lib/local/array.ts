@@ -3,7 +3,7 @@
 import { decodeResult, encodeOutcome, FINAL_STATES, readResult, worstState, writeResultFile, type FinalState, type Outcome, type ResultRecord, type SubmissionRecord } from '../core/format.js'
 import { Job, type JobState, type JobWatcher, type KnownOutcome } from '../core/job.js'
 import { JobPaths, makeJobId, resultsPath } from '../core/paths.js'
-import { CANCEL_FLAG, chunkMemory, CURRENT, DONE_FLAG, FLAGS, FLUSHED, PENDING_FLAG, storedOutcomes, type ChunkMemory } from '../core/protocol.js'
+import { CANCEL_FLAG, chunkMemory, CURRENT, DONE_FLAG, FLAGS, flushedSegments, PENDING_FLAG, storedOutcomes, type ChunkMemory } from '../core/protocol.js'
 
 /** Work a chunk should hold, so that one pool call outweighs its file and message costs. */
 const CHUNK_TARGET_MS = 50
@@ -153,12 +153,8 @@ export class LocalArray implements JobWatcher {
    */
   interrupted(chunk: Chunk, error: unknown): void {
     const { control } = chunk.memory
-    const flushed = Atomics.load(control, FLUSHED)
-    if (flushed > 0) {
-      const file = resultsPath(this.record.folder, this.record.arrayId, this.record.isArray, chunk.first, flushed, chunk.task)
-      try {
-        this.report(readResult(file))
-      } catch { /* not written after all: those elements run again */ }
+    for (const [from, to] of flushedSegments(chunk.memory, chunk.count)) {
+      this.report(readResult(resultsPath(this.record.folder, this.record.arrayId, this.record.isArray, chunk.first + from, to - from, chunk.task)))
     }
     const stored = storedOutcomes(chunk.memory, chunk.count)
     if (stored.outcomes.length > 0) this.writeRecord(chunk.first + stored.first, chunk.task, stored.outcomes, stored.marked)

@@ -10,6 +10,7 @@ import { ParameterError } from '../core/errors.js'
 import { CommonParameters, Executor, type PreparedArray } from '../core/executor.js'
 import { encodeRecord, makeFolder, writeAtomic, type SubmissionRecord } from '../core/format.js'
 import { Job } from '../core/job.js'
+import { Heartbeat } from '../core/owner.js'
 import { JobPaths, submittedPath } from '../core/paths.js'
 import { CURRENT, type RunReply, type RunRequest } from '../core/protocol.js'
 import { LocalArray, type Chunk, type ChunkRunner } from './array.js'
@@ -32,6 +33,8 @@ export class LocalExecutor extends Executor<LocalParameters> implements ChunkRun
   private readonly active = new Set<LocalArray>()
   private readonly running = new Set<Chunk>()
   private watchdog: NodeJS.Timeout | null = null
+  /** tells other processes that this one still runs its arrays (see lib/core/owner.ts) */
+  private readonly heartbeat = new Heartbeat()
   readonly taskTimes = new Map<string, number>()
 
   constructor(options: { folder: string } & LocalParameters) {
@@ -53,6 +56,7 @@ export class LocalExecutor extends Executor<LocalParameters> implements ChunkRun
     writeAtomic(file, bytes)
     const array = new LocalArray(record, file, this)
     this.active.add(array)
+    this.heartbeat.add(file)
     this.schedule()
     return array.jobs
   }
@@ -79,7 +83,7 @@ export class LocalExecutor extends Executor<LocalParameters> implements ChunkRun
     while (this.running.size < limit) {
       let chunk: Chunk | null = null
       for (const array of this.active) {
-        if (array.finished) { this.active.delete(array); continue }
+        if (array.finished) { this.active.delete(array); this.heartbeat.delete(array.file); continue }
         if (array.running < array.parallelism && (chunk = array.take())) break
       }
       if (!chunk) break
@@ -145,6 +149,7 @@ export class LocalExecutor extends Executor<LocalParameters> implements ChunkRun
     for (const array of arrays) array.cancelAll()
     if (this.watchdog) clearInterval(this.watchdog)
     this.watchdog = null
+    this.heartbeat.stop()
     const pool = this.pool
     this.pool = null
     await pool?.destroy()

@@ -1,0 +1,38 @@
+// Each job gets its own copy of its arguments, as a process on a node would: no job's writes reach
+// another job or the caller, on the LocalExecutor and the DebugExecutor alike.
+import t from 'tap'
+import { DebugExecutor, LocalExecutor } from '../dist/lib/index.js'
+import { bumpConfig, sameObject } from '../dist/fixtures/trust-tasks.js'
+
+const backends = [
+  ['LocalExecutor', (folder: string) => new LocalExecutor({ folder, maxWorkers: 2 })],
+  ['DebugExecutor', (folder: string) => new DebugExecutor({ folder })],
+] as const
+
+for (const [name, make] of backends) {
+  t.test(`${name}: one config object for 100 jobs, each job writes into it: every job sees its own copy`, async (t) => {
+    const ex = make(`${t.testdir()}/%j`)
+    t.teardown(() => ex.shutdown())
+    const config = { count: 0, seen: [] as number[] }
+    const n = 100
+    const jobs = await ex.mapArray(bumpConfig, Array(n).fill(config), Array.from({ length: n }, (_, i) => i))
+    const counts = await Promise.all(jobs.map((j) => j.result()))
+    t.same(counts, Array(n).fill(1), 'every job started from count 0')
+    t.same(config, { count: 0, seen: [] }, 'the caller\'s object is untouched')
+    // a job run again (its submission read again) gets the submitted value, not an earlier run's
+    const again = await ex.submit(bumpConfig, config, 7)
+    t.equal(await again.result(), 1)
+  })
+
+  t.test(`${name}: f(o, o) gets one object, also when o holds a URL`, async (t) => {
+    const ex = make(`${t.testdir()}/%j`)
+    t.teardown(() => ex.shutdown())
+    const plain = { a: 1 }
+    const withUrl = { url: new URL('https://example.org/x') }
+    t.same(await (await ex.submit(sameObject, plain, plain)).result(), { same: true, hasUrl: false })
+    t.same(await (await ex.submit(sameObject, withUrl, withUrl)).result(), { same: true, hasUrl: true })
+    t.same(await (await ex.submit(sameObject, withUrl, { ...withUrl })).result(), { same: false, hasUrl: true })
+    const jobs = await ex.mapArray(sameObject, [withUrl, withUrl], [withUrl, plain])
+    t.same(await Promise.all(jobs.map((j) => j.result())), [{ same: true, hasUrl: true }, { same: false, hasUrl: true }])
+  })
+}
