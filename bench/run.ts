@@ -4,7 +4,7 @@
 // alike, and every ratio is taken within a round, then its median over the rounds is reported.
 // Prints tables and the targets, and writes bench/results/<timestamp>.json and bench/results/latest.json.
 //
-//   node dist/bench/run.js [--smoke] [--rounds N] [--only serialization,local,slurm] [--dir DIR]
+//   node dist/bench/run.js [--smoke] [--rounds N] [--only serialization,local,slurm,helpers] [--dir DIR]
 //                          [--keep-files] [--out DIR] [--real-slurm | --no-real-slurm]
 import { execFileSync, spawn } from 'node:child_process'
 import fs from 'node:fs'
@@ -59,7 +59,7 @@ function config(): Config {
   return {
     smoke,
     rounds,
-    parts: (values.only ?? 'serialization,local,slurm').split(',').map((s) => s.trim()),
+    parts: (values.only ?? 'serialization,local,slurm,helpers').split(',').map((s) => s.trim()),
     dir: path.resolve(values.dir ?? process.env.BENCH_DIR ?? os.tmpdir()),
     keepFiles: values['keep-files'] === true,
     threads: os.availableParallelism(),
@@ -364,6 +364,10 @@ async function main(): Promise<void> {
     const slurm = await import('./slurm.js').catch((e: Error) => ({ error: e }))
     if ('error' in slurm) console.log(`\n3./4. Slurm: skipped: ${slurm.error.message}`)
     else out.slurm = await slurm.runSlurm({ smoke: cfg.smoke, rounds: cfg.rounds, realSlurm: cfg.realSlurm, child, progress, targets })
+  }
+  if (cfg.parts.includes('helpers')) {
+    const { runHelpers } = await import('./helpers.js')
+    out.helpers = await runHelpers({ smoke: cfg.smoke, rounds: cfg.rounds, threads: cfg.threads, dir: cfg.dir, child, progress, targets })
   }
   printTargets(targets)
   out.targets = targets

@@ -2,6 +2,8 @@
 // file says which backend ran it; that backend's watcher tells the state, the result files the rest.
 import fs from 'node:fs'
 import os from 'node:os'
+import { cachedGet, currentTurn } from './cache.js'
+import { forgetListing, mark } from './chunk-listing.js'
 import { isFinalState, Job, type JobState, type JobWatcher } from './job.js'
 import { readSubmission, worstState, type BackendName, type FinalState, type SubmissionRecord } from './format.js'
 import { JobPaths } from './paths.js'
@@ -23,12 +25,37 @@ export function attachJob<R = unknown>(folder: string, jobId: string): Job<R> {
   const paths = new JobPaths(path.resolve(folder), jobId)
   let record: SubmissionRecord
   try {
-    record = readSubmission(paths.submitted)
+    record = submissionOf(paths.submitted)
   } catch (e) {
     throw new Error(`cannot attach job ${jobId}: ${(e as Error).message}`, { cause: e })
   }
-  const factory = factories.get(record.backend) ?? ((r) => new FileWatcher(r))
-  return new Job<R>(paths, record.params.tasksPerNode * record.params.nodes, factory(record), record.nonce)
+  let watcher = watchers.get(record)
+  if (!watcher) {
+    const factory = factories.get(record.backend) ?? ((r) => new FileWatcher(r))
+    watcher = factory(record)
+    watchers.set(record, watcher)
+  }
+  return new Job<R>(paths, record.params.tasksPerNode * record.params.nodes, watcher, record.nonce)
+}
+
+// Re-attached jobs of one array share its decoded submission (a 100k-element record decoded once,
+// not once per job, and held once) and one watcher. A file replaced since (a reused job id) is read
+// again: its stat is checked once per turn of the event loop (10,000 attachJob calls in a loop: one).
+const submissions = new Map<string, { stamp: string; turn: number; record: SubmissionRecord }>()
+const watchers = new WeakMap<SubmissionRecord, JobWatcher>()
+
+function submissionOf(file: string): SubmissionRecord {
+  const cached = submissions.get(file)
+  const turn = currentTurn()
+  if (cached?.turn === turn) return cached.record
+  const st = fs.statSync(file, { bigint: true })
+  const stamp = `${st.ino}:${st.size}:${st.mtimeNs}`
+  if (cached?.stamp === stamp) {
+    cached.turn = turn
+    return cached.record
+  }
+  submissions.delete(file)
+  return cachedGet(submissions, file, 8, () => ({ stamp, turn, record: readSubmission(file) })).record
 }
 
 /** Is the process that submitted a local job still there? (checks /proc: kill -0 lies for zombies) */
@@ -47,14 +74,27 @@ function ownerAlive(owner: SubmissionRecord['owner']): boolean {
  * whose submitting process is gone will never get one: it is FAILED, not left waiting.
  */
 export class FileWatcher implements JobWatcher {
+  /** a mark() taken before the owner was seen gone: a folder listed since holds all it ever wrote */
+  private ownerGone: number | undefined
+
   constructor(private readonly record: SubmissionRecord) {}
 
   state(job: Job<unknown>): JobState {
     const states: FinalState[] = []
     for (let t = 0; t < job.numTasks; t++) {
-      const found = job.peekOutcome(t)
+      let found = job.peekOutcome(t)
       // a live owner is working on it (its queue is not visible from here); a dead one never will
-      if (!found) return ownerAlive(this.record.owner) ? 'RUNNING' : 'FAILED'
+      if (!found) {
+        if (this.ownerGone === undefined) {
+          const before = mark()
+          if (ownerAlive(this.record.owner)) return 'RUNNING'
+          this.ownerGone = before
+        }
+        // gone: list the folder again if our listing is older (once, not once per job)
+        forgetListing(job.paths.arrayFolder, this.ownerGone)
+        found = job.peekOutcome(t)
+        if (!found) return 'FAILED'
+      }
       states.push(found.outcome.state)
     }
     return worstState(states)
