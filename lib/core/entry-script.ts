@@ -22,7 +22,7 @@ const KEY = 'submitit-ts.entry-script'
 
 /** process.argv[1] of the main thread, '' when there is no script (`node -e code arg`: an argument). */
 function mainArg(): string {
-  return process.execArgv.some((a) => /^(-e|-p|--eval|--print)(=|$)/.test(a)) ? '' : process.argv[1] ?? ''
+  return process.execArgv.some((a) => /^(-[ep]+|--eval|--print)(=|$)/.test(a)) ? '' : process.argv[1] ?? ''
 }
 
 // A worker thread's argv is [node, its own file], so the main thread hands its entry to the threads
