@@ -1,12 +1,12 @@
 // Re-attaching a job from another process: the folder and the job id are enough. The submission
 // file says which backend ran it; that backend's watcher tells the state, the result files the rest.
 import fs from 'node:fs'
-import os from 'node:os'
 import { cachedGet, currentTurn } from './cache.js'
 import { forgetListing, mark } from './chunk-listing.js'
 import { isFinalState, Job, type JobState, type JobWatcher } from './job.js'
 import { readSubmission, worstState, type BackendName, type FinalState, type SubmissionRecord } from './format.js'
-import { JobPaths } from './paths.js'
+import { ownerDeath } from './owner.js'
+import { JobPaths, submittedPath } from './paths.js'
 import path from 'node:path'
 
 type WatcherFactory = (record: SubmissionRecord) => JobWatcher
@@ -58,26 +58,32 @@ function submissionOf(file: string): SubmissionRecord {
   return cachedGet(submissions, file, 8, () => ({ stamp, turn, record: readSubmission(file) })).record
 }
 
-/** Is the process that submitted a local job still there? (checks /proc: kill -0 lies for zombies) */
-function ownerAlive(owner: SubmissionRecord['owner']): boolean {
-  if (owner.host !== os.hostname()) return true // cannot tell from here
-  if (owner.pid === process.pid) return true
-  try {
-    return !/^State:\s*Z/m.test(fs.readFileSync(`/proc/${owner.pid}/status`, 'utf8'))
-  } catch {
-    return false
-  }
-}
+/** How long an answer about the owner's life holds (a poll over 10,000 jobs asks once). */
+const OWNER_CHECK_MS = 250
 
 /**
  * Watches a local job run by another process through its result files. A job with no result
- * whose submitting process is gone will never get one: it is FAILED, not left waiting.
+ * whose submitting process is gone will never get one: it is FAILED, not left waiting, and its
+ * reason says how its owner was found gone (see lib/core/owner.ts).
  */
 export class FileWatcher implements JobWatcher {
   /** a mark() taken before the owner was seen gone: a folder listed since holds all it ever wrote */
   private ownerGone: number | undefined
+  /** why the owner is known gone */
+  private death: string | undefined
+  private checkedAt = -Infinity
 
   constructor(private readonly record: SubmissionRecord) {}
+
+  /** Undefined while the owner lives; once gone, it stays gone. */
+  private ownerDeath(): string | undefined {
+    if (this.death !== undefined || Date.now() - this.checkedAt < OWNER_CHECK_MS) return this.death
+    const before = mark()
+    this.checkedAt = Date.now()
+    this.death = ownerDeath(this.record.owner, submittedPath(this.record.folder, this.record.arrayId, this.record.isArray))
+    if (this.death !== undefined) this.ownerGone = before
+    return this.death
+  }
 
   state(job: Job<unknown>): JobState {
     const states: FinalState[] = []
@@ -85,11 +91,7 @@ export class FileWatcher implements JobWatcher {
       let found = job.peekOutcome(t)
       // a live owner is working on it (its queue is not visible from here); a dead one never will
       if (!found) {
-        if (this.ownerGone === undefined) {
-          const before = mark()
-          if (ownerAlive(this.record.owner)) return 'RUNNING'
-          this.ownerGone = before
-        }
+        if (this.ownerDeath() === undefined) return this.record.backend === 'debug' ? 'PENDING' : 'RUNNING'
         // gone: list the folder again if our listing is older (once, not once per job)
         forgetListing(job.paths.arrayFolder, this.ownerGone)
         found = job.peekOutcome(t)
@@ -98,6 +100,12 @@ export class FileWatcher implements JobWatcher {
       states.push(found.outcome.state)
     }
     return worstState(states)
+  }
+
+  reason(job: Job<unknown>): string | undefined {
+    if (this.death === undefined) return undefined
+    for (let t = 0; t < job.numTasks; t++) if (!job.peekOutcome(t)) return `${this.death}, so the job will never get its result`
+    return undefined
   }
 
   async waitFinal(job: Job<unknown>): Promise<void> {

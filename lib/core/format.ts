@@ -164,7 +164,23 @@ export function makeFolder(folder: string): void {
   try {
     fs.mkdirSync(folder, { recursive: true, mode: 0o700 })
   } catch (e) {
-    throw fileError(e, `cannot create the folder ${folder}`)
+    throw fileError((e as NodeJS.ErrnoException).code === 'ENOENT' ? realMkdirError(folder) ?? e : e, `cannot create the folder ${folder}`)
+  }
+}
+
+/**
+ * A recursive mkdir says ENOENT for a read-only or unwritable parent: making the first missing
+ * folder alone gives the real reason (EROFS, EACCES...).
+ */
+function realMkdirError(folder: string): unknown {
+  let missing = path.resolve(folder)
+  while (!fs.existsSync(path.dirname(missing)) && path.dirname(missing) !== missing) missing = path.dirname(missing)
+  try {
+    fs.mkdirSync(missing, { mode: 0o700 })
+    fs.rmdirSync(missing)
+    return undefined
+  } catch (e) {
+    return e
   }
 }
 

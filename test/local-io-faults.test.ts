@@ -1,0 +1,89 @@
+// I/O errors never kill the caller: a full disk or a read-only folder makes submit reject, or the
+// affected jobs end FAILED with the cause; no temporary file is left; the process and the executor
+// go on. Real file systems: small tmpfs mounts (root is needed to mount them, as in CI).
+import { execFileSync } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import t from 'tap'
+import { DebugExecutor, FailedJobError, LocalExecutor } from '../dist/lib/index.js'
+import { add, chatty } from '../dist/fixtures/tasks.js'
+import { fillDisk } from '../dist/fixtures/trust-tasks.js'
+import { listFiles } from './helpers.js'
+
+/** Mounts a tmpfs of `size` at a new folder; unmounted at teardown. */
+function tmpfs(t: Tap.Test, size: string, readOnly = false): string | undefined {
+  // outside the test's folder: tap removes that before the teardown unmounts
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'submitit-io-'))
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}${readOnly ? ',ro' : ''}`, 'tmpfs', dir], { stdio: 'pipe' })
+  } catch (e) {
+    const why = `cannot mount a tmpfs here (${(e as Error).message.split('\n')[0]}): run as root`
+    if (process.env.CI === 'true' || process.env.CI === '1') t.fail(why)
+    else t.skip(why)
+    return undefined
+  }
+  t.teardown(() => {
+    try { execFileSync('umount', ['-l', dir]) } catch { /* gone */ }
+    fs.rmSync(dir, { recursive: true, force: true })
+  })
+  return dir
+}
+
+declare namespace Tap { type Test = Parameters<Parameters<typeof t.test>[1]>[0] }
+
+const backends = [
+  ['LocalExecutor', (folder: string) => new LocalExecutor({ folder, maxWorkers: 2 })],
+  ['DebugExecutor', (folder: string) => new DebugExecutor({ folder })],
+] as const
+
+for (const [name, make] of backends) {
+  t.test(`${name}: the disk fills up while jobs run: they end FAILED with the cause, the caller goes on`, async (t) => {
+    const mnt = tmpfs(t, '2m')
+    if (!mnt) return
+    const ex = make(`${mnt}/%j`)
+    t.teardown(() => ex.shutdown())
+    const filler = await ex.submit(fillDisk, mnt, 7)
+    const e = await filler.exception()
+    t.type(e, FailedJobError)
+    t.equal(filler.state, 'FAILED')
+    t.match(e?.message, /ENOSPC|disk is full/)
+    t.match(e?.message, /submit it again/, 'says what to do')
+    // more jobs while the disk is still full: each ends, none hangs
+    const jobs = await ex.mapArray(chatty, [1, 2, 3]).catch((err: Error) => err)
+    if (jobs instanceof Error) {
+      t.match(jobs.message, /ENOSPC|disk is full/, 'or the submission itself is refused, with the cause')
+    } else {
+      for (const j of jobs) {
+        await j.wait()
+        t.equal(j.state, 'FAILED', `${j.jobId} FAILED`)
+        t.match((await j.exception())?.message, /ENOSPC|no space/)
+      }
+    }
+    t.same(listFiles(mnt).filter((f) => f.includes('.tmp')), [], 'no temporary file left')
+    fs.rmSync(path.join(mnt, 'filler'))
+    t.equal(await (await ex.submit(add, 20, 22)).result(), 42, 'with space again, jobs run')
+  })
+
+  t.test(`${name}: a read-only folder or a full disk at submit: submit rejects, saying why`, async (t) => {
+    const ro = tmpfs(t, '64k', true)
+    if (!ro) return
+    const ex = make(`${ro}/%j`)
+    t.teardown(() => ex.shutdown())
+    const e = await ex.submit(add, 1, 2).then(() => null, (err: Error) => err)
+    t.match(e?.message, /read-only/i)
+    t.match(e?.message, /choose another folder/)
+  })
+}
+
+t.test('a submission that cannot be written leaves nothing behind', async (t) => {
+  const mnt = tmpfs(t, '64k')
+  if (!mnt) return
+  fs.writeFileSync(path.join(mnt, 'filler'), Buffer.alloc(60 * 1024))
+  const ex = new LocalExecutor({ folder: `${mnt}/jobs`, maxWorkers: 1 })
+  t.teardown(() => ex.shutdown())
+  const big = 'x'.repeat(100_000)
+  const e = await ex.submit(chatty, big as unknown as number).then(() => null, (err: Error) => err)
+  t.match(e?.message, /cannot write .*_submitted\.v8.*(ENOSPC|disk is full)/)
+  t.same(listFiles(mnt).filter((f) => f.includes('.tmp')), [], 'no temporary file left')
+})
