@@ -12,6 +12,14 @@ import { pathToFileURL } from 'node:url'
 import { attachJob } from './core/attach.js'
 import { FailedJobError } from './core/errors.js'
 import './slurm/executor.js' // registers how to watch Slurm jobs
+import { getSharedWatcher } from './slurm/watcher.js'
+import type { Job } from './core/job.js'
+
+/** 'STATE' or 'STATE (reason)': Slurm's pending reason, e.g. 'PENDING (Resources)'. */
+function stateText(job: Job<unknown>): string {
+  const reason = job.reason
+  return reason ? `${job.state} (${reason})` : job.state
+}
 
 const USAGE = `usage:
   submitit-ts status <folder> <jobId>...
@@ -35,14 +43,25 @@ export async function cli(argv: string[], out: (s: string) => void, err: (s: str
   const jobs = ids.map((id) => attachJob(folder, id))
   switch (command) {
     case 'status':
-      for (const job of jobs) out(`${job.jobId}\t${job.state}`)
+      for (const job of jobs) void job.state // registers the unfinished ones with the watcher
+      await getSharedWatcher().refresh() // one scheduler call for all, now: not a guess before the first poll
+      for (const job of jobs) out(`${job.jobId}\t${stateText(job)}`)
       return 0
-    case 'wait':
+    case 'wait': {
+      let ok = true
       for (const job of jobs) {
-        await job.wait()
-        out(`${job.jobId}\t${job.state}`)
+        try {
+          await job.wait()
+        } catch (e) {
+          // e.g. Slurm says it can never start: say why rather than wait forever
+          err(`${job.jobId}: ${(e as Error).message}`)
+          ok = false
+        }
+        out(`${job.jobId}\t${stateText(job)}`)
+        ok &&= job.state === 'COMPLETED'
       }
-      return jobs.every((j) => j.state === 'COMPLETED') ? 0 : 1
+      return ok ? 0 : 1
+    }
     case 'cancel':
       for (const job of jobs) {
         await job.cancel()

@@ -78,7 +78,7 @@ t.test('sacct / squeue / scancel / scontrol through the fakes', async (t) => {
   t.equal(readFileSync(join(f.dir, 'cancelled'), 'utf8'), '5\n6_1\n');
   t.match(await scontrolShowConfig(f.options), /MaxArraySize\s+= 1001/);
   t.same(f.calls(), [
-    'sacct -X -n -P -o JobID\\,State\\,ExitCode -j 5\\,6',
+    'sacct -X -n -P -o JobID\\,State\\,ExitCode\\,Reason -j 5\\,6',
     'squeue -h -t all -r -o %i\\|%T\\|%r -j 6',
     'squeue -h -t all -r -o %i\\|%T\\|%r -j 99',
     'scancel 5 6_1',

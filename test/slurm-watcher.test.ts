@@ -79,7 +79,7 @@ t.test('one sacct call per poll for many jobs (arrays collapsed)', async (t) => 
   t.ok(stats.sacctCalls >= sacctCalls.length && stats.sacctCalls - sacctCalls.length <= 1, 'stats count the sacct calls (one may be starting)');
   t.equal(stats.schedulerCalls, stats.sacctCalls);
   const expectedIds = [...Array.from({ length: 20 }, (_, i) => String(100 + i)), '200'].join('\\,');
-  for (const call of sacctCalls) t.equal(call, `sacct -X -n -P -o JobID\\,State\\,ExitCode -j ${expectedIds}`);
+  for (const call of sacctCalls) t.equal(call, `sacct -X -n -P -o JobID\\,State\\,ExitCode\\,Reason -j ${expectedIds}`);
   t.equal(w.state('200_7'), 'RUNNING');
   t.equal(w.info('105').source, 'sacct');
   t.equal(seen.length, ids.length, 'one listener call per change');

@@ -113,11 +113,16 @@ async function perBatch(ids: readonly string[], options: SlurmCommandOptions, ca
   return out.filter((s) => s.length > 0).join('\n');
 }
 
-/** `sacct -X -n -P -o JobID,State,ExitCode -j ids`: raw text for parseSacct. Throws SlurmCommandError (e.g. accounting disabled). */
+/**
+ * `sacct -X -n -P -o JobID,State,ExitCode,Reason -j ids`: raw text for parseSacct. The Reason of a
+ * pending job says why it waits (sacct may show 'None' a while after squeue shows 'Resources', but
+ * it has the reasons that matter, e.g. DependencyNeverSatisfied, PartitionNodeLimit). Throws
+ * SlurmCommandError (e.g. accounting disabled).
+ */
 export async function sacct(ids: readonly string[], options: SlurmCommandOptions = {}): Promise<string> {
   if (ids.length === 0) return '';
   return perBatch(ids, options, async (joined) => {
-    const args = ['-X', '-n', '-P', '-o', 'JobID,State,ExitCode', '-j', joined];
+    const args = ['-X', '-n', '-P', '-o', 'JobID,State,ExitCode,Reason', '-j', joined];
     const r = await run('sacct', args, options);
     if (r.failed) fail('sacct', args, options, r);
     return r.stdout.trim();

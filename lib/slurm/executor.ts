@@ -57,7 +57,7 @@ export class SlurmExecutor extends Executor<SlurmParameters> {
     this.commands = commands ?? {}
     this.maxArray = max
     // one watcher for the process; an executor with its own commands (tests, fakes) gets its own
-    this.watcher = new SlurmJobWatcher(commands ? new SlurmWatcher({ commands }) : getSharedWatcher(), this.commands)
+    this.watcher = new SlurmJobWatcher(commands ? new SlurmWatcher({ commands }) : getSharedWatcher(), this.commands, true)
     this.updateParameters(params)
     if (cancelAtExit) {
       this.exitHook = () => this.cancelAllSync()

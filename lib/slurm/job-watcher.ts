@@ -5,6 +5,7 @@ import path from 'node:path'
 import { isFinalState, type Job, type JobState, type JobWatcher } from '../core/job.js'
 import { worstState, type FinalState } from '../core/format.js'
 import { scancel, type SlurmCommandOptions } from './commands.js'
+import { JobNeverRunsError } from './errors.js'
 import type { SlurmWatcher } from './watcher.js'
 
 /** How long a folder listing answers for every job in it: one readdir per poll, not one stat per job. */
@@ -15,7 +16,12 @@ export class SlurmJobWatcher implements JobWatcher {
   /** each job's result files as [folder, name] per task, made once (they are asked for at every poll) */
   private readonly resultFiles = new WeakMap<Job<unknown>, [string, string][]>()
 
-  constructor(private readonly watcher: SlurmWatcher, private readonly commands: SlurmCommandOptions) {}
+  constructor(
+    private readonly watcher: SlurmWatcher,
+    private readonly commands: SlurmCommandOptions,
+    /** cancel a job Slurm says can never start (an executor's own jobs; not jobs merely looked at) */
+    private readonly cancelIfNeverRuns = false,
+  ) {}
 
   private exists([dir, name]: [string, string]): boolean {
     let listing = this.listings.get(dir)
@@ -56,7 +62,7 @@ export class SlurmJobWatcher implements JobWatcher {
   }
 
   private watch(job: Job<unknown>): void {
-    this.watcher.register(job.jobId, { isFinished: () => this.fromResults(job) !== undefined })
+    this.watcher.register(job.jobId, { isFinished: () => this.fromResults(job) !== undefined, cancelIfNeverRuns: this.cancelIfNeverRuns })
   }
 
   /** A job was just submitted with this id: forget anything known about an older job that had it. */
@@ -82,15 +88,30 @@ export class SlurmJobWatcher implements JobWatcher {
     return isFinalState(this.watcher.state(jobId))
   }
 
-  async waitFinal(job: Job<unknown>): Promise<void> {
+  /** Slurm's reason while the job waits (or the watcher's, e.g. gone from the queue); none once it ran. */
+  reason(job: Job<unknown>): string | undefined {
+    if (this.fromResults(job)) return undefined
+    if (this.superseded(job)) return 'its job id was given to a newer job (Slurm reuses ids once its state is reset)'
+    const info = this.watcher.info(job.jobId)
+    // sacct keeps the last pending reason of a job that ended: it no longer says anything then
+    return info.neverRuns || !isFinalState(info.state) || info.source === 'gone' ? info.reason : undefined
+  }
+
+  async waitFinal(job: Job<unknown>, signal?: AbortSignal): Promise<void> {
     if (this.fromResults(job) || this.superseded(job)) return
     this.watch(job)
-    await this.watcher.waitFinal(job.jobId)
+    await this.watcher.waitFinal(job.jobId, signal)
+    const info = this.watcher.info(job.jobId)
+    if (info.neverRuns && !this.fromResults(job)) {
+      throw new JobNeverRunsError(job.jobId, info.reason ?? 'unknown', info.state === 'CANCELLED', { stdout: job.paths.stdout(0), stderr: job.paths.stderr(0) })
+    }
   }
 
   async cancel(job: Job<unknown>): Promise<void> {
     if (this.fromResults(job) || this.superseded(job)) return
     await scancel([job.jobId], this.commands)
+    // a job given up as never starting is settled in the watcher: watch it afresh to see it CANCELLED
+    if (this.watcher.info(job.jobId).neverRuns) this.watcher.unregister(job.jobId)
     await this.waitFinal(job)
   }
 }

@@ -42,7 +42,7 @@ export interface JobEntry {
   exitCode?: number;
   /** The signal part of sacct's ExitCode 'code:signal'. */
   signal?: number;
-  /** squeue's %r. */
+  /** squeue's %r, or sacct's Reason: why a pending job waits ('Resources', 'DependencyNeverSatisfied'...). */
   reason?: string;
   /** Came from a compact array row (tasks that never started exist only there). */
   compact: boolean;
@@ -118,7 +118,10 @@ function parseRows(text: string, third: 'exit' | 'reason'): Map<string, JobEntry
     const bar2 = line.indexOf('|', bar1 + 1);
     const id = line.slice(0, bar1).trim();
     const rawState = (bar2 < 0 ? line.slice(bar1 + 1) : line.slice(bar1 + 1, bar2)).trim();
-    const extra = bar2 < 0 ? undefined : line.slice(bar2 + 1).split('|')[0]!.trim();
+    const bar3 = bar2 < 0 ? -1 : line.indexOf('|', bar2 + 1);
+    const extra = bar2 < 0 ? undefined : (bar3 < 0 ? line.slice(bar2 + 1) : line.slice(bar2 + 1, bar3)).trim();
+    // sacct's fourth column: the Reason (the pending reason while the job waits)
+    const fourth = third === 'exit' && bar3 >= 0 ? line.slice(bar3 + 1).split('|')[0]!.trim() : undefined;
     if (!id) continue;
     const parsed = plainTaskId(id) ?? parseJobId(id);
     if (!parsed || parsed.step) continue; // steps (.batch, .0, .extern) repeat the allocation row
@@ -129,6 +132,7 @@ function parseRows(text: string, third: 'exit' | 'reason'): Map<string, JobEntry
       if (taskId !== undefined) e.taskId = taskId;
       if (exit?.exitCode !== undefined) { e.exitCode = exit.exitCode; e.signal = exit.signal; }
       if (third === 'reason' && extra) e.reason = extra;
+      else if (fourth) e.reason = fourth;
       return e;
     };
     if (parsed.tasks === undefined) {
@@ -148,7 +152,7 @@ function parseRows(text: string, third: 'exit' | 'reason'): Map<string, JobEntry
   return out;
 }
 
-/** `sacct -X -n -P -o JobID,State,ExitCode` (step rows are ignored). */
+/** `sacct -X -n -P -o JobID,State,ExitCode[,Reason]` (step rows are ignored). */
 export function parseSacct(text: string): Map<string, JobEntry> {
   return parseRows(text, 'exit');
 }
@@ -175,4 +179,29 @@ export function parseScontrolConfig(text: string): Map<string, string> {
 export function maxArraySize(config: Map<string, string>): number {
   const n = Number.parseInt(config.get('MaxArraySize') ?? '', 10);
   return Number.isFinite(n) && n > 0 ? n : 1001;
+}
+
+/**
+ * Pending reasons that mean the job will never start as it is: Slurm keeps such a job PENDING
+ * forever (it does not fail it). One list for the library, documented in the README:
+ * - DependencyNeverSatisfied: a job it depends on ended in a way the dependency excludes;
+ * - BadConstraints: no node can ever satisfy the request (memory, features...);
+ * - PartitionNodeLimit, PartitionTimeLimit, PartitionConfig: the request is outside what the
+ *   partition allows (more nodes than it has, a longer time than its MaxTime, more CPUs than a node);
+ * - InvalidAccount, InvalidQOS;
+ * - (QOS|Assoc)Max…PerJob…: a per-job limit of the QOS or association is lower than the request.
+ * Not in it: ReqNodeNotAvail (also what a job shows before a maintenance reservation, after which it
+ * runs), Resources, Priority, BeginTime, JobHeld*, Dependency, ...: they pass.
+ */
+export const NEVER_RUNNABLE_REASONS: readonly string[] = [
+  'DependencyNeverSatisfied', 'BadConstraints', 'PartitionNodeLimit', 'PartitionTimeLimit', 'PartitionConfig',
+  'InvalidAccount', 'InvalidQOS',
+];
+const NEVER_RUNNABLE = new Set(NEVER_RUNNABLE_REASONS);
+
+/** Does a pending reason mean the job can never start (see NEVER_RUNNABLE_REASONS)? */
+export function isNeverRunnable(reason: string | undefined): boolean {
+  if (!reason) return false;
+  const word = reason.split(/[\s,(]/)[0]!;
+  return NEVER_RUNNABLE.has(word) || /^(QOS|Assoc)Max\w*PerJob/.test(word);
 }

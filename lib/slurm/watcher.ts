@@ -10,15 +10,21 @@
 // a job missing from both for goneGraceMs, with no result, is FAILED: no job
 // stays UNKNOWN forever.
 
-import { batchIds, sacct, squeue, type SlurmCommandOptions } from './commands.js';
-import { isFinalState, parseSacct, parseSqueue, type JobEntry, type JobState } from './parse.js';
+import { batchIds, sacct, scancel, squeue, type SlurmCommandOptions } from './commands.js';
+import { isFinalState, isNeverRunnable, parseSacct, parseSqueue, type JobEntry, type JobState } from './parse.js';
 
 export interface JobInfo {
   state: JobState;
   exitCode?: number;
   signal?: number;
-  /** squeue's reason, or why the watcher decided (result file present, gone from the queue). */
+  /** Slurm's reason (why a pending job waits), or why the watcher decided (gone from the queue...). */
   reason?: string;
+  /**
+   * Slurm keeps the job pending for a reason that means it never starts (isNeverRunnable): the
+   * watcher stops waiting for it. `state` is CANCELLED when the watcher cancelled it (see
+   * RegisterOptions.cancelIfNeverRuns), else what Slurm says (PENDING).
+   */
+  neverRuns?: boolean;
   /** Where the state came from. */
   source: 'none' | 'result' | 'sacct' | 'squeue' | 'gone';
 }
@@ -30,6 +36,8 @@ export interface RegisterOptions {
   onState?: StateListener;
   /** Overrides the watcher's isFinished for this job. */
   isFinished?: FinishedHook;
+  /** scancel the job when Slurm says it can never start (the jobs of this process's executors). */
+  cancelIfNeverRuns?: boolean;
 }
 
 export interface DelayOptions {
@@ -84,6 +92,7 @@ interface Watched {
   waiters: { resolve: (s: JobState) => void; reject: (e: Error) => void }[];
   /** First time it was missing from both sacct and squeue. */
   missingSince?: number;
+  cancelIfNeverRuns?: boolean;
 }
 
 const ACCOUNTING_OFF = /accounting storage is disabled/i;
@@ -127,8 +136,9 @@ export class SlurmWatcher {
     } else if (opts.isFinished) {
       job.isFinished = opts.isFinished;
     }
+    if (opts.cancelIfNeverRuns) job.cancelIfNeverRuns = true;
     if (opts.onState) job.listeners.push(opts.onState);
-    if (!isFinalState(job.info.state)) this.ensureTimer();
+    if (!settled(job.info)) this.ensureTimer();
   }
 
   /** Stop watching a job (its pending waitFinal calls are rejected). */
@@ -173,17 +183,51 @@ export class SlurmWatcher {
     return info ? { ...info } : { state: 'UNKNOWN', source: 'none' };
   }
 
-  /** Resolves with the final state; keeps the process alive while pending. Registers the job if needed. */
-  waitFinal(jobId: string): Promise<JobState> {
+  /**
+   * Resolves with the final state, or the state of a job that can never start (info().neverRuns);
+   * keeps the process alive while pending. Registers the job if needed. An aborted `signal` stops
+   * this wait (rejects with its reason), not the job.
+   */
+  waitFinal(jobId: string, signal?: AbortSignal): Promise<JobState> {
     if (!this.jobs.has(jobId)) this.register(jobId);
     const job = this.jobs.get(jobId)!;
-    if (isFinalState(job.info.state)) return Promise.resolve(job.info.state);
+    if (settled(job.info)) return Promise.resolve(job.info.state);
+    if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise((resolve, reject) => {
-      job.waiters.push({ resolve, reject });
+      const waiter = { resolve, reject };
+      job.waiters.push(waiter);
       this.waiterCount++;
       this.ensureTimer();
       this.refreshTimerRef();
+      signal?.addEventListener('abort', () => {
+        const i = job.waiters.indexOf(waiter);
+        if (i < 0) return;
+        job.waiters.splice(i, 1);
+        this.waiterCount--;
+        this.refreshTimerRef(); // a wait that gave up no longer keeps the process alive
+        reject(signal.reason);
+      }, { once: true });
     });
+  }
+
+  /**
+   * Asks the scheduler now about every job not yet settled (one call), instead of at the next
+   * poll: for a one-shot look (the CLI's status). A job not yet in sacct is looked up in squeue.
+   */
+  async refresh(): Promise<void> {
+    while (this.polling) await new Promise((r) => setTimeout(r, 20));
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.nextSchedulerAt = 0;
+    this.polling = true;
+    try {
+      await this.poll(true);
+    } catch (e) {
+      this.lastError = e instanceof Error ? e : new Error(String(e));
+    } finally {
+      this.polling = false;
+    }
+    if (this.openJobs().length > 0) this.schedule();
   }
 
   /** Stop polling and forget every job; pending waitFinal calls are rejected. */
@@ -197,7 +241,7 @@ export class SlurmWatcher {
   }
 
   private openJobs(): Watched[] {
-    return [...this.jobs.values()].filter((j) => !isFinalState(j.info.state));
+    return [...this.jobs.values()].filter((j) => !settled(j.info));
   }
 
   /** Pending waitFinal calls, counted (not scanned: 10,000 jobs each awaiting their result is common). */
@@ -249,7 +293,7 @@ export class SlurmWatcher {
     else this.nextSchedulerAt = 0; // next registration starts at the fast rate: nothing old is waiting
   }
 
-  private async poll(): Promise<void> {
+  private async poll(now = false): Promise<void> {
     this.stats.polls++;
     for (const job of this.openJobs()) {
       const done = this.checkResult(job);
@@ -257,9 +301,9 @@ export class SlurmWatcher {
     }
     const open = this.openJobs();
     // 5 ms slack: timers may fire a little early by Date.now(), which would make empty ticks
-    if (open.length === 0 || Date.now() + 5 < this.nextSchedulerAt) return;
+    if (open.length === 0 || (!now && Date.now() + 5 < this.nextSchedulerAt)) return;
     try {
-      await this.askScheduler(open);
+      await this.askScheduler(open, now);
     } finally {
       this.nextSchedulerAt = Date.now() + nextDelay(this.oldestAge(this.openJobs()), this.options);
     }
@@ -288,8 +332,8 @@ export class SlurmWatcher {
     this.stats.schedulerCalls += n;
   }
 
-  private async askScheduler(open: Watched[]): Promise<void> {
-    const now = Date.now();
+  private async askScheduler(open: Watched[], askNow = false): Promise<void> {
+    const at = Date.now();
     const bases = [...new Set(open.map((j) => j.baseId))];
     let fromSacct: Map<string, JobEntry> | undefined;
     if (!this.sacctDisabled) {
@@ -302,7 +346,7 @@ export class SlurmWatcher {
       }
     }
     const needSqueue = new Set(open.filter(
-      (j) => !fromSacct || (!lookup(fromSacct, j) && now - j.registeredAt >= (this.options.sacctAbsentMs ?? 10_000)),
+      (j) => !fromSacct || (!lookup(fromSacct, j) && (askNow || at - j.registeredAt >= (this.options.sacctAbsentMs ?? 10_000))),
     ));
     let fromSqueue: Map<string, JobEntry> | undefined;
     if (needSqueue.size > 0) {
@@ -314,6 +358,7 @@ export class SlurmWatcher {
         this.lastError = e as Error; // controller unreachable: learn nothing this time
       }
     }
+    const stuck: Watched[] = [];
     for (const job of open) {
       const inSacct = fromSacct && lookup(fromSacct, job);
       const inSqueue = !inSacct && fromSqueue ? lookup(fromSqueue, job) : undefined;
@@ -321,6 +366,10 @@ export class SlurmWatcher {
         job.missingSince = undefined;
         const entry = inSacct ?? inSqueue!;
         const source = inSacct ? 'sacct' : 'squeue';
+        if (entry.state === 'PENDING' && isNeverRunnable(entry.reason)) {
+          stuck.push(job);
+          continue;
+        }
         // most polls change nothing for most jobs: no new info object then
         const reason = entry.reason === 'None' ? undefined : entry.reason;
         if (entry.state !== job.info.state || source !== job.info.source || reason !== job.info.reason || isFinalState(entry.state)) {
@@ -329,6 +378,32 @@ export class SlurmWatcher {
       } else if (fromSqueue && needSqueue.has(job)) {
         await this.handleMissing(job);
       }
+    }
+    if (stuck.length > 0) await this.giveUp(stuck, fromSacct, fromSqueue);
+  }
+
+  /**
+   * Jobs Slurm keeps pending for a reason that means they never start: their waiters are released
+   * (the caller says why), and those registered with cancelIfNeverRuns are cancelled (one scancel),
+   * so that they do not sit in the queue, or start one day when no one waits for them any more.
+   */
+  private async giveUp(stuck: Watched[], fromSacct?: Map<string, JobEntry>, fromSqueue?: Map<string, JobEntry>): Promise<void> {
+    const toCancel = stuck.filter((j) => j.cancelIfNeverRuns).map((j) => j.jobId);
+    let cancelled = false;
+    if (toCancel.length > 0) {
+      try {
+        await scancel(toCancel, this.options.commands);
+        cancelled = true;
+      } catch (e) {
+        this.lastError = e as Error; // they stay pending; their waiters are released all the same
+      }
+    }
+    for (const job of stuck) {
+      const entry = (fromSacct && lookup(fromSacct, job)) ?? (fromSqueue && lookup(fromSqueue, job))!;
+      const info = entryInfo(entry, fromSacct && lookup(fromSacct, job) ? 'sacct' : 'squeue');
+      info.neverRuns = true;
+      if (cancelled && job.cancelIfNeverRuns) info.state = 'CANCELLED';
+      this.update(job, info);
     }
   }
 
@@ -355,13 +430,18 @@ export class SlurmWatcher {
         }
       }
     }
-    if (isFinalState(info.state)) {
+    if (settled(info)) {
       const waiters = job.waiters.splice(0);
       this.waiterCount -= waiters.length;
       for (const w of waiters) w.resolve(info.state);
       this.refreshTimerRef();
     }
   }
+}
+
+/** Nothing more to wait for: the job ended, or Slurm says it can never start. */
+function settled(info: JobInfo): boolean {
+  return isFinalState(info.state) || info.neverRuns === true;
 }
 
 /**
