@@ -93,6 +93,41 @@ t.test('an array larger than MaxArraySize goes as several sbatch calls, in order
   t.equal(await jobs[249].result(), 249 * 249, 'element 249 got its own argument')
 })
 
+t.test('arrayParallelism over a split array: each part waits for the whole previous one (afterany)', async (t) => {
+  const f = fake(t)
+  fs.writeFileSync(path.join(f.state, 'scontrol-config.txt'), 'MaxArraySize            = 100\n')
+  const ex = new SlurmExecutor({ folder: path.join(f.dir, 'logs'), commands: f.commands, arrayParallelism: 2, dependency: 'afterok:7' })
+  await ex.mapArray(square, Array.from({ length: 243 }, (_, i) => i))
+  const dep = (id: number) => f.sbatchArgs(id).concat(f.script(id).split('\n')).filter((a) => a.includes('--dependency'))
+  t.match(dep(1000).join(' '), /--dependency=afterok:7$/, 'the first part: the user\'s dependency only')
+  t.match(dep(1001).join(' '), /--dependency=afterok:7,afterany:1000$/)
+  t.match(dep(1002).join(' '), /--dependency=afterok:7,afterany:1001$/)
+  t.match(f.script(1002), /--array=0-42%2/)
+
+  // without a parallelism, the parts run side by side
+  const free = new SlurmExecutor({ folder: path.join(f.dir, 'logs'), commands: f.commands })
+  await free.mapArray(square, Array.from({ length: 150 }, (_, i) => i))
+  t.same(dep(1004), [], 'no dependency')
+
+  // '?' (any of) cannot be ANDed with the chain: refused before anything is submitted
+  const calls = f.calls('sbatch').length
+  free.updateParameters({ arrayParallelism: 3, dependency: 'afterok:1?afterok:2' })
+  await t.rejects(free.mapArray(square, Array.from({ length: 150 }, (_, i) => i)), /cannot be combined/)
+  t.equal(f.calls('sbatch').length, calls)
+})
+
+t.test('a part of a split array that sbatch refuses: the parts already submitted are cancelled', async (t) => {
+  const f = fake(t)
+  fs.writeFileSync(path.join(f.state, 'scontrol-config.txt'), 'MaxArraySize            = 100\n')
+  const ex = new SlurmExecutor({ folder: path.join(f.dir, 'logs'), commands: f.commands })
+  // the fake sbatch fails from the third part on
+  fs.writeFileSync(path.join(f.state, 'sbatch.fail-from'), '1002\nsbatch: error: Batch job submission failed: Job violates accounting/QOS policy\n')
+  const e = await ex.mapArray(square, Array.from({ length: 250 }, (_, i) => i)).then(() => null, (err: Error) => err)
+  t.type(e, FailedSubmissionError)
+  t.match(e?.message, /QOS policy/)
+  t.same(fs.readFileSync(path.join(f.state, 'cancelled'), 'utf8').trim().split('\n'), ['1000', '1001'])
+})
+
 t.test('sbatch failing: FailedSubmissionError with its message, nothing left behind', async (t) => {
   const f = fake(t)
   fs.writeFileSync(path.join(f.state, 'sbatch.fail'), 'sbatch: error: invalid partition specified: nosuch\n')

@@ -89,24 +89,61 @@ export class SlurmExecutor extends Executor<SlurmParameters> {
     const size = prepared.args.length
     const limit = isArray ? await this.arrayLimit() : 1
     const jobs: Job<unknown>[] = []
+    const arrays: string[] = []
+    if (size > limit && this.params.arrayParallelism !== undefined) this.ownDependency() // throws before anything is submitted
     // an array larger than the cluster takes goes as several arrays, in order
     for (let start = 0; start < size; start += limit) {
       const end = Math.min(size, start + limit)
       const part: PreparedArray = start === 0 && end === size ? prepared
         : { ...prepared, fnIndex: prepared.fnIndex.slice(start, end), args: prepared.args.slice(start, end) }
-      jobs.push(...await this.submitOne(part, isArray))
+      try {
+        const made = await this.submitOne(part, isArray, this.chained(arrays.at(-1)))
+        jobs.push(...made)
+        arrays.push(made[0]!.paths.arrayId)
+      } catch (e) {
+        // all or nothing: the parts already submitted would run with no one to get their results
+        await scancel(arrays, this.commands).catch(() => {})
+        throw e
+      }
     }
     return jobs
   }
 
-  private async submitOne(part: PreparedArray, isArray: boolean): Promise<Job<unknown>[]> {
+  /**
+   * The parameters of the next part of a split array. `arrayParallelism` is the user's limit over
+   * the whole mapArray, but Slurm's %P limits each array on its own: with 3 parts, 3 × P would run
+   * at once. So when a parallelism is set, each part waits for the whole previous one
+   * (--dependency=afterany:<previous array>): never more than P at once, at the cost of some idle
+   * slots while the last P - 1 elements of a part run (submitting the next part as the previous one
+   * drains would keep them busy, but only while this process lives; the dependency holds even if
+   * it exits). The user's own dependency is kept on every part (ANDed with ',').
+   */
+  private chained(previous: string | undefined): SlurmParameters {
+    const params = this.params
+    if (previous === undefined || params.arrayParallelism === undefined) return params
+    const extra = params.additionalParameters ?? {}
+    const own = this.ownDependency()
+    const dependency = own === undefined || own === false || own === '' ? `afterany:${previous}` : `${String(own)},afterany:${previous}`
+    return { ...params, additionalParameters: { ...extra, dependency } }
+  }
+
+  /** The user's dependency, checked to be one the chaining of parts can AND with. */
+  private ownDependency(): string | number | boolean | undefined {
+    const own = this.params.additionalParameters?.dependency ?? this.params.dependency
+    if (typeof own === 'string' && own.includes('?')) {
+      throw new ParameterError(`dependency ${JSON.stringify(own)} (any of, '?') cannot be combined with the afterany that chains the parts of an array larger than MaxArraySize when arrayParallelism is set: split the array yourself, or use ',' (all of)`)
+    }
+    return own
+  }
+
+  private async submitOne(part: PreparedArray, isArray: boolean, params: SlurmParameters = this.params): Promise<Job<unknown>[]> {
     const n = part.args.length
     const templated = isTemplated(this.folder)
     const { script, sbatchArgs } = makeBatchScript({
-      params: this.params,
+      params,
       folder: slurmFolderPattern(this.folder, isArray),
       folderIsPattern: true,
-      array: isArray ? { size: n, parallelism: this.params.arrayParallelism } : undefined,
+      array: isArray ? { size: n, parallelism: params.arrayParallelism } : undefined,
       // a folder with ids cannot exist before sbatch answers: the script makes it (see folderSetup)
       makeFolders: templated ? { template: this.folder, numTasks: part.params.tasksPerNode * part.params.nodes } : undefined,
       command: [process.execPath, WORKER_MAIN, this.folder],
