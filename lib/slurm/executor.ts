@@ -12,7 +12,7 @@ import { Executor, type PreparedArray } from '../core/executor.js'
 import { encodeRecord, makeFolder, readCheckpoint, readResult, readSubmission, writeAtomic, type SubmissionRecord } from '../core/format.js'
 import { Job } from '../core/job.js'
 import { JobPaths, makeJobId, submittedPath } from '../core/paths.js'
-import { commandPath, sbatch, scancel, scontrolShowConfig, type SlurmCommandOptions } from './commands.js'
+import { batchIds, commandPath, sbatch, scancel, scontrolShowConfig, type SlurmCommandOptions } from './commands.js'
 import { SlurmJobWatcher } from './job-watcher.js'
 import { SLURM_PARAMETER_NAMES, validateSlurmParameters, type SlurmParameters } from './params.js'
 import { maxArraySize, parseScontrolConfig } from './parse.js'
@@ -25,10 +25,61 @@ export interface SlurmExecutorOptions extends SlurmParameters {
   folder: string
   /** where sbatch, sacct... are (tests use fakes); default: the PATH */
   commands?: SlurmCommandOptions
-  /** scancel this executor's unfinished jobs when the process exits */
+  /**
+   * scancel this executor's unfinished jobs when the process exits, also on Ctrl-C (SIGINT),
+   * SIGTERM and SIGHUP; the process then still dies of the signal (exit status 130, 143, 129), unless
+   * it has its own handler for it, which then decides
+   */
   cancelAtExit?: boolean
   /** the largest array sbatch takes; default: MaxArraySize from `scontrol show config` */
   maxArraySize?: number
+  /**
+   * the longest time between two looks at the scheduler (one sacct for every job of the process),
+   * default 5,000 ms; the watcher is shared, so the shortest asked by any executor applies
+   */
+  maxPollIntervalMs?: number
+}
+
+/** The executors with cancelAtExit, and the process hooks that cancel their jobs (one set of hooks). */
+const cancelAtExit = new Set<SlurmExecutor>()
+const EXIT_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const
+
+function cancelEverywhere(): void {
+  for (const ex of cancelAtExit) ex.cancelUnfinishedSync()
+}
+
+/**
+ * A signal that would kill the process: cancel the jobs first. If no one else listens to it, the
+ * default action is what the user expects (the process dies of the signal: 130 for Ctrl-C in a
+ * shell): our handler steps aside and the signal is raised again. With a handler of the user's, the
+ * jobs are cancelled and that handler decides what happens next.
+ */
+function onExitSignal(signal: NodeJS.Signals): void {
+  cancelEverywhere()
+  if (process.listenerCount(signal) - 1 - signalExitListeners() > 0) return
+  uninstallExitHooks()
+  process.kill(process.pid, signal)
+}
+
+/**
+ * The signal listeners of the signal-exit package (execa, many CLIs and test runners load it), per
+ * signal. It too only acts when no one else listens, so each would wait for the other and the
+ * process would survive its Ctrl-C: its listeners are not counted as the user's.
+ */
+function signalExitListeners(): number {
+  const v4 = (globalThis as Record<symbol, { count?: unknown } | undefined>)[Symbol.for('signal-exit emitter')]?.count
+  const v3 = (process as { __signal_exit_emitter__?: { count?: unknown } }).__signal_exit_emitter__?.count
+  return (typeof v4 === 'number' ? v4 : 0) + (typeof v3 === 'number' ? v3 : 0)
+}
+
+function installExitHooks(): void {
+  process.on('exit', cancelEverywhere)
+  for (const s of EXIT_SIGNALS) process.on(s, onExitSignal)
+}
+
+function uninstallExitHooks(): void {
+  process.off('exit', cancelEverywhere)
+  for (const s of EXIT_SIGNALS) process.off(s, onExitSignal)
 }
 
 /** Our folder template as a Slurm filename pattern: literal % doubled, %j is A_a in an array. */
@@ -49,19 +100,28 @@ export class SlurmExecutor extends Executor<SlurmParameters> {
   private maxArray: number | undefined
   /** the jobs to cancel at exit (cancelAtExit only) */
   private readonly submitted = new Set<string>()
-  private exitHook: (() => void) | undefined
+  private readonly cancelsAtExit: boolean
 
   constructor(options: SlurmExecutorOptions) {
-    const { folder, commands, cancelAtExit, maxArraySize: max, ...params } = options
+    const { folder, commands, cancelAtExit: cancels, maxArraySize: max, maxPollIntervalMs, ...params } = options
     super(folder, {}, 'slurm')
     this.commands = commands ?? {}
     this.maxArray = max
     // one watcher for the process; an executor with its own commands (tests, fakes) gets its own
-    this.watcher = new SlurmJobWatcher(commands ? new SlurmWatcher({ commands }) : getSharedWatcher(), this.commands, true)
+    const watcher = commands ? new SlurmWatcher({ commands }) : getSharedWatcher()
+    if (maxPollIntervalMs !== undefined) {
+      try {
+        watcher.pollAtLeastEvery(maxPollIntervalMs)
+      } catch (e) {
+        throw new ParameterError((e as Error).message)
+      }
+    }
+    this.watcher = new SlurmJobWatcher(watcher, this.commands, true)
     this.updateParameters(params)
-    if (cancelAtExit) {
-      this.exitHook = () => this.cancelAllSync()
-      process.once('exit', this.exitHook)
+    this.cancelsAtExit = cancels === true
+    if (this.cancelsAtExit) {
+      if (cancelAtExit.size === 0) installExitHooks()
+      cancelAtExit.add(this)
     }
   }
 
@@ -194,21 +254,23 @@ export class SlurmExecutor extends Executor<SlurmParameters> {
       const paths = new JobPaths(this.folder, makeJobId(arrayId, index), { arrayId, index })
       jobs[i] = new Job(paths, numTasks, this.watcher, record.nonce)
       this.watcher.claim(jobs[i])
-      if (this.exitHook) this.submitted.add(jobs[i].jobId)
+      if (this.cancelsAtExit) this.submitted.add(jobs[i].jobId)
     }
     return jobs
   }
 
-  /** Cancels every job this executor submitted that has not ended. */
-  private cancelAllSync(): void {
+  /** Cancels every job this executor submitted that has not ended (cancelAtExit: at exit, on a signal). */
+  cancelUnfinishedSync(): void {
     const open = [...this.submitted].filter((id) => !this.watcher.isFinal(id))
-    if (open.length === 0) return
+    this.submitted.clear()
     // at exit only synchronous work runs; best effort, the process is ending
-    execaSync(commandPath('scancel', this.commands), open, { env: this.commands.env, reject: false })
+    for (const ids of batchIds(open, this.commands.maxIdsLength)) {
+      execaSync(commandPath('scancel', this.commands), ids, { env: this.commands.env, reject: false, timeout: 10_000 })
+    }
   }
 
   async shutdown(): Promise<void> {
-    if (this.exitHook) process.off('exit', this.exitHook)
+    if (cancelAtExit.delete(this) && cancelAtExit.size === 0) uninstallExitHooks()
   }
 }
 
@@ -260,4 +322,5 @@ export function moveStaleFiles(template: string, arrayId: string, isArray: boole
   }
 }
 
-registerAttach('slurm', () => new SlurmJobWatcher(getSharedWatcher(), {}))
+registerAttach('slurm', (record) =>
+  new SlurmJobWatcher(getSharedWatcher(), {}, false, { arrayId: record.arrayId, isArray: record.isArray, size: record.args.length }))

@@ -21,7 +21,19 @@ export class SlurmJobWatcher implements JobWatcher {
     private readonly commands: SlurmCommandOptions,
     /** cancel a job Slurm says can never start (an executor's own jobs; not jobs merely looked at) */
     private readonly cancelIfNeverRuns = false,
+    /** the submission of an attached job: an id it does not have (A_999 of a 10-element array) is refused */
+    private readonly record?: { arrayId: string; isArray: boolean; size: number },
   ) {}
+
+  /** Why the job does not exist in its submission (an index past the end of its array), if it does not. */
+  private missing(job: Job<unknown>): string | undefined {
+    const r = this.record
+    if (!r) return undefined
+    const index = job.paths.index
+    if (!r.isArray) return index === null ? undefined : `job ${job.jobId} does not exist: ${r.arrayId} is a single job, not an array`
+    if (index !== null && index < r.size) return undefined
+    return `job ${job.jobId} does not exist: array ${r.arrayId} has elements ${r.arrayId}_0..${r.arrayId}_${r.size - 1}`
+  }
 
   private exists([dir, name]: [string, string]): boolean {
     let listing = this.listings.get(dir)
@@ -76,6 +88,7 @@ export class SlurmJobWatcher implements JobWatcher {
   }
 
   state(job: Job<unknown>): JobState {
+    if (this.missing(job)) return 'UNKNOWN'
     const fromResults = this.fromResults(job)
     if (fromResults) return fromResults
     if (this.superseded(job)) return 'FAILED'
@@ -90,6 +103,8 @@ export class SlurmJobWatcher implements JobWatcher {
 
   /** Slurm's reason while the job waits (or the watcher's, e.g. gone from the queue); none once it ran. */
   reason(job: Job<unknown>): string | undefined {
+    const missing = this.missing(job)
+    if (missing) return missing
     if (this.fromResults(job)) return undefined
     if (this.superseded(job)) return 'its job id was given to a newer job (Slurm reuses ids once its state is reset)'
     const info = this.watcher.info(job.jobId)
@@ -98,6 +113,8 @@ export class SlurmJobWatcher implements JobWatcher {
   }
 
   async waitFinal(job: Job<unknown>, signal?: AbortSignal): Promise<void> {
+    const missing = this.missing(job)
+    if (missing) throw new RangeError(missing)
     if (this.fromResults(job) || this.superseded(job)) return
     this.watch(job)
     await this.watcher.waitFinal(job.jobId, signal)
@@ -108,6 +125,8 @@ export class SlurmJobWatcher implements JobWatcher {
   }
 
   async cancel(job: Job<unknown>): Promise<void> {
+    const missing = this.missing(job)
+    if (missing) throw new RangeError(missing)
     if (this.fromResults(job) || this.superseded(job)) return
     await scancel([job.jobId], this.commands)
     // a job given up as never starting is settled in the watcher: watch it afresh to see it CANCELLED
