@@ -1,4 +1,5 @@
 // Against the real cluster: what happens at submit (requests Slurm refuses, folders with ids).
+import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import t from 'tap'
@@ -31,4 +32,14 @@ t.test('a folder with ids per task rank (%j/%t): made by the job, each rank logs
   t.equal(job.stdout(1), 'out 7\n')
   t.match(job.paths.stdout(1), /\/rank1\//)
   t.ok(fs.existsSync(path.join(dir, `o'dd %x`, `slurm-${job.jobId}.out`)), 'Slurm\'s own log beside the job\'s folder')
+})
+
+t.test('defaults as submitit: 5 minutes, one node, SIGUSR2 90 s before the end', opts, async (t) => {
+  const folder = path.join(t.testdir(), 'logs')
+  const job = await new SlurmExecutor({ folder }).submit(add, 1, 2)
+  const shown = execFileSync('scontrol', ['show', 'job', '-o', job.jobId], { encoding: 'utf8' })
+  t.match(shown, /TimeLimit=00:05:00/)
+  t.match(shown, /NumNodes=1\b/)
+  t.match(fs.readFileSync(path.join(folder, `${job.jobId}_submission.sh`), 'utf8'), /^#SBATCH --signal=USR2@90$/m)
+  t.equal(await job.result(), 3)
 })

@@ -78,9 +78,26 @@ t.test('single job, no srun, stderr to stdout, parallelism from params', async (
   t.match(script, /^#SBATCH --job-name=submitit$/m, 'default job name');
   t.notMatch(script, /srun/);
   t.notMatch(script, /--array/);
-  t.match(script, /^node w\.js$/m);
+  t.match(script, /^node w\.js &$/m, 'in the background, so that the batch shell can forward the end-of-job warning');
+  t.match(script, /^#SBATCH --signal=B:USR2@90$/m, 'the warning by default, to the batch shell without srun');
   const arr = makeBatchScript({ params: { arrayParallelism: 5 }, folder: '/l', command: ['x'], array: { size: 2 } });
   t.match(arr.script, /^#SBATCH --array=0-1%5$/m);
+});
+
+t.test('defaults as submitit: one node, 5 minutes, SIGUSR2 90 s before the end; each can be set', async (t) => {
+  const plain = makeBatchScript({ params: {}, folder: '/logs', command: ['x'] }).script;
+  t.match(plain, /^#SBATCH --job-name=submitit$/m);
+  t.match(plain, /^#SBATCH --nodes=1$/m);
+  t.match(plain, /^#SBATCH --time=5$/m);
+  t.match(plain, /^#SBATCH --signal=USR2@90$/m);
+  const set = makeBatchScript({ params: { nodes: 2, timeoutMin: 60, signalDelayS: 300 }, folder: '/logs', command: ['x'] }).script;
+  t.match(set, /^#SBATCH --nodes=2$/m);
+  t.match(set, /^#SBATCH --time=60$/m);
+  t.match(set, /^#SBATCH --signal=USR2@300$/m);
+  const extra = makeBatchScript({ params: { additionalParameters: { time: '1-00:00:00', signal: 'USR1@60' } }, folder: '/logs', command: ['x'] }).script;
+  t.match(extra, /^#SBATCH --time=1-00:00:00$/m, 'additionalParameters win');
+  t.notMatch(extra, /--time=5/);
+  t.match(extra, /^#SBATCH --signal=USR1@60$/m);
 });
 
 t.test('bad inputs are refused', async (t) => {

@@ -68,6 +68,13 @@ export function escapeSlurmPattern(s: string): string {
   return s.replace(/%/g, '%%');
 }
 
+/**
+ * What a job gets unless told otherwise, as submitit does: a name, one node, 5 minutes, and SIGUSR2
+ * 90 s before the time limit (so a task with a checkpoint is warned without any setting). Slurm's
+ * own defaults would be the partition's (often its MaxTime, i.e. no warning ever comes in time).
+ */
+export const SBATCH_DEFAULTS = { jobName: 'submitit', nodes: 1, timeoutMin: 5, signalDelayS: 90 } as const satisfies SlurmParameters;
+
 /** Values sbatch reads from an '#SBATCH --flag=value' line exactly as written. */
 const SBATCH_LINE_SAFE = /^--[a-z0-9-]+(=[A-Za-z0-9_.,:@%+\/=\[\]-]*)?$/;
 
@@ -207,7 +214,7 @@ export function makeBatchScript(opts: BatchScriptOptions): BatchScript {
   // Slurm's own log: in the job's folder, or beside it when that folder needs the job's id (folderSetup)
   const slurmLog = opts.makeFolders && `${escapeSlurmPattern(staticPrefix(opts.makeFolders.template).replace(/%%/g, '%')).replace(/\/+$/, '')}/slurm-${isArray ? '%A_%a' : '%j'}.out`;
 
-  const flags = [...(opts.array ? [arrayFlag(opts.array, params)] : []), ...sbatchFlags({ jobName: 'submitit', ...params })];
+  const flags = [...(opts.array ? [arrayFlag(opts.array, params)] : []), ...sbatchFlags({ ...SBATCH_DEFAULTS, ...params })];
   const lines = ['#!/bin/bash', '', '# Parameters'];
   // append: a requeued job (checkpoint, preemption) keeps the logs of its earlier runs
   const sbatchArgs = [`--output=${slurmLog ?? out}`, `--error=${slurmLog ?? err}`, '--open-mode=append'];
@@ -236,10 +243,9 @@ export function makeBatchScript(opts: BatchScriptOptions): BatchScript {
     // truncate mode wiped them on the cluster.
     const srun = ['srun', '--unbuffered', '--open-mode=append', `--output=${out}`, `--error=${err}`, ...(params.srunArgs ?? [])];
     lines.push(`${srun.map(shellQuote).join(' ')} ${argv}`, 'SUBMITIT_RC=$?');
-  } else if (params.signalDelayS !== undefined) {
-    lines.push(...forwardingRun(argv));
   } else {
-    lines.push(argv, 'SUBMITIT_RC=$?');
+    // the end-of-job warning goes to the batch shell here (--signal=B:USR2@N, on by default)
+    lines.push(...forwardingRun(argv));
   }
 
   if (params.teardown?.length) lines.push('', '# teardown', ...params.teardown);
