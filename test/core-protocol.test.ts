@@ -5,6 +5,7 @@ import { chunkMemory, flushedSegments, markFlushed, storedOutcomes, storeOutcome
 
 t.test('every kind of value comes back from the arena as it was stored', async (t) => {
   const values = [undefined, null, true, false, 0, -0, NaN, 1.5, 'héllo ✓', '', 10n, { a: [1, 'x'] }, new Map([[1, 2]])]
+  t.equal(chunkMemory(1).arena.length, 0, 'a chunk of one needs no arena')
   const m = chunkMemory(values.length)
   values.forEach((v, k) => t.ok(storeOutcome(m, values.length, k, { state: 'COMPLETED', value: v }, false)))
   const { first, outcomes } = storedOutcomes(m, values.length)
@@ -16,10 +17,10 @@ t.test('every kind of value comes back from the arena as it was stored', async (
 t.test('a full arena says so; segments and what follows them are found again', async (t) => {
   const count = 10
   const m = chunkMemory(count)
-  const big = 'x'.repeat(400_000)
+  const big = 'x'.repeat(20_000)
   t.ok(storeOutcome(m, count, 0, { state: 'COMPLETED', value: big }, false))
   t.ok(storeOutcome(m, count, 1, { state: 'FAILED', error: { message: 'e' } }, true))
-  t.notOk(storeOutcome(m, count, 2, { state: 'COMPLETED', value: big + big }, false), 'no room: the caller flushes')
+  t.notOk(storeOutcome(m, count, 2, { state: 'COMPLETED', value: 'y'.repeat(50_000) }, false), 'no room: the caller flushes')
   markFlushed(m, count, 0, 3) // elements 0..2 in a partial file
   t.ok(storeOutcome(m, count, 3, { state: 'COMPLETED', value: 3 }, false))
   t.ok(storeOutcome(m, count, 4, { state: 'COMPLETED', value: big }, false))

@@ -70,14 +70,16 @@ export function chunkMemory(count: number): ChunkMemory {
   return {
     control,
     startedAt: new Float64Array(new SharedArrayBuffer(8)),
-    // a MiB of outcomes (its pages are only touched as they are written); past that, the worker
-    // writes them to a partial result file
-    arena: new Uint8Array(new SharedArrayBuffer(ARENA_BYTES + 16 * count)),
+    // a chunk of one element needs none (its result file comes right after it); past what the
+    // arena holds, the worker writes the outcomes to a partial result file
+    arena: new Uint8Array(new SharedArrayBuffer(count === 1 ? 0 : Math.min(ARENA_MAX, ARENA_MIN + 64 * count))),
   }
 }
 
 const END = (count: number, k: number) => FLAGS + count + k
-const ARENA_BYTES = 1 << 20
+// allocated (and zeroed) per chunk: small for small chunks, which are the frequent ones
+const ARENA_MIN = 64 << 10
+const ARENA_MAX = 1 << 20
 
 // An arena entry: state (index in FINAL_STATES), marked (0/1), tag, then the value
 const UNDEFINED = 0, NULL = 1, TRUE = 2, FALSE = 3, NUMBER = 4, STRING = 5, V8 = 6
