@@ -50,15 +50,19 @@ function patch(stream: NodeJS.WriteStream, pick: (s: Sink) => LazyFile): void {
 
 const noop = (): void => {}
 
-/** Starts capturing into the files the thunks name (called on first write); returns the stop function. */
-export function captureOutput(mode: CaptureMode, stdoutFile: () => string, stderrFile: () => string): () => void {
+/**
+ * Starts capturing into the files the thunks name (called on first write); returns the stop function.
+ * With `stderrToStdout`, stderr goes to the stdout file too (the executors' stderrToStdout parameter).
+ */
+export function captureOutput(mode: CaptureMode, stdoutFile: () => string, stderrFile: () => string, stderrToStdout = false): () => void {
   if (mode === 'none') return noop
   if (!patched) {
     patch(process.stdout, (s) => s.out)
     patch(process.stderr, (s) => s.err)
     patched = true
   }
-  const mine: Sink = { out: new LazyFile(stdoutFile), err: new LazyFile(stderrFile), tee: mode === 'tee' }
+  const out = new LazyFile(stdoutFile)
+  const mine: Sink = { out, err: stderrToStdout ? out : new LazyFile(stderrFile), tee: mode === 'tee' }
   sink = mine
   return () => {
     if (sink === mine) sink = null

@@ -216,7 +216,7 @@ function runOne(sub: SubmissionRecord, fns: ((...args: unknown[]) => unknown)[] 
     globalRank: req.task, localRank: req.localRank ?? req.task % tasksPerNode, folderTemplate: sub.folder,
     restarts: req.restarts ?? 0,
   })
-  const restore = captureOutput(req.capture, () => env.paths.stdout(req.task), () => env.paths.stderr(req.task))
+  const restore = captureOutput(req.capture, () => env.paths.stdout(req.task), () => env.paths.stderr(req.task), sub.params.stderrToStdout)
   const failed = (error: unknown): Outcome => {
     if (error instanceof Error) {
       // the stack goes to the task's stderr log too (on a node: the Slurm log), as an uncaught error's would

@@ -39,14 +39,42 @@ export class ParameterError extends TypeError {
   override name = 'ParameterError'
 }
 
-/** Throws a ParameterError for names not in `valid`, listing them all and the closest match. */
+/**
+ * Throws a ParameterError for the names not in `valid`: every one of them in one error, each with its
+ * closest match, then the valid names (fixing one typo at a time is tedious).
+ */
 export function checkParameterNames(given: object, valid: readonly string[], what: string): void {
-  for (const name of Object.keys(given)) {
-    if (valid.includes(name)) continue
+  const unknown = Object.keys(given).filter((name) => !valid.includes(name))
+  if (unknown.length === 0) return
+  const each = unknown.map((name) => {
     const close = closest(name, valid)
-    throw new ParameterError(
-      `unknown ${what} parameter "${name}"${close ? ` (did you mean "${close}"?)` : ''}; valid ones: ${[...valid].sort().join(', ')}`)
+    return `"${name}"${close ? ` (did you mean "${close}"?)` : ''}`
+  })
+  throw new ParameterError(`unknown ${what} parameter${unknown.length > 1 ? 's' : ''} ${each.join(', ')}; ` +
+    `valid ones: ${[...new Set(valid)].sort().join(', ')}`)
+}
+
+/**
+ * A job ended without writing its result: it was killed, timed out, or lost before its worker could
+ * write one (submitit's UncompletedJobError). Made by the client, so it has no remote stack.
+ */
+export class UncompletedJobError extends Error {
+  override name = 'UncompletedJobError'
+}
+
+/** A submission larger than the executor's maxSubmissionSizeGb; nothing was written or submitted. */
+export class SubmissionTooLargeError extends ParameterError {
+  override name = 'SubmissionTooLargeError'
+  constructor(readonly bytes: number, readonly limitGb: number, jobs: number) {
+    super(`the submission of ${jobs} job${jobs === 1 ? '' : 's'} takes ${formatBytes(bytes)} encoded, over maxSubmissionSizeGb ` +
+      `(${limitGb} GB): every job's arguments are written to the job folder and read back by each worker, which is ` +
+      'slow and loads a shared file system. Pass large data by path (a file the task reads), or raise ' +
+      'maxSubmissionSizeGb (updateParameters({ maxSubmissionSizeGb: 4 }); Infinity for no limit)')
   }
+}
+
+function formatBytes(n: number): string {
+  return n >= 1024 ** 3 ? `${(n / 1024 ** 3).toFixed(2)} GB` : n >= 1024 ** 2 ? `${(n / 1024 ** 2).toFixed(1)} MB` : `${n} bytes`
 }
 
 function closest(name: string, candidates: readonly string[]): string | undefined {

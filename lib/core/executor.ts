@@ -4,8 +4,8 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { randomUUID } from 'node:crypto'
 import path from 'node:path'
-import { checkParameterNames, ParameterError } from './errors.js'
-import { FORMAT_VERSION, type BackendName, type SubmissionRecord, type WorkerParameters } from './format.js'
+import { checkParameterNames, ParameterError, SubmissionTooLargeError } from './errors.js'
+import { encodeRecord, FORMAT_VERSION, type BackendName, type SubmissionRecord, type WorkerParameters } from './format.js'
 import type { Job } from './job.js'
 import { currentOwner } from './owner.js'
 import { resolveTask, type TaskLike, type TaskRef } from './task.js'
@@ -22,8 +22,28 @@ export function delayed<A extends unknown[], R>(fn: TaskLike<A, R>, ...args: A):
   return { fn: fn as unknown as TaskLike<unknown[], Awaited<R>>, args }
 }
 
+/** Parameters every executor takes, whatever its backend (checked and kept by the core). */
+export interface CoreParameters {
+  /** a task's stderr goes to its _log.out file too (no _log.err) */
+  stderrToStdout?: boolean
+  /**
+   * refuse a submission whose encoded size (arguments of every job) is over this many GB, before
+   * anything is written (submitit's max_pickle_size_gb); default 1, Infinity for no limit
+   */
+  maxSubmissionSizeGb?: number
+}
+
+/** What updateParameters takes: null or undefined unsets a parameter (back to its default). */
+export type ParameterUpdate<P> = { [K in keyof P]?: P[K] | null }
+
+/** Names every executor accepts on top of its backend's. */
+const CORE_PARAMETERS = ['stderrToStdout', 'maxSubmissionSizeGb'] as const
+const DEFAULT_MAX_SUBMISSION_GB = 1 // submitit's max_pickle_size_gb
+/** 0 GPUs is what a config says for "no GPU": the same as leaving the parameter out */
+const NO_GPU_WHEN_ZERO = new Set(['gpusPerNode', 'gpusPerTask'])
+
 /** Parameters every backend understands. */
-export interface CommonParameters {
+export interface CommonParameters extends CoreParameters {
   /** stop a job after this many minutes (a local thread is terminated; Slurm's --time) */
   timeoutMin?: number
   /** tasks run for each job on each node; each gets its own rank */
@@ -89,6 +109,9 @@ export abstract class Executor<P extends CommonParameters> {
   /** the folder template, made absolute (%j, %A, %a, %t still in it) */
   readonly folder: string
   protected params: P
+  /** what an unset parameter goes back to */
+  private readonly defaults: P
+  private maxSubmissionGb = DEFAULT_MAX_SUBMISSION_GB
   /** the batch() whose callback is running, in this async context */
   private readonly batches = new AsyncLocalStorage<Batch>()
 
@@ -96,6 +119,7 @@ export abstract class Executor<P extends CommonParameters> {
     if (typeof folder !== 'string' || folder === '') throw new ParameterError('an executor needs a folder for its jobs\' files')
     this.folder = path.resolve(folder)
     this.params = { ...defaults }
+    this.defaults = { ...defaults }
   }
 
   /** Every parameter name this executor accepts. */
@@ -105,6 +129,8 @@ export abstract class Executor<P extends CommonParameters> {
   protected checkParameter(name: string, value: unknown): void {
     if (name === 'timeoutMin') {
       if (!(typeof value === 'number' && value > 0)) throw new ParameterError(`timeoutMin must be a positive number of minutes, got ${String(value)}`)
+    } else if (name === 'stderrToStdout') {
+      if (typeof value !== 'boolean') throw new ParameterError(`stderrToStdout must be a boolean, got ${String(value)}`)
     } else if (!Number.isInteger(value) || (value as number) < 1) {
       throw new ParameterError(`${name} must be a positive integer, got ${String(value)}`)
     }
@@ -118,17 +144,42 @@ export abstract class Executor<P extends CommonParameters> {
     return { ...this.params }
   }
 
-  /** Changes parameters for the next submissions; a misspelled name throws, listing the valid ones. */
-  updateParameters(params: Partial<P>): this {
+  /** The largest submission accepted, in GB (see CoreParameters.maxSubmissionSizeGb). */
+  get maxSubmissionSizeGb(): number {
+    return this.maxSubmissionGb
+  }
+
+  /**
+   * Changes parameters for the next submissions; a misspelled name throws, listing the valid ones.
+   * null or undefined unsets a parameter (as submitit's None), and 0 GPUs means none. Every value is
+   * checked before any is applied: a refused update changes nothing.
+   */
+  updateParameters(params: ParameterUpdate<P & CoreParameters>): this {
     if (this.openBatch()) {
       throw new Error('updateParameters() cannot be called inside batch(): the batch is submitted as one array, ' +
         'with one set of parameters; change them before batch(), or make two batches')
     }
-    checkParameterNames(params, this.parameterNames, this.backend)
+    checkParameterNames(params, [...this.parameterNames, ...CORE_PARAMETERS], this.backend)
+    const next = { ...this.params } as unknown as Record<string, unknown>
+    const defaults = this.defaults as unknown as Record<string, unknown>
+    let maxGb = this.maxSubmissionGb
     for (const [name, value] of Object.entries(params)) {
-      if (value !== undefined) this.checkParameter(name, value)
+      if (name === 'maxSubmissionSizeGb') {
+        // kept apart from the backend's parameters (Slurm turns those into sbatch flags)
+        if (value != null && !(typeof value === 'number' && value >= 0)) {
+          throw new ParameterError(`maxSubmissionSizeGb must be a number of GB >= 0 (Infinity: no limit), got ${String(value)}`)
+        }
+        maxGb = (value as number | null | undefined) ?? DEFAULT_MAX_SUBMISSION_GB
+      } else if (value === null || value === undefined || (value === 0 && NO_GPU_WHEN_ZERO.has(name))) {
+        if (defaults[name] === undefined) delete next[name]
+        else next[name] = defaults[name]
+      } else {
+        this.checkParameter(name, value)
+        next[name] = value
+      }
     }
-    this.params = { ...this.params, ...params }
+    this.params = next as P
+    this.maxSubmissionGb = maxGb
     return this
   }
 
@@ -238,7 +289,24 @@ export abstract class Executor<P extends CommonParameters> {
 
   /** Parameters the worker needs, from this executor's. */
   protected workerParameters(): WorkerParameters {
-    return { timeoutMin: this.params.timeoutMin, tasksPerNode: this.params.tasksPerNode ?? 1, nodes: this.params.nodes ?? 1 }
+    const p: WorkerParameters = { timeoutMin: this.params.timeoutMin, tasksPerNode: this.params.tasksPerNode ?? 1, nodes: this.params.nodes ?? 1 }
+    if (this.params.stderrToStdout) p.stderrToStdout = true
+    return p
+  }
+
+  /**
+   * Encodes a submission, refusing one over maxSubmissionSizeGb (SubmissionTooLargeError) before
+   * anything is written: backends call it instead of encodeRecord.
+   */
+  protected encodeSubmission(record: SubmissionRecord): Buffer {
+    const bytes = encodeRecord(record)
+    this.checkSubmissionSize(bytes.byteLength, record.args.length)
+    return bytes
+  }
+
+  /** Throws a SubmissionTooLargeError when `bytes` (an encoded submission of `jobs` jobs) is over the limit. */
+  protected checkSubmissionSize(bytes: number, jobs: number): void {
+    if (bytes > this.maxSubmissionGb * 1024 ** 3) throw new SubmissionTooLargeError(bytes, this.maxSubmissionGb, jobs)
   }
 
   /** Resolves the tasks and checks and encodes every argument: bad input fails here, not on a node. */

@@ -17,6 +17,8 @@ export interface WorkerParameters {
   timeoutMin?: number
   tasksPerNode: number
   nodes: number
+  /** a task's stderr goes to its _log.out (the worker's capture; Slurm's own logs follow the script) */
+  stderrToStdout?: boolean
 }
 
 /** One file per array (or single job): everything needed to run any of its elements. */

@@ -3,8 +3,8 @@
 // A job nobody asks for stays PENDING. A task running in this thread cannot be stopped, so
 // timeoutMin is refused rather than silently ignored.
 import { ParameterError } from '../core/errors.js'
-import { CommonParameters, Executor, type PreparedArray } from '../core/executor.js'
-import { decodeResult, encodeRecord, makeFolder, outcomeAt, worstState, writeAtomic, type FinalState, type SubmissionRecord } from '../core/format.js'
+import { CommonParameters, Executor, type CoreParameters, type ParameterUpdate, type PreparedArray } from '../core/executor.js'
+import { decodeResult, makeFolder, outcomeAt, worstState, writeAtomic, type FinalState, type SubmissionRecord } from '../core/format.js'
 import { newArrayId } from '../core/ids.js'
 import { Job, type JobState, type JobWatcher, type KnownOutcome } from '../core/job.js'
 import { Heartbeat } from '../core/owner.js'
@@ -92,8 +92,8 @@ export class DebugExecutor extends Executor<DebugParameters> {
     this.updateParameters(params)
   }
 
-  override updateParameters(params: Partial<DebugParameters>): this {
-    if ((params as CommonParameters).timeoutMin !== undefined) {
+  override updateParameters(params: ParameterUpdate<DebugParameters & CoreParameters>): this {
+    if ((params as CommonParameters).timeoutMin != null) {
       throw new ParameterError('the DebugExecutor runs each job in this thread, where a running task cannot be stopped: ' +
         'timeoutMin cannot be honoured. Test timeouts with the LocalExecutor (AutoExecutor leaves timeoutMin out for the debug cluster)')
     }
@@ -103,7 +103,7 @@ export class DebugExecutor extends Executor<DebugParameters> {
   protected async submitPrepared(prepared: PreparedArray, isArray: boolean): Promise<Job<unknown>[]> {
     const record: SubmissionRecord = { ...prepared, arrayId: newArrayId(), isArray, backend: 'debug', folder: this.folder }
     const file = submittedPath(this.folder, record.arrayId, isArray)
-    const bytes = encodeRecord(record)
+    const bytes = this.encodeSubmission(record) // refused here when over maxSubmissionSizeGb
     makeFolder(new JobPaths(this.folder, record.arrayId).arrayFolder)
     writeAtomic(file, bytes)
     const watcher = new DebugWatcher(file, record.args.length, this.heartbeat)
