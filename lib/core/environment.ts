@@ -22,10 +22,63 @@ export interface JobEnvironmentInfo {
   folderTemplate: string
   /** how many times the job was requeued before this run (Slurm's SLURM_RESTART_COUNT) */
   restarts: number
+  /** the nonce of the job's submission (its checkpoints carry it) */
+  nonce?: string
 }
 
 const current = new AsyncLocalStorage<JobEnvironment>()
 const HOSTNAME = os.hostname() // a system call: once, not per task
+
+/**
+ * An in-process runner (the DebugExecutor) sees what a task threw before it is encoded, to hand
+ * back the very object (its class, its methods) as submitit's debug executor does.
+ */
+const thrownObservers = new AsyncLocalStorage<(error: unknown) => void>()
+
+/** Runs `fn`; every task run inside it (in this async flow) that throws reports its error to `seen`. */
+export function observeThrown<T>(seen: (error: unknown) => void, fn: () => T): T {
+  return thrownObservers.run(seen, fn)
+}
+
+/**
+ * Expands Slurm's compact node list (SLURM_JOB_NODELIST): `node[1-3,7],gpu05` → node1, node2, node3,
+ * node7, gpu05; zero padding is kept (`n[01-03]` → n01, n02, n03); several brackets in one name
+ * multiply (`r[1-2]n[1-2]` → r1n1, r1n2, r2n1, r2n2).
+ */
+export function expandNodeList(list: string): string[] {
+  const hosts: string[] = []
+  let names = ['']
+  for (let i = 0; i < list.length; i++) {
+    const c = list[i]
+    if (c === ',') {
+      hosts.push(...names)
+      names = ['']
+    } else if (c === '[') {
+      const end = list.indexOf(']', i)
+      if (end < 0) throw new Error(`unrecognized SLURM_JOB_NODELIST ${JSON.stringify(list)}: a "[" is never closed`)
+      const suffixes = expandRanges(list.slice(i + 1, end), list)
+      names = names.flatMap((n) => suffixes.map((x) => n + x))
+      i = end
+    } else {
+      names = names.map((n) => n + c)
+    }
+  }
+  hosts.push(...names)
+  return hosts.filter((h) => h !== '')
+}
+
+/** `1-3,07,10-11` → 1 2 3 07 10 11 (a range keeps the width of its start: 01-03 → 01 02 03). */
+function expandRanges(spec: string, list: string): string[] {
+  const out: string[] = []
+  for (const part of spec.split(',')) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part)
+    if (!m) throw new Error(`unrecognized SLURM_JOB_NODELIST ${JSON.stringify(list)}: bad range ${JSON.stringify(part)}`)
+    if (m[2] === undefined) { out.push(m[1]); continue }
+    const width = m[1].length
+    for (let n = Number(m[1]); n <= Number(m[2]); n++) out.push(String(n).padStart(width, '0'))
+  }
+  return out
+}
 
 export class JobEnvironment implements JobEnvironmentInfo {
   readonly backend!: BackendName
@@ -39,10 +92,20 @@ export class JobEnvironment implements JobEnvironmentInfo {
   readonly localRank!: number
   readonly folderTemplate!: string
   readonly restarts!: number
+  readonly nonce?: string
   readonly hostname = HOSTNAME
 
   constructor(info: JobEnvironmentInfo) {
     Object.assign(this, info)
+  }
+
+  /**
+   * The hosts of the job, for multi-node set-ups (the first is a natural rendezvous): on Slurm, the
+   * expanded SLURM_JOB_NODELIST; elsewhere, this host alone.
+   */
+  get hostnames(): string[] {
+    const list = this.backend === 'slurm' ? process.env.SLURM_JOB_NODELIST : undefined
+    return list ? expandNodeList(list) : [this.hostname]
   }
 
   /** The environment of the job this code runs in; throws outside a job. */
@@ -63,6 +126,20 @@ export class JobEnvironment implements JobEnvironmentInfo {
 
   /** Runs `fn` with this environment as the current one. */
   run<T>(fn: () => T): T {
-    return current.run(this, fn)
+    const seen = thrownObservers.getStore()
+    return current.run(this, seen ? () => observed(fn, seen) : fn)
   }
+}
+
+/** Calls fn, reporting what it throws (or its promise rejects with) to `seen`. */
+function observed<T>(fn: () => T, seen: (error: unknown) => void): T {
+  let value: T
+  try {
+    value = fn()
+  } catch (e) {
+    seen(e)
+    throw e
+  }
+  if (value instanceof Promise) return value.catch((e: unknown) => { seen(e); throw e }) as T
+  return value
 }

@@ -4,7 +4,7 @@ import fs from 'node:fs'
 import { inspect } from 'node:util'
 import { cachedGet } from './cache.js'
 import { findChunkFile } from './chunk-listing.js'
-import { FailedJobError } from './errors.js'
+import { FailedJobError, UncompletedJobError } from './errors.js'
 import { decodeOutcome, outcomeAt, readResult, readSubmission, type Outcome, type ResultRecord, type SubmissionRecord } from './format.js'
 import { JobPaths } from './paths.js'
 import type { TaskRef } from './task.js'
@@ -159,20 +159,32 @@ export class Job<R> {
       // killed, timed out or lost by the scheduler before the worker could write its result
       const state = this.state
       const reason = this.reason
-      const tail = logTail(this.paths.stderr(task)) ?? logTail(this.paths.stdout(task))
       return {
         state: state === 'CANCELLED' || state === 'TIMEOUT' ? state : 'FAILED',
-        error: new Error(`job ${this.jobId} ended as ${state} without writing its result file ${this.paths.resultFile(task)}` +
-          (reason ? `: ${reason}` : '') + (tail ? `\n--- last lines of its log ---\n${tail}` : '')),
+        error: new UncompletedJobError(`job ${this.jobId}${this.numTasks > 1 ? ` (task ${task})` : ''} ended as ${state} ` +
+          `without writing its result file ${this.paths.resultFile(task)}${reason ? ` (${reason})` : ''}; ${this.logsSaying(task)}`),
       }
     }
     return decodeOutcome(found.outcome, found.marked)
   }
 
+  /** What the task's logs hold, for a job that left no result (submitit's "has not produced any output"). */
+  private logsSaying(task: number): string {
+    const out = this.paths.stdout(task)
+    const err = this.paths.stderr(task)
+    const errTail = logTail(err)
+    if (errTail) return `its stderr (${err}) ends with:\n${errTail}`
+    const outTail = logTail(out)
+    if (outTail) return `it wrote nothing to stderr; its stdout (${out}) ends with:\n${outTail}`
+    return `no output was produced; check ${err} and ${out}, and the scheduler's own log if it has one`
+  }
+
   private failure(task: number, outcome: Exclude<Outcome, { state: 'COMPLETED' }>): FailedJobError {
     const error = outcome.error as Error
-    const stack = error?.stack
     const logs = { stdout: this.paths.stdout(task), stderr: this.paths.stderr(task) }
+    // made here, not in the job: no remote stack to show, and its message already says what the logs hold
+    if (error instanceof UncompletedJobError) return new FailedJobError(error.message, this.jobId, outcome.state, undefined, logs, { cause: error })
+    const stack = error?.stack
     const what = this.numTasks > 1 ? `job ${this.jobId} (task ${task})` : `job ${this.jobId}`
     // a thrown non-Error (an object, a string) is shown as it is, never as [object Object]
     const reason = error instanceof Error ? `${error.name}: ${error.message}` : `${inspect(error, { depth: 3, breakLength: Infinity })} (thrown, not an Error)`
@@ -226,13 +238,28 @@ export class Job<R> {
     return null
   }
 
-  /** What task `task` printed to stdout so far, or null if it printed nothing. */
-  stdout(task = 0): string | null {
-    return readIfExists(this.paths.stdout(task))
+  /**
+   * What task `task` printed to stdout so far, or null if it printed nothing. Without `task`, a
+   * multi-task job gives the output of every task that printed, in rank order, joined by a newline
+   * (as submitit's job.stdout()); `job.stdout(t)` or `job.task(t).stdout()` give one task's.
+   */
+  stdout(task?: number): string | null {
+    return this.logs((t) => this.paths.stdout(t), task)
   }
 
-  stderr(task = 0): string | null {
-    return readIfExists(this.paths.stderr(task))
+  /** What task `task` printed to stderr so far (every task's without `task`, as stdout()). */
+  stderr(task?: number): string | null {
+    return this.logs((t) => this.paths.stderr(t), task)
+  }
+
+  private logs(file: (task: number) => string, task: number | undefined): string | null {
+    if (task !== undefined || this.numTasks === 1) return readIfExists(file(task ?? 0))
+    const texts: string[] = []
+    for (let t = 0; t < this.numTasks; t++) {
+      const text = readIfExists(file(t))
+      if (text !== null) texts.push(text)
+    }
+    return texts.length === 0 ? null : texts.join('\n')
   }
 
   /** The function and arguments this job was submitted with, read back from its submission file. */
@@ -244,12 +271,12 @@ export class Job<R> {
     return { task: sub.fns[sub.fnIndex[i]], args }
   }
 
-  /** A view on one task of a multi-task job. */
-  task(rank: number): JobTask<R> {
+  /** A view on one task of a multi-task job; task(0) of a single-task job is the job itself (as submitit's). */
+  task(rank: number): JobTask<R> | Job<R> {
     if (!Number.isInteger(rank) || rank < 0 || rank >= this.numTasks) {
       throw new RangeError(`job ${this.jobId} has tasks 0..${this.numTasks - 1}, not ${rank}`)
     }
-    return new JobTask(this, rank)
+    return this.numTasks === 1 ? this : new JobTask(this, rank)
   }
 
   toString(): string {
@@ -258,11 +285,36 @@ export class Job<R> {
   }
 }
 
+/** One task of a multi-task job: its own result, outcome and logs; the job's waiting and cancel. */
 export class JobTask<R> {
   constructor(readonly job: Job<R>, readonly rank: number) {}
-  result(): Promise<R> { return this.job.taskResult(this.rank) }
+  get jobId(): string { return this.job.jobId }
+  get paths(): JobPaths { return this.job.paths }
+  /** the job's state while it runs; once it has ended, how this task ended */
+  get state(): JobState {
+    const own = this.job.done() ? this.job.peekOutcome(this.rank)?.outcome.state : undefined
+    return own ?? this.job.state
+  }
+  get reason(): string | undefined { return this.job.reason }
+  /** tasks end with their job */
+  done(): boolean { return this.job.done() }
+  wait(options?: WaitOptions): Promise<void> { return this.job.wait(options) }
+  /** cancels the whole job: its tasks run as one */
+  cancel(): Promise<void> { return this.job.cancel() }
+  result(options?: WaitOptions): Promise<R> { return this.job.taskResult(this.rank, options) }
+  /** this task's error, or null when it completed */
+  async exception(options?: WaitOptions): Promise<FailedJobError | null> {
+    try {
+      await this.job.taskResult(this.rank, options)
+      return null
+    } catch (e) {
+      if (e instanceof FailedJobError) return e
+      throw e
+    }
+  }
   stdout(): string | null { return this.job.stdout(this.rank) }
   stderr(): string | null { return this.job.stderr(this.rank) }
+  toString(): string { return `JobTask<${this.jobId}, task ${this.rank}, ${this.state}>` }
 }
 
 /** The last lines of a log file, or undefined when there is none. */

@@ -4,6 +4,7 @@
 // timeoutMin is refused rather than silently ignored.
 import { ParameterError } from '../core/errors.js'
 import { CommonParameters, Executor, type CoreParameters, type ParameterUpdate, type PreparedArray } from '../core/executor.js'
+import { observeThrown } from '../core/environment.js'
 import { decodeResult, makeFolder, outcomeAt, worstState, writeAtomic, type FinalState, type SubmissionRecord } from '../core/format.js'
 import { newArrayId } from '../core/ids.js'
 import { Job, type JobState, type JobWatcher, type KnownOutcome } from '../core/job.js'
@@ -56,9 +57,14 @@ class DebugWatcher implements JobWatcher {
     for (let t = 0; t < job.numTasks; t++) {
       let known: KnownOutcome
       try {
-        const reply = await runTasks({ submitted: this.file, nonce: job.nonce, first: job.paths.index ?? 0, count: 1, task: t, capture: 'tee' })
+        // what the task throws is kept as it is (its class, its methods), as submitit's debug jobs do;
+        // the result file is written as on every backend
+        let thrown: { error: unknown } | undefined
+        const reply = await observeThrown((error) => { thrown = { error } },
+          () => runTasks({ submitted: this.file, nonce: job.nonce, first: job.paths.index ?? 0, count: 1, task: t, capture: 'tee' }))
         const record = decodeResult(reply.bytes, reply.file)
         known = { outcome: outcomeAt(record, 0)!, marked: record.marked }
+        if (thrown && known.outcome.state === 'FAILED') known = { outcome: { state: 'FAILED', error: thrown.error }, marked: false }
       } catch (error) {
         // the worker could not even start the job (its submission unreadable...): it fails, never hangs
         known = { outcome: { state: 'FAILED', error }, marked: false }
