@@ -10,10 +10,11 @@ import { parseArgs } from 'node:util'
 import { pathToFileURL } from 'node:url'
 import fs from 'node:fs'
 import { execa } from 'execa'
-import { encodeRecord, FORMAT_VERSION, readCheckpoint, readSubmission, writeAtomic, type CheckpointRecord, type SubmissionRecord } from '../lib/core/format.js'
-import { JobPaths, makeJobId, submittedPath } from '../lib/core/paths.js'
+import { encodeOutcome, encodeRecord, FORMAT_VERSION, readCheckpoint, readSubmission, writeAtomic, writeResultFile, type CheckpointRecord, type SubmissionRecord } from '../lib/core/format.js'
+import { JobPaths, makeJobId, resultsPath, submittedPath } from '../lib/core/paths.js'
 import { checkpointOf } from '../lib/core/task.js'
 import { encodeValue } from '../lib/core/values.js'
+import { decide, isTimeLimitWarning, readCounts, settingsFromEnv, writeCounts, type RequeueCounts, type RequeueSettings } from './requeue.js'
 import { abandonRun, runningTask, runTasks } from './run.js'
 
 export interface CliIds {
@@ -84,30 +85,87 @@ function resumeArgs(paths: JobPaths, nonce: string): { args: unknown[]; marked: 
   return { args: saved.args, marked: saved.marked }
 }
 
+/** What the warning handler needs; `sub` is there once the submission file has been read. */
+interface WarningContext {
+  paths: JobPaths
+  rank: number
+  index: number | null
+  settings: RequeueSettings
+  sub?: SubmissionRecord
+}
+
+let handling = false
+
 /**
- * Slurm warns that the job will end (its time limit is near, or it is preempted). A task with a
- * checkpoint function saves the arguments to resume with, and rank 0 requeues the job; a task
- * without one goes on until Slurm stops it.
+ * Slurm warns that the job will end: its time limit is near, or it is preempted (told apart by the
+ * time run against the limit, see worker/requeue.ts). submitit's rules: a task with a checkpoint
+ * saves the arguments to resume with and rank 0 requeues the job; a time limit uses one of the
+ * maxNumTimeout requeues, a preemption none; a preempted task without a checkpoint is requeued from
+ * scratch, a timed-out one is not (it goes on until Slurm stops it); once the requeues for time
+ * limits are spent, the job ends TIMEOUT, its result saying so.
  */
-async function onWarning(paths: JobPaths, rank: number, nonce: string): Promise<void> {
+async function onWarning(ctx: WarningContext): Promise<void> {
   const log = (msg: string) => console.error(`submitit-ts worker: ${msg}`)
+  const { paths, settings, sub } = ctx
+  const elapsedS = settings.startedAtS !== undefined ? Date.now() / 1000 - settings.startedAtS : process.uptime()
+  const timedOut = isTimeLimitWarning(elapsedS, settings)
+  const limit = settings.timeLimitS === undefined ? 'an unknown time limit' : `its time limit of ${settings.timeLimitS} s`
+  log(`SIGUSR2 received at ${new Date().toISOString()} after ${Math.round(elapsedS)} s of ${limit}: ${timedOut ? 'the time limit is near' : 'the job is preempted'}`)
+  if (ctx.rank !== 0) return log('rank 0 checkpoints and requeues the job')
   const running = runningTask()
-  const checkpoint = running && checkpointOf(running.fn)
-  if (!running || !checkpoint) return log(`SIGUSR2 received at ${new Date().toISOString()} (time limit or preemption near); the task has no checkpoint and goes on`)
-  if (rank !== 0) return log('SIGUSR2 received; rank 0 checkpoints and requeues the job')
+  if (!sub || !running) return log('no task is running (not started yet, or already done): nothing to do')
+  if (handling) return log('a warning is already being handled')
+  handling = true
   try {
-    const args = await checkpoint(...running.args)
-    if (!Array.isArray(args)) throw new TypeError(`the checkpoint of job ${paths.jobId} must return the arguments to re-run with, as an array`)
-    const { value, marked } = encodeValue(args, `the arguments returned by the checkpoint of job ${paths.jobId}`)
-    const record: CheckpointRecord = { format: 'submitit-ts/checkpoint', version: FORMAT_VERSION, node: process.version, jobId: paths.jobId, nonce, args: value as unknown[], marked, at: Date.now() }
-    writeAtomic(paths.checkpoint, encodeRecord(record))
-    log(`checkpoint saved to ${paths.checkpoint}; requeueing job ${paths.jobId}`)
-    await execa('scontrol', ['requeue', paths.jobId])
+    const checkpoint = checkpointOf(running.fn)
+    const counts = readCounts(paths, sub.nonce)
+    const action = decide(timedOut, checkpoint !== undefined, counts.timeouts, settings.maxNumTimeout)
+    if (action.kind === 'go-on') {
+      return log('the task has no checkpoint: a timed-out job is not requeued; it goes on until Slurm stops it')
+    }
+    if (action.kind === 'give-up') {
+      await saveCheckpoint(paths, sub.nonce, checkpoint!, running.args).catch((e: Error) => log(`the last checkpoint failed: ${e.stack ?? e}`))
+      return giveUp(ctx, sub, counts)
+    }
+    if (checkpoint) await saveCheckpoint(paths, sub.nonce, checkpoint, running.args)
+    if (action.kind === 'checkpoint-requeue' && action.countsTimeout) counts.timeouts++
+    else counts.preemptions++
+    writeCounts(paths, counts)
+    log(`requeueing job ${paths.jobId} (${action.kind === 'requeue-from-scratch' ? 'no checkpoint: it starts again from scratch' : 'it resumes from its checkpoint'}; ` +
+      `time limits so far: ${counts.timeouts} of ${settings.maxNumTimeout} allowed, preemptions: ${counts.preemptions})`)
+    await execa('scontrol', ['requeue', paths.jobId], { timeout: 60_000 })
     abandonRun() // no result for this run: the job is not over
-    process.exit(0) // Slurm runs the job again, from the checkpoint
+    process.exit(0) // Slurm runs the job again
   } catch (e) {
-    log(`checkpoint of job ${paths.jobId} failed, the task goes on: ${(e as Error).stack ?? e}`)
+    log(`checkpoint or requeue of job ${paths.jobId} failed, the task goes on: ${(e as Error).stack ?? e}`)
+  } finally {
+    handling = false
   }
+}
+
+async function saveCheckpoint(paths: JobPaths, nonce: string, checkpoint: (...args: unknown[]) => unknown, args: unknown[]): Promise<void> {
+  const newArgs = await checkpoint(...args)
+  if (!Array.isArray(newArgs)) throw new TypeError(`the checkpoint of job ${paths.jobId} must return the arguments to re-run with, as an array`)
+  const { value, marked } = encodeValue(newArgs, `the arguments returned by the checkpoint of job ${paths.jobId}`)
+  const record: CheckpointRecord = { format: 'submitit-ts/checkpoint', version: FORMAT_VERSION, node: process.version, jobId: paths.jobId, nonce, args: value as unknown[], marked, at: Date.now() }
+  writeAtomic(paths.checkpoint, encodeRecord(record))
+  console.error(`submitit-ts worker: checkpoint saved to ${paths.checkpoint}`)
+}
+
+/** The requeues allowed after a time limit are spent: the job ends TIMEOUT, and its result says why. */
+function giveUp(ctx: WarningContext, sub: SubmissionRecord, counts: RequeueCounts): never {
+  const { paths, settings } = ctx
+  const error = Object.assign(new Error(
+    `job ${paths.jobId} reached its time limit again after ${counts.timeouts} requeue(s) for time limits, the most allowed ` +
+    `(maxNumTimeout: ${settings.maxNumTimeout}): it was not requeued again; its last checkpoint is in ${paths.checkpoint}`,
+  ), { name: 'JobTimeoutError' })
+  const index = ctx.index ?? 0
+  const { outcome, marked } = encodeOutcome({ state: 'TIMEOUT', error }, `the result of job ${paths.jobId}`)
+  const file = resultsPath(sub.folder, sub.arrayId, sub.isArray, index, 1, ctx.rank)
+  writeResultFile(sub, file, index, ctx.rank, [outcome], marked)
+  console.error(`submitit-ts worker: ${error.message}`)
+  abandonRun() // the result is written: the exit must not write another
+  process.exit(1)
 }
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
@@ -123,11 +181,12 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   const jobId = makeJobId(ids.arrayId, ids.index)
   const paths = new JobPaths(template, jobId, { arrayId: ids.arrayId, index: ids.index })
   // SIGUSR2 (signalDelayS, or a preemption): checkpoint and requeue; its default action would kill us
-  let nonce = ''
-  process.on('SIGUSR2', () => void onWarning(paths, ids.task, nonce))
+  const ctx: WarningContext = { paths, rank: ids.task, index: ids.index, settings: settingsFromEnv(env) }
+  process.on('SIGUSR2', () => void onWarning(ctx))
   const expected = values.nonce ?? (env.SUBMITIT_NONCE || undefined)
   const waitMs = Number(env.SUBMITIT_SUBMISSION_WAIT_MS) || SUBMISSION_WAIT_MS
-  nonce = (await waitForSubmission(submitted, expected, waitMs)).nonce
+  ctx.sub = await waitForSubmission(submitted, expected, waitMs)
+  const nonce = ctx.sub.nonce
   const args = resumeArgs(paths, nonce)
   const reply = await runTasks({
     submitted, first: ids.index ?? 0, count: 1, task: ids.task, capture: 'none', guard: true,

@@ -279,6 +279,7 @@ function nonceOf(file: string): string | undefined {
   try {
     if (file.endsWith('_submitted.v8')) return readSubmission(file).nonce
     if (file.endsWith('_checkpoint.v8')) return readCheckpoint(file).nonce
+    if (file.endsWith('_requeues.json')) return String(JSON.parse(fs.readFileSync(file, 'utf8')).nonce)
     return readResult(file).nonce
   } catch {
     return undefined
@@ -290,7 +291,7 @@ function nonceOf(file: string): string | undefined {
  * an older job with this id. They are never read as the new job's (each record carries the nonce of
  * its submission and readers check it), but they are moved aside, renamed `<name>.stale-<old nonce>`,
  * so that no one takes them for the new job's. Only files whose nonce is not `nonce` are moved: the
- * submission, results and checkpoints, and the old batch script. Log files carry no nonce and the new
+ * submission, results, checkpoints and requeue counts, and the old batch script. Log files carry no nonce and the new
  * job may already be writing to them (Slurm appends to an existing log), so they stay where they are.
  * Detected through the old submission file: without one there is nothing to do (one stat).
  */
@@ -307,7 +308,7 @@ export function moveStaleFiles(template: string, arrayId: string, isArray: boole
     dirs.add(path.dirname(paths.checkpoint))
     for (let t = 0; t < numTasks; t++) dirs.add(path.dirname(paths.resultFile(t)))
   }
-  const records = /_(result|checkpoint|submitted)\.v8$/
+  const records = /_((result|checkpoint|submitted)\.v8|requeues\.json)$/
   for (const dir of dirs) {
     let names: string[]
     try { names = fs.readdirSync(dir) } catch { continue }

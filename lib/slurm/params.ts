@@ -53,8 +53,13 @@ export interface SlurmParameters {
   srunArgs?: string[];
   /** Run the worker through srun (one log per task, signals to steps). Default true. */
   useSrun?: boolean;
-  /** At most this many array tasks at once (the %P of --array). */
+  /** At most this many array tasks at once (the %P of --array), over the whole array even when split. */
   arrayParallelism?: number;
+  /**
+   * How many times a job may be requeued after reaching its time limit (its task's checkpoint saved):
+   * default 3, as submitit. Preemptions do not count. Once spent, the job ends TIMEOUT.
+   */
+  maxNumTimeout?: number;
   /** Any other sbatch flag; camelCase or kebab-case keys; merged last, so they override. true → bare flag, false → omitted. */
   additionalParameters?: Record<string, string | number | boolean>;
 }
@@ -104,6 +109,7 @@ const SPECS: { [K in keyof Required<SlurmParameters>]: { kind: Kind; flag?: stri
   srunArgs: { kind: 'stringArray' },
   useSrun: { kind: 'bool' },
   arrayParallelism: { kind: 'posInt' },
+  maxNumTimeout: { kind: 'nonNegInt' },
   additionalParameters: { kind: 'record' },
 };
 
@@ -263,4 +269,18 @@ export function sbatchFlags(input: SlurmParameters): string[] {
     if (v !== false) flags.set(flag, v === true ? true : String(v));
   }
   return [...flags].map(([flag, v]) => (v === true ? `--${flag}` : `--${flag}=${v}`));
+}
+
+/**
+ * A Slurm time ('MM', 'MM:SS', 'HH:MM:SS', 'D-HH', 'D-HH:MM', 'D-HH:MM:SS') in seconds; undefined for
+ * 'UNLIMITED', 'INFINITE' or anything else.
+ */
+export function slurmTimeSeconds(value: string): number | undefined {
+  const m = /^(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+))?$/.exec(value.trim());
+  if (!m) return undefined;
+  const [, d, a, b, c] = m;
+  const n = (x: string | undefined) => (x === undefined ? 0 : Number(x));
+  if (d !== undefined) return n(d) * 86400 + n(a) * 3600 + n(b) * 60 + n(c); // D-HH[:MM[:SS]]
+  if (c !== undefined) return n(a) * 3600 + n(b) * 60 + n(c); // HH:MM:SS
+  return n(a) * 60 + n(b); // MM[:SS]
 }

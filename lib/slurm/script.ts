@@ -12,7 +12,7 @@
 //   path had one FAILED (0:53) at start: such folders are refused.
 
 import { isAbsolute } from 'node:path';
-import { sbatchFlags, validateSlurmParameters, type SlurmParameters } from './params.js';
+import { sbatchFlags, slurmTimeSeconds, validateSlurmParameters, type SlurmParameters } from './params.js';
 
 export interface ArraySpec {
   /** Number of tasks: --array=0-(size-1) */
@@ -167,6 +167,25 @@ function folderSetup(make: MakeFolders, isArray: boolean, stderrToStdout: boolea
   ];
 }
 
+/**
+ * What the worker needs to tell a time limit from a preemption when warned (worker/requeue.ts): when
+ * this run started (the batch shell starts again at each requeue), the time limit and the warning's
+ * delay as they are in the final flags (additionalParameters may have set them), the requeues allowed.
+ */
+function requeueEnv(flags: string[], maxNumTimeout: number): string[] {
+  const last = (name: string) => flags.filter((f) => f.startsWith(`--${name}=`)).pop()?.slice(name.length + 3);
+  const time = last('time');
+  const limit = time === undefined ? undefined : slurmTimeSeconds(time);
+  const delay = /@(\d+)$/.exec(last('signal') ?? '')?.[1];
+  return [
+    '# what the worker needs to tell a time limit from a preemption, and when this run started',
+    'export SUBMITIT_JOB_START="$(date +%s)"',
+    ...(limit === undefined ? [] : [`export SUBMITIT_TIME_LIMIT_S=${limit}`]),
+    ...(delay === undefined ? [] : [`export SUBMITIT_SIGNAL_DELAY_S=${delay}`]),
+    `export SUBMITIT_MAX_NUM_TIMEOUT=${maxNumTimeout}`,
+  ];
+}
+
 function checkFolder(folder: string): void {
   if (!isAbsolute(folder)) throw new Error(`The log folder must be an absolute path, got ${JSON.stringify(folder)}`);
   if (/[\n\r\0]/.test(folder)) throw new Error(`The log folder must not contain a newline or NUL: ${JSON.stringify(folder)}`);
@@ -223,6 +242,7 @@ export function makeBatchScript(opts: BatchScriptOptions): BatchScript {
     else sbatchArgs.push(flag);
   }
   if (sbatchArgs.length > 3) lines.push('# (more flags, whose values #SBATCH lines cannot hold, are on the sbatch command line)');
+  lines.push('', ...requeueEnv(flags, params.maxNumTimeout ?? 3));
   if (opts.makeFolders) lines.push('', ...folderSetup(opts.makeFolders, isArray, params.stderrToStdout ?? false));
 
   if (params.setup?.length) lines.push('', '# setup', ...params.setup);

@@ -1,0 +1,45 @@
+// Against the real cluster: a preemption (SIGUSR2 long before the time limit; the test cluster has no
+// preemption, so it is sent with `scancel --signal=USR2`, as Slurm signals the steps) requeues the
+// job whether or not its task has a checkpoint, and uses none of the time-limit requeues.
+import { execFileSync } from 'node:child_process'
+import fs from 'node:fs'
+import path from 'node:path'
+import t from 'tap'
+import { SlurmExecutor } from '../dist/lib/slurm/executor.js'
+import { resumableCount } from '../dist/fixtures/tasks.js'
+import { restartsAfter } from '../dist/fixtures/slurm-tasks.js'
+import { needsCluster } from './slurm-cluster.js'
+
+const skip = needsCluster(t)
+const opts = { ...skip, timeout: 200_000 }
+
+async function until(cond: () => boolean, what: string, ms = 120_000): Promise<void> {
+  const end = Date.now() + ms
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`not seen within ${ms / 1000} s: ${what}`)
+    await new Promise((r) => setTimeout(r, 200))
+  }
+}
+
+t.test('preempted without a checkpoint: requeued, the rerun starts from scratch', opts, async (t) => {
+  const ex = new SlurmExecutor({ folder: path.join(t.testdir(), '%j'), timeoutMin: 10 })
+  const job = await ex.submit(restartsAfter, 15_000)
+  await until(() => /started/.test(job.stdout() ?? ''), 'the task started')
+  execFileSync('scancel', ['--signal=USR2', job.jobId])
+  t.equal(await job.result(), 1, 'the rerun (restarts = 1) returned')
+  t.match(job.stderr() ?? '', /the job is preempted[\s\S]*no checkpoint: it starts again from scratch/)
+  const counts = JSON.parse(fs.readFileSync(path.join(job.paths.folder, `${job.jobId}_requeues.json`), 'utf8'))
+  t.same(counts, { nonce: job.nonce, timeouts: 0, preemptions: 1 })
+})
+
+t.test('preempted with a checkpoint: resumes from it, even with maxNumTimeout: 0', opts, async (t) => {
+  const ex = new SlurmExecutor({ folder: path.join(t.testdir(), '%j'), timeoutMin: 10, maxNumTimeout: 0 })
+  const job = await ex.submit(resumableCount, 100, 0, 100)
+  await until(() => /step 5\b/.test(job.stdout() ?? ''), 'step 5')
+  execFileSync('scancel', ['--signal=USR2', job.jobId])
+  const result = await job.result()
+  t.ok(result.from >= 5, `resumed from step ${result.from}`)
+  t.equal(result.restarts, 1)
+  const counts = JSON.parse(fs.readFileSync(path.join(job.paths.folder, `${job.jobId}_requeues.json`), 'utf8'))
+  t.same(counts, { nonce: job.nonce, timeouts: 0, preemptions: 1 }, 'a preemption uses no time-limit requeue')
+})

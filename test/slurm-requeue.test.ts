@@ -1,0 +1,152 @@
+// Bounded requeue (maxNumTimeout) and time limit vs preemption, against the fake Slurm commands: the
+// worker runs as a batch script would run it, with the script's environment, and gets real SIGUSR2s;
+// the fake scontrol records the requeues. The real cluster: slurm-integration-requeue.
+import { spawn } from 'node:child_process'
+import fs from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import t from 'tap'
+import { FailedJobError } from '../dist/lib/index.js'
+import { SlurmExecutor } from '../dist/lib/slurm/executor.js'
+import { makeBatchScript } from '../dist/lib/slurm/script.js'
+import { slurmTimeSeconds } from '../dist/lib/slurm/params.js'
+import { decide, isTimeLimitWarning } from '../dist/worker/requeue.js'
+import { resumableCount } from '../dist/fixtures/tasks.js'
+import { restartsAfter } from '../dist/fixtures/slurm-tasks.js'
+import { plainEnv } from './helpers.js'
+
+const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..')
+const fakeBin = path.join(root, 'fixtures', 'fake-slurm')
+const MAIN = path.join(root, 'dist', 'worker', 'main.js')
+
+t.test('time limit or preemption, and what to do', async (t) => {
+  const s = { timeLimitS: 3600, signalDelayS: 90 }
+  t.notOk(isTimeLimitWarning(60, s), 'a warning after a minute of an hour: a preemption')
+  t.notOk(isTimeLimitWarning(3600 - 181, s))
+  t.ok(isTimeLimitWarning(3600 - 180, s), 'within delay + 90 s of the limit: the time limit')
+  t.ok(isTimeLimitWarning(10, {}), 'an unknown limit counts as a time limit (bounded)')
+  t.ok(isTimeLimitWarning(10, { timeLimitS: 120, signalDelayS: 90 }), 'a 2-minute job is always near its limit')
+  t.same(decide(false, true, 5, 3), { kind: 'checkpoint-requeue', countsTimeout: false }, 'preemptions do not count')
+  t.same(decide(false, false, 0, 3), { kind: 'requeue-from-scratch' })
+  t.same(decide(true, false, 0, 3), { kind: 'go-on' })
+  t.same(decide(true, true, 2, 3), { kind: 'checkpoint-requeue', countsTimeout: true })
+  t.same(decide(true, true, 3, 3), { kind: 'give-up' })
+  t.same(decide(true, true, 0, 0), { kind: 'give-up' })
+  t.equal(slurmTimeSeconds('5'), 300)
+  t.equal(slurmTimeSeconds('5:30'), 330)
+  t.equal(slurmTimeSeconds('1:00:00'), 3600)
+  t.equal(slurmTimeSeconds('2-0'), 172800)
+  t.equal(slurmTimeSeconds('1-2:3:4'), 93784)
+  t.equal(slurmTimeSeconds('UNLIMITED'), undefined)
+})
+
+t.test('the batch script tells the worker the limit, the delay, the requeues allowed and when the run started', async (t) => {
+  const env = (params: object) => makeBatchScript({ params, folder: '/logs', command: ['x'] }).script
+  const plain = env({})
+  t.match(plain, /^export SUBMITIT_JOB_START="\$\(date \+%s\)"$/m)
+  t.match(plain, /^export SUBMITIT_TIME_LIMIT_S=300$/m)
+  t.match(plain, /^export SUBMITIT_SIGNAL_DELAY_S=90$/m)
+  t.match(plain, /^export SUBMITIT_MAX_NUM_TIMEOUT=3$/m)
+  const set = env({ additionalParameters: { time: '1-00:00:00' }, signalDelayS: 300, maxNumTimeout: 0 })
+  t.match(set, /^export SUBMITIT_TIME_LIMIT_S=86400$/m, 'the limit as sbatch gets it')
+  t.match(set, /^export SUBMITIT_SIGNAL_DELAY_S=300$/m)
+  t.match(set, /^export SUBMITIT_MAX_NUM_TIMEOUT=0$/m)
+  t.notMatch(env({ additionalParameters: { time: 'UNLIMITED' } }), /SUBMITIT_TIME_LIMIT_S/)
+})
+
+/** Submits through the fakes, then runs the job's worker as its batch script would, with `extra` env. */
+async function node(t: { testdir: () => string }, submit: (ex: SlurmExecutor) => Promise<unknown>, extra: Record<string, string>) {
+  const dir = t.testdir()
+  const state = path.join(dir, 'slurm-state')
+  fs.mkdirSync(state)
+  const folder = path.join(dir, 'logs')
+  const ex = new SlurmExecutor({ folder, commands: { binDir: fakeBin, env: { ...process.env, FAKE_SLURM_DIR: state } } })
+  const job = await submit(ex) as { result: () => Promise<unknown>; paths: { checkpoint: string; resultFile: (t: number) => string } }
+  const nonce = /^export SUBMITIT_NONCE=(\S+)$/m.exec(fs.readFileSync(path.join(state, 'jobs', '1000.sh'), 'utf8'))![1]
+  const env = plainEnv({
+    PATH: `${fakeBin}:${process.env.PATH}`, FAKE_SLURM_DIR: state, SLURM_JOB_ID: '1000', SLURM_PROCID: '0',
+    SUBMITIT_NONCE: nonce, SUBMITIT_JOB_START: String(Math.floor(Date.now() / 1000)), ...extra,
+  })
+  const child = spawn(process.execPath, [MAIN, folder], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (d: Buffer) => { stdout += String(d) })
+  child.stderr.on('data', (d: Buffer) => { stderr += String(d) })
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+  // the task prints once it runs (the worker's SIGUSR2 handler is in place long before)
+  const started = async () => {
+    for (let i = 0; i < 1200 && !/step 2\b|started/.test(stdout); i++) await new Promise((r) => setTimeout(r, 50))
+    if (!/step 2\b|started/.test(stdout)) throw new Error(`the task did not start: ${stderr}`)
+  }
+  const counts = () => JSON.parse(fs.readFileSync(path.join(folder, '1000_requeues.json'), 'utf8'))
+  const requeued = () => (fs.existsSync(path.join(state, 'requeued')) ? fs.readFileSync(path.join(state, 'requeued'), 'utf8').trim().split('\n') : [])
+  return { job, child, exited, started, counts, requeued, folder, nonce, stderr: () => stderr, stdout: () => stdout }
+}
+
+const nearLimit = { SUBMITIT_TIME_LIMIT_S: '120', SUBMITIT_SIGNAL_DELAY_S: '90', SUBMITIT_MAX_NUM_TIMEOUT: '3' }
+const earlyInAnHour = { SUBMITIT_TIME_LIMIT_S: '3600', SUBMITIT_SIGNAL_DELAY_S: '90', SUBMITIT_MAX_NUM_TIMEOUT: '3' }
+
+t.test('time limit, with a checkpoint: saved, counted, requeued', async (t) => {
+  const n = await node(t, (ex) => ex.submit(resumableCount, 1000, 0, 50), nearLimit)
+  await n.started()
+  n.child.kill('SIGUSR2')
+  t.equal(await n.exited, 0, n.stderr())
+  t.same(n.requeued(), ['1000'])
+  t.same(n.counts(), { nonce: n.nonce, timeouts: 1, preemptions: 0 })
+  t.ok(fs.existsSync(n.job.paths.checkpoint), 'checkpoint saved')
+  t.notOk(fs.existsSync(n.job.paths.resultFile(0)), 'no result: the job is not over')
+  t.match(n.stderr(), /the time limit is near[\s\S]*requeueing job 1000 \(it resumes from its checkpoint; time limits so far: 1 of 3 allowed/)
+})
+
+t.test('time limit once the requeues allowed are spent: the job ends TIMEOUT, its result says so', async (t) => {
+  const n = await node(t, (ex) => ex.submit(resumableCount, 1000, 0, 50), { ...nearLimit, SUBMITIT_MAX_NUM_TIMEOUT: '2' })
+  fs.writeFileSync(path.join(n.folder, '1000_requeues.json'), JSON.stringify({ nonce: n.nonce, timeouts: 2, preemptions: 1 }))
+  await n.started()
+  n.child.kill('SIGUSR2')
+  t.equal(await n.exited, 1)
+  t.same(n.requeued(), [], 'not requeued')
+  const e = await n.job.result().then(() => null, (err: Error) => err) as FailedJobError | null
+  t.type(e, FailedJobError)
+  t.equal(e?.state, 'TIMEOUT')
+  t.match(e?.message, /ended as TIMEOUT: JobTimeoutError: job 1000 reached its time limit again after 2 requeue\(s\) for time limits, the most allowed \(maxNumTimeout: 2\)/)
+  t.ok(fs.existsSync(n.job.paths.checkpoint), 'the last checkpoint is saved all the same')
+})
+
+t.test('a countdown of another submission (a reused id) is not this job\'s', async (t) => {
+  const n = await node(t, (ex) => ex.submit(resumableCount, 1000, 0, 50), nearLimit)
+  fs.writeFileSync(path.join(n.folder, '1000_requeues.json'), JSON.stringify({ nonce: 'an-older-job', timeouts: 3, preemptions: 0 }))
+  await n.started()
+  n.child.kill('SIGUSR2')
+  t.equal(await n.exited, 0)
+  t.same(n.counts(), { nonce: n.nonce, timeouts: 1, preemptions: 0 }, 'counted from zero for this submission')
+})
+
+t.test('preemption, with a checkpoint: requeued, and it does not use the time-limit requeues', async (t) => {
+  const n = await node(t, (ex) => ex.submit(resumableCount, 1000, 0, 50), { ...earlyInAnHour, SUBMITIT_MAX_NUM_TIMEOUT: '0' })
+  await n.started()
+  n.child.kill('SIGUSR2')
+  t.equal(await n.exited, 0, n.stderr())
+  t.same(n.requeued(), ['1000'])
+  t.same(n.counts(), { nonce: n.nonce, timeouts: 0, preemptions: 1 })
+  t.match(n.stderr(), /the job is preempted/)
+})
+
+t.test('preemption, without a checkpoint: requeued from scratch', async (t) => {
+  const n = await node(t, (ex) => ex.submit(restartsAfter, 60_000), earlyInAnHour)
+  await n.started()
+  n.child.kill('SIGUSR2')
+  t.equal(await n.exited, 0, n.stderr())
+  t.same(n.requeued(), ['1000'])
+  t.notOk(fs.existsSync(n.job.paths.checkpoint), 'no checkpoint: the rerun starts from scratch')
+  t.match(n.stderr(), /no checkpoint: it starts again from scratch/)
+})
+
+t.test('time limit, without a checkpoint: not requeued, the task goes on', async (t) => {
+  const n = await node(t, (ex) => ex.submit(restartsAfter, 3000), nearLimit)
+  await n.started()
+  n.child.kill('SIGUSR2')
+  t.equal(await n.exited, 0, n.stderr())
+  t.same(n.requeued(), [])
+  t.equal(await n.job.result(), 0, 'it finished in the time left')
+  t.match(n.stderr(), /a timed-out job is not requeued; it goes on/)
+})
