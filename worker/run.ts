@@ -10,10 +10,11 @@ import {
 } from '../lib/core/format.js'
 import { JobPaths, makeJobId, resultsPath } from '../lib/core/paths.js'
 import {
-  CANCEL_FLAG, CURRENT, DONE_FLAG, FLAGS, FLUSHED, markFlushed, storeOutcome,
+  CANCEL_FLAG, CHECKPOINTED, CURRENT, DONE_FLAG, FLAGS, markFlushed, storeOutcome, WARNED,
   type RunReply, type RunRequest,
 } from '../lib/core/protocol.js'
-import { loadTask } from '../lib/core/task.js'
+import { readCheckpointOf, writeCheckpoint } from '../lib/core/checkpoint.js'
+import { checkpointOf, loadTask } from '../lib/core/task.js'
 import { decodeValue, encodeValue, unsendableError } from '../lib/core/values.js'
 import { captureOutput } from './capture.js'
 
@@ -48,6 +49,8 @@ interface InFlight {
   segments: string[]
   /** the arena is full and could not be flushed */
   arenaFull: boolean
+  /** start and end (Date.now()) of each outcome's element, interleaved, for the result records */
+  times: number[]
   /** the element running now, how to fail it from an uncaught error, and what it runs */
   current: { jobId: string; fail: (e: unknown) => void; fn?: (...args: unknown[]) => unknown; args?: unknown[] } | null
 }
@@ -65,7 +68,7 @@ export async function runTasks(req: RunRequest): Promise<RunReply> {
   } catch (e) {
     fns = e as Error // each job fails with it, and says why
   }
-  const run: InFlight = { req, sub, outcomes: [], marked: false, flushed: 0, segments: [], arenaFull: false, current: null }
+  const run: InFlight = { req, sub, outcomes: [], marked: false, flushed: 0, segments: [], arenaFull: false, current: null, times: [] }
   inFlight = run
   const control = req.memory?.control
   const t0 = performance.now()
@@ -74,7 +77,8 @@ export async function runTasks(req: RunRequest): Promise<RunReply> {
       const index = req.first + k
       const jobId = makeJobId(sub.arrayId, sub.isArray ? index : null)
       let outcome: Outcome | Promise<Outcome>
-      if (req.memory) req.memory.startedAt[0] = Date.now()
+      const started = Date.now()
+      if (req.memory) req.memory.startedAt[0] = started
       // store the running index before reading the flag: a canceller does the reverse
       if (control) Atomics.store(control, CURRENT, index)
       const cancelled = control !== undefined && Atomics.load(control, FLAGS + k) === CANCEL_FLAG
@@ -85,6 +89,7 @@ export async function runTasks(req: RunRequest): Promise<RunReply> {
         if (outcome instanceof Promise) outcome = await outcome
       }
       run.current = null
+      run.times.push(started, Date.now()) // before keep(): it may flush
       keep(run, k, jobId, outcome)
       if (control) {
         if (!cancelled) Atomics.store(control, FLAGS + k, DONE_FLAG)
@@ -139,7 +144,7 @@ function flush(run: InFlight): void {
   const to = run.outcomes.length
   if (from === to) return
   const file = resultsPath(sub.folder, sub.arrayId, sub.isArray, req.first + from, to - from, req.task)
-  if (!writeResultFile(sub, file, req.first + from, req.task, run.outcomes.slice(from), run.marked).written) {
+  if (!writeResultFile(sub, file, req.first + from, req.task, run.outcomes.slice(from), run.marked, run.times.slice(2 * from, 2 * to)).written) {
     run.arenaFull = true
     return
   }
@@ -167,7 +172,7 @@ export function runningTask(): { jobId: string; fn: (...args: unknown[]) => unkn
 function writeResults(run: InFlight): { file: string; bytes: Uint8Array; failures: number } {
   const { sub, req } = run
   const file = resultsPath(sub.folder, sub.arrayId, sub.isArray, req.first, run.outcomes.length, req.task)
-  const { record, bytes } = writeResultFile(sub, file, req.first, req.task, run.outcomes, run.marked)
+  const { record, bytes } = writeResultFile(sub, file, req.first, req.task, run.outcomes, run.marked, run.times)
   for (const segment of run.segments) if (segment !== file) removeQuietly(segment)
   let failures = 0
   for (const state of record.states) if (state !== 0) failures++
@@ -214,7 +219,7 @@ function runOne(sub: SubmissionRecord, fns: ((...args: unknown[]) => unknown)[] 
     backend: sub.backend, jobId, arrayJobId: sub.arrayId, arrayTaskId: sub.isArray ? index : null,
     numTasks: tasksPerNode * nodes, numNodes: nodes, node: req.node ?? Math.floor(req.task / tasksPerNode),
     globalRank: req.task, localRank: req.localRank ?? req.task % tasksPerNode, folderTemplate: sub.folder,
-    restarts: req.restarts ?? 0,
+    restarts: req.restarts ?? 0, nonce: sub.nonce,
   })
   const restore = captureOutput(req.capture, () => env.paths.stdout(req.task), () => env.paths.stderr(req.task), sub.params.stderrToStdout)
   const failed = (error: unknown): Outcome => {
@@ -228,14 +233,18 @@ function runOne(sub: SubmissionRecord, fns: ((...args: unknown[]) => unknown)[] 
   let crash: Promise<never> | undefined
   const awaitTask = (p: Promise<unknown>): Promise<Outcome> => {
     crash ??= new Promise<never>((_, reject) => { run.current = { ...run.current!, fail: reject } })
-    return Promise.race([p, crash]).then((v) => ({ state: 'COMPLETED', value: v }) as Outcome, failed).finally(restore)
+    const unwatch = sub.fns[sub.fnIndex[index]].checkpoint ? watchWarning(req, run, env, index) : undefined
+    return Promise.race([p, crash]).then((v) => ({ state: 'COMPLETED', value: v }) as Outcome, failed).finally(() => {
+      unwatch?.()
+      restore()
+    })
   }
   run.current = { jobId, fail: () => {} }
   let value: unknown
   try {
     if (fns instanceof Error) throw fns
     const fn = fns[sub.fnIndex[index]]
-    const { args: stored, marked } = req.args ?? { args: sub.args[index], marked: sub.marked }
+    const { args: stored, marked } = req.args ?? (req.resume ? resumeArgs(env) : undefined) ?? { args: sub.args[index], marked: sub.marked }
     // each job gets its own copy of its arguments, as a fresh process would: the decoded submission
     // is shared by the chunks of a thread, and may hold one object for many elements
     const given = hasObjects(stored) ? v8.deserialize(v8.serialize(stored)) as unknown[] : stored
@@ -257,6 +266,42 @@ function runOne(sub: SubmissionRecord, fns: ((...args: unknown[]) => unknown)[] 
   restore()
   return { state: 'COMPLETED', value }
 }
+
+/** A requeued job runs with the arguments its checkpoint saved, if it saved any for this submission. */
+function resumeArgs(env: JobEnvironment): { args: unknown[]; marked: boolean } | undefined {
+  const saved = readCheckpointOf(env.paths, env.nonce!)
+  if (!saved) return undefined
+  process.stderr.write(`submitit-ts: job ${env.jobId} resumes from its checkpoint of ${new Date(saved.at).toISOString()}\n`)
+  return saved
+}
+
+/**
+ * A local job past its time is warned through the shared memory (WARNED), as a node is with SIGUSR2:
+ * the task's checkpoint function is called with its arguments, the arguments it returns are saved,
+ * and the executor, told by CHECKPOINTED, stops the thread and requeues the job. (A busy synchronous
+ * task never lets this timer run: it is stopped after a grace, and requeued only from what it saved
+ * itself with saveCheckpoint().)
+ */
+function watchWarning(req: RunRequest, run: InFlight, env: JobEnvironment, index: number): () => void {
+  const control = req.memory?.control
+  if (!control) return () => {}
+  const timer = setInterval(() => {
+    if (Atomics.load(control, WARNED) !== index) return
+    clearInterval(timer)
+    const running = run.current
+    const checkpoint = running?.fn && checkpointOf(running.fn)
+    if (!checkpoint) return
+    env.run(() => Promise.resolve().then(() => checkpoint(...running.args!))).then((args) => {
+      writeCheckpoint(env.paths, env.nonce!, args)
+      process.stderr.write(`submitit-ts: job ${env.jobId} passed its time limit; checkpoint saved, it will be requeued\n`)
+      Atomics.store(control, CHECKPOINTED, index)
+    }, (e: Error) => process.stderr.write(`submitit-ts: the checkpoint of job ${env.jobId} failed: ${e?.stack ?? e}\n`))
+  }, WARNING_POLL_MS)
+  return () => clearInterval(timer)
+}
+
+/** How often a checkpointable task's thread looks for a warning: cheap, and quick enough. */
+const WARNING_POLL_MS = 50
 
 function hasObjects(args: unknown[]): boolean {
   for (const a of args) if (typeof a === 'object' && a !== null) return true

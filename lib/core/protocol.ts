@@ -28,6 +28,8 @@ export interface RunRequest {
   args?: { args: unknown[]; marked: boolean }
   /** requeues so far (Slurm's SLURM_RESTART_COUNT) */
   restarts?: number
+  /** run the (single) element with the arguments of its checkpoint file: a requeued job */
+  resume?: boolean
   /**
    * This thread or process runs only jobs (a pool thread, the CLI): an uncaught error fails the job
    * it came from, and an exit saves the outcomes so far before the thread goes.
@@ -49,7 +51,9 @@ export interface RunReply {
 /** Layout of `control`: */
 export const CURRENT = 0 // index of the element running now, -1 between elements
 export const FLUSHED = 1 // how many outcomes (from the chunk's first) are in partial result files
-export const FLAGS = 2 // control[FLAGS + k]: one of the flags below, for element first+k
+export const WARNED = 2 // set by the executor: this element is past its time, checkpoint it (-1: none)
+export const CHECKPOINTED = 3 // set by the worker: this element's checkpoint is saved (-1: none)
+export const FLAGS = 4 // control[FLAGS + k]: one of the flags below, for element first+k
 export const PENDING_FLAG = 0
 export const CANCEL_FLAG = 1 // set by the executor: skip it
 export const DONE_FLAG = 2 // set by the worker: it has run, its outcome is in the arena
@@ -67,6 +71,8 @@ export interface ChunkMemory {
 export function chunkMemory(count: number): ChunkMemory {
   const control = new Int32Array(new SharedArrayBuffer(4 * (FLAGS + 2 * count)))
   control[CURRENT] = -1
+  control[WARNED] = -1
+  control[CHECKPOINTED] = -1
   return {
     control,
     startedAt: new Float64Array(new SharedArrayBuffer(8)),

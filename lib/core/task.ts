@@ -8,6 +8,8 @@ import { entryScriptError, entryScriptOf } from './entry-script.js'
 export interface TaskRef {
   module: string
   exportName: string
+  /** it has a checkpoint function: warn it before stopping it (see TaskOptions.checkpoint) */
+  checkpoint?: boolean
 }
 
 const MODULE = Symbol.for('submitit-ts.task.module')
@@ -82,13 +84,13 @@ export async function resolveTask(t: TaskLike<unknown[], unknown>): Promise<Task
       throw new TypeError(`task ${t.name || '(anonymous)'} is not exported from ${module}: ` +
         'a worker finds a task by its export, so export it from the module whose import.meta.url was given to task()')
     }
-    ref = { module, exportName }
+    ref = checkpointOf(t) ? { module, exportName, checkpoint: true } : { module, exportName }
   } else {
     if (typeof t?.module !== 'string' || typeof t?.exportName !== 'string') {
       throw new TypeError('expected a task (task(import.meta.url, fn)) or a { module, exportName } reference')
     }
     ref = { module: t.module, exportName: t.exportName }
-    await loadTask(ref)
+    if (checkpointOf(await loadTask(ref))) ref.checkpoint = true
   }
   resolved.set(t, ref)
   return ref

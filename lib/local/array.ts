@@ -1,6 +1,7 @@
 // One submitted array on the LocalExecutor: cuts it into chunks, tracks each job's state, and is
 // the JobWatcher of its jobs. Element i's task t is slot t * size + i.
 import { decodeResult, encodeOutcome, FINAL_STATES, readResult, worstState, writeResultFile, type FinalState, type Outcome, type ResultRecord, type SubmissionRecord } from '../core/format.js'
+import { readCheckpointOf } from '../core/checkpoint.js'
 import { Job, type JobState, type JobWatcher, type KnownOutcome } from '../core/job.js'
 import { JobPaths, makeJobId, resultsPath } from '../core/paths.js'
 import { CANCEL_FLAG, chunkMemory, CURRENT, DONE_FLAG, FLAGS, flushedSegments, PENDING_FLAG, storedOutcomes, type ChunkMemory } from '../core/protocol.js'
@@ -20,6 +21,10 @@ export interface Chunk {
   abort?: AbortController
   stopReason?: 'TIMEOUT' | 'CANCELLED'
   stopTarget?: number
+  /** a requeued job: its one element runs from its checkpoint, for the restarts-th time */
+  resume?: { restarts: number }
+  /** the element warned that it is past its time (see WARNED), and when */
+  warned?: { index: number; at: number }
 }
 
 /** What the array needs from its executor. */
@@ -29,6 +34,8 @@ export interface ChunkRunner {
   readonly taskTimes: Map<string, number>
   stop(chunk: Chunk, why: 'TIMEOUT' | 'CANCELLED', index: number): void
   schedule(): void
+  /** requeues a job past its time may have, from its checkpoint (submitit's max_num_timeout) */
+  readonly maxNumTimeout: number
 }
 
 export class LocalArray implements JobWatcher {
@@ -43,6 +50,8 @@ export class LocalArray implements JobWatcher {
   /** each slot's value or error, and whether it holds markers */
   private readonly values: unknown[]
   private readonly marked: Uint8Array
+  /** how many times each slot was requeued from its checkpoint after passing its time */
+  private readonly restarts: Uint8Array
   /** the chunk a slot was last sent in */
   private readonly chunkOf: (Chunk | undefined)[]
   /** next element not yet cut into a chunk, per task */
@@ -69,6 +78,7 @@ export class LocalArray implements JobWatcher {
     this.values = new Array(this.size * this.numTasks)
     this.marked = new Uint8Array(this.size * this.numTasks)
     this.chunkOf = new Array(this.size * this.numTasks)
+    this.restarts = new Uint8Array(this.size * this.numTasks)
     this.next = new Array(this.numTasks).fill(0)
     this.unfinished = this.size * this.numTasks
     this.jobs = new Array(this.size)
@@ -161,10 +171,12 @@ export class LocalArray implements JobWatcher {
     const reached = chunk.first + stored.first + stored.outcomes.length // the first element without an outcome
     const current = Atomics.load(control, CURRENT)
     const target = chunk.stopReason ? chunk.stopTarget! : current >= reached ? current : -1
-    if (target >= reached) {
+    if (target >= reached && !(chunk.stopReason === 'TIMEOUT' && this.requeue(target, chunk.task))) {
       const jobId = this.jobs[target].jobId
+      const requeues = this.restarts[chunk.task * this.size + target]
       const outcome: Outcome = chunk.stopReason === 'TIMEOUT'
-        ? { state: 'TIMEOUT', error: Object.assign(new Error(`job ${jobId} ran past its timeoutMin of ${this.record.params.timeoutMin} min; its worker thread was stopped`), { name: 'TimeoutError' }) }
+        ? { state: 'TIMEOUT', error: Object.assign(new Error(`job ${jobId} ran past its timeoutMin of ${this.record.params.timeoutMin} min; its worker thread was stopped` +
+          (requeues > 0 ? ` after ${requeues} requeue${requeues > 1 ? 's' : ''} from its checkpoint (maxNumTimeout ${this.runner.maxNumTimeout} spent)` : '')), { name: 'TimeoutError' }) }
         : chunk.stopReason === 'CANCELLED'
           ? { state: 'CANCELLED', error: Object.assign(new Error(`job ${jobId} was cancelled while running; its worker thread was stopped`), { name: 'CancelledError' }) }
           : { state: 'FAILED', error: crashError(jobId, error, this.jobs[target].paths, chunk.task) }
@@ -188,6 +200,31 @@ export class LocalArray implements JobWatcher {
       this.retries.push(this.makeChunk(rest[a], b - a + 1, chunk.task))
       a = b + 1
     }
+  }
+
+  /**
+   * A job past its time with a checkpoint saved (by its checkpoint function when warned, or by
+   * saveCheckpoint) runs again from it, up to maxNumTimeout times, as submitit requeues it.
+   */
+  private requeue(index: number, task: number): boolean {
+    const slot = task * this.size + index
+    if (this.restarts[slot] >= this.runner.maxNumTimeout) return false
+    let saved: boolean
+    try {
+      saved = readCheckpointOf(this.jobs[index].paths, this.record.nonce) !== undefined
+    } catch {
+      saved = false // unreadable: it ends as TIMEOUT
+    }
+    if (!saved) return false
+    const chunk = this.makeChunk(index, 1, task)
+    chunk.resume = { restarts: ++this.restarts[slot] }
+    this.retries.push(chunk)
+    return true
+  }
+
+  /** Whether element `index` runs a task with a checkpoint function, to warn before stopping it. */
+  checkpointable(index: number): boolean {
+    return this.record.fns[this.record.fnIndex[index]].checkpoint === true
   }
 
   /** Writes one job's outcome decided here (not by a worker) to its own result file. */

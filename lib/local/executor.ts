@@ -12,7 +12,7 @@ import { encodeRecord, makeFolder, writeAtomic, type SubmissionRecord } from '..
 import { Job } from '../core/job.js'
 import { Heartbeat } from '../core/owner.js'
 import { JobPaths, submittedPath } from '../core/paths.js'
-import { CURRENT, type RunReply, type RunRequest } from '../core/protocol.js'
+import { CHECKPOINTED, CURRENT, WARNED, type RunReply, type RunRequest } from '../core/protocol.js'
 import { LocalArray, type Chunk, type ChunkRunner } from './array.js'
 import { newArrayId } from '../core/ids.js'
 
@@ -21,13 +21,20 @@ export interface LocalParameters extends CommonParameters {
   maxWorkers?: number
   /** at most this many chunks of one array run at once (default: maxWorkers) */
   arrayParallelism?: number
+  /**
+   * A job past timeoutMin whose task has a checkpoint (or saved one with saveCheckpoint) is
+   * requeued from it at most this many times (default 3, as submitit's max_num_timeout)
+   */
+  maxNumTimeout?: number
 }
 
 const POOL_FILE = fileURLToPath(new URL('../../worker/pool.js', import.meta.url))
 const WATCHDOG_MS = 100
+/** how long a warned task may take to save its checkpoint before its thread is stopped anyway */
+const CHECKPOINT_GRACE_MS = 5_000
 
 export class LocalExecutor extends Executor<LocalParameters> implements ChunkRunner {
-  protected readonly parameterNames = ['timeoutMin', 'tasksPerNode', 'nodes', 'maxWorkers', 'arrayParallelism'] as const
+  protected readonly parameterNames = ['timeoutMin', 'tasksPerNode', 'nodes', 'maxWorkers', 'arrayParallelism', 'maxNumTimeout'] as const
   private pool: Piscina<RunRequest, RunReply> | null = null
   /** arrays with work left, oldest first: their chunks go to the pool in that order */
   private readonly active = new Set<LocalArray>()
@@ -44,6 +51,10 @@ export class LocalExecutor extends Executor<LocalParameters> implements ChunkRun
   }
 
   protected override checkParameter(name: string, value: unknown): void {
+    if (name === 'maxNumTimeout') {
+      if (!Number.isInteger(value) || (value as number) < 0 || (value as number) > 255) throw new ParameterError(`maxNumTimeout must be an integer from 0 to 255, got ${String(value)}`)
+      return
+    }
     super.checkParameter(name, value)
     if (name === 'maxWorkers' && this.pool) throw new ParameterError('maxWorkers cannot change once the pool has started; create another LocalExecutor')
   }
@@ -59,6 +70,10 @@ export class LocalExecutor extends Executor<LocalParameters> implements ChunkRun
     this.heartbeat.add(file)
     this.schedule()
     return array.jobs
+  }
+
+  get maxNumTimeout(): number {
+    return this.params.maxNumTimeout ?? 3
   }
 
   /** How many chunks of the array may run at once. */
@@ -98,7 +113,7 @@ export class LocalExecutor extends Executor<LocalParameters> implements ChunkRun
     chunk.abort = new AbortController()
     const req: RunRequest = {
       submitted: chunk.array.file, first: chunk.first, count: chunk.count, task: chunk.task,
-      capture: 'files', memory: chunk.memory, guard: true,
+      capture: 'files', memory: chunk.memory, guard: true, resume: chunk.resume !== undefined, restarts: chunk.resume?.restarts,
     }
     this.getPool().run(req, { signal: chunk.abort.signal }).then(
       (reply) => this.finish(chunk, () => chunk.array.completed(chunk, reply)),
@@ -132,13 +147,28 @@ export class LocalExecutor extends Executor<LocalParameters> implements ChunkRun
     }
   }
 
+  /**
+   * Stops an element past its time. One with a checkpoint function is warned first (WARNED): it is
+   * stopped once its checkpoint is saved, or after a grace if it cannot answer (a busy thread).
+   */
   private checkTimeouts(): void {
     const now = Date.now()
     for (const chunk of this.running) {
       const limit = chunk.array.timeoutMs
       if (limit === undefined || chunk.stopReason) continue
-      const current = Atomics.load(chunk.memory.control, CURRENT)
-      if (current >= 0 && now - chunk.memory.startedAt[0] > limit) this.stop(chunk, 'TIMEOUT', current)
+      const { control, startedAt } = chunk.memory
+      const current = Atomics.load(control, CURRENT)
+      if (current < 0 || now - startedAt[0] <= limit) continue
+      if (chunk.array.checkpointable(current)) {
+        if (chunk.warned?.index !== current) {
+          chunk.warned = { index: current, at: now }
+          Atomics.store(control, WARNED, current)
+          continue
+        }
+        const grace = Math.min(CHECKPOINT_GRACE_MS, Math.max(500, limit / 2))
+        if (Atomics.load(control, CHECKPOINTED) !== current && now - chunk.warned.at < grace) continue
+      }
+      this.stop(chunk, 'TIMEOUT', current)
     }
   }
 
