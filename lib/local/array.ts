@@ -25,6 +25,8 @@ export interface Chunk {
   resume?: { restarts: number }
   /** the element warned that it is past its time (see WARNED), and when */
   warned?: { index: number; at: number }
+  /** tells a job's own process of a warning (isolation: 'process': no shared memory) */
+  warn?: (index: number) => void
 }
 
 /** What the array needs from its executor. */
@@ -36,6 +38,8 @@ export interface ChunkRunner {
   schedule(): void
   /** requeues a job past its time may have, from its checkpoint (submitit's max_num_timeout) */
   readonly maxNumTimeout: number
+  /** each job in a process of its own: chunks of one element */
+  readonly isolated: boolean
 }
 
 export class LocalArray implements JobWatcher {
@@ -103,7 +107,7 @@ export class LocalArray implements JobWatcher {
       const first = this.next[t]
       if (first >= this.size) continue
       const remaining = this.size - first
-      const count = this.msPerElement === undefined ? 1 : Math.max(1, Math.min(
+      const count = this.msPerElement === undefined || this.runner.isolated ? 1 : Math.max(1, Math.min(
         // a time remembered from an earlier array may not hold for these arguments: small chunks until one returns
         this.measured ? MAX_CHUNK : FIRST_CHUNK_FROM_MEMORY,
         Math.ceil(remaining / this.parallelism),
@@ -163,6 +167,7 @@ export class LocalArray implements JobWatcher {
    */
   interrupted(chunk: Chunk, error: unknown): void {
     const { control } = chunk.memory
+    if (this.runner.isolated && this.savedByProcess(chunk)) return
     for (const [from, to] of flushedSegments(chunk.memory, chunk.count)) {
       this.report(readResult(resultsPath(this.record.folder, this.record.arrayId, this.record.isArray, chunk.first + from, to - from, chunk.task)))
     }
@@ -199,6 +204,22 @@ export class LocalArray implements JobWatcher {
       while (b + 1 < rest.length && rest[b + 1] === rest[b] + 1) b++
       this.retries.push(this.makeChunk(rest[a], b - a + 1, chunk.task))
       a = b + 1
+    }
+  }
+
+  /**
+   * A job's own process that ended without answering may have saved its outcome first (a task
+   * calling process.exit): that outcome stands.
+   */
+  private savedByProcess(chunk: Chunk): boolean {
+    const job = this.jobs[chunk.first]
+    try {
+      const record = readResult(job.paths.resultFile(chunk.task))
+      if (record.nonce !== this.record.nonce) return false
+      this.report(record)
+      return true
+    } catch {
+      return false
     }
   }
 

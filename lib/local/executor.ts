@@ -3,17 +3,19 @@
 // sent to the pool in chunks: one submission file per array and one result file per chunk. A chunk
 // is sized from the measured task duration (about CHUNK_TARGET_MS of work), so long tasks run one per
 // call and trivial ones a thousand per call.
+import type { ChildProcess } from 'node:child_process'
 import os from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { Piscina } from 'piscina'
 import { ParameterError } from '../core/errors.js'
 import { CommonParameters, Executor, type PreparedArray } from '../core/executor.js'
-import { encodeRecord, makeFolder, writeAtomic, type SubmissionRecord } from '../core/format.js'
+import { makeFolder, writeAtomic, type SubmissionRecord } from '../core/format.js'
 import { Job } from '../core/job.js'
 import { Heartbeat } from '../core/owner.js'
 import { JobPaths, submittedPath } from '../core/paths.js'
 import { CHECKPOINTED, CURRENT, WARNED, type RunReply, type RunRequest } from '../core/protocol.js'
 import { LocalArray, type Chunk, type ChunkRunner } from './array.js'
+import { runInProcess } from './process.js'
 import { newArrayId } from '../core/ids.js'
 
 export interface LocalParameters extends CommonParameters {
@@ -26,6 +28,14 @@ export interface LocalParameters extends CommonParameters {
    * requeued from it at most this many times (default 3, as submitit's max_num_timeout)
    */
   maxNumTimeout?: number
+  /**
+   * 'thread' (default): jobs run on a pool of worker threads of this process, fast. 'process': each
+   * job in a process of its own, as on a node: its own globals, process.env and working directory
+   * (process.chdir works), real signals, and a heap limit from memGb.
+   */
+  isolation?: 'thread' | 'process'
+  /** the heap limit of a job's process (isolation: 'process'), in GB */
+  memGb?: number
 }
 
 const POOL_FILE = fileURLToPath(new URL('../../worker/pool.js', import.meta.url))
@@ -34,7 +44,7 @@ const WATCHDOG_MS = 100
 const CHECKPOINT_GRACE_MS = 5_000
 
 export class LocalExecutor extends Executor<LocalParameters> implements ChunkRunner {
-  protected readonly parameterNames = ['timeoutMin', 'tasksPerNode', 'nodes', 'maxWorkers', 'arrayParallelism', 'maxNumTimeout'] as const
+  protected readonly parameterNames = ['timeoutMin', 'tasksPerNode', 'nodes', 'maxWorkers', 'arrayParallelism', 'maxNumTimeout', 'isolation', 'memGb'] as const
   private pool: Piscina<RunRequest, RunReply> | null = null
   /** arrays with work left, oldest first: their chunks go to the pool in that order */
   private readonly active = new Set<LocalArray>()
@@ -43,6 +53,8 @@ export class LocalExecutor extends Executor<LocalParameters> implements ChunkRun
   /** tells other processes that this one still runs its arrays (see lib/core/owner.ts) */
   private readonly heartbeat = new Heartbeat()
   readonly taskTimes = new Map<string, number>()
+  /** the processes of running jobs (isolation: 'process'), killed when this process exits */
+  private readonly children = new Set<ChildProcess>()
 
   constructor(options: { folder: string } & LocalParameters) {
     const { folder, ...params } = options
@@ -55,6 +67,14 @@ export class LocalExecutor extends Executor<LocalParameters> implements ChunkRun
       if (!Number.isInteger(value) || (value as number) < 0 || (value as number) > 255) throw new ParameterError(`maxNumTimeout must be an integer from 0 to 255, got ${String(value)}`)
       return
     }
+    if (name === 'isolation') {
+      if (value !== 'thread' && value !== 'process') throw new ParameterError(`isolation must be 'thread' or 'process', got ${String(value)}`)
+      return
+    }
+    if (name === 'memGb') {
+      if (!(typeof value === 'number' && value > 0)) throw new ParameterError(`memGb must be a positive number of GB, got ${String(value)}`)
+      return
+    }
     super.checkParameter(name, value)
     if (name === 'maxWorkers' && this.pool) throw new ParameterError('maxWorkers cannot change once the pool has started; create another LocalExecutor')
   }
@@ -62,7 +82,7 @@ export class LocalExecutor extends Executor<LocalParameters> implements ChunkRun
   protected async submitPrepared(prepared: PreparedArray, isArray: boolean): Promise<Job<unknown>[]> {
     const record: SubmissionRecord = { ...prepared, arrayId: newArrayId(), isArray, backend: 'local', folder: this.folder }
     const file = submittedPath(this.folder, record.arrayId, isArray)
-    const bytes = encodeRecord(record)
+    const bytes = this.encodeSubmission(record) // refused here when over maxSubmissionSizeGb
     makeFolder(new JobPaths(this.folder, record.arrayId).arrayFolder)
     writeAtomic(file, bytes)
     const array = new LocalArray(record, file, this)
@@ -94,7 +114,8 @@ export class LocalExecutor extends Executor<LocalParameters> implements ChunkRun
 
   /** Keeps two chunks per thread in flight: enough to hide the round trip, not a flood. */
   schedule(): void {
-    const limit = this.params.maxWorkers! * 2
+    // a job's own process starts at once: no more than there are workers
+    const limit = this.params.maxWorkers! * (this.isolated ? 1 : 2)
     while (this.running.size < limit) {
       let chunk: Chunk | null = null
       for (const array of this.active) {
@@ -107,6 +128,11 @@ export class LocalExecutor extends Executor<LocalParameters> implements ChunkRun
     this.updateWatchdog()
   }
 
+  /** Each job in a process of its own (isolation: 'process'): one element per chunk. */
+  get isolated(): boolean {
+    return this.params.isolation === 'process'
+  }
+
   private start(chunk: Chunk): void {
     this.running.add(chunk)
     chunk.array.running++
@@ -115,7 +141,8 @@ export class LocalExecutor extends Executor<LocalParameters> implements ChunkRun
       submitted: chunk.array.file, first: chunk.first, count: chunk.count, task: chunk.task,
       capture: 'files', memory: chunk.memory, guard: true, resume: chunk.resume !== undefined, restarts: chunk.resume?.restarts,
     }
-    this.getPool().run(req, { signal: chunk.abort.signal }).then(
+    const run = this.isolated ? runInProcess(chunk, req, this.params.memGb, this.children) : this.getPool().run(req, { signal: chunk.abort.signal })
+    run.then(
       (reply) => this.finish(chunk, () => chunk.array.completed(chunk, reply)),
       (error: unknown) => this.finish(chunk, () => chunk.array.interrupted(chunk, error)),
     )
@@ -163,6 +190,7 @@ export class LocalExecutor extends Executor<LocalParameters> implements ChunkRun
         if (chunk.warned?.index !== current) {
           chunk.warned = { index: current, at: now }
           Atomics.store(control, WARNED, current)
+          chunk.warn?.(current) // a job's own process does not share our memory: tell it
           continue
         }
         const grace = Math.min(CHECKPOINT_GRACE_MS, Math.max(500, limit / 2))
