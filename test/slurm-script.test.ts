@@ -194,3 +194,40 @@ t.test('a folder with ids: the script makes it and logs there; Slurm\'s own log 
   t.equal(readFileSync(join(jobDir, 'rank0', '77_3_0_log.out'), 'utf8'), 'setup-line\nworker-line\n', 'the shell\'s output in task 0\'s log');
   t.equal(readFileSync(join(jobDir, 'rank0', '77_3_0_log.err'), 'utf8'), 'setup-err\n');
 });
+
+/** Runs a batch script in bash (fake srun on the PATH); resolves once the worker printed 'ready'. */
+async function runScript(script: string) {
+  const bin = tempBin();
+  const child = spawn('bash', ['-s'], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, SRUN_LOG: join(bin, 'log') } });
+  child.stdin.end(script);
+  let out = '';
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => { err += String(d); });
+  const done = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  await new Promise<void>((resolve) => child.stdout.on('data', (d: Buffer) => { out += String(d); if (out.includes('ready')) resolve(); }));
+  return { child, done, out: () => out, err: () => err };
+}
+
+const WORKER = ['/bin/bash', '-c', 'trap "echo worker-got-usr2" USR2; trap "echo worker-got-term" TERM; echo ready; for i in $(seq 40); do sleep 0.05; done; echo worker-done; exit 5'];
+
+t.test('with srun: SIGUSR2 to the batch shell reaches the worker; SIGTERM is logged, not passed to srun, and ends nothing', async (t) => {
+  const { script } = makeBatchScript({ params: { teardown: ['echo teardown-line'] }, folder: '/logs', command: WORKER });
+  const r = await runScript(script);
+  r.child.kill('SIGUSR2');
+  await new Promise((res) => setTimeout(res, 300));
+  r.child.kill('SIGTERM');
+  t.equal(await r.done, 5, "the worker's exit code, not a signal's");
+  t.match(r.out(), /worker-got-usr2[\s\S]*worker-done\nteardown-line/);
+  t.notMatch(r.out(), /worker-got-term/, 'srun would kill its step on SIGTERM: not passed on');
+  t.match(r.err(), /submitit-ts batch: SIGTERM at .*, waiting for the worker/);
+});
+
+t.test('without srun: both signals are passed to the worker', async (t) => {
+  const { script } = makeBatchScript({ params: { useSrun: false }, folder: '/logs', command: WORKER });
+  const r = await runScript(script);
+  r.child.kill('SIGUSR2');
+  await new Promise((res) => setTimeout(res, 300));
+  r.child.kill('SIGTERM');
+  t.equal(await r.done, 5);
+  t.match(r.out(), /worker-got-usr2[\s\S]*worker-got-term[\s\S]*worker-done/);
+});

@@ -183,6 +183,11 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   // SIGUSR2 (signalDelayS, or a preemption): checkpoint and requeue; its default action would kill us
   const ctx: WarningContext = { paths, rank: ids.task, index: ids.index, settings: settingsFromEnv(env) }
   process.on('SIGUSR2', () => void onWarning(ctx))
+  // SIGTERM comes on a preemption, a scancel or the end of the job, maybe with the warning: it must not
+  // end the worker while a checkpoint is written. Logged, and the worker goes on (as submitit's
+  // "bypass"): Slurm kills it after KillWait (or the preemption's GraceTime) if it is still there.
+  process.on('SIGTERM', () => console.error(`submitit-ts worker: SIGTERM received at ${new Date().toISOString()} ` +
+    `(the job is being stopped or preempted)${handling ? '; the checkpoint in progress goes on' : ''}; the worker goes on until Slurm stops it`))
   const expected = values.nonce ?? (env.SUBMITIT_NONCE || undefined)
   const waitMs = Number(env.SUBMITIT_SUBMISSION_WAIT_MS) || SUBMISSION_WAIT_MS
   ctx.sub = await waitForSubmission(submitted, expected, waitMs)

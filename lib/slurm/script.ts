@@ -206,18 +206,37 @@ function arrayFlag(array: ArraySpec, params: SlurmParameters): string {
 }
 
 /**
- * Without srun and with a signal: the batch shell gets SIGUSR2 (--signal=B:...), but bash
- * does not pass signals to a foreground child, so run the worker in the background,
- * forward the signal, and wait until it really exited (wait returns early on a trap).
+ * Signals as Slurm sends them (docs/slurm-notes.md, "Signals"). The batch shell may get SIGUSR2
+ * (--signal=B:..., `scancel --signal=USR2 --batch`): bash would die of it (the job FAILED 0:12), so
+ * it is trapped and passed on to the worker (through srun, which forwards it to its tasks). SIGTERM
+ * (a preemption, `scancel --signal=TERM --batch`, the end of the job) would end the shell, and the
+ * job with it, before the worker has written its checkpoint: it is logged, and passed on to a worker
+ * run without srun; never to srun, which on SIGTERM kills its step at once ("forcing job
+ * termination"). The traps are set first thing, before any setup line runs.
  */
-function forwardingRun(argv: string): string[] {
+function signalTraps(useSrun: boolean): string[] {
   return [
-    `${argv} &`,
+    '# signals: SIGUSR2 goes on to the worker; SIGTERM does not end this shell (the worker decides)',
+    'SUBMITIT_CHILD=',
+    `trap '[ -n "$SUBMITIT_CHILD" ] && kill -s USR2 "$SUBMITIT_CHILD" 2>/dev/null' USR2`,
+    `trap 'echo "submitit-ts batch: SIGTERM at $(date +%FT%T), waiting for the worker" >&2${useSrun ? '' : '; [ -n "$SUBMITIT_CHILD" ] && kill -s TERM "$SUBMITIT_CHILD" 2>/dev/null'}' TERM`,
+  ];
+}
+
+/**
+ * Runs the worker (or srun) in the background, since bash runs a trap only between commands and a
+ * foreground child would delay it until its end, then waits until it really exited: `wait` returns
+ * early (status > 128) when a trapped signal comes, and a last `wait` gives the real status.
+ */
+function backgroundRun(command: string): string[] {
+  return [
+    `${command} &`,
     'SUBMITIT_CHILD=$!',
-    `trap 'kill -s USR2 "$SUBMITIT_CHILD" 2>/dev/null' USR2`,
     'while :; do',
     '  wait "$SUBMITIT_CHILD"; SUBMITIT_RC=$?',
-    '  kill -0 "$SUBMITIT_CHILD" 2>/dev/null || break',
+    '  kill -0 "$SUBMITIT_CHILD" 2>/dev/null && continue',
+    '  if [ "$SUBMITIT_RC" -gt 128 ]; then wait "$SUBMITIT_CHILD" 2>/dev/null; SUBMITIT_LAST=$?; [ "$SUBMITIT_LAST" -ne 127 ] && SUBMITIT_RC=$SUBMITIT_LAST; fi',
+    '  break',
     'done',
   ];
 }
@@ -242,6 +261,7 @@ export function makeBatchScript(opts: BatchScriptOptions): BatchScript {
     else sbatchArgs.push(flag);
   }
   if (sbatchArgs.length > 3) lines.push('# (more flags, whose values #SBATCH lines cannot hold, are on the sbatch command line)');
+  lines.push('', ...signalTraps(useSrun));
   lines.push('', ...requeueEnv(flags, params.maxNumTimeout ?? 3));
   if (opts.makeFolders) lines.push('', ...folderSetup(opts.makeFolders, isArray, params.stderrToStdout ?? false));
 
@@ -262,10 +282,10 @@ export function makeBatchScript(opts: BatchScriptOptions): BatchScript {
     // append: task 0's log is also the batch shell's log (setup lines); srun's default
     // truncate mode wiped them on the cluster.
     const srun = ['srun', '--unbuffered', '--open-mode=append', `--output=${out}`, `--error=${err}`, ...(params.srunArgs ?? [])];
-    lines.push(`${srun.map(shellQuote).join(' ')} ${argv}`, 'SUBMITIT_RC=$?');
+    lines.push(...backgroundRun(`${srun.map(shellQuote).join(' ')} ${argv}`));
   } else {
     // the end-of-job warning goes to the batch shell here (--signal=B:USR2@N, on by default)
-    lines.push(...forwardingRun(argv));
+    lines.push(...backgroundRun(argv));
   }
 
   if (params.teardown?.length) lines.push('', '# teardown', ...params.teardown);
