@@ -8,6 +8,7 @@ import { checkParameterNames, ParameterError, SubmissionTooLargeError } from './
 import { encodeRecord, FORMAT_VERSION, type BackendName, type SubmissionRecord, type WorkerParameters } from './format.js'
 import type { Job } from './job.js'
 import { currentOwner } from './owner.js'
+import { snapshotted } from './snapshot.js'
 import { resolveTask, type TaskLike, type TaskRef } from './task.js'
 import { encodeArgs } from './values.js'
 
@@ -336,6 +337,6 @@ export abstract class Executor<P extends CommonParameters> {
       owner: currentOwner(),
       fns, fnIndex, args, marked,
     }
-    return prepared
+    return snapshotted(prepared) // inside withCodeSnapshot(): tasks and classes from the snapshot
   }
 }
