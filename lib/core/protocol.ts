@@ -69,16 +69,20 @@ export interface ChunkMemory {
 }
 
 export function chunkMemory(count: number): ChunkMemory {
-  const control = new Int32Array(new SharedArrayBuffer(4 * (FLAGS + 2 * count)))
+  // one shared buffer for the three views: each SharedArrayBuffer costs a pool message dearly
+  const controlBytes = 8 * Math.ceil((4 * (FLAGS + 2 * count)) / 8)
+  // a chunk of one element needs no arena (its result file comes right after it); past what the
+  // arena holds, the worker writes the outcomes to a partial result file
+  const arenaBytes = count === 1 ? 0 : Math.min(ARENA_MAX, ARENA_MIN + 64 * count)
+  const buffer = new SharedArrayBuffer(controlBytes + 8 + arenaBytes)
+  const control = new Int32Array(buffer, 0, FLAGS + 2 * count)
   control[CURRENT] = -1
   control[WARNED] = -1
   control[CHECKPOINTED] = -1
   return {
     control,
-    startedAt: new Float64Array(new SharedArrayBuffer(8)),
-    // a chunk of one element needs none (its result file comes right after it); past what the
-    // arena holds, the worker writes the outcomes to a partial result file
-    arena: new Uint8Array(new SharedArrayBuffer(count === 1 ? 0 : Math.min(ARENA_MAX, ARENA_MIN + 64 * count))),
+    startedAt: new Float64Array(buffer, controlBytes, 1),
+    arena: new Uint8Array(buffer, controlBytes + 8, arenaBytes),
   }
 }
 
