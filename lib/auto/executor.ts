@@ -19,7 +19,7 @@ import { SLURM_PARAMETER_NAMES, type SlurmParameters } from '../slurm/params.js'
 export const CLUSTERS = ['debug', 'local', 'slurm'] as const
 export type Cluster = (typeof CLUSTERS)[number]
 
-/** Parameters every cluster understands (some are ignored where they mean nothing, e.g. memGb locally). */
+/** Parameters every cluster understands (some are ignored where they mean nothing, e.g. cpusPerTask locally). */
 export interface GenericParameters extends CoreParameters {
   name?: string
   timeoutMin?: number
@@ -36,7 +36,7 @@ type Generic = keyof GenericParameters
 
 export type AutoParameters = ParameterUpdate<GenericParameters>
   & Prefixed<SlurmParameters & Omit<GenericParameters, keyof SlurmParameters>, 'slurm'>
-  & Prefixed<Pick<LocalParameters, 'maxWorkers' | 'arrayParallelism'> & GenericParameters, 'local'>
+  & Prefixed<Pick<LocalParameters, 'maxWorkers' | 'arrayParallelism' | 'maxNumTimeout' | 'isolation'> & GenericParameters, 'local'>
   & Prefixed<DebugParameters & Omit<GenericParameters, 'timeoutMin'>, 'debug'>
 
 const GENERIC: readonly Generic[] = ['name', 'timeoutMin', 'memGb', 'nodes', 'cpusPerTask', 'gpusPerNode', 'tasksPerNode', 'stderrToStdout', 'maxSubmissionSizeGb']
@@ -47,7 +47,8 @@ const EQUIVALENCES: Record<Cluster, Partial<Record<Generic, string>>> = {
     name: 'jobName', timeoutMin: 'timeoutMin', memGb: 'memGb', nodes: 'nodes', cpusPerTask: 'cpusPerTask',
     gpusPerNode: 'gpusPerNode', tasksPerNode: 'tasksPerNode', stderrToStdout: 'stderrToStdout', maxSubmissionSizeGb: 'maxSubmissionSizeGb',
   },
-  local: { timeoutMin: 'timeoutMin', nodes: 'nodes', tasksPerNode: 'tasksPerNode', stderrToStdout: 'stderrToStdout', maxSubmissionSizeGb: 'maxSubmissionSizeGb' },
+  // memGb: the heap limit of a job's process with isolation: 'process'
+  local: { timeoutMin: 'timeoutMin', memGb: 'memGb', nodes: 'nodes', tasksPerNode: 'tasksPerNode', stderrToStdout: 'stderrToStdout', maxSubmissionSizeGb: 'maxSubmissionSizeGb' },
   // a task in this thread cannot be stopped: a timeout means nothing there (the DebugExecutor refuses it)
   debug: { nodes: 'nodes', tasksPerNode: 'tasksPerNode', stderrToStdout: 'stderrToStdout', maxSubmissionSizeGb: 'maxSubmissionSizeGb' },
 }
@@ -55,7 +56,7 @@ const EQUIVALENCES: Record<Cluster, Partial<Record<Generic, string>>> = {
 /** The parameters of each cluster's executor that have no generic name. */
 const OWN: Record<Cluster, readonly string[]> = {
   slurm: SLURM_PARAMETER_NAMES,
-  local: ['maxWorkers', 'arrayParallelism'],
+  local: ['maxWorkers', 'arrayParallelism', 'maxNumTimeout', 'isolation'],
   debug: [],
 }
 
