@@ -59,7 +59,7 @@ t.test('updateParameters: a misspelled name throws, listing the valid ones and t
   t.throws(() => new LocalExecutor({ folder, maxWorker: 2 } as never), /did you mean "maxWorkers"/)
   const d = t.throws(() => new DebugExecutor({ folder, maxWorkers: 2 } as never)) as Error
   t.match(d.message, /unknown debug parameter "maxWorkers"/)
-  t.match(d.message, /valid ones: nodes, tasksPerNode, timeoutMin$/)
+  t.match(d.message, /valid ones: maxSubmissionSizeGb, nodes, stderrToStdout, tasksPerNode, timeoutMin$/)
   // values are checked as well
   t.throws(() => ex.updateParameters({ timeoutMin: -1 }), /timeoutMin must be a positive number/)
   t.throws(() => ex.updateParameters({ tasksPerNode: 1.5 }), /tasksPerNode must be a positive integer/)
