@@ -1,101 +1,130 @@
 #!/usr/bin/env node
-// The small CLI: look at jobs from their folder, from any shell, while they run or after.
-//   submitit-ts status <folder> <jobId>...      state of each job
-//   submitit-ts wait <folder> <jobId>...        wait until each has ended, print its state
-//   submitit-ts result <folder> <jobId>         the job's value (exit 1 and the remote stack if it failed)
-//   submitit-ts logs <folder> <jobId> [--err] [--task N]
-//   submitit-ts cancel <folder> <jobId>...      scancel (a local job is cancelled by its own process)
-// <folder> is the executor's folder template, e.g. 'logs/%j'.
+// The submitit-ts command: see and steer jobs from their folder, from any shell, while they run or
+// after, for local and Slurm jobs alike. One module per command in lib/cli/.
 import fs from 'node:fs'
-import { inspect, parseArgs } from 'node:util'
+import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { pathToFileURL } from 'node:url'
-import { attachJob } from './core/attach.js'
-import { FailedJobError } from './core/errors.js'
 import './slurm/executor.js' // registers how to watch Slurm jobs
-import { getSharedWatcher } from './slurm/watcher.js'
-import type { Job } from './core/job.js'
+import { clean } from './cli/clean.js'
+import { CliError, type Io } from './cli/common.js'
+import { cancel, logs, result, status, wait } from './cli/jobs.js'
+import { list } from './cli/list.js'
+import { report } from './cli/report.js'
+import { rerunCommand } from './cli/rerun.js'
+import { watch } from './cli/watch.js'
 
-/** 'STATE' or 'STATE (reason)': Slurm's pending reason, e.g. 'PENDING (Resources)'. */
-function stateText(job: Job<unknown>): string {
-  const reason = job.reason
-  return reason ? `${job.state} (${reason})` : job.state
+const USAGE = `usage: submitit-ts <command> <folder> [<id>...] [options]
+
+<folder> is the executor's folder (its template, e.g. 'logs/%j', or a plain path).
+<id> is a job id (A_3, or A for a single job) or an array id (A: all its jobs).
+
+commands:
+  list <folder>                    every array and job there, newest first, with state counts
+  status <folder> <id>...          state, duration and host of each job (an array: summarised)
+  wait <folder> <id>...            until they end (exit 1 unless all COMPLETED)
+  result <folder> <id>...          the value, or the error with the remote stack (exit 1)
+  logs <folder> <id>... [--err] [--task N]
+                                   what the job printed (stdout, or stderr with --err)
+  cancel <folder> <id>...          scancel (a local job: from the process that runs it)
+  rerun <folder> <id>... [--set name=value]... [--all]
+                                   submit the failed, cancelled or timed-out jobs again
+  clean <folder> [<id>...] [--older-than 7d] [--state completed] [--dry-run]
+                                   remove the files of finished jobs (never of unfinished ones)
+  watch <folder> <id>              a live progress bar until the jobs end
+  report <folder> <id> --html out.html
+                                   an HTML page: timeline, durations, slowest and failed jobs
+  help                             this text
+
+options:
+  --json                           one JSON document on stdout (list, status, wait, result, logs, cancel, rerun, clean)
+  -h, --help                       this text`
+
+interface Command {
+  /** how many positionals after the command: [min, max] */
+  args: [number, number]
+  options: NonNullable<ParseArgsConfig['options']>
+  run: (folder: string, ids: string[], values: Record<string, unknown>, io: Io) => Promise<number>
 }
 
-const USAGE = `usage:
-  submitit-ts status <folder> <jobId>...
-  submitit-ts wait <folder> <jobId>...
-  submitit-ts result <folder> <jobId>
-  submitit-ts logs <folder> <jobId> [--err] [--task N]
-  submitit-ts cancel <folder> <jobId>...
-<folder> is the executor's folder template (e.g. 'logs/%j').`
+const json = { json: { type: 'boolean' } } as const
+const COMMANDS: Record<string, Command> = {
+  list: { args: [1, 1], options: { ...json, limit: { type: 'string' } }, run: (f, _, v, io) => list(f, { json: v.json as boolean, limit: v.limit === undefined ? undefined : positive(v.limit as string, '--limit') }, io) },
+  status: { args: [2, Infinity], options: { ...json, all: { type: 'boolean' } }, run: (f, ids, v, io) => status(f, ids, v, io) },
+  wait: { args: [2, Infinity], options: json, run: (f, ids, v, io) => wait(f, ids, v, io) },
+  result: { args: [2, Infinity], options: json, run: (f, ids, v, io) => result(f, ids, v, io) },
+  logs: { args: [2, Infinity], options: { ...json, err: { type: 'boolean' }, task: { type: 'string' } }, run: (f, ids, v, io) => logs(f, ids, v, io) },
+  cancel: { args: [2, Infinity], options: json, run: (f, ids, v, io) => cancel(f, ids, v, io) },
+  rerun: { args: [2, Infinity], options: { ...json, set: { type: 'string', multiple: true }, all: { type: 'boolean' } }, run: (f, ids, v, io) => rerunCommand(f, ids, v, io) },
+  clean: {
+    args: [1, Infinity],
+    options: { ...json, 'older-than': { type: 'string' }, state: { type: 'string', multiple: true }, 'dry-run': { type: 'boolean', short: 'n' } },
+    run: (f, ids, v, io) => clean(f, ids, v, io),
+  },
+  watch: { args: [2, 2], options: { interval: { type: 'string' } }, run: (f, ids, v, io) => watch(f, ids[0], v, io) },
+  report: { args: [2, 2], options: { html: { type: 'string' } }, run: (f, ids, v, io) => report(f, ids[0], v, io) },
+}
 
-/** Runs one command; returns the exit code. Output goes through `out`, errors through `err`. */
+function positive(text: string, name: string): number {
+  const n = Number(text)
+  if (!Number.isInteger(n) || n < 1) throw new CliError(`${name} takes a positive whole number, not '${text}'`, 2)
+  return n
+}
+
+/** Runs one command; returns the exit code (0 ok, 1 failed or not found, 2 bad usage). */
 export async function cli(argv: string[], out: (s: string) => void, err: (s: string) => void): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv, allowPositionals: true,
-    options: { err: { type: 'boolean' }, task: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-  })
-  const [command, folder, ...ids] = positionals
-  if (values.help || !command || !folder || ids.length === 0) {
+  const io: Io = { out, err }
+  const name = argv.find((a) => !a.startsWith('-'))
+  if (argv.length === 0) {
     err(USAGE)
-    return values.help ? 0 : 2
+    return 2
   }
-  const jobs = ids.map((id) => attachJob(folder, id))
-  switch (command) {
-    case 'status':
-      for (const job of jobs) void job.state // registers the unfinished ones with the watcher
-      await getSharedWatcher().refresh() // one scheduler call for all, now: not a guess before the first poll
-      for (const job of jobs) out(`${job.jobId}\t${stateText(job)}`)
-      return 0
-    case 'wait': {
-      let ok = true
-      for (const job of jobs) {
-        try {
-          await job.wait()
-        } catch (e) {
-          // e.g. Slurm says it can never start: say why rather than wait forever
-          err(`${job.jobId}: ${(e as Error).message}`)
-          ok = false
-        }
-        out(`${job.jobId}\t${stateText(job)}`)
-        ok &&= job.state === 'COMPLETED'
-      }
-      return ok ? 0 : 1
-    }
-    case 'cancel':
-      for (const job of jobs) {
-        await job.cancel()
-        out(`${job.jobId}\t${job.state}`)
-      }
-      return 0
-    case 'result': {
-      if (jobs.length !== 1) break
-      try {
-        const values = await jobs[0].results()
-        out(inspect(jobs[0].numTasks === 1 ? values[0] : values, { depth: 6, colors: false }))
-        return 0
-      } catch (e) {
-        err(e instanceof FailedJobError ? e.message : String(e))
-        return 1
-      }
-    }
-    case 'logs': {
-      if (jobs.length !== 1) break
-      const task = Number(values.task ?? 0)
-      const text = values.err ? jobs[0].stderr(task) : jobs[0].stdout(task)
-      if (text === null) err(`job ${jobs[0].jobId} (task ${task}) has written no ${values.err ? 'stderr' : 'stdout'}`)
-      else out(text.replace(/\n$/, ''))
-      return 0
-    }
+  if (name === 'help' || (name === undefined && argv.some((a) => a === '--help' || a === '-h'))) {
+    out(USAGE)
+    return 0
   }
-  err(USAGE)
-  return 2
+  const command = name === undefined ? undefined : COMMANDS[name]
+  if (!command) {
+    err(name === undefined ? USAGE : `submitit-ts: '${name}' is not a command; the commands are: ${Object.keys(COMMANDS).join(', ')}\n\n${USAGE}`)
+    return 2
+  }
+  let values: Record<string, unknown>
+  let positionals: string[]
+  try {
+    ({ values, positionals } = parseArgs({
+      args: argv, allowPositionals: true, strict: true,
+      options: { ...command.options, help: { type: 'boolean', short: 'h' } },
+    }))
+  } catch (e) {
+    err(`submitit-ts ${name}: ${(e as Error).message}\n\n${USAGE}`)
+    return 2
+  }
+  if (values.help) {
+    out(USAGE)
+    return 0
+  }
+  const [, folder, ...ids] = positionals
+  const given = positionals.length - 1
+  if (given < command.args[0] || given > command.args[1]) {
+    const what = command.args[0] === 1 ? 'a folder' : 'a folder and ' + (command.args[1] === 2 ? 'one id' : 'at least one id')
+    err(`submitit-ts ${name}: needs ${what}${given > command.args[1] ? `, got ${given} arguments` : ''}\n\n${USAGE}`)
+    return 2
+  }
+  try {
+    return await command.run(folder, ids, values, io)
+  } catch (e) {
+    if (e instanceof CliError) {
+      err(`submitit-ts ${name}: ${e.message}`)
+      if (e.code === 2) err(`\n${USAGE}`)
+      return e.code
+    }
+    throw e
+  }
 }
 
 // run as a command (also through npm's bin link, hence the real path)
 if (process.argv[1] && import.meta.url === pathToFileURL(fs.realpathSync(process.argv[1])).href) {
   cli(process.argv.slice(2), (s) => console.log(s), (s) => console.error(s)).then(
     (code) => { process.exitCode = code },
-    (e: Error) => { console.error(`submitit-ts: ${e.message}`); process.exitCode = 2 },
+    (e: Error) => { console.error(`submitit-ts: ${e.message}`); process.exitCode = 1 },
   )
 }

@@ -1,5 +1,6 @@
 // The serialized-task format, shared by every backend: v8 records, versioned, written atomically.
 import fs from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 import v8 from 'node:v8'
 import { threadId } from 'node:worker_threads'
@@ -81,17 +82,38 @@ export interface ResultRecord {
   marked: boolean
   states: Uint8Array
   values: unknown[]
+  /** when each element started and ended (ms since the epoch; absent in records of older writers) */
+  startedAt?: Float64Array
+  endedAt?: Float64Array
+  /** where the elements ran: the host (a Slurm node) and the worker thread's id there */
+  host?: string
+  thread?: number
 }
 
+/** Start and end of each element of a record, interleaved: [start0, end0, start1, end1, ...]. */
+export type ElementTimes = readonly number[]
+
 /** Builds a result record from encoded outcomes. */
-export function resultRecord(sub: Pick<SubmissionRecord, 'arrayId' | 'nonce'>, first: number, task: number, outcomes: readonly Outcome[], marked: boolean): ResultRecord {
+export function resultRecord(sub: Pick<SubmissionRecord, 'arrayId' | 'nonce'>, first: number, task: number, outcomes: readonly Outcome[], marked: boolean, times?: ElementTimes): ResultRecord {
   const states = new Uint8Array(outcomes.length)
   const values = new Array<unknown>(outcomes.length)
   outcomes.forEach((o, k) => {
     states[k] = FINAL_STATES.indexOf(o.state)
     values[k] = o.state === 'COMPLETED' ? o.value : o.error
   })
-  return { format: 'submitit-ts/result', version: FORMAT_VERSION, node: process.version, arrayId: sub.arrayId, nonce: sub.nonce, first, task, marked, states, values }
+  const record: ResultRecord = { format: 'submitit-ts/result', version: FORMAT_VERSION, node: process.version, arrayId: sub.arrayId, nonce: sub.nonce, first, task, marked, states, values }
+  if (times && times.length >= 2 * outcomes.length) {
+    // two columns, no object per element (read by `submitit-ts list`, `report`, jobInfo())
+    record.startedAt = new Float64Array(outcomes.length)
+    record.endedAt = new Float64Array(outcomes.length)
+    for (let k = 0; k < outcomes.length; k++) {
+      record.startedAt[k] = times[2 * k]
+      record.endedAt[k] = times[2 * k + 1]
+    }
+    record.host = os.hostname()
+    record.thread = threadId
+  }
+  return record
 }
 
 /**
@@ -101,9 +123,9 @@ export function resultRecord(sub: Pick<SubmissionRecord, 'arrayId' | 'nonce'>, f
  */
 export function writeResultFile(
   sub: Pick<SubmissionRecord, 'arrayId' | 'nonce' | 'isArray'>, file: string, first: number, task: number,
-  outcomes: readonly Outcome[], marked: boolean,
+  outcomes: readonly Outcome[], marked: boolean, times?: ElementTimes,
 ): { record: ResultRecord; bytes: Uint8Array; written: boolean } {
-  let record = resultRecord(sub, first, task, outcomes, marked)
+  let record = resultRecord(sub, first, task, outcomes, marked, times)
   let bytes: Uint8Array = encodeRecord(record)
   try {
     writeAtomic(file, bytes)
@@ -114,7 +136,7 @@ export function writeResultFile(
       error: Object.assign(new Error(`job ${sub.isArray ? `${sub.arrayId}_${first + k}` : sub.arrayId} ended, but ${(e as Error).message}; ` +
         'its outcome is lost: fix that, then submit it again'), { name: 'ResultWriteError', code: (e as NodeJS.ErrnoException).code }),
     }, 'a result').outcome)
-    record = resultRecord(sub, first, task, failed, true)
+    record = resultRecord(sub, first, task, failed, true, times)
     bytes = encodeRecord(record)
     return { record, bytes, written: false }
   }

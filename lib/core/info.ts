@@ -1,0 +1,278 @@
+// What the files of a folder say about its jobs, read in bulk: the submissions under a folder
+// template (one listing pass per folder level), and per array the state and timings of every
+// element from its result records (chunk files read once each, no Job object per finished element).
+// The CLI (list, status, report, clean), rerun() and jobInfo() are built on it.
+import fs from 'node:fs'
+import path from 'node:path'
+import { attachJob } from './attach.js'
+import { cachedGet } from './cache.js'
+import { findChunkFile } from './chunk-listing.js'
+import { FINAL_STATES, readResult, readSubmission, worstState, type FinalState, type ResultRecord, type SubmissionRecord } from './format.js'
+import type { Job, JobState } from './job.js'
+import { EXT, JobPaths, makeJobId, parseJobId, submittedPath } from './paths.js'
+
+/** An element has no outcome on disk yet (in ArrayScan.states). */
+export const NO_OUTCOME = 255
+
+/** Where and when one task of a job ran, from its result record. */
+export interface TaskTiming {
+  rank: number
+  state?: FinalState
+  /** ms since the epoch */
+  startedAt?: number
+  endedAt?: number
+  /** the host (a Slurm node) and the worker thread's id there */
+  host?: string
+  thread?: number
+}
+
+/** A job's state with its timings: `jobInfo(job)`. Times are ms since the epoch. */
+export interface JobInfo {
+  jobId: string
+  state: JobState
+  reason?: string
+  /** the earliest start and latest end of its tasks, once known */
+  startedAt?: number
+  endedAt?: number
+  durationMs?: number
+  host?: string
+  thread?: number
+  tasks: TaskTiming[]
+}
+
+const records = new Map<string, ResultRecord>()
+
+/** The result record holding task `task` of a job, and the element's place in it. */
+function recordOf(paths: JobPaths, task: number, nonce: string): { record: ResultRecord; k: number } | undefined {
+  let file = paths.resultFile(task)
+  if (!fs.existsSync(file)) {
+    if (paths.index === null) return undefined
+    const chunk = findChunkFile(paths.arrayFolder, paths.arrayId, paths.index, task)
+    if (!chunk) return undefined
+    file = chunk
+  }
+  const record = cachedGet(records, file, 64, readResult)
+  if (record.nonce !== nonce) return undefined
+  return { record, k: (paths.index ?? 0) - record.first }
+}
+
+/** The state of a job with where and when each of its tasks ran (as far as its result files say). */
+export function jobInfo(job: Job<unknown>): JobInfo {
+  const info: JobInfo = { jobId: job.jobId, state: job.state, tasks: [] }
+  const reason = job.reason
+  if (reason) info.reason = reason
+  for (let t = 0; t < job.numTasks; t++) {
+    const timing: TaskTiming = { rank: t }
+    const found = recordOf(job.paths, t, job.nonce)
+    if (found) {
+      const { record, k } = found
+      timing.state = FINAL_STATES[record.states[k]]
+      if (record.startedAt && record.endedAt) {
+        timing.startedAt = record.startedAt[k]
+        timing.endedAt = record.endedAt[k]
+        timing.host = record.host
+        timing.thread = record.thread
+        info.startedAt = Math.min(info.startedAt ?? Infinity, timing.startedAt)
+        info.endedAt = Math.max(info.endedAt ?? -Infinity, timing.endedAt)
+      }
+    }
+    info.tasks.push(timing)
+  }
+  if (info.startedAt !== undefined && info.endedAt !== undefined) info.durationMs = info.endedAt - info.startedAt
+  info.host = info.tasks[0]?.host
+  info.thread = info.tasks[0]?.thread
+  return info
+}
+
+/** A submission file found under a folder template. */
+export interface SubmissionFile {
+  file: string
+  arrayId: string
+  /** when it was submitted (ms since the epoch): the file's birth time where the file system keeps it */
+  submittedAt: number
+}
+
+/**
+ * Every submission under `template` (an executor's folder template, or a plain folder), newest
+ * first. Each folder level with an id (%j, %A) is listed once; an element's own folder (A_3) is
+ * never entered: an array's shared files live in the folder made with %j = %A = A.
+ */
+export function findSubmissions(template: string): SubmissionFile[] {
+  const abs = path.resolve(template)
+  const found = new Map<string, SubmissionFile>()
+  // with %a in the template, an array's folder (%a = all) and a single job's (%a empty) differ
+  for (const isArray of [true, false]) {
+    const parts = submittedPath(abs, '\0', isArray).split(path.sep)
+    const walk = (dir: string, level: number, id: string | undefined): void => {
+      if (level === parts.length - 1) {
+        for (const name of readdir(dir)) {
+          const m = /^(.+)_submitted\.v8$/.exec(name)
+          if (!m || (id !== undefined && m[1] !== id)) continue
+          const file = path.join(dir, name)
+          if (!found.has(file)) found.set(file, { file, arrayId: m[1], submittedAt: birth(file) })
+        }
+        return
+      }
+      const pattern = parts[level]
+      if (!pattern.includes('\0')) return walk(path.join(dir, pattern), level + 1, id)
+      const before = pattern.slice(0, pattern.indexOf('\0'))
+      const after = pattern.slice(pattern.lastIndexOf('\0') + 1)
+      for (const name of readdir(dir)) {
+        if (!name.startsWith(before) || !name.endsWith(after) || name.length <= before.length + after.length) continue
+        const value = name.slice(before.length, name.length - after.length)
+        if (/_\d+$/.test(value) || (id !== undefined && value !== id)) continue // an element's folder
+        walk(path.join(dir, name), level + 1, value)
+      }
+    }
+    // from the longest leading part without an id
+    let level = 1
+    let root: string = path.sep
+    while (level < parts.length - 1 && !parts[level].includes('\0')) root = path.join(root, parts[level++])
+    walk(root, level, undefined)
+  }
+  return [...found.values()].sort((a, b) => b.submittedAt - a.submittedAt || (a.arrayId < b.arrayId ? 1 : -1))
+}
+
+function readdir(dir: string): string[] {
+  try {
+    return fs.readdirSync(dir)
+  } catch {
+    return []
+  }
+}
+
+function birth(file: string): number {
+  try {
+    const st = fs.statSync(file)
+    return st.birthtimeMs > 0 ? st.birthtimeMs : st.mtimeMs
+  } catch {
+    return 0
+  }
+}
+
+/** The submission of an array or job id under `template`; undefined when there is none. */
+export function submissionFile(template: string, arrayId: string): { file: string; record: SubmissionRecord } | undefined {
+  for (const isArray of [true, false]) {
+    const file = submittedPath(path.resolve(template), arrayId, isArray)
+    if (fs.existsSync(file)) return { file, record: readSubmission(file) }
+  }
+  return undefined
+}
+
+/** What the result files of one array say, per element (task 0's timings; the worst task state). */
+export interface ArrayScan {
+  record: SubmissionRecord
+  size: number
+  numTasks: number
+  /** FINAL_STATES index per element, NO_OUTCOME while some task has none */
+  states: Uint8Array
+  /** ms since the epoch, NaN when unknown */
+  startedAt: Float64Array
+  endedAt: Float64Array
+  /** where each element ran ("host" on Slurm, "host/thread N" locally), undefined when unknown */
+  where: (string | undefined)[]
+  /** the error of each element that did not complete (as stored: may hold markers, see `marked`) */
+  errors: Map<number, { error: unknown; marked: boolean }>
+}
+
+/** Reads every result file of an array: one listing of its folder, each chunk file once. */
+export function scanArray(record: SubmissionRecord): ArrayScan {
+  const size = record.isArray ? record.args.length : 1
+  const numTasks = record.params.tasksPerNode * record.params.nodes
+  const scan: ArrayScan = {
+    record, size, numTasks,
+    states: new Uint8Array(size).fill(NO_OUTCOME),
+    startedAt: new Float64Array(size).fill(NaN),
+    endedAt: new Float64Array(size).fill(NaN),
+    where: new Array(size).fill(undefined),
+    errors: new Map(),
+  }
+  const seen = new Uint8Array(size) // tasks found per element
+  const worst: FinalState[][] = numTasks > 1 ? Array.from({ length: size }, () => []) : []
+  const take = (rec: ResultRecord, k: number, index: number): void => {
+    if (rec.nonce !== record.nonce || index < 0 || index >= size) return
+    const state = FINAL_STATES[rec.states[k]]
+    if (state === undefined) return
+    seen[index]++
+    if (numTasks > 1) worst[index].push(state)
+    else scan.states[index] = rec.states[k]
+    if (state !== 'COMPLETED' && !scan.errors.has(index)) scan.errors.set(index, { error: rec.values[k], marked: rec.marked })
+    if (rec.task === 0 && rec.startedAt && rec.endedAt) {
+      scan.startedAt[index] = rec.startedAt[k]
+      scan.endedAt[index] = rec.endedAt[k]
+      scan.where[index] = record.backend === 'slurm' ? rec.host : `${rec.host}/thread ${rec.thread}`
+    }
+  }
+  const folder = new JobPaths(record.folder, record.arrayId, { arrayId: record.arrayId, index: record.isArray ? 0 : null }).arrayFolder
+  const names = readdir(folder)
+  const prefix = `${record.arrayId}_`
+  const inArrayFolder = new Set<string>()
+  for (const name of names) {
+    if (!name.startsWith(prefix) || !name.endsWith(`_result.${EXT}`)) continue
+    inArrayFolder.add(name)
+    if (!record.isArray) continue
+    const m = /^(\d+)-(\d+)_(\d+)_result\.v8$/.exec(name.slice(prefix.length))
+    if (!m) continue
+    let rec: ResultRecord
+    try {
+      rec = readResult(path.join(folder, name))
+    } catch {
+      continue // being replaced, or not ours
+    }
+    for (let k = 0; k < rec.states.length; k++) take(rec, k, rec.first + k)
+  }
+  // the elements with a file of their own (Slurm jobs, chunks of one, single jobs)
+  for (let i = 0; i < size; i++) {
+    if (seen[i] >= numTasks) continue
+    const jobId = makeJobId(record.arrayId, record.isArray ? i : null)
+    const paths = new JobPaths(record.folder, jobId, { arrayId: record.arrayId, index: record.isArray ? i : null })
+    for (let t = 0; t < numTasks; t++) {
+      const file = paths.resultFile(t)
+      // in the array folder, the listing says whether it exists; elsewhere, one stat
+      if (path.dirname(file) === folder ? !inArrayFolder.has(path.basename(file)) : !fs.existsSync(file)) continue
+      try {
+        const rec = readResult(file)
+        take(rec, (paths.index ?? 0) - rec.first, paths.index ?? 0)
+      } catch { /* being written */ }
+    }
+  }
+  if (numTasks > 1) {
+    for (let i = 0; i < size; i++) if (worst[i].length >= numTasks) scan.states[i] = FINAL_STATES.indexOf(worstState(worst[i]))
+  }
+  return scan
+}
+
+/**
+ * Every element's state: from its result files, or, for those without an outcome yet, from its
+ * backend (attached; `refresh` asks the scheduler once for all of them, e.g. Slurm's watcher).
+ */
+export async function elementStates(scan: ArrayScan, refresh?: () => Promise<void>): Promise<{ states: JobState[]; reasons: Map<number, string> }> {
+  const states = new Array<JobState>(scan.size)
+  const open: { i: number; job: Job<unknown> }[] = []
+  for (let i = 0; i < scan.size; i++) {
+    if (scan.states[i] !== NO_OUTCOME) states[i] = FINAL_STATES[scan.states[i]]
+    else {
+      const job = attachJob(scan.record.folder, makeJobId(scan.record.arrayId, scan.record.isArray ? i : null))
+      void job.state // registers it with its watcher
+      open.push({ i, job })
+    }
+  }
+  if (open.length > 0 && refresh) await refresh()
+  const reasons = new Map<number, string>()
+  for (const { i, job } of open) {
+    states[i] = job.state
+    const reason = job.reason
+    if (reason) reasons.set(i, reason)
+  }
+  return { states, reasons }
+}
+
+/** "990 completed, 7 failed, 3 running": the counts of each state, most frequent first. */
+export function countStates(states: Iterable<JobState>): Partial<Record<JobState, number>> {
+  const counts: Partial<Record<JobState, number>> = {}
+  for (const s of states) counts[s] = (counts[s] ?? 0) + 1
+  return counts
+}
+
+/** Splits an id given on a command line into its array id and index. */
+export { parseJobId }

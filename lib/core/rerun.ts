@@ -1,0 +1,139 @@
+// rerun(jobs): the same task with the same arguments, again, on the same backend and folder, as one
+// new array per old submission. The new submission is built from the old one (its encoded arguments
+// are reused as they are); the new job ids are recorded next to the old ones (<A>_rerun.json).
+import { randomUUID } from 'node:crypto'
+import fs from 'node:fs'
+import path from 'node:path'
+import { DebugExecutor } from '../debug/executor.js'
+import { LocalExecutor } from '../local/executor.js'
+import type { SlurmCommandOptions } from '../slurm/commands.js'
+import { SlurmExecutor } from '../slurm/executor.js'
+import type { Executor, PreparedArray } from './executor.js'
+import { FORMAT_VERSION, readSubmission, writeAtomic, type SubmissionRecord } from './format.js'
+import type { Job } from './job.js'
+import { currentOwner } from './owner.js'
+import { arrayFolder } from './paths.js'
+
+export interface RerunOptions {
+  /** Slurm only: where sbatch & co. are (tests use fakes) */
+  commands?: SlurmCommandOptions
+}
+
+/** What `<A>_rerun.json` holds: each rerun of jobs of array A, old job id → new job id. */
+export interface RerunLinks {
+  reruns: { at: string; arrayId: string; jobs: Record<string, string> }[]
+}
+
+export function rerunFile(record: Pick<SubmissionRecord, 'folder' | 'arrayId' | 'isArray'>): string {
+  return path.join(arrayFolder(record.folder, record.arrayId, record.isArray), `${record.arrayId}_rerun.json`)
+}
+
+export function readReruns(record: Pick<SubmissionRecord, 'folder' | 'arrayId' | 'isArray'>): RerunLinks | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(rerunFile(record), 'utf8')) as RerunLinks
+  } catch {
+    return undefined
+  }
+}
+
+/** The latest rerun of each job: old job id → new job id. */
+export function rerunMap(links: RerunLinks | undefined): Map<string, string> {
+  const map = new Map<string, string>()
+  for (const r of links?.reruns ?? []) for (const [from, to] of Object.entries(r.jobs)) map.set(from, to)
+  return map
+}
+
+/**
+ * Submits `jobs` again: same tasks, same arguments, same backend and folder, with the old
+ * submission's parameters changed by `params` (e.g. `{ timeoutMin: 30 }`). Jobs of one submission
+ * become one new array; the new jobs come back in the order given. On Slurm, the old batch
+ * script's partition, account, qos, constraint, job name, CPUs, GPUs and memory are kept.
+ */
+export async function rerun(jobs: readonly Job<unknown>[], params: Record<string, unknown> = {}, options: RerunOptions = {}): Promise<Job<unknown>[]> {
+  const groups = new Map<string, { record: SubmissionRecord; at: number[]; indices: number[] }>()
+  jobs.forEach((job, at) => {
+    const file = job.paths.submitted
+    let group = groups.get(file)
+    if (!group) {
+      const record = readSubmission(file)
+      if (record.nonce !== job.nonce) throw new Error(`${file} now holds another submission than job ${job.jobId}'s (its id was reused): it cannot be rerun`)
+      group = { record, at: [], indices: [] }
+      groups.set(file, group)
+    }
+    group.at.push(at)
+    group.indices.push(job.paths.index ?? 0)
+  })
+  const result = new Array<Job<unknown>>(jobs.length)
+  for (const { record, at, indices } of groups.values()) {
+    const executor = executorFor(record, params, options)
+    const prepared: PreparedArray = {
+      format: 'submitit-ts/submission', version: FORMAT_VERSION, node: process.version, nonce: randomUUID(),
+      params: (executor as unknown as { workerParameters(): SubmissionRecord['params'] }).workerParameters(),
+      owner: currentOwner(),
+      ...usedTasks(record, indices), args: indices.map((i) => record.args[i]), marked: record.marked,
+    }
+    // the executor's own path for a prepared submission: ids, files, scheduling as for any other
+    const submitted = await (executor as unknown as { submitPrepared(p: PreparedArray, isArray: boolean): Promise<Job<unknown>[]> })
+      .submitPrepared(prepared, record.isArray || indices.length > 1)
+    const links: Record<string, string> = {}
+    submitted.forEach((job, k) => {
+      result[at[k]] = job
+      links[jobs[at[k]].jobId] = job.jobId
+    })
+    const old = readReruns(record) ?? { reruns: [] }
+    old.reruns.push({ at: new Date().toISOString(), arrayId: submitted[0].paths.arrayId, jobs: links })
+    writeAtomic(rerunFile(record), Buffer.from(`${JSON.stringify(old, null, 1)}\n`))
+  }
+  return result
+}
+
+/** The tasks the chosen elements run, and each element's index among them. */
+function usedTasks(record: SubmissionRecord, indices: number[]): Pick<SubmissionRecord, 'fns' | 'fnIndex'> {
+  const renumber = new Map<number, number>()
+  const fns: SubmissionRecord['fns'] = []
+  const fnIndex = indices.map((i) => {
+    const old = record.fnIndex[i]
+    let k = renumber.get(old)
+    if (k === undefined) renumber.set(old, k = fns.push(record.fns[old]) - 1)
+    return k
+  })
+  return { fns, fnIndex }
+}
+
+/** An executor of the record's backend on its folder, with its parameters, then `params`. */
+function executorFor(record: SubmissionRecord, params: Record<string, unknown>, options: RerunOptions): Executor<object> {
+  const { timeoutMin, tasksPerNode, nodes, stderrToStdout } = record.params
+  const base: Record<string, unknown> = { tasksPerNode, nodes }
+  if (stderrToStdout) base.stderrToStdout = true
+  let executor: Executor<object>
+  if (record.backend === 'slurm') {
+    executor = new SlurmExecutor({ folder: record.folder, commands: options.commands, ...slurmParamsOf(record) }) as unknown as Executor<object>
+  } else if (record.backend === 'local') {
+    executor = new LocalExecutor({ folder: record.folder }) as unknown as Executor<object>
+  } else {
+    executor = new DebugExecutor({ folder: record.folder }) as unknown as Executor<object>
+  }
+  if (timeoutMin !== undefined && record.backend !== 'debug') base.timeoutMin = timeoutMin
+  executor.updateParameters({ ...base, ...params } as never)
+  return executor
+}
+
+/** The parameters of an old Slurm batch script worth keeping (its #SBATCH lines). */
+function slurmParamsOf(record: SubmissionRecord): Record<string, unknown> {
+  let script: string
+  try {
+    script = fs.readFileSync(path.join(arrayFolder(record.folder, record.arrayId, record.isArray), `${record.arrayId}_submission.sh`), 'utf8')
+  } catch {
+    return {}
+  }
+  const flags = new Map<string, string>()
+  for (const m of script.matchAll(/^#SBATCH --([a-z-]+)=(.*)$/gm)) flags.set(m[1], m[2].replace(/^'(.*)'$/, '$1'))
+  const out: Record<string, unknown> = {}
+  const text: Record<string, string> = { partition: 'partition', account: 'account', qos: 'qos', constraint: 'constraint', 'job-name': 'jobName' }
+  for (const [flag, name] of Object.entries(text)) if (flags.has(flag)) out[name] = flags.get(flag)
+  const ints: Record<string, string> = { 'cpus-per-task': 'cpusPerTask', 'gpus-per-node': 'gpusPerNode' }
+  for (const [flag, name] of Object.entries(ints)) if (/^\d+$/.test(flags.get(flag) ?? '')) out[name] = Number(flags.get(flag))
+  const mem = /^(\d+)([KMGT]?)$/.exec(flags.get('mem') ?? '')
+  if (mem) out.memGb = Number(mem[1]) * ({ K: 1 / 1024 ** 2, M: 1 / 1024, G: 1, T: 1024, '': 1 / 1024 } as Record<string, number>)[mem[2]]
+  return out
+}
