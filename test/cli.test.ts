@@ -1,10 +1,11 @@
 // The submitit-ts command, run as a user would, on jobs another process submitted.
 import { spawnSync } from 'node:child_process'
+import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
-import { LocalExecutor } from '../dist/lib/index.js'
-import { chatty, fails, train } from '../dist/fixtures/tasks.js'
+import { jobInfo, LocalExecutor } from '../dist/lib/index.js'
+import { chatty, fails, sleepMs, train } from '../dist/fixtures/tasks.js'
 
 const cliPath = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'lib', 'cli.js')
 const run = (...args: string[]) => spawnSync(process.execPath, [cliPath, ...args], { encoding: 'utf8', timeout: 60_000 })
@@ -20,7 +21,7 @@ t.test('status, wait, result and logs of finished jobs', async (t) => {
 
   const status = run('status', folder, ok.jobId, bad.jobId)
   t.equal(status.status, 0, status.stderr)
-  t.equal(status.stdout, `${ok.jobId}\tCOMPLETED\n${bad.jobId}\tFAILED\n`)
+  t.match(status.stdout, new RegExp(`^${ok.jobId}\tCOMPLETED\t\\S+\t\\S+/thread \\d+\n${bad.jobId}\tFAILED\t`), 'state, duration, host/thread')
   const wait = run('wait', folder, ok.jobId, bad.jobId)
   t.equal(wait.status, 1, 'not all completed')
   const result = run('result', folder, ok.jobId)
@@ -34,7 +35,123 @@ t.test('status, wait, result and logs of finished jobs', async (t) => {
   const cancel = run('cancel', folder, ok.jobId)
   t.equal(cancel.status, 0, 'cancelling a finished job changes nothing')
   t.equal(cancel.stdout, `${ok.jobId}\tCOMPLETED\n`)
-  const usage = run('frobnicate', folder, ok.jobId)
-  t.equal(usage.status, 2)
-  t.match(usage.stderr, /usage:/)
+  const info = jobInfo(ok)
+  t.equal(info.state, 'COMPLETED')
+  t.ok(info.startedAt! <= info.endedAt! && info.durationMs! >= 0 && typeof info.host === 'string' && typeof info.thread === 'number', 'timings in the result')
+})
+
+t.test('help, usage and exit codes', async (t) => {
+  for (const args of [['--help'], ['help'], ['-h'], ['status', '--help']]) {
+    const r = run(...args)
+    t.equal(r.status, 0, `${args.join(' ')} exits 0`)
+    t.match(r.stdout, /^usage: submitit-ts/, `${args.join(' ')}: usage on stdout`)
+  }
+  const none = run()
+  t.equal(none.status, 2)
+  t.match(none.stderr, /usage:/)
+  const unknown = run('frobnicate', 'logs', 'x')
+  t.equal(unknown.status, 2)
+  t.match(unknown.stderr, /'frobnicate' is not a command[\s\S]*usage:/)
+  const badOption = run('status', 'logs', 'x', '--bogus')
+  t.equal(badOption.status, 2)
+  t.match(badOption.stderr, /--bogus[\s\S]*usage:/)
+  const missing = run('status', 'logs')
+  t.equal(missing.status, 2)
+  t.match(missing.stderr, /needs a folder and at least one id/)
+})
+
+t.test('list, array ids, clear errors, --json', async (t) => {
+  const dir = t.testdir()
+  const folder = `${dir}/%j`
+  const ex = new LocalExecutor({ folder, maxWorkers: 2 })
+  t.teardown(() => ex.shutdown())
+  const older = await ex.submit(train, 1, 1)
+  await older.wait()
+  const jobs = await ex.batch(() => {
+    for (let i = 0; i < 5; i++) ex.submit(sleepMs, 1, i)
+    ex.submit(fails, 'one bad')
+  })
+  await Promise.all(jobs.map((j) => j.wait()))
+  const arrayId = jobs[0].paths.arrayId
+
+  const list = run('list', folder)
+  t.equal(list.status, 0, list.stderr)
+  const lines = list.stdout.trim().split('\n')
+  t.match(lines[0], /^ID\s+JOBS\s+STATES\s+TASK\s+SUBMITTED\s+BACKEND\s+ELAPSED/)
+  t.match(lines[1], new RegExp(`^${arrayId}\\s+6\\s+5 completed, 1 failed\\s+sleepMs,fails\\s+\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d\\s+local`), 'newest first, counts')
+  t.match(lines[2], new RegExp(`^${older.jobId}\\s+1\\s+1 completed\\s+train`))
+  const listJson = JSON.parse(run('list', folder, '--json').stdout)
+  t.same(listJson.arrays.map((a: { arrayId: string }) => a.arrayId), [arrayId, older.jobId])
+  t.same(listJson.arrays[0].counts, { COMPLETED: 5, FAILED: 1 })
+  t.equal(listJson.arrays[0].backend, 'local')
+
+  const status = run('status', folder, arrayId)
+  t.equal(status.status, 0, status.stderr)
+  t.match(status.stdout, new RegExp(`^${arrayId}\t6 jobs: 5 completed, 1 failed\n  ${arrayId}_5\tFAILED\t`), 'summary and the jobs that did not complete')
+  const sj = JSON.parse(run('status', folder, arrayId, '--json').stdout)
+  t.equal(sj.arrays[0].elements.length, 6)
+  t.equal(sj.arrays[0].elements[5].state, 'FAILED')
+  t.ok(sj.arrays[0].elements[0].startedAt && sj.arrays[0].elements[0].durationMs >= 0, 'timings per job')
+  const results = run('result', folder, arrayId)
+  t.equal(results.status, 1, 'one failed')
+  t.match(results.stdout, new RegExp(`^${arrayId}_0\t0\n${arrayId}_1\t1\n`))
+  t.match(results.stderr, /one bad/)
+  const wait = run('wait', folder, arrayId, '--json')
+  t.equal(wait.status, 1)
+  t.equal(JSON.parse(wait.stdout).jobs.length, 6)
+
+  const notThere = run('status', folder, 'nosuchid')
+  t.equal(notThere.status, 1)
+  t.match(notThere.stderr, /no job or array 'nosuchid' under .*submitit-ts list/)
+  const past = run('status', folder, `${arrayId}_6`)
+  t.equal(past.status, 1)
+  t.match(past.stderr, new RegExp(`array ${arrayId} has 6 jobs \\(${arrayId}_0..${arrayId}_5\\): there is no ${arrayId}_6`))
+  t.notMatch(past.stdout + past.stderr, /FAILED/)
+  const single = run('result', folder, `${older.jobId}_0`)
+  t.equal(single.status, 1)
+  t.match(single.stderr, /is a single job, not an array/)
+
+  const plain = path.join(dir, 'plain')
+  const ex2 = new LocalExecutor({ folder: plain })
+  t.teardown(() => ex2.shutdown())
+  const [a] = await ex2.mapArray(train, [1], [2])
+  await a.wait()
+  t.match(run('list', plain).stdout, new RegExp(`${a.paths.arrayId}\\s+1\\s+1 completed`), 'a plain folder too')
+  t.equal(run('list', path.join(dir, 'empty')).status, 0, 'nothing there is not an error')
+})
+
+t.test('clean: finished arrays only, --dry-run, --state, --older-than', async (t) => {
+  const folder = `${t.testdir()}/%j`
+  const ex = new LocalExecutor({ folder, maxWorkers: 2 })
+  t.teardown(() => ex.shutdown())
+  const good = await ex.mapArray(train, [1, 2], [1, 1])
+  const bad = await ex.submit(fails, 'x')
+  await Promise.all([...good, bad].map((j) => j.wait()))
+  const running = await ex.submit(sleepMs, 60_000, 1)
+  t.teardown(() => running.cancel())
+  t.equal(run('clean', folder, '--older-than', 'soon').status, 2, 'a bad age is a usage error')
+  t.equal(run('clean', folder, '--older-than', '1d').stdout, '', 'nothing old enough')
+  const dry = run('clean', folder, '--dry-run', '--state', 'completed')
+  t.equal(dry.status, 0, dry.stderr)
+  t.match(dry.stdout, new RegExp(`would remove .*${good[0].paths.arrayId}_submitted.v8`))
+  t.notMatch(dry.stdout, new RegExp(bad.jobId), '--state completed leaves the failed one')
+  t.ok(fs.existsSync(good[0].paths.submitted), 'dry run removes nothing')
+  const json = JSON.parse(run('clean', folder, '--json').stdout)
+  t.same(json.removed.map((r: { arrayId: string }) => r.arrayId).sort(), [good[0].paths.arrayId, bad.jobId].sort())
+  t.match(json.kept, [{ arrayId: running.jobId, why: /not finished/ }], 'never a running job')
+  t.notOk(fs.existsSync(good[0].paths.submitted))
+  t.ok(fs.existsSync(running.paths.submitted))
+  t.notOk(fs.existsSync(path.dirname(good[0].paths.resultFile(0))) && fs.readdirSync(path.dirname(good[0].paths.resultFile(0))).length > 0, 'no file of it left')
+  t.match(run('list', folder).stdout, new RegExp(`${running.jobId}\\s+1\\s+1 running`))
+})
+
+t.test('watch: a line per interval off a terminal, until the end', async (t) => {
+  const folder = `${t.testdir()}/%j`
+  const ex = new LocalExecutor({ folder, maxWorkers: 2 })
+  t.teardown(() => ex.shutdown())
+  const jobs = await ex.mapArray(sleepMs, [1, 1, 1], [1, 2, 3])
+  await Promise.all(jobs.map((j) => j.wait()))
+  const w = run('watch', folder, jobs[0].paths.arrayId)
+  t.equal(w.status, 0, w.stderr)
+  t.match(w.stdout, /3\/3 done, 0 failed, 0 running, 0 pending, .*\/s, in \d/)
 })
