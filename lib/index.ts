@@ -6,6 +6,7 @@ export { Job, JobTask, isFinalState, type JobState, type JobSubmission } from '.
 export { attachJob } from './core/attach.js'
 export { JobEnvironment, expandNodeList, type JobEnvironmentInfo } from './core/environment.js'
 export { saveCheckpoint } from './core/checkpoint.js'
+export { CancelledError, ResultWriteError, TimeoutError, WorkerCrashError } from './core/job-errors.js'
 export { JobPaths } from './core/paths.js'
 export { FailedJobError, ParameterError, SubmissionTooLargeError, UncompletedJobError, UnserializableValueError } from './core/errors.js'
 export { LocalExecutor, type LocalParameters } from './local/executor.js'

@@ -8,7 +8,7 @@ import { chunkMemory, CHECKPOINTED, WARNED, type RunReply, type RunRequest } fro
 import { abandonRun, runTasks } from './run.js'
 
 export type ToJob = { run: Omit<RunRequest, 'memory'> } | { warn: number }
-export type FromJob = { reply: RunReply } | { checkpointed: number }
+export type FromJob = { started: true } | { reply: RunReply } | { checkpointed: number }
 
 const memory = chunkMemory(1)
 
@@ -23,6 +23,8 @@ process.on('message', (message: ToJob) => {
     }, 50)
     return
   }
+  // the job's time counts from here, not from the process's start
+  process.send!({ started: true } satisfies FromJob)
   runTasks({ ...message.run, memory, guard: true }).then(
     (reply) => process.send!({ reply } satisfies FromJob, () => process.exit(0)),
     (error: Error) => {

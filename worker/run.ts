@@ -14,6 +14,7 @@ import {
   type RunReply, type RunRequest,
 } from '../lib/core/protocol.js'
 import { readCheckpointOf, writeCheckpoint } from '../lib/core/checkpoint.js'
+import { cancelledBeforeStart, WorkerCrashError } from '../lib/core/job-errors.js'
 import { checkpointOf, loadTask } from '../lib/core/task.js'
 import { decodeValue, encodeValue, unsendableError } from '../lib/core/values.js'
 import { captureOutput } from './capture.js'
@@ -83,7 +84,7 @@ export async function runTasks(req: RunRequest): Promise<RunReply> {
       if (control) Atomics.store(control, CURRENT, index)
       const cancelled = control !== undefined && Atomics.load(control, FLAGS + k) === CANCEL_FLAG
       if (cancelled) {
-        outcome = errorOutcome('CANCELLED', Object.assign(new Error(`job ${jobId} was cancelled before it started`), { name: 'CancelledError' }))
+        outcome = errorOutcome('CANCELLED', cancelledBeforeStart(jobId))
       } else {
         outcome = runOne(sub, fns, index, jobId, req, run)
         if (outcome instanceof Promise) outcome = await outcome
@@ -203,9 +204,9 @@ function installGuards(): void {
     const run = inFlight
     if (!run?.current) return
     const paths = new JobPaths(run.sub.folder, run.current.jobId)
-    const crash = encodeOutcome(errorOutcome('FAILED', Object.assign(new Error(
+    const crash = encodeOutcome(errorOutcome('FAILED', new WorkerCrashError(
       `the worker thread running job ${run.current.jobId} died: the task called process.exit(${code}). See its logs: ${paths.stderr(run.req.task)} and ${paths.stdout(run.req.task)}`,
-    ), { name: 'WorkerCrashError' })), 'a crash')
+    )), 'a crash')
     run.outcomes.push(crash.outcome)
     run.marked ||= crash.marked
     flush(run)

@@ -5,6 +5,7 @@ import path from 'node:path'
 import v8 from 'node:v8'
 import { threadId } from 'node:worker_threads'
 import { decodeValue, encodeValue, unsendableError } from './values.js'
+import { ResultWriteError } from './job-errors.js'
 import type { Owner } from './owner.js'
 import type { TaskRef } from './task.js'
 
@@ -133,8 +134,8 @@ export function writeResultFile(
   } catch (e) {
     const failed = outcomes.map((_, k) => encodeOutcome({
       state: 'FAILED',
-      error: Object.assign(new Error(`job ${sub.isArray ? `${sub.arrayId}_${first + k}` : sub.arrayId} ended, but ${(e as Error).message}; ` +
-        'its outcome is lost: fix that, then submit it again'), { name: 'ResultWriteError', code: (e as NodeJS.ErrnoException).code }),
+      error: new ResultWriteError(`job ${sub.isArray ? `${sub.arrayId}_${first + k}` : sub.arrayId} ended, but ${(e as Error).message}; ` +
+        'its outcome is lost: fix that, then submit it again', (e as NodeJS.ErrnoException).code),
     }, 'a result').outcome)
     record = resultRecord(sub, first, task, failed, true, times)
     bytes = encodeRecord(record)

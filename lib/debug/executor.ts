@@ -7,6 +7,7 @@ import { CommonParameters, Executor, type CoreParameters, type ParameterUpdate, 
 import { observeThrown } from '../core/environment.js'
 import { decodeResult, makeFolder, outcomeAt, worstState, writeAtomic, type FinalState, type SubmissionRecord } from '../core/format.js'
 import { newArrayId } from '../core/ids.js'
+import { cancelledBeforeStart } from '../core/job-errors.js'
 import { Job, type JobState, type JobWatcher, type KnownOutcome } from '../core/job.js'
 import { Heartbeat } from '../core/owner.js'
 import { JobPaths, makeJobId, submittedPath } from '../core/paths.js'
@@ -82,7 +83,7 @@ class DebugWatcher implements JobWatcher {
   async cancel(job: Job<unknown>): Promise<void> {
     if (this.runs.has(job.jobId)) return // running or done: in-process code cannot be stopped
     this.ended(job, 'CANCELLED')
-    const error = Object.assign(new Error(`job ${job.jobId} was cancelled before it started`), { name: 'CancelledError' })
+    const error = cancelledBeforeStart(job.jobId)
     for (let t = 0; t < job.numTasks; t++) this.outcomes.set(`${job.jobId}/${t}`, { outcome: { state: 'CANCELLED', error }, marked: false })
     this.runs.set(job.jobId, Promise.resolve())
   }

@@ -2,6 +2,7 @@
 // the JobWatcher of its jobs. Element i's task t is slot t * size + i.
 import { decodeResult, encodeOutcome, FINAL_STATES, readResult, worstState, writeResultFile, type FinalState, type Outcome, type ResultRecord, type SubmissionRecord } from '../core/format.js'
 import { readCheckpointOf } from '../core/checkpoint.js'
+import { CancelledError, cancelledBeforeStart, TimeoutError, WorkerCrashError } from '../core/job-errors.js'
 import { Job, type JobState, type JobWatcher, type KnownOutcome } from '../core/job.js'
 import { JobPaths, makeJobId, resultsPath } from '../core/paths.js'
 import { CANCEL_FLAG, chunkMemory, CURRENT, DONE_FLAG, FLAGS, flushedSegments, PENDING_FLAG, storedOutcomes, type ChunkMemory } from '../core/protocol.js'
@@ -180,17 +181,17 @@ export class LocalArray implements JobWatcher {
       const jobId = this.jobs[target].jobId
       const requeues = this.restarts[chunk.task * this.size + target]
       const outcome: Outcome = chunk.stopReason === 'TIMEOUT'
-        ? { state: 'TIMEOUT', error: Object.assign(new Error(`job ${jobId} ran past its timeoutMin of ${this.record.params.timeoutMin} min; its worker thread was stopped` +
-          (requeues > 0 ? ` after ${requeues} requeue${requeues > 1 ? 's' : ''} from its checkpoint (maxNumTimeout ${this.runner.maxNumTimeout} spent)` : '')), { name: 'TimeoutError' }) }
+        ? { state: 'TIMEOUT', error: new TimeoutError(`job ${jobId} ran past its timeoutMin of ${this.record.params.timeoutMin} min; its ${this.runner.isolated ? 'process' : 'worker thread'} was stopped` +
+          (requeues > 0 ? ` after ${requeues} requeue${requeues > 1 ? 's' : ''} from its checkpoint (maxNumTimeout ${this.runner.maxNumTimeout} spent)` : '')) }
         : chunk.stopReason === 'CANCELLED'
-          ? { state: 'CANCELLED', error: Object.assign(new Error(`job ${jobId} was cancelled while running; its worker thread was stopped`), { name: 'CancelledError' }) }
-          : { state: 'FAILED', error: crashError(jobId, error, this.jobs[target].paths, chunk.task) }
+          ? { state: 'CANCELLED', error: new CancelledError(`job ${jobId} was cancelled while running; its ${this.runner.isolated ? 'process' : 'worker thread'} was stopped`) }
+          : { state: 'FAILED', error: this.crashError(target, chunk.task, error) }
       this.writeOwnResult(target, chunk.task, outcome)
     } else if (reached === chunk.first && !chunk.stopReason) {
       // it died outside any task (e.g. the submission could not be read): the same would happen again
       for (let k = 0; k < chunk.count; k++) {
         const i = chunk.first + k
-        this.writeOwnResult(i, chunk.task, { state: 'FAILED', error: crashError(this.jobs[i].jobId, error, this.jobs[i].paths, chunk.task) })
+        this.writeOwnResult(i, chunk.task, { state: 'FAILED', error: this.crashError(i, chunk.task, error) })
       }
       return
     }
@@ -258,6 +259,13 @@ export class LocalArray implements JobWatcher {
   private writeRecord(first: number, task: number, outcomes: Outcome[], marked: boolean, file?: string): void {
     file ??= resultsPath(this.record.folder, this.record.arrayId, this.record.isArray, first, outcomes.length, task)
     this.report(writeResultFile(this.record, file, first, task, outcomes, marked).record)
+  }
+
+  private crashError(index: number, task: number, error: unknown): WorkerCrashError {
+    const { jobId, paths } = this.jobs[index]
+    const why = error instanceof Error ? error.message : String(error)
+    return new WorkerCrashError(`the ${this.runner.isolated ? 'process' : 'worker thread'} running job ${jobId} died: ${why}. ` +
+      `See its logs: ${paths.stderr(task)} and ${paths.stdout(task)}`, { cause: error })
   }
 
   /** Every task of element `index` has ended. */
@@ -336,17 +344,11 @@ export class LocalArray implements JobWatcher {
           continue // its outcome comes with the interrupted chunk
         }
       }
-      const error = Object.assign(new Error(`job ${this.jobs[index].jobId} was cancelled before it started`), { name: 'CancelledError' })
+      const error = cancelledBeforeStart(this.jobs[index].jobId)
       if (chunk?.abort) this.settle(index, t, FINAL_STATES.indexOf('CANCELLED'), error, false) // the worker writes its file
       else this.writeOwnResult(index, t, { state: 'CANCELLED', error })
     }
   }
 }
 
-function crashError(jobId: string, error: unknown, paths: JobPaths, task: number): Error {
-  const why = error instanceof Error ? error.message : String(error)
-  return Object.assign(new Error(
-    `the worker thread running job ${jobId} died: ${why}. See its logs: ${paths.stderr(task)} and ${paths.stdout(task)}`,
-    { cause: error },
-  ), { name: 'WorkerCrashError' })
-}
+

@@ -193,8 +193,7 @@ export class LocalExecutor extends Executor<LocalParameters> implements ChunkRun
           chunk.warn?.(current) // a job's own process does not share our memory: tell it
           continue
         }
-        const grace = Math.min(CHECKPOINT_GRACE_MS, Math.max(500, limit / 2))
-        if (Atomics.load(control, CHECKPOINTED) !== current && now - chunk.warned.at < grace) continue
+        if (Atomics.load(control, CHECKPOINTED) !== current && now - chunk.warned.at < CHECKPOINT_GRACE_MS) continue
       }
       this.stop(chunk, 'TIMEOUT', current)
     }

@@ -26,7 +26,7 @@ export function runInProcess(chunk: Chunk, req: RunRequest, memGb: number | unde
     // nothing left running: a job's process dies with its executor's (kill -9 too: see worker/process.ts)
     process.once('exit', () => { for (const c of children) c.kill('SIGKILL') })
   }
-  startedAt[0] = Date.now()
+  startedAt[0] = Date.now() // until the process says it started the task (see 'started')
   Atomics.store(control, CURRENT, chunk.first)
   chunk.warn = (index) => child.send({ warn: index } satisfies ToJob)
   chunk.abort!.signal.addEventListener('abort', () => {
@@ -36,7 +36,8 @@ export function runInProcess(chunk: Chunk, req: RunRequest, memGb: number | unde
   return new Promise<RunReply>((resolve, reject) => {
     let reply: RunReply | undefined
     child.on('message', (message: FromJob) => {
-      if ('reply' in message) reply = message.reply
+      if ('started' in message) startedAt[0] = Date.now()
+      else if ('reply' in message) reply = message.reply
       else Atomics.store(control, CHECKPOINTED, message.checkpointed)
     })
     child.on('error', (error) => {
