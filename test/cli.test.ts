@@ -153,5 +153,5 @@ t.test('watch: a line per interval off a terminal, until the end', async (t) => 
   await Promise.all(jobs.map((j) => j.wait()))
   const w = run('watch', folder, jobs[0].paths.arrayId)
   t.equal(w.status, 0, w.stderr)
-  t.match(w.stdout, /3\/3 done, 0 failed, 0 running, 0 pending, .*\/s, in \d/)
+  t.match(w.stdout, /3\/3 jobs done \(3 completed\), 0 running, 0 pending, .*\/s, in \d/)
 })

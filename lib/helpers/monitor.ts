@@ -23,6 +23,8 @@ export interface MonitorSummary {
 export interface Progress {
   total: number
   done: number
+  /** how many ended in each state */
+  ended: Partial<Record<JobState, number>>
   failed: number
   running: number
   pending: number
@@ -41,12 +43,13 @@ function short(s: number): string {
   return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`
 }
 
-/** "[######----] 420/1000 done, 3 failed, 8 running, 572 pending, 35/s, ETA 16s" */
+/** "[######----] 420/1000 jobs done (417 completed, 3 failed), 8 running, 572 pending, 35/s, ETA 16s" */
 export function progressLine(p: Progress, barWidth = 0): string {
   const bar = barWidth > 0 ? `[${'#'.repeat(Math.round((barWidth * p.done) / Math.max(p.total, 1))).padEnd(barWidth, '-')}] ` : ''
   const rate = p.rate < 10 ? p.rate.toFixed(1) : p.rate.toFixed(0)
   const eta = p.done === p.total ? `in ${short(p.elapsedS)}` : `ETA ${p.etaS === undefined ? '?' : short(p.etaS)}`
-  return `${bar}${p.done}/${p.total} done, ${p.failed} failed, ${p.running} running, ${p.pending} pending, ${rate}/s, ${eta}`
+  const ended = Object.entries(p.ended).map(([s, n]) => `${n} ${s.toLowerCase()}`).join(', ')
+  return `${bar}${p.done}/${p.total} jobs done${ended ? ` (${ended})` : ''}, ${p.running} running, ${p.pending} pending, ${rate}/s, ${eta}`
 }
 
 /** Waits for every job, showing progress; resolves with what became of them. */
@@ -65,7 +68,7 @@ export async function monitorJobs(jobs: readonly Job<unknown>[], options: Monito
     for (const job of open) if (job.state !== 'PENDING') running++
     const elapsedS = (Date.now() - t0) / 1000
     const rate = done / Math.max(elapsedS, 1e-3)
-    return { total: jobs.length, done, failed: failed.length, running, pending: open.size - running, rate, etaS: done > 0 ? (jobs.length - done) / rate : undefined, elapsedS }
+    return { total: jobs.length, done, ended: states, failed: failed.length, running, pending: open.size - running, rate, etaS: done > 0 ? (jobs.length - done) / rate : undefined, elapsedS }
   }
   const draw = () => {
     if (tty) {
@@ -76,7 +79,7 @@ export async function monitorJobs(jobs: readonly Job<unknown>[], options: Monito
     }
   }
   if (tty) draw()
-  const timer = setInterval(draw, interval)
+  const timer = setInterval(draw, Math.max(interval, 100)) // each draw looks at every unfinished job
   timer.unref() // the jobs keep the process alive, not the bar
   try {
     for await (const job of asCompleted(jobs)) {
