@@ -27,6 +27,18 @@ function fake(t: { testdir: () => string }) {
   return { dir, state, env, commands, sacctRows, cancelled }
 }
 
+t.test('a pending job\'s reason from squeue: sacct\'s lags (it kept Dependency while squeue said DependencyNeverSatisfied)', async (t) => {
+  const f = fake(t)
+  const ex = new SlurmExecutor({ folder: path.join(f.dir, 'logs'), commands: f.commands })
+  const job = await ex.submit(add, 1, 2)
+  f.sacctRows('1000|PENDING|0:0|Dependency\n')
+  fs.writeFileSync(path.join(f.state, 'squeue.txt'), '1000|PENDING|DependencyNeverSatisfied\n')
+  const e = await job.wait({ timeoutMs: 30_000 }).then(() => null, (err: Error) => err)
+  t.type(e, JobNeverRunsError, String(e))
+  t.match(e?.message, /DependencyNeverSatisfied/)
+  t.same(f.cancelled(), ['1000'])
+})
+
 t.test('sacct\'s Reason column and the list of reasons that never pass', async (t) => {
   const m = parseSacct('12|PENDING|0:0|DependencyNeverSatisfied\n13_[1-3]|PENDING|0:0|Resources\n14|RUNNING|0:0|None\n15|COMPLETED|0:0\n')
   t.equal(m.get('12')?.reason, 'DependencyNeverSatisfied')
@@ -113,7 +125,8 @@ t.test('the CLI: status shows the reason, wait says why it gives up', async (t) 
     { env: { ...f.env, SUBMITIT_SLURM_BIN_DIR: fakeBin }, encoding: 'utf8', timeout: 60_000 })
   const status = cli('status', folder, '1000', '1001')
   t.equal(status.status, 0, status.stderr)
-  t.equal(status.stdout, '1000\tPENDING (Resources)\n1001\tPENDING (DependencyNeverSatisfied)\n')
+  t.match(status.stdout, /^1000\tPENDING \(Resources\)(\t|$)/m)
+  t.match(status.stdout, /^1001\tPENDING \(DependencyNeverSatisfied\)(\t|$)/m)
   const wait = cli('wait', folder, '1001')
   t.equal(wait.status, 1)
   t.match(wait.stderr, /1001: job 1001 can never start: .*DependencyNeverSatisfied/)

@@ -41,7 +41,7 @@ t.test('nextDelay: fast at first, ×factor schedule from the oldest age, capped'
   t.equal(nextDelay(0), 250);
   t.equal(nextDelay(-5), 250);
   t.equal(nextDelay(1000), 750);
-  t.equal(nextDelay(10_000), 5250);
+  t.equal(nextDelay(7000), 3750);
   t.equal(nextDelay(3_600_000), 5000, 'capped at 5 s');
   t.equal(nextDelay(1000, { minDelayMs: 500, factor: 2 }), 1500);
   // the schedule it produces: each delay ≈ 1.5 × the previous one

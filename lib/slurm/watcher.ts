@@ -113,6 +113,8 @@ export class SlurmWatcher {
   private timer: NodeJS.Timeout | undefined;
   private polling = false;
   private nextSchedulerAt = 0;
+  /** What the last poll asked: with pending jobs, sacct and squeue take turns (see askScheduler). */
+  private lastAsked: 'sacct' | 'squeue' = 'squeue';
   /** Set once sacct said accounting is off: from then on squeue only. */
   private sacctDisabled = false;
 
@@ -364,6 +366,16 @@ export class SlurmWatcher {
   }
 
   private async askScheduler(open: Watched[], askNow = false): Promise<void> {
+    // sacct's Reason of a pending job lags: it keeps 'Dependency' while squeue says
+    // 'DependencyNeverSatisfied' (it is written to the database on state changes only). So while
+    // jobs are pending, every other poll asks squeue about those jobs instead: still one call a poll.
+    const pending = open.filter((j) => j.info.state === 'PENDING');
+    if (!askNow && !this.sacctDisabled && pending.length > 0 && this.lastAsked === 'sacct') {
+      this.lastAsked = 'squeue';
+      await this.askReasons(pending);
+      return;
+    }
+    this.lastAsked = 'sacct';
     const at = Date.now();
     const bases = [...new Set(open.map((j) => j.baseId))];
     let fromSacct: Map<string, JobEntry> | undefined;
@@ -376,9 +388,11 @@ export class SlurmWatcher {
         if (ACCOUNTING_OFF.test(String((e as { stderr?: string }).stderr ?? (e as Error).message))) this.sacctDisabled = true;
       }
     }
-    const needSqueue = new Set(open.filter(
-      (j) => !fromSacct || (!lookup(fromSacct, j) && (askNow || at - j.registeredAt >= (this.options.sacctAbsentMs ?? 10_000))),
-    ));
+    const needSqueue = new Set(open.filter((j) => {
+      const row = fromSacct && lookup(fromSacct, j);
+      // a one-shot look (askNow) also asks squeue why pending jobs wait (sacct's reason lags)
+      return !fromSacct || (!row && (askNow || at - j.registeredAt >= (this.options.sacctAbsentMs ?? 10_000))) || (askNow && row?.state === 'PENDING');
+    }));
     let fromSqueue: Map<string, JobEntry> | undefined;
     if (needSqueue.size > 0) {
       const ids = [...new Set([...needSqueue].map((j) => j.baseId))];
@@ -391,8 +405,11 @@ export class SlurmWatcher {
     }
     const stuck: Watched[] = [];
     for (const job of open) {
-      const inSacct = fromSacct && lookup(fromSacct, job);
-      const inSqueue = !inSacct && fromSqueue ? lookup(fromSqueue, job) : undefined;
+      const sacctRow = fromSacct && lookup(fromSacct, job);
+      const squeueRow = fromSqueue && lookup(fromSqueue, job);
+      // squeue's row wins for a pending job (fresh reason), sacct's otherwise (exit codes)
+      const inSacct = sacctRow && !(sacctRow.state === 'PENDING' && squeueRow) ? sacctRow : undefined;
+      const inSqueue = inSacct ? undefined : squeueRow;
       if (inSacct || inSqueue) {
         job.missingSince = undefined;
         const entry = inSacct ?? inSqueue!;
@@ -401,6 +418,8 @@ export class SlurmWatcher {
           stuck.push(job);
           continue;
         }
+        // still pending: keep the reason squeue gave over sacct's older one
+        if (source === 'sacct' && entry.state === 'PENDING' && job.info.state === 'PENDING' && job.info.source === 'squeue') continue;
         // most polls change nothing for most jobs: no new info object then
         const reason = entry.reason === 'None' ? undefined : entry.reason;
         if (entry.state !== job.info.state || source !== job.info.source || reason !== job.info.reason || isFinalState(entry.state)) {
@@ -411,6 +430,30 @@ export class SlurmWatcher {
       }
     }
     if (stuck.length > 0) await this.giveUp(stuck, fromSacct, fromSqueue);
+  }
+
+  /** The reasons-only poll: squeue about the pending jobs (their state too, if it changed). */
+  private async askReasons(pending: Watched[]): Promise<void> {
+    const ids = [...new Set(pending.map((j) => j.baseId))];
+    this.countCalls('squeueCalls', ids);
+    let fromSqueue: Map<string, JobEntry>;
+    try {
+      fromSqueue = parseSqueue(await squeue(ids, this.options.commands));
+    } catch (e) {
+      this.lastError = e as Error;
+      return;
+    }
+    const stuck: Watched[] = [];
+    for (const job of pending) {
+      const entry = lookup(fromSqueue, job);
+      if (!entry) continue; // sacct will say, at the next poll
+      job.missingSince = undefined;
+      if (entry.state === 'PENDING' && isNeverRunnable(entry.reason)) stuck.push(job);
+      else if (entry.state !== job.info.state || (entry.reason === 'None' ? undefined : entry.reason) !== job.info.reason || job.info.source !== 'squeue') {
+        this.update(job, entryInfo(entry, 'squeue'));
+      }
+    }
+    if (stuck.length > 0) await this.giveUp(stuck, undefined, fromSqueue);
   }
 
   /**
