@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { attachJob, FailedJobError } from '../dist/lib/index.js'
 import { SlurmExecutor } from '../dist/lib/slurm/executor.js'
-import { add, chatty, env, fails, resumableCount, sleepMs, square } from '../dist/fixtures/tasks.js'
+import { add, chatty, env, fails, resumableCount, sleepMs } from '../dist/fixtures/tasks.js'
 import { needsCluster } from './slurm-cluster.js'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
@@ -15,7 +15,6 @@ const skip = needsCluster(t)
 const opts = { ...skip, timeout: 240_000 }
 // a nasty folder: spaces, quotes and a shell injection attempt must all survive
 const nasty = (dir: string) => path.join(dir, `a b'c "d" '; echo foo`, '%j')
-const maxArraySize = () => Number(/MaxArraySize\s*=\s*(\d+)/.exec(execFileSync('scontrol', ['show', 'config'], { encoding: 'utf8' }))![1])
 
 t.test('submit → result, in a folder with spaces, quotes and a shell injection', opts, async (t) => {
   const folder = nasty(t.testdir())
@@ -28,37 +27,6 @@ t.test('submit → result, in a folder with spaces, quotes and a shell injection
   t.ok(fs.existsSync(job.paths.submitted), 'submission on disk')
   t.ok(fs.existsSync(path.join(job.paths.folder, `${job.jobId}_submission.sh`)), 'batch script kept beside the job')
   t.notOk(fs.existsSync(path.join(path.dirname(path.dirname(folder)), 'foo')), 'nothing was injected')
-})
-
-t.test('mapArray of 100 is one array job, results in order', opts, async (t) => {
-  const ex = new SlurmExecutor({ folder: path.join(t.testdir(), 'logs'), timeoutMin: 5 })
-  const xs = Array.from({ length: 100 }, (_, i) => i)
-  const jobs = await ex.mapArray(square, xs)
-  t.equal(jobs.length, 100)
-  const ids = new Set(jobs.map((j) => j.jobId.split('_')[0]))
-  t.equal(ids.size, 1, 'one array id')
-  t.same(jobs.map((j) => j.jobId.split('_')[1]), xs.map(String), 'indices 0..99')
-  t.same(await Promise.all(jobs.map((j) => j.result())), xs.map((x) => x * x))
-  // sacct trails the result files (seconds on a loaded machine): wait for it, boundedly
-  let out = ''
-  for (let i = 0; i < 120 && !/_99\|COMPLETED/.test(out); i++) {
-    if (i) await new Promise((r) => setTimeout(r, 500))
-    out = execFileSync('sacct', ['-X', '-n', '-P', '-o', 'JobID,State', '-j', [...ids][0]], { encoding: 'utf8' })
-  }
-  t.match(out, /_99\|COMPLETED/, 'sacct knows the last element')
-})
-
-const max = skip.skip ? 0 : maxArraySize()
-const bigMax = max > 400 ? `MaxArraySize is ${max}: start the cluster with npm run slurm:start (MaxArraySize=120) to test splitting` : undefined
-t.test('an array larger than MaxArraySize is split into several arrays, transparently', { ...opts, skip: opts.skip ?? bigMax }, async (t) => {
-  const n = max + 7
-  const ex = new SlurmExecutor({ folder: path.join(t.testdir(), 'logs'), timeoutMin: 5 })
-  const xs = Array.from({ length: n }, (_, i) => i)
-  const jobs = await ex.mapArray(square, xs)
-  const arrays = [...new Set(jobs.map((j) => j.jobId.split('_')[0]))]
-  t.equal(arrays.length, 2, `two arrays for ${n} elements`)
-  t.equal(jobs.filter((j) => j.jobId.startsWith(`${arrays[1]}_`)).length, 7)
-  t.same(await Promise.all(jobs.map((j) => j.result())), xs.map((x) => x * x), 'results in the order submitted')
 })
 
 t.test('a task that throws: FAILED, with the remote stack', opts, async (t) => {

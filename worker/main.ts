@@ -9,7 +9,6 @@
 import { parseArgs } from 'node:util'
 import { pathToFileURL } from 'node:url'
 import fs from 'node:fs'
-import { execa } from 'execa'
 import { encodeOutcome, encodeRecord, FORMAT_VERSION, readCheckpoint, readSubmission, writeAtomic, writeResultFile, type CheckpointRecord, type SubmissionRecord } from '../lib/core/format.js'
 import { JobPaths, makeJobId, resultsPath, submittedPath } from '../lib/core/paths.js'
 import { checkpointOf } from '../lib/core/task.js'
@@ -133,7 +132,7 @@ async function onWarning(ctx: WarningContext): Promise<void> {
     writeCounts(paths, counts)
     log(`requeueing job ${paths.jobId} (${action.kind === 'requeue-from-scratch' ? 'no checkpoint: it starts again from scratch' : 'it resumes from its checkpoint'}; ` +
       `time limits so far: ${counts.timeouts} of ${settings.maxNumTimeout} allowed, preemptions: ${counts.preemptions})`)
-    await execa('scontrol', ['requeue', paths.jobId], { timeout: 60_000 })
+    await requeue(paths.jobId)
     abandonRun() // no result for this run: the job is not over
     process.exit(0) // Slurm runs the job again
   } catch (e) {
@@ -141,6 +140,23 @@ async function onWarning(ctx: WarningContext): Promise<void> {
   } finally {
     handling = false
   }
+}
+
+/**
+ * `scontrol requeue <id>`, shielded from the SIGTERM that Slurm sends every process of the step in
+ * the meantime (a preemption's; `scancel --signal=TERM`): killed by it, the command once left the job
+ * requeued but the worker believing the opposite, running on to a result that the rerun would replace.
+ * If it still dies of a signal, the scheduler says whether the job was requeued.
+ */
+async function requeue(jobId: string): Promise<void> {
+  const { execa } = await import('execa') // only now: loading it costs every job ~0.1 s of CPU at start
+  const r = await execa('sh', ['-c', 'trap "" TERM INT HUP; exec scontrol requeue "$1"', 'requeue', jobId], { timeout: 60_000, reject: false })
+  if (!r.failed) return
+  if (r.signal) {
+    const state = await execa('squeue', ['-h', '-j', jobId, '-o', '%T'], { reject: false, timeout: 30_000 })
+    if (/PENDING|REQUEUE/.test(String(state.stdout))) return
+  }
+  throw new Error(`scontrol requeue ${jobId} failed: ${r.stderr || r.shortMessage}`)
 }
 
 async function saveCheckpoint(paths: JobPaths, nonce: string, checkpoint: (...args: unknown[]) => unknown, args: unknown[]): Promise<void> {
