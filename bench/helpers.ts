@@ -37,7 +37,10 @@ export async function measureHelpers(spec: HelpersSpec): Promise<HelpersResult> 
   const template = `${folder}/%j`
   const ex = new LocalExecutor({ folder: template, maxWorkers: spec.threads })
   try {
-    const jobs = await ex.mapArray(trivial, Array.from({ length: spec.n }, (_, i) => i))
+    const jobs = await ex.mapArray(
+      trivial,
+      Array.from({ length: spec.n }, (_, i) => i),
+    )
     await Promise.all(jobs.map((j) => j.result()))
 
     let t0 = performance.now()
@@ -57,7 +60,10 @@ export async function measureHelpers(spec: HelpersSpec): Promise<HelpersResult> 
     if (summary.states.COMPLETED !== spec.n) throw new Error(`monitorJobs counted ${JSON.stringify(summary.states)} for ${spec.n} jobs`)
 
     // re-attach: the jobs of another array, as a new process would see them from their ids
-    const ran = await ex.mapArray(trivial, Array.from({ length: spec.m }, (_, i) => i))
+    const ran = await ex.mapArray(
+      trivial,
+      Array.from({ length: spec.m }, (_, i) => i),
+    )
     await Promise.all(ran.map((j) => j.result()))
     const ids = ran.map((j) => j.jobId)
     t0 = performance.now()
@@ -103,7 +109,9 @@ export async function runHelpers(o: RunOptions): Promise<unknown> {
   const summary = { spec, asCompletedMs: s('asCompletedMs'), monitorMs: s('monitorMs'), attachMs: s('attachMs'), attachOnlyMs: s('attachOnlyMs'), errors }
   console.log(`\n5. Helpers over many jobs (finished jobs of one mapArray of the trivial task)`)
   const rows: string[][] = []
-  const row = (label: string, x: Stat | undefined) => { if (x) rows.push([label, fmtStat(x, fmtMs)]) }
+  const row = (label: string, x: Stat | undefined) => {
+    if (x) rows.push([label, fmtStat(x, fmtMs)])
+  }
   row(`asCompleted over ${N} finished jobs`, summary.asCompletedMs)
   row(`monitorJobs over ${N} finished jobs`, summary.monitorMs)
   row(`attachJob of ${M} jobs from their folder + every result()`, summary.attachMs)
@@ -111,10 +119,14 @@ export async function runHelpers(o: RunOptions): Promise<unknown> {
   console.log(table(['what', 'time'], rows))
   for (const e of errors) console.log(`   error: ${e}`)
   const full = !o.smoke
-  const target = (what: string, x: Stat | undefined) => o.targets.push({
-    what, target: '< 1 s', measured: x ? fmtStat(x, fmtMs) : 'n/a',
-    met: x && full ? x.median < 1000 : null, note: full ? undefined : 'smoke size',
-  })
+  const target = (what: string, x: Stat | undefined) =>
+    o.targets.push({
+      what,
+      target: '< 1 s',
+      measured: x ? fmtStat(x, fmtMs) : 'n/a',
+      met: x && full ? x.median < 1000 : null,
+      note: full ? undefined : 'smoke size',
+    })
   target(`asCompleted over ${N} finished jobs`, summary.asCompletedMs)
   target(`monitorJobs over ${N} finished jobs`, summary.monitorMs)
   target(`attachJob of ${M} jobs of one array + their results`, summary.attachMs)
@@ -123,7 +135,13 @@ export async function runHelpers(o: RunOptions): Promise<unknown> {
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   measureHelpers(JSON.parse(process.argv[2]) as HelpersSpec).then(
-    (r) => { process.stdout.write(`BENCH_RESULT ${JSON.stringify(r)}\n`); process.exit(0) },
-    (e: Error) => { console.error(e.stack ?? e.message); process.exit(1) },
+    (r) => {
+      process.stdout.write(`BENCH_RESULT ${JSON.stringify(r)}\n`)
+      process.exit(0)
+    },
+    (e: Error) => {
+      console.error(e.stack ?? e.message)
+      process.exit(1)
+    },
   )
 }

@@ -163,8 +163,8 @@ export async function measureLocal(spec: LocalSpec): Promise<LocalResult> {
   const expected = (xs: number[]) => (spec.workload === 'trivial' ? xs.reduce((a, b) => a + b + 1, 0) : xs.length * spec.taskMs)
 
   const t0 = performance.now()
-  const runner = spec.system === 'local' ? localRunner(spec)
-    : rawRunner(spec, spec.system.startsWith('piscina') ? 'piscina' : 'tinypool', spec.system.endsWith('bounded'))
+  const runner =
+    spec.system === 'local' ? localRunner(spec) : rawRunner(spec, spec.system.startsWith('piscina') ? 'piscina' : 'tinypool', spec.system.endsWith('bounded'))
   await runner.one(arg(0))
   const startMs = performance.now() - t0
 
@@ -207,8 +207,15 @@ export async function measureLocal(spec: LocalSpec): Promise<LocalResult> {
   await runner.close()
   if (runner.folder && !spec.keepFiles) fs.rmSync(runner.folder, { recursive: true, force: true })
   return {
-    spec, startMs, runMs, jobsPerSec: spec.n / (runMs / 1000), submitMs,
-    latencyMedianMs, latencyP90Ms, files, rssMB: process.memoryUsage().rss / 2 ** 20,
+    spec,
+    startMs,
+    runMs,
+    jobsPerSec: spec.n / (runMs / 1000),
+    submitMs,
+    latencyMedianMs,
+    latencyP90Ms,
+    files,
+    rssMB: process.memoryUsage().rss / 2 ** 20,
   }
 }
 
@@ -220,7 +227,12 @@ export function defaultDir(): string {
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const spec = JSON.parse(process.argv[2]) as LocalSpec
   measureLocal(spec).then(
-    (r) => { process.stdout.write(`BENCH_RESULT ${JSON.stringify(r)}\n`) },
-    (e: Error) => { console.error(e.stack ?? e.message); process.exitCode = 1 },
+    (r) => {
+      process.stdout.write(`BENCH_RESULT ${JSON.stringify(r)}\n`)
+    },
+    (e: Error) => {
+      console.error(e.stack ?? e.message)
+      process.exitCode = 1
+    },
   )
 }

@@ -16,20 +16,29 @@ interface ProfileNode {
   hitCount?: number
   children?: number[]
 }
-interface CpuProfile { nodes: ProfileNode[]; startTime: number; endTime: number; samples: number[]; timeDeltas: number[] }
+interface CpuProfile {
+  nodes: ProfileNode[]
+  startTime: number
+  endTime: number
+  samples: number[]
+  timeDeltas: number[]
+}
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 
 function short(url: string): string {
   if (!url) return '(native/vm)'
-  return url.replace(`file://${ROOT}/`, '').replace(/^file:\/\/.*node_modules\//, 'node_modules/').replace(/^node:/, 'node:')
+  return url
+    .replace(`file://${ROOT}/`, '')
+    .replace(/^file:\/\/.*node_modules\//, 'node_modules/')
+    .replace(/^node:/, 'node:')
 }
 
 /** Self time per node, from the samples and their time deltas (µs). */
 export function summarize(p: CpuProfile, top: number): string {
   const self = new Map<number, number>()
   for (let i = 0; i < p.samples.length; i++) self.set(p.samples[i], (self.get(p.samples[i]) ?? 0) + (p.timeDeltas[i] ?? 0))
-  const total = (p.endTime - p.startTime) || 1
+  const total = p.endTime - p.startTime || 1
   const byFn = new Map<string, number>()
   const byFile = new Map<string, number>()
   for (const n of p.nodes) {
@@ -41,8 +50,12 @@ export function summarize(p: CpuProfile, top: number): string {
     const file = f.url ? short(f.url) : f.functionName.startsWith('(') ? f.functionName : '(native/vm)'
     byFile.set(file, (byFile.get(file) ?? 0) + t)
   }
-  const fmt = (m: Map<string, number>) => [...m].sort((a, b) => b[1] - a[1]).slice(0, top)
-    .map(([k, t]) => `  ${(t / 1000).toFixed(1).padStart(8)} ms ${(100 * t / total).toFixed(1).padStart(5)}%  ${k}`).join('\n')
+  const fmt = (m: Map<string, number>) =>
+    [...m]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, top)
+      .map(([k, t]) => `  ${(t / 1000).toFixed(1).padStart(8)} ms ${((100 * t) / total).toFixed(1).padStart(5)}%  ${k}`)
+      .join('\n')
   return `  total ${(total / 1000).toFixed(0)} ms\n by function (self time):\n${fmt(byFn)}\n by file:\n${fmt(byFile)}`
 }
 
@@ -53,18 +66,36 @@ async function main(): Promise<void> {
   const dir = path.join(ROOT, 'bench', 'results', `profile-${new Date().toISOString().replace(/[:.]/g, '-')}`)
   fs.mkdirSync(dir, { recursive: true })
   const spec: LocalSpec = {
-    part: 'local', system: (values.system ?? 'local') as LocalSpec['system'], workload: 'trivial', taskMs: 0, n,
-    threads: os.availableParallelism(), inFlight: 64, warmup: 1000, reps: 1, latencySamples: 0, dir: os.tmpdir(), keepFiles: false,
+    part: 'local',
+    system: (values.system ?? 'local') as LocalSpec['system'],
+    workload: 'trivial',
+    taskMs: 0,
+    n,
+    threads: os.availableParallelism(),
+    inFlight: 64,
+    warmup: 1000,
+    reps: 1,
+    latencySamples: 0,
+    dir: os.tmpdir(),
+    keepFiles: false,
   }
   const r = await child<LocalResult>('local.js', spec, 600_000, ['--cpu-prof', `--cpu-prof-dir=${dir}`])
   console.log(`${spec.system}, ${n} trivial tasks: ${r.jobsPerSec.toFixed(0)} jobs/s under the profiler (mapArray returned after ${r.submitMs?.toFixed(1)} ms)`)
-  const files = fs.readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).sort()
+  const files = fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.cpuprofile'))
+    .sort()
   for (const f of files) {
     const p = JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as CpuProfile
-    console.log(`\n${f}${p.nodes.some((x) => x.callFrame.url.includes('worker/run.js') || x.callFrame.url.includes('raw-worker')) ? ' (a pool thread)' : ' (main thread)'}`)
+    console.log(
+      `\n${f}${p.nodes.some((x) => x.callFrame.url.includes('worker/run.js') || x.callFrame.url.includes('raw-worker')) ? ' (a pool thread)' : ' (main thread)'}`,
+    )
     console.log(summarize(p, top))
   }
   console.log(`\nprofiles in ${path.relative(process.cwd(), dir)} (open them in Chrome DevTools → Performance)`)
 }
 
-main().catch((e: Error) => { console.error(e.stack ?? e.message); process.exitCode = 1 })
+main().catch((e: Error) => {
+  console.error(e.stack ?? e.message)
+  process.exitCode = 1
+})

@@ -48,8 +48,14 @@ interface Config {
 function config(): Config {
   const { values } = parseArgs({
     options: {
-      smoke: { type: 'boolean' }, rounds: { type: 'string' }, only: { type: 'string' }, dir: { type: 'string' },
-      'keep-files': { type: 'boolean' }, out: { type: 'string' }, 'real-slurm': { type: 'boolean' }, 'no-real-slurm': { type: 'boolean' },
+      smoke: { type: 'boolean' },
+      rounds: { type: 'string' },
+      only: { type: 'string' },
+      dir: { type: 'string' },
+      'keep-files': { type: 'boolean' },
+      out: { type: 'string' },
+      'real-slurm': { type: 'boolean' },
+      'no-real-slurm': { type: 'boolean' },
     },
   })
   const smoke = values.smoke === true || process.env.BENCH_SMOKE === '1'
@@ -66,7 +72,13 @@ function config(): Config {
     serialization: { nestedBytes: smoke ? 1_000_000 : 10_000_000, arrayN: 1000, budgetMs: smoke ? 25 : 300 },
     local: {
       cases: [
-        ...trivialNs.map((n, i) => ({ label: `trivial, N=${n.toLocaleString('en')}`, workload: 'trivial' as const, n, taskMs: 0, latencySamples: i === 0 ? (smoke ? 30 : 300) : 0 })),
+        ...trivialNs.map((n, i) => ({
+          label: `trivial, N=${n.toLocaleString('en')}`,
+          workload: 'trivial' as const,
+          n,
+          taskMs: 0,
+          latencySamples: i === 0 ? (smoke ? 30 : 300) : 0,
+        })),
         { label: `10 ms tasks, N=${smoke ? 20 : 200}`, workload: 'busy', n: smoke ? 20 : 200, taskMs: 10, latencySamples: 0 },
       ],
       warmup: smoke ? 200 : 1000,
@@ -82,8 +94,12 @@ export function child<T>(script: string, spec: unknown, timeoutMs = 600_000, ext
     const p = spawn(process.execPath, [...extraArgs, path.join(HERE, script), JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
     let err = ''
-    p.stdout.setEncoding('utf8').on('data', (d: string) => { out += d })
-    p.stderr.setEncoding('utf8').on('data', (d: string) => { err += d })
+    p.stdout.setEncoding('utf8').on('data', (d: string) => {
+      out += d
+    })
+    p.stderr.setEncoding('utf8').on('data', (d: string) => {
+      err += d
+    })
     const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs)
     p.on('close', (code, signal) => {
       clearTimeout(timer)
@@ -118,7 +134,7 @@ async function runSerialization(cfg: Config, targets: Target[]): Promise<Seriali
       progress(`serialization: round ${r + 1}/${cfg.rounds}, ${payload}`)
       const spec: SerializationSpec = { part: 'serialization', payload, ...cfg.serialization }
       try {
-        (byPayload[payload] ??= []).push(await child<SerializationResult>('serialization.js', spec))
+        ;(byPayload[payload] ??= []).push(await child<SerializationResult>('serialization.js', spec))
       } catch (e) {
         errors.push((e as Error).message)
       }
@@ -167,13 +183,17 @@ async function runSerialization(cfg: Config, targets: Target[]): Promise<Seriali
   if (small?.total) {
     targets.push({
       what: 'serialization overhead per task, small args (submission + result, encode + decode), one job per record (submit)',
-      target: '< 10 µs', measured: fmtStat(small.total, fmtMs), met: small.total.median < 0.01,
+      target: '< 10 µs',
+      measured: fmtStat(small.total, fmtMs),
+      met: small.total.median < 0.01,
     })
   }
   if (small?.arrayTotal) {
     targets.push({
       what: `same, per task inside mapArray (records of ${cfg.serialization.arrayN})`,
-      target: '< 10 µs', measured: fmtStat(small.arrayTotal, fmtMs), met: small.arrayTotal.median < 0.01,
+      target: '< 10 µs',
+      measured: fmtStat(small.arrayTotal, fmtMs),
+      met: small.arrayTotal.median < 0.01,
     })
   }
   return summary
@@ -186,16 +206,21 @@ interface LocalCaseSummary {
   label: string
   workload: Workload
   n: number
-  systems: Partial<Record<LocalSystem, {
-    jobsPerSec: Stat
-    startMs: Stat
-    submitMs?: Stat
-    latencyMedianMs?: Stat
-    latencyP90Ms?: Stat
-    /** LocalExecutor throughput ÷ this system's, per round */
-    localOverThis?: Stat
-    files?: LocalResult['files']
-  }>>
+  systems: Partial<
+    Record<
+      LocalSystem,
+      {
+        jobsPerSec: Stat
+        startMs: Stat
+        submitMs?: Stat
+        latencyMedianMs?: Stat
+        latencyP90Ms?: Stat
+        /** LocalExecutor throughput ÷ this system's, per round */
+        localOverThis?: Stat
+        files?: LocalResult['files']
+      }
+    >
+  >
   /** LocalExecutor ÷ the faster of the two piscina baselines, per round */
   localOverBestPiscina?: Stat
 }
@@ -220,10 +245,18 @@ async function runLocal(cfg: Config, targets: Target[]): Promise<{ cases: LocalC
       for (const system of order) {
         progress(`local: round ${r + 1}/${cfg.rounds}, ${c.label}, ${system}`)
         const spec: LocalSpec = {
-          part: 'local', system, workload: c.workload, taskMs: c.taskMs, n: c.n, threads: cfg.threads,
-          inFlight: cfg.local.inFlight, warmup: c.workload === 'busy' ? 2 * cfg.threads : cfg.local.warmup,
+          part: 'local',
+          system,
+          workload: c.workload,
+          taskMs: c.taskMs,
+          n: c.n,
+          threads: cfg.threads,
+          inFlight: cfg.local.inFlight,
+          warmup: c.workload === 'busy' ? 2 * cfg.threads : cfg.local.warmup,
           reps: c.workload === 'trivial' && c.n <= 2000 ? 5 : 1,
-          latencySamples: c.latencySamples, dir: cfg.dir, keepFiles: cfg.keepFiles,
+          latencySamples: c.latencySamples,
+          dir: cfg.dir,
+          keepFiles: cfg.keepFiles,
         }
         const slot = ((results[c.label] ??= {})[system] ??= [])
         try {
@@ -247,7 +280,10 @@ async function runLocal(cfg: Config, targets: Target[]): Promise<{ cases: LocalC
       const ok = rs.filter((x): x is LocalResult => x !== undefined)
       if (ok.length === 0) continue
       const ratios: number[] = []
-      if (system !== 'local') rs.forEach((x, r) => { if (x && local[r]) ratios.push(local[r]!.jobsPerSec / x.jobsPerSec) })
+      if (system !== 'local')
+        rs.forEach((x, r) => {
+          if (x && local[r]) ratios.push(local[r]!.jobsPerSec / x.jobsPerSec)
+        })
       const opt = (k: keyof LocalResult) => (ok.some((x) => x[k] !== undefined) ? stat(ok.map((x) => x[k] as number)) : undefined)
       summary.systems[system] = {
         jobsPerSec: stat(ok.map((x) => x.jobsPerSec)),
@@ -287,8 +323,10 @@ async function runLocal(cfg: Config, targets: Target[]): Promise<{ cases: LocalC
   for (const c of cases) {
     const l = c.systems.local
     if (l?.files) {
-      console.log(`   ${c.label}: mapArray returned after ${fmtStat(l.submitMs!, fmtMs)}; on disk: submission ${l.files.submission ? 'yes' : 'NO'}, ` +
-        `${l.files.resultFiles} result files covering ${l.files.covered.toLocaleString('en')}/${c.n.toLocaleString('en')} jobs`)
+      console.log(
+        `   ${c.label}: mapArray returned after ${fmtStat(l.submitMs!, fmtMs)}; on disk: submission ${l.files.submission ? 'yes' : 'NO'}, ` +
+          `${l.files.resultFiles} result files covering ${l.files.covered.toLocaleString('en')}/${c.n.toLocaleString('en')} jobs`,
+      )
     }
   }
   for (const e of errors) console.log(`   error: ${e}`)
@@ -299,12 +337,16 @@ async function runLocal(cfg: Config, targets: Target[]): Promise<{ cases: LocalC
     const filesOk = c.systems.local?.files && c.systems.local.files.covered === c.n && c.systems.local.files.submission
     targets.push({
       what: `LocalExecutor mapArray, trivial tasks, ${c.label.split(', ')[1]}, files on disk, ÷ raw piscina (the faster of its two modes)`,
-      target: '≥ 1× (floor)', measured: r ? fmtRatio(r) : 'n/a', met: r ? r.median >= 1 && !!filesOk : null,
-      note: filesOk ? undefined : 'not every job\'s result was found on disk',
+      target: '≥ 1× (floor)',
+      measured: r ? fmtRatio(r) : 'n/a',
+      met: r ? r.median >= 1 && !!filesOk : null,
+      note: filesOk ? undefined : "not every job's result was found on disk",
     })
     targets.push({
       what: `same, ${c.label.split(', ')[1]}`,
-      target: '≥ 3× (aim)', measured: r ? fmtRatio(r) : 'n/a', met: r ? r.median >= 3 && !!filesOk : null,
+      target: '≥ 3× (aim)',
+      measured: r ? fmtRatio(r) : 'n/a',
+      met: r ? r.median >= 3 && !!filesOk : null,
     })
   }
   return { cases, errors }
@@ -322,9 +364,12 @@ function sh(cmd: string, args: string[]): string | undefined {
 
 function printTargets(targets: Target[]): void {
   console.log('\nTargets (informative: a figure short of its target does not fail the run)')
-  console.log(table(['', 'target', 'measured', 'verdict'], targets.map((t) => [
-    t.what, t.target, t.measured, t.met === null ? 'not measured' : t.met ? 'met' : `SHORT${t.note ? ` (${t.note})` : ''}`,
-  ])))
+  console.log(
+    table(
+      ['', 'target', 'measured', 'verdict'],
+      targets.map((t) => [t.what, t.target, t.measured, t.met === null ? 'not measured' : t.met ? 'met' : `SHORT${t.note ? ` (${t.note})` : ''}`]),
+    ),
+  )
   const short = targets.filter((t) => t.met === false)
   if (short.length) console.log(`\nShort of target: ${short.map((t) => `${t.what} (${t.measured}, target ${t.target})`).join('; ')}`)
 }
@@ -349,12 +394,16 @@ async function main(): Promise<void> {
     loadavgAfter: [] as number[],
     config: cfg,
   }
-  console.log(`submitit-ts benchmarks${cfg.smoke ? ' (SMOKE size: tiny, figures only indicative)' : ''}: ` +
-    `Node ${meta.node}, ${meta.availableParallelism} cores (${meta.cpuModel}), ${cfg.rounds} rounds, each measurement in a fresh process; ` +
-    `job files in ${cfg.dir} (${meta.dirFs ?? '?'})`)
+  console.log(
+    `submitit-ts benchmarks${cfg.smoke ? ' (SMOKE size: tiny, figures only indicative)' : ''}: ` +
+      `Node ${meta.node}, ${meta.availableParallelism} cores (${meta.cpuModel}), ${cfg.rounds} rounds, each measurement in a fresh process; ` +
+      `job files in ${cfg.dir} (${meta.dirFs ?? '?'})`,
+  )
 
   if (meta.loadavgBefore[0] > 0.75 * meta.availableParallelism) {
-    console.log(`WARNING: the machine is busy (load average ${meta.loadavgBefore.map((x) => x.toFixed(1)).join(', ')} on ${meta.availableParallelism} cores): figures will be low and noisy`)
+    console.log(
+      `WARNING: the machine is busy (load average ${meta.loadavgBefore.map((x) => x.toFixed(1)).join(', ')} on ${meta.availableParallelism} cores): figures will be low and noisy`,
+    )
   }
   const targets: Target[] = []
   const out: Record<string, unknown> = { meta }

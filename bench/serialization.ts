@@ -64,7 +64,7 @@ export function nestedObject(bytes: number): unknown {
   const rows: unknown[] = []
   let size = 0
   let seed = 1
-  const rnd = () => ((seed = (seed * 16807) % 2147483647) / 2147483647)
+  const rnd = () => (seed = (seed * 16807) % 2147483647) / 2147483647
   while (size < bytes) {
     const row = {
       id: rows.length,
@@ -80,9 +80,15 @@ export function nestedObject(bytes: number): unknown {
 
 function payloadValue(spec: SerializationSpec): unknown[] {
   switch (spec.payload) {
-    case 'small': return smallArgs(0)
-    case 'typed1MB': { const a = new Float64Array(131072); for (let i = 0; i < a.length; i++) a[i] = i * 0.5; return [a] }
-    case 'nested10MB': return [nestedObject(spec.nestedBytes)]
+    case 'small':
+      return smallArgs(0)
+    case 'typed1MB': {
+      const a = new Float64Array(131072)
+      for (let i = 0; i < a.length; i++) a[i] = i * 0.5
+      return [a]
+    }
+    case 'nested10MB':
+      return [nestedObject(spec.nestedBytes)]
   }
 }
 
@@ -104,10 +110,20 @@ function outcomeAt(record: ResultRecord, k: number): Outcome {
 
 function submissionRecord(args: unknown[][], marked: boolean): SubmissionRecord {
   return {
-    format: 'submitit-ts/submission', version: 1, node: process.version, backend: 'local',
-    arrayId: 'bench', isArray: args.length > 1, folder: '/tmp/bench/%j',
-    nonce: 'bench', params: { tasksPerNode: 1, nodes: 1 }, owner: { pid: process.pid, host: 'bench', at: Date.now(), heartbeatMs: 10_000 },
-    fns: [{ module: 'file:///bench/tasks.js', exportName: 'trivial' }], fnIndex: args.map(() => 0), args, marked,
+    format: 'submitit-ts/submission',
+    version: 1,
+    node: process.version,
+    backend: 'local',
+    arrayId: 'bench',
+    isArray: args.length > 1,
+    folder: '/tmp/bench/%j',
+    nonce: 'bench',
+    params: { tasksPerNode: 1, nodes: 1 },
+    owner: { pid: process.pid, host: 'bench', at: Date.now(), heartbeatMs: 10_000 },
+    fns: [{ module: 'file:///bench/tasks.js', exportName: 'trivial' }],
+    fnIndex: args.map(() => 0),
+    args,
+    marked,
   }
 }
 
@@ -165,7 +181,15 @@ export function measureSerialization(spec: SerializationSpec): SerializationResu
   const value = spec.payload === 'small' ? { loss: 0.002, epochs: 10 } : args[0]
   const budget = spec.budgetMs
   const ms: Record<string, number> = {}
-  const t = (key: string, fn: () => unknown) => { ms[key] = timeLoop(() => { sink = fn() }, budget, 1) }
+  const t = (key: string, fn: () => unknown) => {
+    ms[key] = timeLoop(
+      () => {
+        sink = fn()
+      },
+      budget,
+      1,
+    )
+  }
 
   const subBytes = encodeSubmission([args])
   const resBytes = encodeResult([value])

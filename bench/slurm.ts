@@ -51,8 +51,13 @@ export interface SlurmResult {
 }
 
 interface SlurmModules {
-  SlurmExecutor: new (o: Record<string, unknown>) => {
-    mapArray(fn: unknown, xs: number[]): Promise<{ jobId: string; wait(): Promise<void>; result(): Promise<unknown>; paths: { resultFile(t?: number): string } }[]>
+  SlurmExecutor: new (
+    o: Record<string, unknown>,
+  ) => {
+    mapArray(
+      fn: unknown,
+      xs: number[],
+    ): Promise<{ jobId: string; wait(): Promise<void>; result(): Promise<unknown>; paths: { resultFile(t?: number): string } }[]>
     shutdown(): Promise<void>
   }
   getSharedWatcher(o?: Record<string, unknown>): { stats: { polls: number; schedulerCalls: number; sacctCalls: number; squeueCalls: number } }
@@ -61,14 +66,17 @@ interface SlurmModules {
 }
 
 async function load(): Promise<SlurmModules> {
-  const ex = await import('../lib/slurm/executor.js' as string) as Record<string, unknown>
-  const w = await import('../lib/slurm/watcher.js' as string) as Record<string, unknown>
+  const ex = (await import('../lib/slurm/executor.js' as string)) as Record<string, unknown>
+  const w = (await import('../lib/slurm/watcher.js' as string)) as Record<string, unknown>
   if (typeof ex.SlurmExecutor !== 'function') throw new Error('lib/slurm/executor.js has no SlurmExecutor')
   for (const k of ['getSharedWatcher', 'resetSharedWatcher', 'nextDelay']) if (typeof w[k] !== 'function') throw new Error(`lib/slurm/watcher.js has no ${k}`)
   return { SlurmExecutor: ex.SlurmExecutor, ...w } as unknown as SlurmModules
 }
 
-const cpuMs = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000 }
+const cpuMs = () => {
+  const u = process.cpuUsage()
+  return (u.user + u.system) / 1000
+}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 async function waitFor(cond: () => boolean, timeoutMs: number, stepMs = 5): Promise<void> {
@@ -92,7 +100,10 @@ export async function measureSlurm(spec: SlurmSpec): Promise<SlurmResult> {
   const watcher = lib.getSharedWatcher(spec.kind === 'fake' ? fast : {})
   // one folder for every job: a %j template makes the executor submit held and `scontrol release`
   // (the fake scontrol does not do release)
-  const ex = new lib.SlurmExecutor({ folder: spec.kind === 'fake' ? `${folder}/jobs` : `${folder}/%j`, ...(spec.maxArraySize ? { maxArraySize: spec.maxArraySize } : {}) })
+  const ex = new lib.SlurmExecutor({
+    folder: spec.kind === 'fake' ? `${folder}/jobs` : `${folder}/%j`,
+    ...(spec.maxArraySize ? { maxArraySize: spec.maxArraySize } : {}),
+  })
   const xs = Array.from({ length: spec.m }, (_, i) => i)
 
   // 4. submission
@@ -104,7 +115,11 @@ export async function measureSlurm(spec: SlurmSpec): Promise<SlurmResult> {
   const arrayIds = [...new Set(jobs.map((j) => j.jobId.split('_')[0]))]
   const sbatchCalls = arrayIds.length
 
-  let polls = 0, schedulerCallsPerPoll = NaN, cpuPerPollMs = NaN, wallPerPollMs = NaN, endToSeenMs = NaN
+  let polls = 0,
+    schedulerCallsPerPoll = NaN,
+    cpuPerPollMs = NaN,
+    wallPerPollMs = NaN,
+    endToSeenMs = NaN
   let endToSeenP90Ms: number | undefined
   let totalMs: number | undefined
   if (spec.kind === 'fake') {
@@ -114,7 +129,12 @@ export async function measureSlurm(spec: SlurmSpec): Promise<SlurmResult> {
     fs.writeFileSync(sacctFile, rows('RUNNING'))
     const seen: number[] = new Array(jobs.length)
     let settled = 0
-    jobs.forEach((j, i) => { void j.wait().then(() => { seen[i] = performance.now(); settled++ }) })
+    jobs.forEach((j, i) => {
+      void j.wait().then(() => {
+        seen[i] = performance.now()
+        settled++
+      })
+    })
     // warm up two polls, then time `polls` polls
     const s = watcher.stats
     const p0 = s.polls
@@ -135,7 +155,13 @@ export async function measureSlurm(spec: SlurmSpec): Promise<SlurmResult> {
     const s = watcher.stats
     const [polls0, calls0, cpu0, wall0] = [s.polls, s.schedulerCalls, cpuMs(), performance.now()]
     const seenAt: number[] = new Array(jobs.length)
-    await Promise.all(jobs.map((j, i) => j.result().then(() => { seenAt[i] = Date.now() })))
+    await Promise.all(
+      jobs.map((j, i) =>
+        j.result().then(() => {
+          seenAt[i] = Date.now()
+        }),
+      ),
+    )
     totalMs = performance.now() - t0
     polls = s.polls - polls0
     schedulerCallsPerPoll = (s.schedulerCalls - calls0) / Math.max(polls, 1)
@@ -153,7 +179,8 @@ export async function measureSlurm(spec: SlurmSpec): Promise<SlurmResult> {
 
 /** Scheduler calls in the first minute and per minute later, at the watcher's default cadence. */
 function callsPerMinute(nextDelay: SlurmModules['nextDelay'], callsPerPoll: number): { firstMinute: number; after10Min: number } {
-  let t = 0, n = 0
+  let t = 0,
+    n = 0
   while ((t += nextDelay(t)) <= 60_000) n++
   return { firstMinute: n * callsPerPoll, after10Min: (60_000 / nextDelay(600_000)) * callsPerPoll }
 }
@@ -185,14 +212,26 @@ export async function runSlurm(o: RunOptions): Promise<unknown> {
     for (const m of ms) {
       o.progress(`slurm (fake): round ${r + 1}/${o.rounds}, ${m} jobs`)
       try {
-        (fake[m] ??= []).push(await o.child<SlurmResult>('slurm.js', { part: 'slurm', kind: 'fake', m, maxArraySize: 100_000, polls: o.smoke ? 3 : 10, pollMs: 100, dir } satisfies SlurmSpec, 120_000))
-      } catch (e) { errors.push((e as Error).message) }
+        ;(fake[m] ??= []).push(
+          await o.child<SlurmResult>(
+            'slurm.js',
+            { part: 'slurm', kind: 'fake', m, maxArraySize: 100_000, polls: o.smoke ? 3 : 10, pollMs: 100, dir } satisfies SlurmSpec,
+            120_000,
+          ),
+        )
+      } catch (e) {
+        errors.push((e as Error).message)
+      }
     }
     // 4. with the cluster's MaxArraySize (1001 in the fake config): several sbatch
     o.progress(`slurm (fake): round ${r + 1}/${o.rounds}, submit ${submitN} at MaxArraySize`)
     try {
-      (submit.clusterMax ??= []).push(await o.child<SlurmResult>('slurm.js', { part: 'slurm', kind: 'fake', m: submitN, polls: 1, pollMs: 100, dir } satisfies SlurmSpec, 120_000))
-    } catch (e) { errors.push((e as Error).message) }
+      ;(submit.clusterMax ??= []).push(
+        await o.child<SlurmResult>('slurm.js', { part: 'slurm', kind: 'fake', m: submitN, polls: 1, pollMs: 100, dir } satisfies SlurmSpec, 120_000),
+      )
+    } catch (e) {
+      errors.push((e as Error).message)
+    }
   }
   submit.oneSbatch = fake[submitN] ?? []
   let real: SlurmResult | undefined
@@ -202,9 +241,14 @@ export async function runSlurm(o: RunOptions): Promise<unknown> {
     try {
       execFileSync('sinfo', ['-h'], { stdio: 'ignore', timeout: 10_000 })
       o.progress('slurm (real cluster): 100 jobs')
-      real = await o.child<SlurmResult>('slurm.js', { part: 'slurm', kind: 'real', m: 100, polls: 0, pollMs: 0, dir: path.join(ROOT, 'bench', 'results') } satisfies SlurmSpec, 300_000)
+      real = await o.child<SlurmResult>(
+        'slurm.js',
+        { part: 'slurm', kind: 'real', m: 100, polls: 0, pollMs: 0, dir: path.join(ROOT, 'bench', 'results') } satisfies SlurmSpec,
+        300_000,
+      )
     } catch (e) {
-      realSkipped = (e as Error).message.includes('sinfo') || (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no Slurm cluster here (sinfo failed)' : (e as Error).message
+      realSkipped =
+        (e as Error).message.includes('sinfo') || (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no Slurm cluster here (sinfo failed)' : (e as Error).message
       if (!realSkipped.startsWith('no Slurm')) errors.push(realSkipped)
     }
   }
@@ -219,21 +263,45 @@ export async function runSlurm(o: RunOptions): Promise<unknown> {
     if (!rs.length) continue
     const calls = s(rs, 'schedulerCallsPerPoll')
     const perMin = callsPerMinute(lib.nextDelay, calls.median)
-    const entry = { callsPerPoll: calls, cpuPerPollMs: s(rs, 'cpuPerPollMs'), wallPerPollMs: s(rs, 'wallPerPollMs'), endToSeenMs: s(rs, 'endToSeenMs'), callsPerMinute: perMin }
+    const entry = {
+      callsPerPoll: calls,
+      cpuPerPollMs: s(rs, 'cpuPerPollMs'),
+      wallPerPollMs: s(rs, 'wallPerPollMs'),
+      endToSeenMs: s(rs, 'endToSeenMs'),
+      callsPerMinute: perMin,
+    }
     ;(summary.fake as Record<number, unknown>)[m] = entry
-    rows.push([m.toLocaleString('en'), fmtNum(calls.median), `${perMin.firstMinute.toFixed(0)} / ${perMin.after10Min.toFixed(0)}`,
-      fmtStat(entry.cpuPerPollMs, fmtMs), fmtStat(entry.wallPerPollMs, fmtMs), fmtStat(entry.endToSeenMs, fmtMs)])
+    rows.push([
+      m.toLocaleString('en'),
+      fmtNum(calls.median),
+      `${perMin.firstMinute.toFixed(0)} / ${perMin.after10Min.toFixed(0)}`,
+      fmtStat(entry.cpuPerPollMs, fmtMs),
+      fmtStat(entry.wallPerPollMs, fmtMs),
+      fmtStat(entry.endToSeenMs, fmtMs),
+    ])
   }
-  console.log(table(['jobs watched', 'scheduler calls / poll', 'calls / min (1st min / after 10 min)', 'client CPU / poll', 'wall / poll', 'end → seen (100 ms cadence)'], rows))
-  console.log(`   at the default cadence a poll comes nextDelay(age) after the last: ${fmtMs(lib.nextDelay(0))} at first, ${fmtMs(lib.nextDelay(60_000))} after 1 min, ${fmtMs(lib.nextDelay(600_000))} after 10 min: the end → seen delay adds up to that.`)
+  console.log(
+    table(
+      ['jobs watched', 'scheduler calls / poll', 'calls / min (1st min / after 10 min)', 'client CPU / poll', 'wall / poll', 'end → seen (100 ms cadence)'],
+      rows,
+    ),
+  )
+  console.log(
+    `   at the default cadence a poll comes nextDelay(age) after the last: ${fmtMs(lib.nextDelay(0))} at first, ${fmtMs(lib.nextDelay(60_000))} after 1 min, ${fmtMs(lib.nextDelay(600_000))} after 10 min: the end → seen delay adds up to that.`,
+  )
   if (real) {
-    console.log(`   real cluster, 100 jobs: submit ${fmtMs(real.submitWallMs)} (CPU ${fmtMs(real.submitCpuMs)}), all results in ${fmtMs(real.totalMs!)}, ${real.polls} polls, ` +
-      `${real.schedulerCallsPerPoll.toFixed(2)} scheduler calls / poll, client CPU ${fmtMs(real.cpuPerPollMs)} / poll, job end (result file) → seen: median ${fmtMs(real.endToSeenMs)}, p90 ${fmtMs(real.endToSeenP90Ms!)}`)
+    console.log(
+      `   real cluster, 100 jobs: submit ${fmtMs(real.submitWallMs)} (CPU ${fmtMs(real.submitCpuMs)}), all results in ${fmtMs(real.totalMs!)}, ${real.polls} polls, ` +
+        `${real.schedulerCallsPerPoll.toFixed(2)} scheduler calls / poll, client CPU ${fmtMs(real.cpuPerPollMs)} / poll, job end (result file) → seen: median ${fmtMs(real.endToSeenMs)}, p90 ${fmtMs(real.endToSeenP90Ms!)}`,
+    )
   } else console.log(`   real cluster: skipped: ${realSkipped}`)
 
   console.log(`\n4. Slurm submission: client time of mapArray(${submitN.toLocaleString('en')}) with the fake sbatch (files + sbatch)`)
   const srows: string[][] = []
-  for (const [k, label] of [['oneSbatch', 'one sbatch (maxArraySize 100,000)'], ['clusterMax', 'cluster MaxArraySize (1001)']] as const) {
+  for (const [k, label] of [
+    ['oneSbatch', 'one sbatch (maxArraySize 100,000)'],
+    ['clusterMax', 'cluster MaxArraySize (1001)'],
+  ] as const) {
     const rs = submit[k]
     if (!rs?.length) continue
     const e = { wall: s(rs, 'submitWallMs'), cpu: s(rs, 'submitCpuMs'), sbatch: rs[0].sbatchCalls }
@@ -244,18 +312,39 @@ export async function runSlurm(o: RunOptions): Promise<unknown> {
   for (const e of errors) console.log(`   error: ${e}`)
 
   const big = ms[ms.length - 1]
-  const fb = (summary.fake as Record<number, { callsPerPoll: Stat; cpuPerPollMs: Stat }>)
+  const fb = summary.fake as Record<number, { callsPerPoll: Stat; cpuPerPollMs: Stat }>
   if (fb[big]) {
     const small = fb[ms[0]]
-    o.targets.push({ what: `watcher: scheduler calls per poll, ${ms[0]} vs ${big.toLocaleString('en')} jobs`, target: 'O(1)', measured: `${fmtNum(small.callsPerPoll.median)} vs ${fmtNum(fb[big].callsPerPoll.median)}`, met: fb[big].callsPerPoll.median <= small.callsPerPoll.median && fb[big].callsPerPoll.median <= 1 })
-    o.targets.push({ what: `watcher: client CPU per poll at ${big.toLocaleString('en')} jobs`, target: '< 20 ms', measured: fmtStat(fb[big].cpuPerPollMs, fmtMs), met: big >= 10_000 ? fb[big].cpuPerPollMs.median < 20 : null, note: big < 10_000 ? 'smoke size' : undefined })
+    o.targets.push({
+      what: `watcher: scheduler calls per poll, ${ms[0]} vs ${big.toLocaleString('en')} jobs`,
+      target: 'O(1)',
+      measured: `${fmtNum(small.callsPerPoll.median)} vs ${fmtNum(fb[big].callsPerPoll.median)}`,
+      met: fb[big].callsPerPoll.median <= small.callsPerPoll.median && fb[big].callsPerPoll.median <= 1,
+    })
+    o.targets.push({
+      what: `watcher: client CPU per poll at ${big.toLocaleString('en')} jobs`,
+      target: '< 20 ms',
+      measured: fmtStat(fb[big].cpuPerPollMs, fmtMs),
+      met: big >= 10_000 ? fb[big].cpuPerPollMs.median < 20 : null,
+      note: big < 10_000 ? 'smoke size' : undefined,
+    })
   }
-  const sub = (summary.submit as Record<string, { wall: Stat; cpu: Stat }>)
+  const sub = summary.submit as Record<string, { wall: Stat; cpu: Stat }>
   if (sub.oneSbatch) {
-    o.targets.push({ what: `Slurm mapArray of ${submitN.toLocaleString('en')}, client time (one sbatch)`, target: '< 2 s', measured: `${fmtStat(sub.oneSbatch.wall, fmtMs)} wall, ${fmtStat(sub.oneSbatch.cpu, fmtMs)} CPU`, met: sub.oneSbatch.wall.median < 2000 })
+    o.targets.push({
+      what: `Slurm mapArray of ${submitN.toLocaleString('en')}, client time (one sbatch)`,
+      target: '< 2 s',
+      measured: `${fmtStat(sub.oneSbatch.wall, fmtMs)} wall, ${fmtStat(sub.oneSbatch.cpu, fmtMs)} CPU`,
+      met: sub.oneSbatch.wall.median < 2000,
+    })
   }
   if (sub.clusterMax) {
-    o.targets.push({ what: `same, at the cluster's MaxArraySize (several sbatch)`, target: '< 2 s', measured: `${fmtStat(sub.clusterMax.wall, fmtMs)} wall`, met: sub.clusterMax.wall.median < 2000 })
+    o.targets.push({
+      what: `same, at the cluster's MaxArraySize (several sbatch)`,
+      target: '< 2 s',
+      measured: `${fmtStat(sub.clusterMax.wall, fmtMs)} wall`,
+      met: sub.clusterMax.wall.median < 2000,
+    })
   }
   return summary
 }
@@ -263,7 +352,13 @@ export async function runSlurm(o: RunOptions): Promise<unknown> {
 // As a child process: node dist/bench/slurm.js '<SlurmSpec as JSON>' → one line "BENCH_RESULT {...}".
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   measureSlurm(JSON.parse(process.argv[2]) as SlurmSpec).then(
-    (r) => { process.stdout.write(`BENCH_RESULT ${JSON.stringify(r)}\n`); process.exit(0) },
-    (e: Error) => { console.error(e.stack ?? e.message); process.exit(1) },
+    (r) => {
+      process.stdout.write(`BENCH_RESULT ${JSON.stringify(r)}\n`)
+      process.exit(0)
+    },
+    (e: Error) => {
+      console.error(e.stack ?? e.message)
+      process.exit(1)
+    },
   )
 }

@@ -48,13 +48,21 @@ interface Command {
 
 const json = { json: { type: 'boolean' } } as const
 const COMMANDS: Record<string, Command> = {
-  list: { args: [1, 1], options: { ...json, limit: { type: 'string' } }, run: (f, _, v, io) => list(f, { json: v.json as boolean, limit: v.limit === undefined ? undefined : positive(v.limit as string, '--limit') }, io) },
+  list: {
+    args: [1, 1],
+    options: { ...json, limit: { type: 'string' } },
+    run: (f, _, v, io) => list(f, { json: v.json as boolean, limit: v.limit === undefined ? undefined : positive(v.limit as string, '--limit') }, io),
+  },
   status: { args: [2, Infinity], options: { ...json, all: { type: 'boolean' } }, run: (f, ids, v, io) => status(f, ids, v, io) },
   wait: { args: [2, Infinity], options: json, run: (f, ids, v, io) => wait(f, ids, v, io) },
   result: { args: [2, Infinity], options: json, run: (f, ids, v, io) => result(f, ids, v, io) },
   logs: { args: [2, Infinity], options: { ...json, err: { type: 'boolean' }, task: { type: 'string' } }, run: (f, ids, v, io) => logs(f, ids, v, io) },
   cancel: { args: [2, Infinity], options: json, run: (f, ids, v, io) => cancel(f, ids, v, io) },
-  rerun: { args: [2, Infinity], options: { ...json, set: { type: 'string', multiple: true }, all: { type: 'boolean' } }, run: (f, ids, v, io) => rerunCommand(f, ids, v, io) },
+  rerun: {
+    args: [2, Infinity],
+    options: { ...json, set: { type: 'string', multiple: true }, all: { type: 'boolean' } },
+    run: (f, ids, v, io) => rerunCommand(f, ids, v, io),
+  },
   clean: {
     args: [1, Infinity],
     options: { ...json, 'older-than': { type: 'string' }, state: { type: 'string', multiple: true }, 'dry-run': { type: 'boolean', short: 'n' } },
@@ -90,8 +98,10 @@ export async function cli(argv: string[], out: (s: string) => void, err: (s: str
   let values: Record<string, unknown>
   let positionals: string[]
   try {
-    ({ values, positionals } = parseArgs({
-      args: argv, allowPositionals: true, strict: true,
+    ;({ values, positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
       options: { ...command.options, help: { type: 'boolean', short: 'h' } },
     }))
   } catch (e) {
@@ -123,8 +133,17 @@ export async function cli(argv: string[], out: (s: string) => void, err: (s: str
 
 // run as a command (also through npm's bin link, hence the real path)
 if (process.argv[1] && import.meta.url === pathToFileURL(fs.realpathSync(process.argv[1])).href) {
-  cli(process.argv.slice(2), (s) => console.log(s), (s) => console.error(s)).then(
-    (code) => { process.exitCode = code },
-    (e: Error) => { console.error(`submitit-ts: ${e.message}`); process.exitCode = 1 },
+  cli(
+    process.argv.slice(2),
+    (s) => console.log(s),
+    (s) => console.error(s),
+  ).then(
+    (code) => {
+      process.exitCode = code
+    },
+    (e: Error) => {
+      console.error(`submitit-ts: ${e.message}`)
+      process.exitCode = 1
+    },
   )
 }

@@ -78,10 +78,17 @@ t.test('list, array ids, clear errors, --json', async (t) => {
   t.equal(list.status, 0, list.stderr)
   const lines = list.stdout.trim().split('\n')
   t.match(lines[0], /^ID\s+JOBS\s+STATES\s+TASK\s+SUBMITTED\s+BACKEND\s+ELAPSED/)
-  t.match(lines[1], new RegExp(`^${arrayId}\\s+6\\s+5 completed, 1 failed\\s+sleepMs,fails\\s+\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d\\s+local`), 'newest first, counts')
+  t.match(
+    lines[1],
+    new RegExp(`^${arrayId}\\s+6\\s+5 completed, 1 failed\\s+sleepMs,fails\\s+\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d\\s+local`),
+    'newest first, counts',
+  )
   t.match(lines[2], new RegExp(`^${older.jobId}\\s+1\\s+1 completed\\s+train`))
   const listJson = JSON.parse(run('list', folder, '--json').stdout)
-  t.same(listJson.arrays.map((a: { arrayId: string }) => a.arrayId), [arrayId, older.jobId])
+  t.same(
+    listJson.arrays.map((a: { arrayId: string }) => a.arrayId),
+    [arrayId, older.jobId],
+  )
   t.same(listJson.arrays[0].counts, { COMPLETED: 5, FAILED: 1 })
   t.equal(listJson.arrays[0].backend, 'local')
 
@@ -127,7 +134,7 @@ t.test('clean: finished arrays only, --dry-run, --state, --older-than', async (t
   const good = await ex.mapArray(train, [1, 2], [1, 1])
   const bad = await ex.submit(fails, 'x')
   await Promise.all([...good, bad].map((j) => j.wait()))
-  const running = await ex.submit(sleepMs, 60_000, 1)
+  const running = await ex.submit(sleepMs, 600_000, 1)
   t.teardown(() => running.cancel())
   t.equal(run('clean', folder, '--older-than', 'soon').status, 2, 'a bad age is a usage error')
   t.equal(run('clean', folder, '--older-than', '1d').stdout, '', 'nothing old enough')
@@ -141,7 +148,10 @@ t.test('clean: finished arrays only, --dry-run, --state, --older-than', async (t
   t.match(json.kept, [{ arrayId: running.jobId, why: /not finished/ }], 'never a running job')
   t.notOk(fs.existsSync(good[0].paths.submitted))
   t.ok(fs.existsSync(running.paths.submitted))
-  t.notOk(fs.existsSync(path.dirname(good[0].paths.resultFile(0))) && fs.readdirSync(path.dirname(good[0].paths.resultFile(0))).length > 0, 'no file of it left')
+  t.notOk(
+    fs.existsSync(path.dirname(good[0].paths.resultFile(0))) && fs.readdirSync(path.dirname(good[0].paths.resultFile(0))).length > 0,
+    'no file of it left',
+  )
   t.match(run('list', folder).stdout, new RegExp(`${running.jobId}\\s+1\\s+1 running`))
 })
 

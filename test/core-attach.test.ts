@@ -79,7 +79,10 @@ t.test('attachJob from a second process: a finished job, an array element, a cla
   const one = await attachFromAnotherProcess(script, folder, job.jobId)
   t.same(one, { before: 'COMPLETED', result: 9, className: 'Number', state: 'COMPLETED', stdout: 'out 9\n' })
 
-  const jobs = await ex.mapArray(square, Array.from({ length: 100 }, (_, i) => i))
+  const jobs = await ex.mapArray(
+    square,
+    Array.from({ length: 100 }, (_, i) => i),
+  )
   await Promise.all(jobs.map((j) => j.wait()))
   const el = await attachFromAnotherProcess(script, folder, jobs[57].jobId)
   t.equal(el.result, 57 * 57, 'an array element, read from its chunk file')
@@ -137,7 +140,7 @@ t.test('a job whose submitting process died without a result is FAILED when atta
   await exited
   await until(() => job.state !== 'PENDING' && job.state !== 'RUNNING', 10_000, 'the attached job to end')
   t.equal(job.state, 'FAILED')
-  const e = await rejection(job.result()) as FailedJobError
+  const e = (await rejection(job.result())) as FailedJobError
   t.type(e, FailedJobError)
   t.match(e.message, /ended as FAILED without writing its result file/)
   // and from a fresh process

@@ -14,7 +14,10 @@ const backends = [
 
 t.test('a bad argument inside batch() is an ordinary error: the caller catches it and goes on (real process)', async (t) => {
   const dir = t.testdir()
-  const script = writeScript(dir, 'main.mjs', `
+  const script = writeScript(
+    dir,
+    'main.mjs',
+    `
     import { LocalExecutor } from ${JSON.stringify(distUrl('lib/index.js'))}
     import { add } from ${JSON.stringify(distUrl('fixtures/tasks.js'))}
     const ex = new LocalExecutor({ folder: ${JSON.stringify(path.join(dir, '%j'))}, maxWorkers: 1 })
@@ -26,7 +29,8 @@ t.test('a bad argument inside batch() is an ordinary error: the caller catches i
     await new Promise((r) => setTimeout(r, 200)) // let any unhandled rejection surface
     const job = await ex.submit(add, 20, 22)
     console.log('after: ' + await job.result())
-  `)
+  `,
+  )
   const r = await runNode([script])
   t.equal(r.code, 0, `exits 0 (stderr: ${r.stderr})`)
   t.match(r.stdout, /caught: argument 2 of add \(element 1\)/)
@@ -38,19 +42,26 @@ for (const [name, make] of backends) {
   t.test(`${name}: awaiting submit() inside batch() fails at once and never wedges the executor`, async (t) => {
     const ex = make(`${t.testdir()}/%j`)
     t.teardown(() => ex.shutdown())
-    const e = await rejection(ex.batch(async () => {
-      const job = await ex.submit(add, 1, 2)
-      await job.result()
-    }))
+    const e = await rejection(
+      ex.batch(async () => {
+        const job = await ex.submit(add, 1, 2)
+        await job.result()
+      }),
+    )
     t.match(e.message, /do not await submit\(\) \(or mapArray\) inside it/)
     // caught inside: batch() still rejects, and submits nothing
-    const e2 = await rejection(ex.batch(async () => {
-      ex.submit(add, 5, 5)
-      await Promise.all([ex.submit(add, 1, 2)]).catch(() => {})
-    }))
+    const e2 = await rejection(
+      ex.batch(async () => {
+        ex.submit(add, 5, 5)
+        await Promise.all([ex.submit(add, 1, 2)]).catch(() => {})
+      }),
+    )
     t.match(e2.message, /exists only once the batch is submitted/)
     // the executor goes on: a batch, a submit, a mapArray
-    const jobs = await ex.batch(() => { ex.submit(add, 1, 1); ex.submit(add, 2, 2) })
+    const jobs = await ex.batch(() => {
+      ex.submit(add, 1, 1)
+      ex.submit(add, 2, 2)
+    })
     t.same(await Promise.all(jobs.map((j) => j.result())), [2, 4])
     t.equal(await (await ex.submit(add, 3, 3)).result(), 6)
     t.same(await Promise.all((await ex.mapArray(add, [1], [1])).map((j) => j.result())), [2])
@@ -78,12 +89,18 @@ for (const [name, make] of backends) {
   t.test(`${name}: updateParameters inside batch() throws; nested batch() throws; an empty batch warns`, async (t) => {
     const ex = make(`${t.testdir()}/%j`)
     t.teardown(() => ex.shutdown())
-    const e = await rejection(ex.batch(() => {
-      ex.submit(add, 1, 1)
-      ex.updateParameters({ nodes: 1 })
-    }))
+    const e = await rejection(
+      ex.batch(() => {
+        ex.submit(add, 1, 1)
+        ex.updateParameters({ nodes: 1 })
+      }),
+    )
     t.match(e.message, /updateParameters\(\) cannot be called inside batch\(\)/)
-    const nested = await rejection(ex.batch(async () => { await ex.batch(() => {}) }))
+    const nested = await rejection(
+      ex.batch(async () => {
+        await ex.batch(() => {})
+      }),
+    )
     t.match(nested.message, /cannot be nested/)
     const warnings: string[] = []
     const onWarning = (w: Error) => warnings.push(w.message)
@@ -99,12 +116,15 @@ for (const [name, make] of backends) {
     const ex = make(`${t.testdir()}/%j`)
     t.teardown(() => ex.shutdown())
     let firstResult: number | undefined
-    const jobs = await ex.batch(async () => {
-      ex.submit(add, 1, 1)
-      const second = await ex.submit(add, 2, 2) // submits the two so far as one array
-      firstResult = await second.result()
-      ex.submit(add, 3, 3)
-    }, { allowImplicitSubmissions: true })
+    const jobs = await ex.batch(
+      async () => {
+        ex.submit(add, 1, 1)
+        const second = await ex.submit(add, 2, 2) // submits the two so far as one array
+        firstResult = await second.result()
+        ex.submit(add, 3, 3)
+      },
+      { allowImplicitSubmissions: true },
+    )
     t.equal(firstResult, 4)
     t.equal(jobs.length, 1, 'batch() resolves to the jobs submitted at its end')
     t.equal(await jobs[0].result(), 6)

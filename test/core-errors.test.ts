@@ -10,7 +10,7 @@ t.test('a failing task: result() throws FailedJobError with the remote stack, ex
   const ex = new LocalExecutor({ folder: `${folder}/%j`, maxWorkers: 1 })
   t.teardown(() => ex.shutdown())
   const job = await ex.submit(fails, 'wrong value')
-  const thrown = await rejection(job.result()) as FailedJobError
+  const thrown = (await rejection(job.result())) as FailedJobError
   t.type(thrown, FailedJobError)
   t.equal(thrown.name, 'FailedJobError')
   t.equal(thrown.jobId, job.jobId)
@@ -36,7 +36,7 @@ t.test('a failing task: result() throws FailedJobError with the remote stack, ex
   t.equal(await ok.exception(), null, 'exception() is null for a completed job')
   t.equal(await ok.result(), 2)
 
-  const nested = await rejection((await ex.submit(failsWithCause)).result()) as FailedJobError
+  const nested = (await rejection((await ex.submit(failsWithCause)).result())) as FailedJobError
   t.match(nested.message, /Error: outer/)
   t.equal(((nested.cause as Error).cause as Error).message, 'inner')
 })
@@ -52,8 +52,7 @@ t.test('updateParameters: a misspelled name throws, listing the valid ones and t
   for (const name of ['arrayParallelism', 'maxWorkers', 'nodes', 'tasksPerNode', 'timeoutMin']) t.match(e.message, name, `lists ${name}`)
   t.match((t.throws(() => ex.updateParameters({ maxworkers: 3 } as never)) as Error).message, /did you mean "maxWorkers"/, 'case')
   t.match((t.throws(() => ex.updateParameters({ tasks_per_node: 2 } as never)) as Error).message, /did you mean "tasksPerNode"/, 'snake case')
-  t.notMatch((t.throws(() => ex.updateParameters({ partition: 'gpu' } as never)) as Error).message, /did you mean/,
-    'no suggestion when nothing is close')
+  t.notMatch((t.throws(() => ex.updateParameters({ partition: 'gpu' } as never)) as Error).message, /did you mean/, 'no suggestion when nothing is close')
   t.equal(ex.parameters.timeoutMin, undefined, 'a refused update changes nothing')
   // the constructor checks too; the debug backend lists its own names
   t.throws(() => new LocalExecutor({ folder, maxWorker: 2 } as never), /did you mean "maxWorkers"/)

@@ -10,14 +10,18 @@ import { encodeRecord, readSubmission, writeAtomic } from '../dist/lib/core/form
 import { distUrl, plainEnv, rejection, startNode, until, writeScript } from './helpers.js'
 
 function ownerScript(dir: string): string {
-  return writeScript(dir, 'owner.mjs', `
+  return writeScript(
+    dir,
+    'owner.mjs',
+    `
     import { LocalExecutor } from ${JSON.stringify(distUrl('lib/index.js'))}
     import { waitThenReturn } from ${JSON.stringify(distUrl('fixtures/trust-tasks.js'))}
     const ex = new LocalExecutor({ folder: ${JSON.stringify(path.join(dir, '%j'))}, maxWorkers: 1 })
     const jobs = await ex.mapArray(waitThenReturn, [600000, 600000], [1, 2])
     console.log('JOBS ' + jobs.map((j) => j.jobId).join(' '))
     setInterval(() => {}, 1000)
-  `)
+  `,
+  )
 }
 
 t.test('the owner is killed with SIGKILL: its jobs read FAILED at once, saying why', async (t) => {
@@ -31,7 +35,7 @@ t.test('the owner is killed with SIGKILL: its jobs read FAILED at once, saying w
   await new Promise((r) => child.once('exit', r))
   await until(() => job.state === 'FAILED', 10_000, 'FAILED after the owner died')
   t.match(job.reason, /its owner \(pid \d+ on .*\) has exited/)
-  const e = await rejection(attachJob(`${dir}/%j`, b).result()) as FailedJobError
+  const e = (await rejection(attachJob(`${dir}/%j`, b).result())) as FailedJobError
   t.type(e, FailedJobError)
   t.match(e.message, /has exited, so the job will never get its result/)
 })
@@ -64,10 +68,13 @@ t.test('an owner in another PID namespace: RUNNING while its heartbeat goes on, 
   const dir = t.testdir()
   const script = ownerScript(dir)
   const child = spawn('unshare', ['--pid', '--fork', '--kill-child', process.execPath, script], {
-    env: plainEnv({ SUBMITIT_HEARTBEAT_MS: '300' }), stdio: ['ignore', 'pipe', 'pipe'],
+    env: plainEnv({ SUBMITIT_HEARTBEAT_MS: '300' }),
+    stdio: ['ignore', 'pipe', 'pipe'],
   })
   let out = ''
-  child.stdout.on('data', (d) => { out += d })
+  child.stdout.on('data', (d) => {
+    out += d
+  })
   await until(() => /JOBS (\S+)/.test(out), 30_000, 'the owner to submit')
   const a = /JOBS (\S+)/.exec(out)![1]
   const job = attachJob(`${dir}/%j`, a)

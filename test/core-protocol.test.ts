@@ -10,7 +10,10 @@ t.test('every kind of value comes back from the arena as it was stored', async (
   values.forEach((v, k) => t.ok(storeOutcome(m, values.length, k, { state: 'COMPLETED', value: v }, false)))
   const { first, outcomes } = storedOutcomes(m, values.length)
   t.equal(first, 0)
-  t.same(outcomes.map((o) => (o as { value: unknown }).value), values)
+  t.same(
+    outcomes.map((o) => (o as { value: unknown }).value),
+    values,
+  )
   t.ok(Object.is((outcomes[5] as { value: unknown }).value, -0), '-0 stays -0')
 })
 
@@ -26,7 +29,10 @@ t.test('a full arena says so; segments and what follows them are found again', a
   t.ok(storeOutcome(m, count, 4, { state: 'COMPLETED', value: big }, false))
   markFlushed(m, count, 3, 5)
   t.ok(storeOutcome(m, count, 5, { state: 'CANCELLED', error: 'c' }, false))
-  t.same(flushedSegments(m, count), [[0, 3], [3, 5]])
+  t.same(flushedSegments(m, count), [
+    [0, 3],
+    [3, 5],
+  ])
   const after = storedOutcomes(m, count)
   t.equal(after.first, 5)
   t.same(after.outcomes, [{ state: 'CANCELLED', error: 'c' }])

@@ -2,7 +2,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import t from 'tap'
-import { attachJob, DebugExecutor, FailedJobError } from '../dist/lib/index.js'
+import { attachJob, DebugExecutor, type FailedJobError } from '../dist/lib/index.js'
 import { add, chatty, env, fails, square } from '../dist/fixtures/tasks.js'
 import { distPath, plainEnv, runNode } from './helpers.js'
 
@@ -44,7 +44,7 @@ t.test('a task that throws: exit code 1, the error in the result file', async (t
   t.ok(fs.existsSync(jobs[0].paths.resultFile(0)), 'the result file was written')
   const attached = attachJob(folder, jobs[0].jobId)
   t.equal(attached.state, 'FAILED')
-  const e = await attached.exception() as FailedJobError
+  const e = (await attached.exception()) as FailedJobError
   t.match(e.message, /ValidationError: cli failure/)
   t.match(e.remoteStack, /fixtures[\\/]tasks/)
   t.equal((e.cause as { code?: string }).code, 'E_BAD')
@@ -71,7 +71,10 @@ t.test('ids from the environment; output left on the process streams; --task set
   const r0 = await runNode([MAIN, folder, '--array-id', multi.jobId, '--task', '0'])
   t.equal(r0.code, 0, `exit code 0 ${r0.stderr}`)
   const results = await attachJob<{ globalRank: number }>(folder, multi.jobId).results()
-  t.same(results.map((x) => x.globalRank), [0, 1])
+  t.same(
+    results.map((x) => x.globalRank),
+    [0, 1],
+  )
 })
 
 t.test('usage errors exit 2 with a message', async (t) => {

@@ -35,7 +35,7 @@ t.test('errors keep their stack; logs are written (and shown)', async (t) => {
   const folder = t.testdir()
   const ex = new DebugExecutor({ folder: `${folder}/%j` })
   const job = await ex.submit(fails, 'debug failure')
-  const e = await rejection(job.result()) as FailedJobError
+  const e = (await rejection(job.result())) as FailedJobError
   t.type(e, FailedJobError)
   t.equal(job.state, 'FAILED')
   t.match(e.remoteStack, /ValidationError: debug failure/)
@@ -49,7 +49,11 @@ t.test('errors keep their stack; logs are written (and shown)', async (t) => {
   t.equal(chat.stderr(), 'err 4\n')
   const silent = await ex.submit(add, 1, 1)
   await silent.wait()
-  t.same(listFiles(`${folder}/${silent.jobId}`).filter((f) => f.includes('_log.')), [], 'no log file for a silent task')
+  t.same(
+    listFiles(`${folder}/${silent.jobId}`).filter((f) => f.includes('_log.')),
+    [],
+    'no log file for a silent task',
+  )
 })
 
 t.test('arrays, multi-task jobs and cancel', async (t) => {
@@ -60,17 +64,20 @@ t.test('arrays, multi-task jobs and cancel', async (t) => {
   t.same(await Promise.all(jobs.map((j) => j.result())), [11, 22, 33])
   ex.updateParameters({ tasksPerNode: 3 })
   const multi = await ex.submit(env)
-  t.same((await multi.results()).map((r) => r.globalRank), [0, 1, 2])
+  t.same(
+    (await multi.results()).map((r) => r.globalRank),
+    [0, 1, 2],
+  )
   ex.updateParameters({ tasksPerNode: 1 })
   const marker = `${folder}/cancelled-ran`
   const cancelled = await ex.submit(touch, marker, 1)
   await cancelled.cancel()
   t.equal(cancelled.state, 'CANCELLED')
-  t.equal((await rejection(cancelled.result()) as FailedJobError).state, 'CANCELLED')
+  t.equal(((await rejection(cancelled.result())) as FailedJobError).state, 'CANCELLED')
   t.notOk(fs.existsSync(marker), 'a cancelled debug job never runs')
 })
 
-t.test('the files on disk are the same as the LocalExecutor\'s', async (t) => {
+t.test("the files on disk are the same as the LocalExecutor's", async (t) => {
   const folder = t.testdir()
   const layout = (jobId: string, dir: string) => listFiles(dir).map((f) => f.replaceAll(jobId, 'J'))
   const debug = new DebugExecutor({ folder: `${folder}/debug/%j` })

@@ -26,7 +26,14 @@ t.test('polling done() runs the job; a job nobody asked for stays PENDING', asyn
 })
 
 t.test('timeoutMin is refused on the DebugExecutor, with what to do; AutoExecutor leaves it out', async (t) => {
-  const e = (() => { try { new DebugExecutor({ folder: t.testdir(), timeoutMin: 1 } as never); return null } catch (x) { return x as Error } })()
+  const e = (() => {
+    try {
+      new DebugExecutor({ folder: t.testdir(), timeoutMin: 1 } as never)
+      return null
+    } catch (x) {
+      return x as Error
+    }
+  })()
   t.type(e, ParameterError)
   t.match(e?.message, /cannot be honoured.*LocalExecutor/)
   const ok = new DebugExecutor({ folder: t.testdir(), timeoutMin: undefined } as never)
@@ -46,7 +53,7 @@ t.test('a job whose submission vanished before it ran ends FAILED, never RUNNING
 
 t.test('a task that throws a non-Error: the message shows what was thrown', async (t) => {
   const ex = new DebugExecutor({ folder: `${t.testdir()}/%j` })
-  const e = await rejection((await ex.submit(throwsObject, 42)).result()) as FailedJobError
+  const e = (await rejection((await ex.submit(throwsObject, 42)).result())) as FailedJobError
   t.match(e.message, /\{ code: 42, detail: 'not an Error' \} \(thrown, not an Error\)/)
   t.notMatch(e.message, /\[object Object\]/)
   const f = await rejection((await ex.submit(fails, 'x')).result())

@@ -16,7 +16,10 @@ t.test(`asCompleted and monitorJobs over ${N.toLocaleString('en')} finished jobs
   const folder = path.join(dir, '%j')
   const ex = new LocalExecutor({ folder, maxWorkers: 2 })
   t.teardown(() => ex.shutdown())
-  const jobs = await ex.mapArray(trivial, Array.from({ length: N }, (_, i) => i))
+  const jobs = await ex.mapArray(
+    trivial,
+    Array.from({ length: N }, (_, i) => i),
+  )
   await Promise.all(jobs.map((j) => j.wait()))
 
   const seen = new Uint32Array(N)
@@ -26,7 +29,10 @@ t.test(`asCompleted and monitorJobs over ${N.toLocaleString('en')} finished jobs
     count++
   }
   t.equal(count, N, 'as many jobs yielded as given')
-  t.ok(seen.every((x) => x === 1), 'each job exactly once')
+  t.ok(
+    seen.every((x) => x === 1),
+    'each job exactly once',
+  )
 
   const stream = new PassThrough()
   let text = ''
@@ -40,7 +46,10 @@ t.test(`asCompleted and monitorJobs over ${N.toLocaleString('en')} finished jobs
   // re-attached from the folder, as another process would: every result read back right
   const attached = jobs.map((j) => attachJob<number>(folder, j.jobId))
   const values = await Promise.all(attached.map((j) => j.result()))
-  t.ok(values.every((v, i) => v === i + 1), `the ${N.toLocaleString('en')} re-attached jobs read their own results`)
+  t.ok(
+    values.every((v, i) => v === i + 1),
+    `the ${N.toLocaleString('en')} re-attached jobs read their own results`,
+  )
   t.ok(attached.every((j) => j.state === 'COMPLETED'))
 })
 
@@ -49,20 +58,29 @@ t.test('asCompleted yields in the order the jobs end, while the consumer is slow
   const ex = new LocalExecutor({ folder: path.join(dir, '%j'), maxWorkers: 2 })
   t.teardown(() => ex.shutdown())
   const n = 60
-  const jobs = await ex.mapArray(sleepMs, Array.from({ length: n }, (_, i) => (i * 7) % 30), Array.from({ length: n }, (_, i) => i))
+  const jobs = await ex.mapArray(
+    sleepMs,
+    Array.from({ length: n }, (_, i) => (i * 7) % 30),
+    Array.from({ length: n }, (_, i) => i),
+  )
   // the order their wait() resolves in, seen by a listener registered just before asCompleted's
   const ended: Job<number>[] = []
   for (const j of jobs) void j.wait().then(() => ended.push(j))
   const yielded: Job<number>[] = []
   let notDone = 0
-  for await (const job of asCompleted([...jobs, jobs[0]])) { // a job given twice comes once
+  for await (const job of asCompleted([...jobs, jobs[0]])) {
+    // a job given twice comes once
     if (!job.done()) notDone++
     yielded.push(job)
     await new Promise((r) => setTimeout(r, 15)) // meanwhile, more jobs end and wait in the queue
   }
   t.equal(yielded.length, n)
   t.equal(notDone, 0, 'every job is done when yielded')
-  t.same(yielded.map((j) => j.jobId), ended.map((j) => j.jobId), 'in the order they ended')
+  t.same(
+    yielded.map((j) => j.jobId),
+    ended.map((j) => j.jobId),
+    'in the order they ended',
+  )
 })
 
 t.test('a chunk file written after a lookup missed is found from the next turn of the event loop', async (t) => {

@@ -13,9 +13,7 @@ export const distPath = (rel: string): string => path.join(DIST, rel)
 /** Every file under `dir` (relative paths), [] when it does not exist. */
 export function listFiles(dir: string): string[] {
   if (!fs.existsSync(dir)) return []
-  return (fs.readdirSync(dir, { recursive: true }) as string[])
-    .filter((f) => fs.statSync(path.join(dir, f)).isFile())
-    .sort()
+  return (fs.readdirSync(dir, { recursive: true }) as string[]).filter((f) => fs.statSync(path.join(dir, f)).isFile()).sort()
 }
 
 /** An environment for child processes without tap's loaders (a plain `node`). */
@@ -41,8 +39,12 @@ export function runNode(args: string[], opts: { cwd?: string; env?: NodeJS.Proce
     const child = spawn(process.execPath, args, { cwd: opts.cwd ?? ROOT, env: opts.env ?? plainEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
-    child.stdout.on('data', (d) => { stdout += d })
-    child.stderr.on('data', (d) => { stderr += d })
+    child.stdout.on('data', (d) => {
+      stdout += d
+    })
+    child.stderr.on('data', (d) => {
+      stderr += d
+    })
     const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000)
     child.on('error', reject)
     child.on('close', (code, signal) => {
@@ -53,18 +55,30 @@ export function runNode(args: string[], opts: { cwd?: string; env?: NodeJS.Proce
 }
 
 /** Starts `node ...args` and resolves with the child once its stdout has printed a line matching `re`. */
-export function startNode(args: string[], re: RegExp, opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<{ child: ChildProcess; match: RegExpMatchArray; output: () => string }> {
+export function startNode(
+  args: string[],
+  re: RegExp,
+  opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<{ child: ChildProcess; match: RegExpMatchArray; output: () => string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { cwd: ROOT, env: opts.env ?? plainEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
     let err = ''
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`no ${re} within the time; stdout: ${out}; stderr: ${err}`)) }, opts.timeoutMs ?? 60_000)
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL')
+      reject(new Error(`no ${re} within the time; stdout: ${out}; stderr: ${err}`))
+    }, opts.timeoutMs ?? 60_000)
     child.stdout!.on('data', (d) => {
       out += d
       const m = re.exec(out)
-      if (m) { clearTimeout(timer); resolve({ child, match: m, output: () => out + err }) }
+      if (m) {
+        clearTimeout(timer)
+        resolve({ child, match: m, output: () => out + err })
+      }
     })
-    child.stderr!.on('data', (d) => { err += d })
+    child.stderr!.on('data', (d) => {
+      err += d
+    })
     child.on('exit', (code) => {
       clearTimeout(timer)
       reject(new Error(`exited (${code}) before printing ${re}; stdout: ${out}; stderr: ${err}`))

@@ -15,10 +15,14 @@ for (const [name, make] of backends) {
     t.teardown(() => ex.shutdown())
     const config = { count: 0, seen: [] as number[] }
     const n = 100
-    const jobs = await ex.mapArray(bumpConfig, Array(n).fill(config), Array.from({ length: n }, (_, i) => i))
+    const jobs = await ex.mapArray(
+      bumpConfig,
+      Array(n).fill(config),
+      Array.from({ length: n }, (_, i) => i),
+    )
     const counts = await Promise.all(jobs.map((j) => j.result()))
     t.same(counts, Array(n).fill(1), 'every job started from count 0')
-    t.same(config, { count: 0, seen: [] }, 'the caller\'s object is untouched')
+    t.same(config, { count: 0, seen: [] }, "the caller's object is untouched")
     // a job run again (its submission read again) gets the submitted value, not an earlier run's
     const again = await ex.submit(bumpConfig, config, 7)
     t.equal(await again.result(), 1)
@@ -33,6 +37,9 @@ for (const [name, make] of backends) {
     t.same(await (await ex.submit(sameObject, withUrl, withUrl)).result(), { same: true, hasUrl: true })
     t.same(await (await ex.submit(sameObject, withUrl, { ...withUrl })).result(), { same: false, hasUrl: true })
     const jobs = await ex.mapArray(sameObject, [withUrl, withUrl], [withUrl, plain])
-    t.same(await Promise.all(jobs.map((j) => j.result())), [{ same: true, hasUrl: true }, { same: false, hasUrl: true }])
+    t.same(await Promise.all(jobs.map((j) => j.result())), [
+      { same: true, hasUrl: true },
+      { same: false, hasUrl: true },
+    ])
   })
 }

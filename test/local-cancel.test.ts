@@ -17,7 +17,7 @@ t.test('a queued job is CANCELLED and never runs', async (t) => {
   t.equal(queued.state, 'PENDING')
   await queued.cancel()
   t.equal(queued.state, 'CANCELLED')
-  const e = await rejection(queued.result()) as FailedJobError
+  const e = (await rejection(queued.result())) as FailedJobError
   t.type(e, FailedJobError)
   t.equal(e.state, 'CANCELLED')
   t.match(e.message, /cancelled before it started/)
@@ -38,8 +38,15 @@ t.test('cancelling queued elements of an array', async (t) => {
   await Promise.all([jobs[1].cancel(), jobs[4].cancel()])
   await Promise.all(jobs.map((j) => j.wait()))
   await long.wait()
-  t.same(jobs.map((j) => j.state), ['COMPLETED', 'CANCELLED', 'COMPLETED', 'COMPLETED', 'CANCELLED', 'COMPLETED'])
-  t.same(markers.map((m) => fs.existsSync(m)), [true, false, true, true, false, true], 'only the others ran')
+  t.same(
+    jobs.map((j) => j.state),
+    ['COMPLETED', 'CANCELLED', 'COMPLETED', 'COMPLETED', 'CANCELLED', 'COMPLETED'],
+  )
+  t.same(
+    markers.map((m) => fs.existsSync(m)),
+    [true, false, true, true, false, true],
+    'only the others ran',
+  )
 })
 
 t.test('a running busy job is CANCELLED quickly and the pool goes on', async (t) => {
@@ -53,7 +60,7 @@ t.test('a running busy job is CANCELLED quickly and the pool goes on', async (t)
   const ms = Date.now() - t0
   t.equal(job.state, 'CANCELLED')
   t.ok(ms < 20_000, `cancel() resolved well before the 60 s loop would end (${ms} ms)`)
-  const e = await rejection(job.result()) as FailedJobError
+  const e = (await rejection(job.result())) as FailedJobError
   t.equal(e.state, 'CANCELLED')
   t.match(e.message, /cancelled while running/)
   t.equal(await (await ex.submit(add, 2, 3)).result(), 5, 'the next job runs')

@@ -4,7 +4,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import t from 'tap'
-import { attachJob, FailedJobError, LocalExecutor } from '../dist/lib/index.js'
+import { attachJob, type FailedJobError, LocalExecutor } from '../dist/lib/index.js'
 import { busyCheckpointable, busySteps, resumableSteps } from '../dist/fixtures/trust-tasks.js'
 import { rejection } from './helpers.js'
 
@@ -21,7 +21,11 @@ t.test('an async task with a checkpoint finishes across requeues, each run resum
   t.ok(r.restarts >= 2, `requeued ${r.restarts} times`)
   t.ok(r.from > 0, `the last run resumed at step ${r.from}`)
   const steps = stepsIn(log)
-  t.same([...new Set(steps)].sort((a, b) => a - b), Array.from({ length: 25 }, (_, i) => i), 'every step done')
+  t.same(
+    [...new Set(steps)].sort((a, b) => a - b),
+    Array.from({ length: 25 }, (_, i) => i),
+    'every step done',
+  )
   // between the checkpoint and the stop (one watchdog tick) the task goes on: a step may be done again
   t.ok(steps.length <= 25 + 2 * r.restarts, `each run resumed from its checkpoint (${steps.length} steps done for 25)`)
   t.match(job.stderr(), /checkpoint saved, it will be requeued/)
@@ -35,7 +39,7 @@ t.test('the countdown: past maxNumTimeout requeues, the job ends TIMEOUT, saying
   const ex = new LocalExecutor({ folder: `${dir}/%j`, maxWorkers: 1, timeoutMin: 0.005, maxNumTimeout: 2 }) // 0.3 s
   t.teardown(() => ex.shutdown())
   const job = await ex.submit(resumableSteps, log, 100, 0, 100)
-  const e = await rejection(job.result()) as FailedJobError
+  const e = (await rejection(job.result())) as FailedJobError
   t.equal(job.state, 'TIMEOUT')
   t.match(e.message, /after 2 requeues from its checkpoint \(maxNumTimeout 2 spent\)/)
   t.ok(stepsIn(log).length < 100)
@@ -50,7 +54,11 @@ t.test('a busy task that saves its own checkpoints is requeued from the last one
   const r = await job.result()
   t.ok(r.restarts >= 1, `requeued ${r.restarts} times`)
   const steps = stepsIn(log)
-  t.same([...new Set(steps)].sort((a, b) => a - b), Array.from({ length: 15 }, (_, i) => i), 'every step done')
+  t.same(
+    [...new Set(steps)].sort((a, b) => a - b),
+    Array.from({ length: 15 }, (_, i) => i),
+    'every step done',
+  )
   t.ok(steps.length <= 15 + r.restarts, 'at most the step in progress at each stop is done again')
 })
 
@@ -58,7 +66,7 @@ t.test('a checkpointable task whose thread is too busy to answer: stopped after 
   const ex = new LocalExecutor({ folder: `${t.testdir()}/%j`, maxWorkers: 1, timeoutMin: 0.005 })
   t.teardown(() => ex.shutdown())
   const job = await ex.submit(busyCheckpointable, 60_000)
-  const e = await rejection(job.result()) as FailedJobError
+  const e = (await rejection(job.result())) as FailedJobError
   t.equal(job.state, 'TIMEOUT')
   t.match(e.message, /ran past its timeoutMin/)
   t.notMatch(e.message, /requeue/)

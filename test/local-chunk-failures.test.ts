@@ -11,26 +11,34 @@ t.test('LocalExecutor: 2,000 elements, one returns a Proxy and one an array with
   const ex = new LocalExecutor({ folder: `${t.testdir()}/%j`, maxWorkers: 2 })
   t.teardown(() => ex.shutdown())
   const n = 2000
-  const jobs = await ex.mapArray(badResultAt, Array.from({ length: n }, (_, i) => i), Array(n).fill(1234), Array(n).fill(1500))
+  const jobs = await ex.mapArray(
+    badResultAt,
+    Array.from({ length: n }, (_, i) => i),
+    Array(n).fill(1234),
+    Array(n).fill(1500),
+  )
   await Promise.all(jobs.map((j) => j.wait()))
   const failed = jobs.filter((j) => j.state !== 'COMPLETED').map((j) => j.jobId)
   t.same(failed, [jobs[1234].jobId, jobs[1500].jobId], 'exactly the two bad elements failed')
   for (const i of [1234, 1500]) {
-    const e = await jobs[i].exception() as FailedJobError
+    const e = (await jobs[i].exception()) as FailedJobError
     t.type(e, FailedJobError)
     t.match(e.message, new RegExp(`the result of job ${jobs[i].jobId}.*cannot be sent`), `job ${i} names itself and says why`)
     t.match(e.message, /UnserializableValueError/)
   }
   t.match((await jobs[1500].exception())!.message, /\.callback/, 'the function property is named')
   const values = await Promise.all(jobs.filter((_, i) => i !== 1234 && i !== 1500).map((j) => j.result()))
-  t.same(values, Array.from({ length: n }, (_, i) => i).filter((i) => i !== 1234 && i !== 1500))
+  t.same(
+    values,
+    Array.from({ length: n }, (_, i) => i).filter((i) => i !== 1234 && i !== 1500),
+  )
 })
 
 t.test('DebugExecutor: an unsendable result ends FAILED, never RUNNING for ever', async (t) => {
   const ex = new DebugExecutor({ folder: `${t.testdir()}/%j` })
   const jobs = await ex.mapArray(badResultAt, [0, 1, 2], [1, 1, 1], [2, 2, 2])
   t.equal(await jobs[0].result(), 0)
-  const e = await rejection(jobs[1].result()) as FailedJobError
+  const e = (await rejection(jobs[1].result())) as FailedJobError
   t.type(e, FailedJobError)
   t.match(e.message, /cannot be sent/)
   t.equal(jobs[1].state, 'FAILED')

@@ -11,19 +11,20 @@ import { distUrl, plainEnv, ROOT, runNode, writeScript, type RunResult } from '.
 const LIB = JSON.stringify(distUrl('lib/index.js'))
 const TSX_CLI = path.join(ROOT, 'node_modules/tsx/dist/cli.mjs')
 const BOUND_MS = 60_000
-const CLEAR = /the task (?:\w+ )?is defined in the script being run \((.+)\): a worker imports a task's module to find it, which would run this script again\. Move the task to its own module \(e\.g\. tasks\.ts\) and import it from this script\./
+const CLEAR =
+  /the task (?:\w+ )?is defined in the script being run \((.+)\): a worker imports a task's module to find it, which would run this script again\. Move the task to its own module \(e\.g\. tasks\.ts\) and import it from this script\./
 
 const DEFINE = 'export const double = task(import.meta.url, async (x) => { await new Promise((r) => setTimeout(r, 200)); return x * 2 })'
 const IMPORT = "import { double } from './tasks.js'"
 
 /** The script a user writes first: the task, then its submission, in one file (or, `define`, the task imported). */
 function mainScript(kind: 'local' | 'debug', style: 'await' | 'then', define = DEFINE): string {
-  const ex = kind === 'local'
-    ? "new LocalExecutor({ folder: process.argv[2] + '/%j', maxWorkers: 2 })"
-    : "new DebugExecutor({ folder: process.argv[2] + '/%j' })"
-  const submit = style === 'await'
-    ? "const job = await ex.submit(double, 21)\nconsole.log('result', await job.result())"
-    : "ex.submit(double, 21).then((job) => job.result()).then((r) => console.log('result', r))"
+  const ex =
+    kind === 'local' ? "new LocalExecutor({ folder: process.argv[2] + '/%j', maxWorkers: 2 })" : "new DebugExecutor({ folder: process.argv[2] + '/%j' })"
+  const submit =
+    style === 'await'
+      ? "const job = await ex.submit(double, 21)\nconsole.log('result', await job.result())"
+      : "ex.submit(double, 21).then((job) => job.result()).then((r) => console.log('result', r))"
   return `import { DebugExecutor, LocalExecutor, task } from ${LIB}
 console.log('top level ran')
 ${define}
@@ -32,7 +33,9 @@ ${submit}
 `
 }
 
-interface Watched extends RunResult { maxThreads: number }
+interface Watched extends RunResult {
+  maxThreads: number
+}
 
 /** runNode, also sampling the child's thread count (Linux /proc) while it runs. */
 function runWatched(args: string[], cwd: string): Promise<Watched> {
@@ -42,13 +45,19 @@ function runWatched(args: string[], cwd: string): Promise<Watched> {
     let stdout = ''
     let stderr = ''
     let maxThreads = 0
-    child.stdout.on('data', (d) => { stdout += d })
-    child.stderr.on('data', (d) => { stderr += d })
+    child.stdout.on('data', (d) => {
+      stdout += d
+    })
+    child.stderr.on('data', (d) => {
+      stderr += d
+    })
     const sample = setInterval(() => {
       try {
         const m = /^Threads:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'))
         if (m) maxThreads = Math.max(maxThreads, Number(m[1]))
-      } catch { /* gone, or no /proc */ }
+      } catch {
+        /* gone, or no /proc */
+      }
     }, 25)
     const timer = setTimeout(() => child.kill('SIGKILL'), BOUND_MS)
     child.on('error', reject)
@@ -95,7 +104,10 @@ t.test('the entry given without extension, or through a symlink, is recognized',
 
 t.test('tsx running a .ts entry that defines its task', async (t) => {
   const dir = t.testdir({ 'package.json': '{ "type": "module" }' })
-  for (const [name, source] of [['await.ts', mainScript('local', 'await')], ['then.ts', mainScript('debug', 'then')]]) {
+  for (const [name, source] of [
+    ['await.ts', mainScript('local', 'await')],
+    ['then.ts', mainScript('debug', 'then')],
+  ]) {
     const script = writeScript(dir, name, source.replace('async (x) =>', 'async (x: number): Promise<number> =>'))
     assertRefused(t, await runNode([TSX_CLI, script, dir], { cwd: dir, timeoutMs: BOUND_MS }), script)
   }

@@ -21,13 +21,31 @@ t.test('a timeout in the middle of a chunk of fast elements: every element runs 
   t.teardown(() => ex.shutdown())
   const n = 600
   const slow = 450
-  const jobs = await ex.mapArray(countRun, Array(n).fill(log), Array.from({ length: n }, (_, i) => i), Array(n).fill(slow), Array(n).fill(60_000))
+  const jobs = await ex.mapArray(
+    countRun,
+    Array(n).fill(log),
+    Array.from({ length: n }, (_, i) => i),
+    Array(n).fill(slow),
+    Array(n).fill(60_000),
+  )
   await Promise.all(jobs.map((j) => j.wait()))
   t.same(runsOf(log, n), Array(n).fill(1), 'each element ran once')
   t.equal(jobs[slow].state, 'TIMEOUT')
-  t.same(jobs.map((j, i) => (i === slow ? 'TIMEOUT' : j.state)), Array(n).fill('COMPLETED').map((s, i) => (i === slow ? 'TIMEOUT' : s)))
-  t.same(await Promise.all(jobs.filter((_, i) => i !== slow).map((j) => j.result())), Array.from({ length: n }, (_, i) => i).filter((i) => i !== slow))
-  t.same(listFiles(dir).filter((f) => f.includes('.tmp')), [], 'no temporary file left')
+  t.same(
+    jobs.map((j, i) => (i === slow ? 'TIMEOUT' : j.state)),
+    Array(n)
+      .fill('COMPLETED')
+      .map((s, i) => (i === slow ? 'TIMEOUT' : s)),
+  )
+  t.same(
+    await Promise.all(jobs.filter((_, i) => i !== slow).map((j) => j.result())),
+    Array.from({ length: n }, (_, i) => i).filter((i) => i !== slow),
+  )
+  t.same(
+    listFiles(dir).filter((f) => f.includes('.tmp')),
+    [],
+    'no temporary file left',
+  )
 })
 
 t.test('cancelling a running element of a chunk: the others run exactly once and complete', async (t) => {
@@ -36,17 +54,36 @@ t.test('cancelling a running element of a chunk: the others run exactly once and
   const ex = new LocalExecutor({ folder: `${dir}/%j`, maxWorkers: 1 })
   t.teardown(() => ex.shutdown())
   // an earlier array of the task sizes this one's chunks: many elements per chunk from the start
-  await Promise.all((await ex.mapArray(countRun, Array(200).fill(path.join(dir, 'warm.txt')), Array.from({ length: 200 }, (_, i) => i), Array(200).fill(-1), Array(200).fill(0))).map((j) => j.result()))
+  await Promise.all(
+    (
+      await ex.mapArray(
+        countRun,
+        Array(200).fill(path.join(dir, 'warm.txt')),
+        Array.from({ length: 200 }, (_, i) => i),
+        Array(200).fill(-1),
+        Array(200).fill(0),
+      )
+    ).map((j) => j.result()),
+  )
   const n = 300
   const slow = 40
-  const jobs = await ex.mapArray(countRun, Array(n).fill(log), Array.from({ length: n }, (_, i) => i), Array(n).fill(slow), Array(n).fill(60_000))
+  const jobs = await ex.mapArray(
+    countRun,
+    Array(n).fill(log),
+    Array.from({ length: n }, (_, i) => i),
+    Array(n).fill(slow),
+    Array(n).fill(60_000),
+  )
   await until(() => fs.existsSync(`${log}.slow-started`), 60_000, 'the slow element to start')
   t.equal(jobs[slow].state, 'RUNNING')
   await jobs[slow].cancel()
   t.equal(jobs[slow].state, 'CANCELLED')
   await Promise.all(jobs.map((j) => j.wait()))
   t.same(runsOf(log, n), Array(n).fill(1), 'each element ran once')
-  t.same(jobs.filter((j) => j.state !== 'COMPLETED').map((j) => j.jobId), [jobs[slow].jobId])
+  t.same(
+    jobs.filter((j) => j.state !== 'COMPLETED').map((j) => j.jobId),
+    [jobs[slow].jobId],
+  )
 })
 
 t.test('large results overflow the shared memory into partial files: still exactly once, no file left over', async (t) => {
@@ -54,17 +91,40 @@ t.test('large results overflow the shared memory into partial files: still exact
   const log = path.join(dir, 'runs.txt')
   const ex = new LocalExecutor({ folder: `${dir}/%j`, maxWorkers: 1, timeoutMin: 0.01 })
   t.teardown(() => ex.shutdown())
-  await Promise.all((await ex.mapArray(countRunLarge, Array(100).fill(path.join(dir, 'warm.txt')), Array.from({ length: 100 }, (_, i) => i), Array(100).fill(-1), Array(100).fill(0))).map((j) => j.result()))
+  await Promise.all(
+    (
+      await ex.mapArray(
+        countRunLarge,
+        Array(100).fill(path.join(dir, 'warm.txt')),
+        Array.from({ length: 100 }, (_, i) => i),
+        Array(100).fill(-1),
+        Array(100).fill(0),
+      )
+    ).map((j) => j.result()),
+  )
   const n = 200
   const slow = 150
-  const jobs = await ex.mapArray(countRunLarge, Array(n).fill(log), Array.from({ length: n }, (_, i) => i), Array(n).fill(slow), Array(n).fill(60_000))
+  const jobs = await ex.mapArray(
+    countRunLarge,
+    Array(n).fill(log),
+    Array.from({ length: n }, (_, i) => i),
+    Array(n).fill(slow),
+    Array(n).fill(60_000),
+  )
   await Promise.all(jobs.map((j) => j.wait()))
   t.same(runsOf(log, n), Array(n).fill(1), 'each element ran once')
   t.equal(jobs[slow].state, 'TIMEOUT')
   const values = await Promise.all(jobs.filter((_, i) => i !== slow).map((j) => j.result()))
-  t.ok(values.every((v, k) => v.startsWith(`${k < slow ? k : k + 1}:`) && v.length === 100_000), 'every value is its own')
+  t.ok(
+    values.every((v, k) => v.startsWith(`${k < slow ? k : k + 1}:`) && v.length === 100_000),
+    'every value is its own',
+  )
   // a re-attached reader finds every outcome on disk
   const { attachJob } = await import('../dist/lib/index.js')
   for (const i of [0, slow - 1, slow, slow + 1, n - 1]) t.equal(attachJob(`${dir}/%j`, jobs[i].jobId).state, jobs[i].state, `job ${i} on disk`)
-  t.same(listFiles(dir).filter((f) => f.includes('.tmp')), [], 'no temporary file left')
+  t.same(
+    listFiles(dir).filter((f) => f.includes('.tmp')),
+    [],
+    'no temporary file left',
+  )
 })

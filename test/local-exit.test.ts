@@ -9,30 +9,45 @@ const folder = process.argv[2] + '/%j'
 `
 
 const cases: [string, string][] = [
-  ['submit and mapArray', `
+  [
+    'submit and mapArray',
+    `
     const ex = new LocalExecutor({ folder, maxWorkers: 2 })
     const one = await (await ex.submit(add, 1, 2)).result()
     const many = await Promise.all((await ex.mapArray(square, [1, 2, 3, 4])).map((j) => j.result()))
-    console.log('RESULT ' + JSON.stringify([one, many]))`],
-  ['a failed job', `
+    console.log('RESULT ' + JSON.stringify([one, many]))`,
+  ],
+  [
+    'a failed job',
+    `
     const ex = new LocalExecutor({ folder, maxWorkers: 1 })
     const e = await (await ex.submit(fails, 'x')).exception()
-    console.log('RESULT ' + JSON.stringify(e.state))`],
-  ['a timed-out and a cancelled job', `
+    console.log('RESULT ' + JSON.stringify(e.state))`,
+  ],
+  [
+    'a timed-out and a cancelled job',
+    `
     const ex = new LocalExecutor({ folder, maxWorkers: 1, timeoutMin: 0.005 })
     const slow = await ex.submit(busyMs, 60000)
     const queued = await ex.submit(add, 1, 1)
     await queued.cancel()
     await slow.wait()
-    console.log('RESULT ' + JSON.stringify([slow.state, queued.state]))`],
-  ['jobs that take a while (the process must not exit before their results)', `
+    console.log('RESULT ' + JSON.stringify([slow.state, queued.state]))`,
+  ],
+  [
+    'jobs that take a while (the process must not exit before their results)',
+    `
     const ex = new LocalExecutor({ folder, maxWorkers: 2 })
     const a = await ex.submit(sleepMs, 2000, 5)
     const b = await ex.submit(busyMs, 1500)
-    console.log('RESULT ' + JSON.stringify([await a.result(), await b.result()]))`],
-  ['the DebugExecutor', `
+    console.log('RESULT ' + JSON.stringify([await a.result(), await b.result()]))`,
+  ],
+  [
+    'the DebugExecutor',
+    `
     const ex = new DebugExecutor({ folder })
-    console.log('RESULT ' + JSON.stringify(await (await ex.submit(add, 2, 2)).result()))`],
+    console.log('RESULT ' + JSON.stringify(await (await ex.submit(add, 2, 2)).result()))`,
+  ],
 ]
 const expected = ['[3,[1,4,9,16]]', '"FAILED"', '["TIMEOUT","CANCELLED"]', '[5,1500]', '4']
 

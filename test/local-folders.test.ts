@@ -25,10 +25,14 @@ t.test('a folder with spaces, quotes, $, backticks, %% and non-ASCII', async (t)
   t.same(await Promise.all(jobs.map((j) => j.result())), [1, 4, 9, 16, 25, 36, 49, 64])
 
   // another process attaches through the same template
-  const script = writeScript(dir, 'attach.mjs', `
+  const script = writeScript(
+    dir,
+    'attach.mjs',
+    `
     import { attachJob } from ${JSON.stringify(distUrl('lib/index.js'))}
     const job = attachJob(process.argv[2], process.argv[3])
-    console.log(JSON.stringify({ result: await job.result(), stdout: job.stdout() }))`)
+    console.log(JSON.stringify({ result: await job.result(), stdout: job.stdout() }))`,
+  )
   const r = await runNode([script, folder, job.jobId])
   t.equal(r.code, 0, `exit code 0 ${r.stderr}`)
   t.same(JSON.parse(r.stdout), { result: 3, stdout: 'out 3\n' })
@@ -40,7 +44,10 @@ t.test('a folder with spaces, quotes, $, backticks, %% and non-ASCII', async (t)
   const cli = await runNode([distPath('worker/main.js'), folder, '--array-id', pending.jobId])
   t.equal(cli.code, 0, `exit code 0 ${cli.stderr}`)
   t.equal(await attachJob<number>(folder, pending.jobId).result(), 42)
-  t.notOk(listFiles(dir).some((f) => f.startsWith('a b') && !f.startsWith(`a b'c "d" $HOME \`x\` 100% ünï/`)), 'no file outside the folder')
+  t.notOk(
+    listFiles(dir).some((f) => f.startsWith('a b') && !f.startsWith(`a b'c "d" $HOME \`x\` 100% ünï/`)),
+    'no file outside the folder',
+  )
 })
 
 t.test('a folder template using %A and %a', async (t) => {

@@ -24,7 +24,11 @@ function tmpfs(t: { teardown(fn: () => void): void; fail(msg: string): void; com
     return undefined
   }
   t.teardown(() => {
-    try { execFileSync('umount', ['-l', dir]) } catch { /* gone */ }
+    try {
+      execFileSync('umount', ['-l', dir])
+    } catch {
+      /* gone */
+    }
     fs.rmSync(dir, { recursive: true, force: true })
   })
   return dir
@@ -58,7 +62,11 @@ for (const [name, make] of backends) {
         t.match((await j.exception())?.message, /ENOSPC|no space/)
       }
     }
-    t.same(listFiles(mnt).filter((f) => f.includes('.tmp')), [], 'no temporary file left')
+    t.same(
+      listFiles(mnt).filter((f) => f.includes('.tmp')),
+      [],
+      'no temporary file left',
+    )
     fs.rmSync(path.join(mnt, 'filler'))
     t.equal(await (await ex.submit(add, 20, 22)).result(), 42, 'with space again, jobs run')
   })
@@ -68,7 +76,10 @@ for (const [name, make] of backends) {
     if (!ro) return
     const ex = make(`${ro}/%j`)
     t.teardown(() => ex.shutdown())
-    const e = await ex.submit(add, 1, 2).then(() => null, (err: Error) => err)
+    const e = await ex.submit(add, 1, 2).then(
+      () => null,
+      (err: Error) => err,
+    )
     t.match(e?.message, /read-only/i)
     t.match(e?.message, /choose another folder/)
   })
@@ -81,7 +92,14 @@ t.test('a submission that cannot be written leaves nothing behind', async (t) =>
   const ex = new LocalExecutor({ folder: `${mnt}/jobs`, maxWorkers: 1 })
   t.teardown(() => ex.shutdown())
   const big = 'x'.repeat(100_000)
-  const e = await ex.submit(chatty, big as unknown as number).then(() => null, (err: Error) => err)
+  const e = await ex.submit(chatty, big as unknown as number).then(
+    () => null,
+    (err: Error) => err,
+  )
   t.match(e?.message, /cannot write .*_submitted\.v8.*(ENOSPC|disk is full)/)
-  t.same(listFiles(mnt).filter((f) => f.includes('.tmp')), [], 'no temporary file left')
+  t.same(
+    listFiles(mnt).filter((f) => f.includes('.tmp')),
+    [],
+    'no temporary file left',
+  )
 })

@@ -4,12 +4,19 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import t from 'tap'
-import { FailedJobError, LocalExecutor } from '../dist/lib/index.js'
+import { type FailedJobError, LocalExecutor } from '../dist/lib/index.js'
 import { busyMs, exits } from '../dist/fixtures/tasks.js'
 import { allocate, isolationProbe, pidThenWait, resumableSteps } from '../dist/fixtures/trust-tasks.js'
 import { distUrl, rejection, startNode, until, writeScript } from './helpers.js'
 
-const alive = (pid: number) => { try { process.kill(pid, 0); return !/^State:\s*Z/m.test(fs.readFileSync(`/proc/${pid}/status`, 'utf8')) } catch { return false } }
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0)
+    return !/^State:\s*Z/m.test(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))
+  } catch {
+    return false
+  }
+}
 
 t.test('each job has its own process: globals, process.env, working directory', async (t) => {
   const dir = t.testdir()
@@ -18,16 +25,28 @@ t.test('each job has its own process: globals, process.env, working directory', 
   const cwdBefore = process.cwd()
   const jobs = await ex.mapArray(isolationProbe, Array(4).fill(dir))
   const r = await Promise.all(jobs.map((j) => j.result()))
-  t.same(r.map((x) => x.envBefore), [null, null, null, null], 'no job sees another\'s process.env')
-  t.same(r.map((x) => x.runs), [1, 1, 1, 1], 'no job sees another\'s globals')
-  t.same(r.map((x) => x.cwd), Array(4).fill(fs.realpathSync(dir)), 'process.chdir works')
+  t.same(
+    r.map((x) => x.envBefore),
+    [null, null, null, null],
+    "no job sees another's process.env",
+  )
+  t.same(
+    r.map((x) => x.runs),
+    [1, 1, 1, 1],
+    "no job sees another's globals",
+  )
+  t.same(
+    r.map((x) => x.cwd),
+    Array(4).fill(fs.realpathSync(dir)),
+    'process.chdir works',
+  )
   t.equal(new Set(r.map((x) => x.pid)).size, 4, 'four processes')
   t.notOk(r.some((x) => x.pid === process.pid))
-  t.equal(process.cwd(), cwdBefore, 'the caller\'s working directory is untouched')
+  t.equal(process.cwd(), cwdBefore, "the caller's working directory is untouched")
   t.equal(process.env.SUBMITIT_PROBE, undefined)
 })
 
-t.test('timeout, cancel and process.exit end the job\'s process and only that job', async (t) => {
+t.test("timeout, cancel and process.exit end the job's process and only that job", async (t) => {
   const dir = t.testdir()
   const ex = new LocalExecutor({ folder: `${dir}/%j`, maxWorkers: 2, isolation: 'process', timeoutMin: 0.01 })
   t.teardown(() => ex.shutdown())
@@ -40,18 +59,18 @@ t.test('timeout, cancel and process.exit end the job\'s process and only that jo
   const pid = Number(fs.readFileSync(pidFile, 'utf8'))
   await waiting.cancel()
   t.equal(waiting.state, 'CANCELLED')
-  await until(() => !alive(pid), 10_000, 'the cancelled job\'s process to end')
+  await until(() => !alive(pid), 10_000, "the cancelled job's process to end")
   const exiting = await ex.submit(exits, 3)
-  const e = await exiting.exception() as FailedJobError
+  const e = (await exiting.exception()) as FailedJobError
   t.equal(exiting.state, 'FAILED')
   t.match(e.message, /called process\.exit\(3\)/)
 })
 
-t.test('memGb limits a job\'s heap: a job past it fails alone', async (t) => {
+t.test("memGb limits a job's heap: a job past it fails alone", async (t) => {
   const ex = new LocalExecutor({ folder: `${t.testdir()}/%j`, maxWorkers: 1, isolation: 'process', memGb: 0.05 })
   t.teardown(() => ex.shutdown())
   const big = await ex.submit(allocate, 400)
-  const e = await rejection(big.result()) as FailedJobError
+  const e = (await rejection(big.result())) as FailedJobError
   t.equal(big.state, 'FAILED')
   t.match(e.message, /its process ended/)
   t.equal(await (await ex.submit(allocate, 1)).result(), 1)
@@ -66,24 +85,31 @@ t.test('a checkpointable job in its own process is warned over IPC and requeued'
   const r = await job.result()
   t.ok(r.restarts >= 1, `requeued ${r.restarts} times`)
   const steps = fs.readFileSync(log, 'utf8').split('\n').filter(Boolean).map(Number)
-  t.same([...new Set(steps)].sort((a, b) => a - b), Array.from({ length: 25 }, (_, i) => i))
+  t.same(
+    [...new Set(steps)].sort((a, b) => a - b),
+    Array.from({ length: 25 }, (_, i) => i),
+  )
 })
 
-t.test('the submitter killed with SIGKILL: its jobs\' processes end too', async (t) => {
+t.test("the submitter killed with SIGKILL: its jobs' processes end too", async (t) => {
   const dir = t.testdir()
   const pidFile = path.join(dir, 'pid')
-  const script = writeScript(dir, 'main.mjs', `
+  const script = writeScript(
+    dir,
+    'main.mjs',
+    `
     import { LocalExecutor } from ${JSON.stringify(distUrl('lib/index.js'))}
     import { pidThenWait } from ${JSON.stringify(distUrl('fixtures/trust-tasks.js'))}
     const ex = new LocalExecutor({ folder: ${JSON.stringify(path.join(dir, '%j'))}, maxWorkers: 1, isolation: 'process' })
     await ex.submit(pidThenWait, ${JSON.stringify(pidFile)}, 600000)
     console.log('SUBMITTED')
-  `)
+  `,
+  )
   const { child } = await startNode([script], /SUBMITTED/)
   await until(() => fs.existsSync(pidFile), 30_000, 'the job to start')
   const pid = Number(fs.readFileSync(pidFile, 'utf8'))
   t.ok(alive(pid))
   child.kill('SIGKILL')
-  await until(() => !alive(pid), 15_000, 'the job\'s process to end')
+  await until(() => !alive(pid), 15_000, "the job's process to end")
   t.pass('nothing left running')
 })

@@ -23,7 +23,11 @@ t.test('stdout and stderr of a task go to its log files', async (t) => {
 
   const silent = await ex.submit(add, 1, 2)
   t.equal(await silent.result(), 3)
-  t.same(listFiles(path.join(folder, silent.jobId)).filter((f) => f.includes('_log.')), [], 'a silent task creates no log file')
+  t.same(
+    listFiles(path.join(folder, silent.jobId)).filter((f) => f.includes('_log.')),
+    [],
+    'a silent task creates no log file',
+  )
   t.equal(silent.stdout(), null)
   t.equal(silent.stderr(), null)
 })
@@ -33,7 +37,10 @@ t.test('each element of an array gets its own logs, even when run in one chunk',
   const ex = new LocalExecutor({ folder: `${folder}/%j`, maxWorkers: 2 })
   t.teardown(() => ex.shutdown())
   const n = 60
-  const jobs = await ex.mapArray(chatty, Array.from({ length: n }, (_, i) => i))
+  const jobs = await ex.mapArray(
+    chatty,
+    Array.from({ length: n }, (_, i) => i),
+  )
   await Promise.all(jobs.map((j) => j.result()))
   for (let i = 0; i < n; i++) {
     if (jobs[i].stdout() !== `out ${i}\n` || jobs[i].stderr() !== `err ${i}\n`) {
@@ -42,7 +49,9 @@ t.test('each element of an array gets its own logs, even when run in one chunk',
   }
   t.pass(`${n} jobs, each with exactly its own output`)
   const arrayId = jobs[0].jobId.replace(/_0$/, '')
-  const chunks = listFiles(folder).map((f) => new RegExp(`${arrayId}_(\\d+)-(\\d+)_0_result`).exec(f)).filter((m) => m && m[1] !== m[2])
+  const chunks = listFiles(folder)
+    .map((f) => new RegExp(`${arrayId}_(\\d+)-(\\d+)_0_result`).exec(f))
+    .filter((m) => m && m[1] !== m[2])
   t.ok(chunks.length > 0, 'some elements ran together in one chunk')
   // a task printing a lot: every line is there
   const big = await ex.submit(printLines, 5000, 'line')

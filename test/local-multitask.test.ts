@@ -31,8 +31,15 @@ t.test('nodes × tasksPerNode ranks in an array', async (t) => {
   const jobs = await ex.mapArray(failsOnRank, [-1, -1, -1])
   for (const job of jobs) t.same(await job.results(), [0, 1, 2, 3], `${job.jobId}: ranks 0..3`)
   const envs = await (await ex.submit(env)).results()
-  t.same(envs.map((e) => [e.globalRank, e.localRank, e.node, e.numNodes, e.numTasks]),
-    [[0, 0, 0, 2, 4], [1, 1, 0, 2, 4], [2, 0, 1, 2, 4], [3, 1, 1, 2, 4]])
+  t.same(
+    envs.map((e) => [e.globalRank, e.localRank, e.node, e.numNodes, e.numTasks]),
+    [
+      [0, 0, 0, 2, 4],
+      [1, 1, 0, 2, 4],
+      [2, 0, 1, 2, 4],
+      [3, 1, 1, 2, 4],
+    ],
+  )
 })
 
 t.test('exception() reports the lowest failing rank', async (t) => {
@@ -40,7 +47,7 @@ t.test('exception() reports the lowest failing rank', async (t) => {
   const ex = new LocalExecutor({ folder: `${folder}/%j`, maxWorkers: 2, tasksPerNode: 4 })
   t.teardown(() => ex.shutdown())
   const one = await ex.submit(failsOnRank, 1)
-  const e1 = await one.exception() as FailedJobError
+  const e1 = (await one.exception()) as FailedJobError
   t.type(e1, FailedJobError)
   t.match(e1.message, /\(task 1\) failed: Error: rank 1 fails/)
   t.equal(one.state, 'FAILED')
@@ -49,7 +56,7 @@ t.test('exception() reports the lowest failing rank', async (t) => {
   t.match((await rejection(one.results())).message, /rank 1 fails/, 'results() throws for the failing rank')
 
   const several = await ex.submit(failsFromRank, 2) // ranks 2 and 3 fail
-  const e2 = await several.exception() as FailedJobError
+  const e2 = (await several.exception()) as FailedJobError
   t.match(e2.message, /\(task 2\) failed: Error: rank 2 fails/, 'the lowest failing rank')
   t.same(e2.logs, { stdout: several.paths.stdout(2), stderr: several.paths.stderr(2) }, 'logs of that rank')
   t.match(several.stderr(2), /rank 2 fails/)

@@ -11,7 +11,7 @@ t.test('a busy task past timeoutMin ends as TIMEOUT; the pool keeps working', as
   t.teardown(() => ex.shutdown())
   const t0 = Date.now()
   const job = await ex.submit(busyMs, 30_000)
-  const e = await rejection(job.result()) as FailedJobError
+  const e = (await rejection(job.result())) as FailedJobError
   const elapsed = Date.now() - t0
   t.equal(job.state, 'TIMEOUT')
   t.type(e, FailedJobError)
@@ -22,7 +22,7 @@ t.test('a busy task past timeoutMin ends as TIMEOUT; the pool keeps working', as
   t.ok(elapsed < 20_000, `stopped long before the 30 s loop would end (${elapsed} ms)`)
   t.equal((await job.exception())?.state, 'TIMEOUT')
   // the outcome was written to the job's result file too, for another process to read
-  t.ok(fs.existsSync(job.paths.resultFile(0)), 'the TIMEOUT outcome is in the job\'s result file')
+  t.ok(fs.existsSync(job.paths.resultFile(0)), "the TIMEOUT outcome is in the job's result file")
   const attached = attachJob(`${folder}/%j`, job.jobId)
   t.equal(attached.state, 'TIMEOUT', 'a re-attached handle reads TIMEOUT')
 
@@ -42,8 +42,15 @@ t.test('in a mapArray only the slow element times out; the others complete', asy
   await Promise.all(jobs.map((j) => j.wait()))
   const states = jobs.map((j) => j.state)
   t.equal(states[17], 'TIMEOUT')
-  t.same(states.filter((s, i) => i !== 17 && s !== 'COMPLETED'), [], 'every other job COMPLETED')
-  t.same(await Promise.all(jobs.filter((_, i) => i !== 17).map((j) => j.result())), durations.filter((_, i) => i !== 17))
+  t.same(
+    states.filter((s, i) => i !== 17 && s !== 'COMPLETED'),
+    [],
+    'every other job COMPLETED',
+  )
+  t.same(
+    await Promise.all(jobs.filter((_, i) => i !== 17).map((j) => j.result())),
+    durations.filter((_, i) => i !== 17),
+  )
   t.equal((await jobs[17].exception())?.state, 'TIMEOUT')
 })
 

@@ -30,10 +30,16 @@ function run(cmd: string, args: string[], cwd: string, timeoutMs: number): Promi
     const child = spawn(cmd, args, { cwd, env: userEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
-    child.stdout.on('data', (d) => { stdout += d })
-    child.stderr.on('data', (d) => { stderr += d })
+    child.stdout.on('data', (d) => {
+      stdout += d
+    })
+    child.stderr.on('data', (d) => {
+      stderr += d
+    })
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
-    child.on('error', (e) => { stderr += `\n[spawn ${cmd}: ${e.message}]` })
+    child.on('error', (e) => {
+      stderr += `\n[spawn ${cmd}: ${e.message}]`
+    })
     child.on('close', (code, signal) => {
       clearTimeout(timer)
       resolve({ code, signal, stdout, stderr, ms: Date.now() - t0 })
@@ -58,8 +64,7 @@ function quickStart(): { tasks: string; main: string } {
 function copySources(dest: string): void {
   const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { files?: string[] }
   const tsconfig = ts.readConfigFile(path.join(ROOT, 'tsconfig.json'), ts.sys.readFile).config as { include?: string[] }
-  const entries = new Set(['package.json', 'package-lock.json', 'tsconfig.json', 'README.md', 'LICENSE',
-    ...(tsconfig.include ?? []), ...(pkg.files ?? [])])
+  const entries = new Set(['package.json', 'package-lock.json', 'tsconfig.json', 'README.md', 'LICENSE', ...(tsconfig.include ?? []), ...(pkg.files ?? [])])
   for (const e of entries) {
     const top = e.split('/')[0]
     if (top === 'dist' || !fs.existsSync(path.join(ROOT, top))) continue
@@ -94,8 +99,12 @@ t.test('npm pack, npm install into a new project, the README quick start with ts
 
   fs.mkdirSync(app)
   fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true, type: 'module' }, null, 2))
-  const install = await run('npm', ['install', path.join(tmp, tarball!), 'tsx', 'typescript@5.9', '@types/node@20',
-    '--no-audit', '--no-fund', '--prefer-offline'], app, 10 * 60_000)
+  const install = await run(
+    'npm',
+    ['install', path.join(tmp, tarball!), 'tsx', 'typescript@5.9', '@types/node@20', '--no-audit', '--no-fund', '--prefer-offline'],
+    app,
+    10 * 60_000,
+  )
   if (!t.equal(install.code, 0, 'npm install (from the npm cache that `npm ci` filled, or the registry)', details(install))) return
 
   const { tasks, main } = quickStart()
@@ -111,7 +120,9 @@ t.test('npm pack, npm install into a new project, the README quick start with ts
   checkOutput('npx tsx main.ts', await run('npx', ['tsx', 'main.ts'], tsDir, 3 * 60_000))
 
   // its types, as the README says: results typed, arguments checked
-  fs.writeFileSync(path.join(tsDir, 'check.ts'), `import { LocalExecutor } from 'submitit-ts'
+  fs.writeFileSync(
+    path.join(tsDir, 'check.ts'),
+    `import { LocalExecutor } from 'submitit-ts'
 import { train } from './tasks.js'
 const ex = new LocalExecutor({ folder: 'logs/%j' })
 const loss: number = (await (await ex.submit(train, 0.1, 1)).result()).loss
@@ -122,18 +133,29 @@ await ex.submit(train, 0.1)
 // @ts-expect-error the result has no such field
 ;(await (await ex.submit(train, 0.1, 1)).result()).accuracy
 export { loss }
-`)
-  fs.writeFileSync(path.join(app, 'tsconfig.json'), JSON.stringify({
-    compilerOptions: { module: 'nodenext', target: 'es2022', strict: true, noEmit: true, skipLibCheck: true, types: ['node'] },
-    include: ['ts/*.ts'],
-  }, null, 2))
+`,
+  )
+  fs.writeFileSync(
+    path.join(app, 'tsconfig.json'),
+    JSON.stringify(
+      {
+        compilerOptions: { module: 'nodenext', target: 'es2022', strict: true, noEmit: true, skipLibCheck: true, types: ['node'] },
+        include: ['ts/*.ts'],
+      },
+      null,
+      2,
+    ),
+  )
   const tsc = await run('npx', ['tsc', '-p', '.'], app, 3 * 60_000)
   t.equal(tsc.code, 0, 'tsc on the quick start and its type checks', details(tsc))
 
   // the JavaScript version: the same files without their types, run by a plain node
   const jsDir = path.join(app, 'js')
   fs.mkdirSync(jsDir)
-  for (const [name, source] of [['tasks', tasks], ['main', main]]) {
+  for (const [name, source] of [
+    ['tasks', tasks],
+    ['main', main],
+  ]) {
     const js = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText
     fs.writeFileSync(path.join(jsDir, `${name}.js`), js)
   }

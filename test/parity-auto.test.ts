@@ -19,24 +19,46 @@ function withCluster<T>(value: string, fn: () => T): T {
 
 t.test('generic parameters can be overridden per cluster, prefixed ones win', async (t) => {
   const folder = t.testdir()
-  const slurm = new AutoExecutor({ folder, cluster: 'slurm', timeoutMin: 60, slurmTimeoutMin: 120, tasksPerNode: 2, slurmTasksPerNode: 3, slurmNodes: 2, name: 'n', slurmJobName: 'own' })
+  const slurm = new AutoExecutor({
+    folder,
+    cluster: 'slurm',
+    timeoutMin: 60,
+    slurmTimeoutMin: 120,
+    tasksPerNode: 2,
+    slurmTasksPerNode: 3,
+    slurmNodes: 2,
+    name: 'n',
+    slurmJobName: 'own',
+  })
   t.teardown(() => slurm.shutdown())
-  t.same(slurm.executor.parameters, { timeoutMin: 120, tasksPerNode: 3, nodes: 2, jobName: 'own' }, 'as submitit\'s test_overriden_arguments')
+  t.same(slurm.executor.parameters, { timeoutMin: 120, tasksPerNode: 3, nodes: 2, jobName: 'own' }, "as submitit's test_overriden_arguments")
   slurm.updateParameters({ slurmTimeoutMin: null })
   t.equal((slurm.executor.parameters as { timeoutMin?: number }).timeoutMin, 60, 'unsetting the override falls back to the generic value')
   slurm.updateParameters({ timeoutMin: null })
   t.equal((slurm.executor.parameters as { timeoutMin?: number }).timeoutMin, undefined, 'and unsetting that unsets it')
   slurm.updateParameters({ memGb: 2, name: 'machin', debugNodes: 4, localMaxWorkers: 3 })
-  t.same(slurm.executor.parameters, { tasksPerNode: 3, nodes: 2, jobName: 'own', memGb: 2 }, 'other clusters\' parameters are ignored')
+  t.same(slurm.executor.parameters, { tasksPerNode: 3, nodes: 2, jobName: 'own', memGb: 2 }, "other clusters' parameters are ignored")
 
-  const local = new AutoExecutor({ folder, cluster: 'local', timeoutMin: 60, localTimeoutMin: 5, slurmTimeoutMin: 120, localNodes: 1, localTasksPerNode: 2, localMaxWorkers: 1 })
+  const local = new AutoExecutor({
+    folder,
+    cluster: 'local',
+    timeoutMin: 60,
+    localTimeoutMin: 5,
+    slurmTimeoutMin: 120,
+    localNodes: 1,
+    localTasksPerNode: 2,
+    localMaxWorkers: 1,
+  })
   t.teardown(() => local.shutdown())
   t.same(local.executor.parameters, { maxWorkers: 1, timeoutMin: 5, nodes: 1, tasksPerNode: 2 })
 
   const debug = new AutoExecutor({ folder, cluster: 'debug', timeoutMin: 60, debugTasksPerNode: 2, memGb: 3, gpusPerNode: 1 })
   t.same(debug.executor.parameters, { tasksPerNode: 2 }, 'timeoutMin, memGb, gpusPerNode mean nothing on debug: left out')
-  t.throws(() => new AutoExecutor({ folder, cluster: 'debug', debugTimeoutMin: 3 } as never), /unknown AutoExecutor parameter "debugTimeoutMin"/,
-    'a timeout given for the debug cluster alone is refused, not ignored')
+  t.throws(
+    () => new AutoExecutor({ folder, cluster: 'debug', debugTimeoutMin: 3 } as never),
+    /unknown AutoExecutor parameter "debugTimeoutMin"/,
+    'a timeout given for the debug cluster alone is refused, not ignored',
+  )
 })
 
 t.test('values common in submitit configs: gpusPerNode 0, memGb null, nothing set', async (t) => {
@@ -76,10 +98,13 @@ t.test('every bad name in one error; generic values checked on every cluster', a
   t.teardown(() => ex.shutdown())
   const e = t.throws(() => ex.updateParameters({ timeout: 3, slurmPartitio: 'gpu', lcoalMaxWorkers: 2, memGb: 2 } as never)) as Error
   t.type(e, ParameterError)
-  t.match(e.message, /unknown AutoExecutor parameters "timeout".*"slurmPartitio" \(did you mean "slurmPartition"\?\).*"lcoalMaxWorkers" \(did you mean "localMaxWorkers"\?\); valid ones:/,
-    'as submitit, which lists every invalid one')
+  t.match(
+    e.message,
+    /unknown AutoExecutor parameters "timeout".*"slurmPartitio" \(did you mean "slurmPartition"\?\).*"lcoalMaxWorkers" \(did you mean "localMaxWorkers"\?\); valid ones:/,
+    'as submitit, which lists every invalid one',
+  )
   t.notOk('memGb' in (ex as unknown as { params: object }).params, 'nothing applied')
-  t.throws(() => ex.updateParameters({ memGb: '2.0GB' } as never), /memGb cannot be "2.0GB"/, 'submitit\'s test: a wrong type, even where memGb is ignored')
+  t.throws(() => ex.updateParameters({ memGb: '2.0GB' } as never), /memGb cannot be "2.0GB"/, "submitit's test: a wrong type, even where memGb is ignored")
   t.throws(() => ex.updateParameters({ slurmTasksPerNode: 1.5 }), /tasksPerNode cannot be 1.5/, 'prefixed generic values too')
   t.throws(() => ex.updateParameters({ gpusPerNode: -1 }), ParameterError)
 })
@@ -101,9 +126,12 @@ t.test('stderrToStdout on the local cluster is honoured, not ignored', async (t)
 t.test('batch() takes its options through AutoExecutor', async (t) => {
   const folder = t.testdir()
   const ex = new AutoExecutor({ folder: `${folder}/%j`, cluster: 'debug' })
-  const jobs = await ex.batch(async () => {
-    const job = await ex.submit(chatty, 3)
-    t.equal(await job.result(), 3, 'allowImplicitSubmissions: awaiting inside the batch submits it')
-  }, { allowImplicitSubmissions: true })
+  const jobs = await ex.batch(
+    async () => {
+      const job = await ex.submit(chatty, 3)
+      t.equal(await job.result(), 3, 'allowImplicitSubmissions: awaiting inside the batch submits it')
+    },
+    { allowImplicitSubmissions: true },
+  )
   t.same(jobs, [])
 })

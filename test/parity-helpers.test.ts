@@ -7,21 +7,36 @@ import { gatedTriple, gateReached, openGate, triple, tripleCalls } from '../dist
 import { fails } from '../dist/fixtures/tasks.js'
 import { until } from './helpers.js'
 
-const cluster = () => Object.keys(process.env).filter((k) => /^(SLURM_|SUBMITIT_)/.test(k)).sort()
+const cluster = () =>
+  Object.keys(process.env)
+    .filter((k) => /^(SLURM_|SUBMITIT_)/.test(k))
+    .sort()
 
 t.test('cleanEnv hides the SLURM_* and SUBMITIT_* variables while fn runs, and puts them back', async (t) => {
   const base = cluster()
   Object.assign(process.env, { SLURM_BLUBLU: '12', SUBMITIT_BLUBLU: '12', SBATCH_PARTITION: 'gpu', MASTER_PORT: '42', BLABLA: '314' })
-  t.teardown(() => { for (const k of ['SLURM_BLUBLU', 'SUBMITIT_BLUBLU', 'SBATCH_PARTITION', 'MASTER_PORT', 'BLABLA']) delete process.env[k] })
+  t.teardown(() => {
+    for (const k of ['SLURM_BLUBLU', 'SUBMITIT_BLUBLU', 'SBATCH_PARTITION', 'MASTER_PORT', 'BLABLA']) delete process.env[k]
+  })
   t.equal(cluster().length, base.length + 2)
   const inside = cleanEnv(() => ({ cluster: cluster(), sbatch: process.env.SBATCH_PARTITION, port: process.env.MASTER_PORT, other: process.env.BLABLA }))
-  t.same(inside, { cluster: [], sbatch: undefined, port: undefined, other: '314' }, 'as submitit\'s clean_env')
+  t.same(inside, { cluster: [], sbatch: undefined, port: undefined, other: '314' }, "as submitit's clean_env")
   t.equal(cluster().length, base.length + 2, 'restored')
   t.equal(process.env.SBATCH_PARTITION, 'gpu')
-  t.equal(cleanEnv(() => process.env.BLABLA, { extraNames: ['BLABLA'] }), undefined, 'extraNames')
+  t.equal(
+    cleanEnv(() => process.env.BLABLA, { extraNames: ['BLABLA'] }),
+    undefined,
+    'extraNames',
+  )
   t.equal(process.env.BLABLA, '314')
 
-  t.throws(() => cleanEnv(() => { throw new Error('boom') }), /boom/)
+  t.throws(
+    () =>
+      cleanEnv(() => {
+        throw new Error('boom')
+      }),
+    /boom/,
+  )
   t.equal(process.env.SLURM_BLUBLU, '12', 'restored when fn throws')
 
   let during: string[] = []
@@ -63,7 +78,7 @@ t.test('its checkpoint resumes at the first call not done, with the same final r
   tripleCalls.clear()
   const first = runSequence(...args)
   await until(gateReached, 10_000, 'the second call to start')
-  const resume = await checkpoint(...args) as Parameters<typeof runSequence>
+  const resume = (await checkpoint(...args)) as Parameters<typeof runSequence>
   t.equal(resume[0], args[0], 'the same calls')
   t.same(resume[1], [21], 'the results so far: the first call is done')
   openGate()

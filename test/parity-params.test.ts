@@ -42,14 +42,17 @@ t.test('every unknown parameter is reported in one error', async (t) => {
   t.teardown(() => ex.shutdown())
   const e = t.throws(() => ex.updateParameters({ timeoutMn: 3, maxworkers: 2, partition: 'gpu' } as never)) as Error
   t.type(e, ParameterError)
-  t.match(e.message, /unknown local parameters "timeoutMn" \(did you mean "timeoutMin"\?\), "maxworkers" \(did you mean "maxWorkers"\?\), "partition"; valid ones: /)
+  t.match(
+    e.message,
+    /unknown local parameters "timeoutMn" \(did you mean "timeoutMin"\?\), "maxworkers" \(did you mean "maxWorkers"\?\), "partition"; valid ones: /,
+  )
   t.equal(ex.parameters.timeoutMin, undefined, 'nothing applied')
   // a bad value after a good one: nothing applied either
   t.throws(() => ex.updateParameters({ timeoutMin: 3, tasksPerNode: 0 }), /tasksPerNode must be a positive integer/)
   t.equal(ex.parameters.timeoutMin, undefined, 'a refused update changes nothing')
 })
 
-t.test('stderrToStdout on the LocalExecutor: stderr goes to the task\'s _log.out', async (t) => {
+t.test("stderrToStdout on the LocalExecutor: stderr goes to the task's _log.out", async (t) => {
   const folder = t.testdir()
   const ex = new LocalExecutor({ folder: `${folder}/%j`, maxWorkers: 1, stderrToStdout: true })
   t.teardown(() => ex.shutdown())
@@ -77,15 +80,15 @@ t.test('stderrToStdout on the LocalExecutor: stderr goes to the task\'s _log.out
 t.test('maxSubmissionSizeGb: a larger submission is refused before anything is written', async (t) => {
   const folder = t.testdir()
   const ex = new DebugExecutor({ folder: `${folder}/%j` })
-  t.equal(ex.maxSubmissionSizeGb, 1, 'submitit\'s default, 1 GB')
+  t.equal(ex.maxSubmissionSizeGb, 1, "submitit's default, 1 GB")
   ex.updateParameters({ maxSubmissionSizeGb: 0 })
   const e = await rejection(ex.submit(add, 1, 2))
-  t.type(e, SubmissionTooLargeError, '0 refuses everything, as submitit\'s max_pickle_size_gb=0')
+  t.type(e, SubmissionTooLargeError, "0 refuses everything, as submitit's max_pickle_size_gb=0")
   t.same(listFiles(folder), [], 'nothing written')
 
   ex.updateParameters({ maxSubmissionSizeGb: 10_000 / 1024 ** 3 }) // 10 kB
   t.equal(await (await ex.submit(size, 'x'.repeat(1000))).result(), 1000, 'a small one goes')
-  const big = await rejection(ex.mapArray(size, Array(20).fill('x'.repeat(1000)))) as InstanceType<typeof SubmissionTooLargeError>
+  const big = (await rejection(ex.mapArray(size, Array(20).fill('x'.repeat(1000))))) as InstanceType<typeof SubmissionTooLargeError>
   t.type(big, SubmissionTooLargeError, 'the whole array counts: 20 x 1 kB')
   t.match(big.message, /submission of 20 jobs takes \d+ bytes encoded, over maxSubmissionSizeGb/)
   t.match(big.message, /Pass large data by path/)
@@ -99,6 +102,6 @@ t.test('maxSubmissionSizeGb: a larger submission is refused before anything is w
   t.throws(() => new LocalExecutor({ folder, maxSubmissionSizeGb: 'big' } as never), ParameterError)
   const local = new LocalExecutor({ folder, maxSubmissionSizeGb: 0.5 })
   t.equal(local.maxSubmissionSizeGb, 0.5, 'every executor takes it')
-  t.notOk('maxSubmissionSizeGb' in local.parameters, 'kept apart from the backend\'s parameters')
+  t.notOk('maxSubmissionSizeGb' in local.parameters, "kept apart from the backend's parameters")
   await local.shutdown()
 })

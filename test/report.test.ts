@@ -37,7 +37,7 @@ t.test('report --html: timeline, histogram, failed jobs, in Chromium', async (t)
   const dom = spawnSync(chromium, ['--headless', '--no-sandbox', '--disable-gpu', '--dump-dom', `file://${out}`], { encoding: 'utf8', timeout: 120_000 })
   t.equal(dom.status, 0, 'chromium rendered the page')
   const bars = dom.stdout.match(/<rect [^>]*class="bar state-(\w+)"/g) ?? []
-  t.equal(bars.length, 9, 'one bar per job, drawn by the page\'s script')
+  t.equal(bars.length, 9, "one bar per job, drawn by the page's script")
   t.equal(bars.filter((b) => b.includes('state-FAILED')).length, 1, 'the failed one coloured as failed')
   t.ok((dom.stdout.match(/class="hist-bar"/g) ?? []).length > 0, 'the histogram')
   t.match(dom.stdout, /Failed jobs \(1\)[\s\S]*the &lt;b&gt;bad&lt;\/b&gt; one/, 'the failed job with its error')

@@ -37,7 +37,11 @@ t.test('local, from the command line: only the failed elements, --set, links', a
   t.not(newArray, arrayId)
   const sub = readSubmission(path.join(path.dirname(folder), newArray, `${newArray}_submitted.v8`))
   t.same(sub.args, [['first bad'], ['second bad']], 'same arguments')
-  t.same(sub.fns.map((f) => f.exportName), ['fails'], 'same task')
+  t.same(
+    sub.fns.map((f) => f.exportName),
+    ['fails'],
+    'same task',
+  )
   t.equal(sub.params.timeoutMin, 30, '--set applied')
   t.equal(sub.backend, 'local')
   const result = run('result', folder, to1)
@@ -57,7 +61,7 @@ t.test('local, from the command line: only the failed elements, --set, links', a
   t.match(done.stderr, /COMPLETED; --all reruns it anyway/)
 })
 
-t.test('Slurm, through the API (fake commands): the same folder, the old batch script\'s parameters kept', async (t) => {
+t.test("Slurm, through the API (fake commands): the same folder, the old batch script's parameters kept", async (t) => {
   const dir = t.testdir()
   const state = path.join(dir, 'slurm-state')
   fs.mkdirSync(state)
@@ -67,14 +71,21 @@ t.test('Slurm, through the API (fake commands): the same folder, the old batch s
   const jobs = await ex.mapArray(add, [1, 2, 3], [10, 20, 30])
   t.equal(jobs[0].jobId, '1000_0')
   const fresh = await rerun([jobs[2], jobs[0]], { timeoutMin: 9 }, { commands })
-  t.same(fresh.map((j) => j.jobId), ['1001_0', '1001_1'], 'one new array, in the order given')
+  t.same(
+    fresh.map((j) => j.jobId),
+    ['1001_0', '1001_1'],
+    'one new array, in the order given',
+  )
   const args = fs.readFileSync(path.join(state, 'jobs', '1001.args'), 'utf8')
   const script = fs.readFileSync(path.join(state, 'jobs', '1001.sh'), 'utf8')
   t.match(script + args, /--partition=debug/, 'the partition kept')
   t.match(script + args, /--mem=2048M/, 'the memory kept')
   t.match(script + args, /--time=9\b/, 'the timeout changed')
   const sub = readSubmission(path.join(folder, '1001_submitted.v8'))
-  t.same(sub.args, [[3, 30], [1, 10]])
+  t.same(sub.args, [
+    [3, 30],
+    [1, 10],
+  ])
   t.equal(sub.backend, 'slurm')
   const links = JSON.parse(fs.readFileSync(path.join(folder, '1000_rerun.json'), 'utf8'))
   t.same(links.reruns[0].jobs, { '1000_2': '1001_0', '1000_0': '1001_1' })

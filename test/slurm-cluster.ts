@@ -112,9 +112,16 @@ export async function acquireExclusive(timeoutMs: number): Promise<() => void> {
     if (shared) fs.writeFileSync(sharedFile(process.pid), '')
   }
   for (;;) {
-    const others = fs.readdirSync(LOCKS).filter((n) => n.startsWith('shared-'))
+    const others = fs
+      .readdirSync(LOCKS)
+      .filter((n) => n.startsWith('shared-'))
       .map((n) => Number(n.slice('shared-'.length)))
-      .filter((pid) => pid !== process.pid && (alive(pid) || (fs.rmSync(sharedFile(pid), { force: true }), false)))
+      .filter((pid) => {
+        if (pid === process.pid) return false
+        if (alive(pid)) return true
+        fs.rmSync(sharedFile(pid), { force: true }) // left by a test process that is gone
+        return false
+      })
     if (others.length === 0) return release
     if (Date.now() > end) {
       release()

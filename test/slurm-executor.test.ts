@@ -18,15 +18,27 @@ function fake(t: { testdir: () => string }) {
   const state = path.join(dir, 'slurm-state')
   fs.mkdirSync(state)
   const commands = { binDir: fakeBin, env: { ...process.env, FAKE_SLURM_DIR: state } }
-  const sbatchArgs = (id: number) => fs.readFileSync(path.join(state, 'jobs', `${id}.args`), 'utf8').trim().split('\n')
+  const sbatchArgs = (id: number) =>
+    fs
+      .readFileSync(path.join(state, 'jobs', `${id}.args`), 'utf8')
+      .trim()
+      .split('\n')
   const script = (id: number) => fs.readFileSync(path.join(state, 'jobs', `${id}.sh`), 'utf8')
-  const calls = (cmd: string) => fs.readFileSync(path.join(state, 'calls.log'), 'utf8').split('\n').filter((l) => l.startsWith(`${cmd} `))
+  const calls = (cmd: string) =>
+    fs
+      .readFileSync(path.join(state, 'calls.log'), 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith(`${cmd} `))
   return { dir, state, commands, sbatchArgs, script, calls }
 }
 
 /** Runs what the batch script runs on a node, with Slurm's variables for element `index`. */
 function runOnNode(folder: string, arrayId: string, index: number | null) {
-  const env = { ...process.env, ...(index === null ? { SLURM_JOB_ID: arrayId } : { SLURM_ARRAY_JOB_ID: arrayId, SLURM_ARRAY_TASK_ID: String(index) }), SLURM_PROCID: '0' }
+  const env = {
+    ...process.env,
+    ...(index === null ? { SLURM_JOB_ID: arrayId } : { SLURM_ARRAY_JOB_ID: arrayId, SLURM_ARRAY_TASK_ID: String(index) }),
+    SLURM_PROCID: '0',
+  }
   return spawnSync(process.execPath, [path.join(root, 'dist', 'worker', 'main.js'), folder], { env, encoding: 'utf8' })
 }
 
@@ -56,22 +68,29 @@ t.test('submit: one sbatch, the files on disk, the result read from its file', a
   t.same(f.calls('sacct'), [], 'a finished job needs no scheduler call: its result file says it')
 })
 
-t.test('a folder that depends on the job id: not held, the batch script makes it; Slurm\'s own log beside it', async (t) => {
+t.test("a folder that depends on the job id: not held, the batch script makes it; Slurm's own log beside it", async (t) => {
   const f = fake(t)
   const folder = path.join(f.dir, 'runs', '%j')
   const ex = new SlurmExecutor({ folder, commands: f.commands })
   const jobs = await ex.mapArray(square, [1, 2, 3])
-  t.same(jobs.map((j) => j.jobId), ['1000_0', '1000_1', '1000_2'])
+  t.same(
+    jobs.map((j) => j.jobId),
+    ['1000_0', '1000_1', '1000_2'],
+  )
   const args = f.sbatchArgs(1000)
   t.notOk(args.includes('--hold'), 'no hold: sbatch checks the request as for any folder')
-  t.ok(args.includes(`--output=${path.join(f.dir, 'runs')}/slurm-%A_%a.out`), 'Slurm\'s own log where the folder needs no id')
-  t.same(f.calls('scontrol').filter((c) => c.includes('release')), [], 'nothing to release')
+  t.ok(args.includes(`--output=${path.join(f.dir, 'runs')}/slurm-%A_%a.out`), "Slurm's own log where the folder needs no id")
+  t.same(
+    f.calls('scontrol').filter((c) => c.includes('release')),
+    [],
+    'nothing to release',
+  )
   const script = f.script(1000)
   t.match(script, /#SBATCH --array=0-2/)
-  t.match(script, /mkdir -p -- .*"\$\{SLURM_ARRAY_JOB_ID\}_\$\{SLURM_ARRAY_TASK_ID\}"/, 'the script makes the job\'s folder')
-  t.match(script, /--output=.*runs\/%A_%a\/%A_%a_%t_log\.out/, 'srun\'s logs in the job\'s folder: our %j is Slurm\'s %A_%a')
+  t.match(script, /mkdir -p -- .*"\$\{SLURM_ARRAY_JOB_ID\}_\$\{SLURM_ARRAY_TASK_ID\}"/, "the script makes the job's folder")
+  t.match(script, /--output=.*runs\/%A_%a\/%A_%a_%t_log\.out/, "srun's logs in the job's folder: our %j is Slurm's %A_%a")
   t.equal(fs.readFileSync(path.join(f.state, 'jobs', '1000.cwd'), 'utf8').trim(), path.join(f.dir, 'runs'))
-  t.ok(fs.existsSync(path.join(f.dir, 'runs', '1000', '1000_submitted.v8')), 'the array\'s files in its own folder')
+  t.ok(fs.existsSync(path.join(f.dir, 'runs', '1000', '1000_submitted.v8')), "the array's files in its own folder")
   t.equal(runOnNode(folder, '1000', 1).status, 0)
   t.equal(await jobs[1].result(), 4)
 })
@@ -87,7 +106,10 @@ t.test('an array larger than MaxArraySize goes as several sbatch calls, in order
   t.match(f.script(1000), /--array=0-99%16/)
   t.match(f.script(1001), /--array=0-99%16/)
   t.match(f.script(1002), /--array=0-49%16/)
-  t.same(jobs.slice(98, 102).map((j) => j.jobId), ['1000_98', '1000_99', '1001_0', '1001_1'])
+  t.same(
+    jobs.slice(98, 102).map((j) => j.jobId),
+    ['1000_98', '1000_99', '1001_0', '1001_1'],
+  )
   t.equal(jobs[249].jobId, '1002_49')
   t.equal(runOnNode(path.join(f.dir, 'logs'), '1002', 49).status, 0)
   t.equal(await jobs[249].result(), 249 * 249, 'element 249 got its own argument')
@@ -97,22 +119,38 @@ t.test('arrayParallelism over a split array: each part waits for the whole previ
   const f = fake(t)
   fs.writeFileSync(path.join(f.state, 'scontrol-config.txt'), 'MaxArraySize            = 100\n')
   const ex = new SlurmExecutor({ folder: path.join(f.dir, 'logs'), commands: f.commands, arrayParallelism: 2, dependency: 'afterok:7' })
-  await ex.mapArray(square, Array.from({ length: 243 }, (_, i) => i))
-  const dep = (id: number) => f.sbatchArgs(id).concat(f.script(id).split('\n')).filter((a) => a.includes('--dependency'))
-  t.match(dep(1000).join(' '), /--dependency=afterok:7$/, 'the first part: the user\'s dependency only')
+  await ex.mapArray(
+    square,
+    Array.from({ length: 243 }, (_, i) => i),
+  )
+  const dep = (id: number) =>
+    f
+      .sbatchArgs(id)
+      .concat(f.script(id).split('\n'))
+      .filter((a) => a.includes('--dependency'))
+  t.match(dep(1000).join(' '), /--dependency=afterok:7$/, "the first part: the user's dependency only")
   t.match(dep(1001).join(' '), /--dependency=afterok:7,afterany:1000$/)
   t.match(dep(1002).join(' '), /--dependency=afterok:7,afterany:1001$/)
   t.match(f.script(1002), /--array=0-42%2/)
 
   // without a parallelism, the parts run side by side
   const free = new SlurmExecutor({ folder: path.join(f.dir, 'logs'), commands: f.commands })
-  await free.mapArray(square, Array.from({ length: 150 }, (_, i) => i))
+  await free.mapArray(
+    square,
+    Array.from({ length: 150 }, (_, i) => i),
+  )
   t.same(dep(1004), [], 'no dependency')
 
   // '?' (any of) cannot be ANDed with the chain: refused before anything is submitted
   const calls = f.calls('sbatch').length
   free.updateParameters({ arrayParallelism: 3, dependency: 'afterok:1?afterok:2' })
-  await t.rejects(free.mapArray(square, Array.from({ length: 150 }, (_, i) => i)), /cannot be combined/)
+  await t.rejects(
+    free.mapArray(
+      square,
+      Array.from({ length: 150 }, (_, i) => i),
+    ),
+    /cannot be combined/,
+  )
   t.equal(f.calls('sbatch').length, calls)
 })
 
@@ -122,7 +160,15 @@ t.test('a part of a split array that sbatch refuses: the parts already submitted
   const ex = new SlurmExecutor({ folder: path.join(f.dir, 'logs'), commands: f.commands })
   // the fake sbatch fails from the third part on
   fs.writeFileSync(path.join(f.state, 'sbatch.fail-from'), '1002\nsbatch: error: Batch job submission failed: Job violates accounting/QOS policy\n')
-  const e = await ex.mapArray(square, Array.from({ length: 250 }, (_, i) => i)).then(() => null, (err: Error) => err)
+  const e = await ex
+    .mapArray(
+      square,
+      Array.from({ length: 250 }, (_, i) => i),
+    )
+    .then(
+      () => null,
+      (err: Error) => err,
+    )
   t.type(e, FailedSubmissionError)
   t.match(e?.message, /QOS policy/)
   t.same(fs.readFileSync(path.join(f.state, 'cancelled'), 'utf8').trim().split('\n'), ['1000', '1001'])
@@ -132,10 +178,17 @@ t.test('sbatch failing: FailedSubmissionError with its message, nothing left beh
   const f = fake(t)
   fs.writeFileSync(path.join(f.state, 'sbatch.fail'), 'sbatch: error: invalid partition specified: nosuch\n')
   const ex = new SlurmExecutor({ folder: path.join(f.dir, 'logs'), commands: f.commands, partition: 'nosuch' })
-  const e = await ex.submit(add, 1, 2).then(() => null, (err: Error) => err)
+  const e = await ex.submit(add, 1, 2).then(
+    () => null,
+    (err: Error) => err,
+  )
   t.type(e, FailedSubmissionError)
   t.match(e?.message, /invalid partition specified: nosuch/)
-  t.same(fs.readdirSync(path.join(f.dir, 'logs')).filter((n) => n.endsWith('.v8')), [], 'no submission file')
+  t.same(
+    fs.readdirSync(path.join(f.dir, 'logs')).filter((n) => n.endsWith('.v8')),
+    [],
+    'no submission file',
+  )
 })
 
 t.test('parameters: an unknown name lists the valid ones; wrong types are refused', async (t) => {
@@ -148,7 +201,9 @@ t.test('parameters: an unknown name lists the valid ones; wrong types are refuse
 t.test('AutoExecutor: Slurm when sbatch is there, else local; generic and prefixed parameters', async (t) => {
   const f = fake(t)
   const savedPath = process.env.PATH
-  t.teardown(() => { process.env.PATH = savedPath })
+  t.teardown(() => {
+    process.env.PATH = savedPath
+  })
   process.env.PATH = `${path.join(root, 'test', 'fixtures', 'no-such-dir')}`
   const local = new AutoExecutor({ folder: path.join(f.dir, 'l'), timeoutMin: 3, slurmPartition: 'gpu', localMaxWorkers: 1 })
   t.equal(local.cluster, 'local')
@@ -170,9 +225,12 @@ t.test('a job whose submission cannot be written after sbatch answered is cancel
   const f = fake(t)
   const folder = path.join(f.dir, 'runs', '%j')
   fs.mkdirSync(path.join(f.dir, 'runs'))
-  fs.writeFileSync(path.join(f.dir, 'runs', '1000'), 'a file where the job\'s folder should be')
+  fs.writeFileSync(path.join(f.dir, 'runs', '1000'), "a file where the job's folder should be")
   const ex = new SlurmExecutor({ folder, commands: f.commands })
-  const e = await ex.submit(add, 1, 2).then(() => null, (err: Error) => err)
+  const e = await ex.submit(add, 1, 2).then(
+    () => null,
+    (err: Error) => err,
+  )
   t.match(e?.message, /EEXIST|ENOTDIR/)
   t.equal(fs.readFileSync(path.join(f.state, 'cancelled'), 'utf8').trim(), '1000', 'the job was scancelled')
 })

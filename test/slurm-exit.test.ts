@@ -34,13 +34,21 @@ function submitter(f: ReturnType<typeof fake>, ownHandler: string) {
     const single = await ex.submit(square, 3)
     console.log('ready')
     await Promise.all([...jobs, single].map((j) => j.result()))`
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script, path.join(f.dir, 'logs')], { env: plainEnv(f.env), stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script, path.join(f.dir, 'logs')], {
+    env: plainEnv(f.env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   let stderr = ''
-  child.stderr.on('data', (d: Buffer) => { stderr += String(d) })
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += String(d)
+  })
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })))
   const ready = new Promise<void>((resolve, reject) => {
     let out = ''
-    child.stdout.on('data', (d: Buffer) => { out += String(d); if (out.includes('ready')) resolve() })
+    child.stdout.on('data', (d: Buffer) => {
+      out += String(d)
+      if (out.includes('ready')) resolve()
+    })
     child.on('exit', () => reject(new Error(`exited before it was ready: ${stderr}`)))
   })
   return { child, ready, exited, stderr: () => stderr }
@@ -62,8 +70,11 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 t.test('cancelAtExit alongside signal-exit (execa, test runners): the process still dies of SIGINT', async (t) => {
   const f = fake(t)
   const signalExit = path.join(root, 'node_modules', 'signal-exit', 'dist', 'mjs', 'index.js')
-  const p = submitter(f, `import { onExit } from ${JSON.stringify(signalExit)}
-    onExit((code, signal) => { process.stderr.write('signal-exit saw ' + signal + '\\n') })`)
+  const p = submitter(
+    f,
+    `import { onExit } from ${JSON.stringify(signalExit)}
+    onExit((code, signal) => { process.stderr.write('signal-exit saw ' + signal + '\\n') })`,
+  )
   await p.ready
   p.child.kill('SIGINT')
   const { signal } = await p.exited
@@ -72,7 +83,7 @@ t.test('cancelAtExit alongside signal-exit (execa, test runners): the process st
   t.same(f.cancelled().sort(), ['1000_0', '1000_1', '1001'])
 })
 
-t.test('cancelAtExit with a SIGINT handler of the user\'s: jobs cancelled, the user\'s handler decides', async (t) => {
+t.test("cancelAtExit with a SIGINT handler of the user's: jobs cancelled, the user's handler decides", async (t) => {
   const f = fake(t)
   const p = submitter(f, `process.on('SIGINT', () => { console.error('user handler'); process.exit(3) })`)
   await p.ready
@@ -86,7 +97,10 @@ t.test('cancelAtExit with a SIGINT handler of the user\'s: jobs cancelled, the u
 t.test('an element past the end of an array does not exist: said at once, never waited on', async (t) => {
   const f = fake(t)
   const folder = path.join(f.dir, 'logs')
-  await new SlurmExecutor({ folder, commands: f.commands }).mapArray(square, Array.from({ length: 10 }, (_, i) => i))
+  await new SlurmExecutor({ folder, commands: f.commands }).mapArray(
+    square,
+    Array.from({ length: 10 }, (_, i) => i),
+  )
   await new SlurmExecutor({ folder, commands: f.commands }).submit(square, 2)
   const ghost = attachJob(folder, '1000_999')
   t.equal(ghost.state, 'UNKNOWN')

@@ -13,7 +13,13 @@ const skip = needsCluster(t)
 
 /** The largest number of [start, end] spans that overlap at one instant. */
 function maxOverlap(spans: [number, number][]): number {
-  const events = spans.flatMap(([s, e]) => [[s, 1], [e, -1]] as [number, number][])
+  const events = spans.flatMap(
+    ([s, e]) =>
+      [
+        [s, 1],
+        [e, -1],
+      ] as [number, number][],
+  )
   events.sort((a, b) => a[0] - b[0] || a[1] - b[1]) // an end before a start at the same instant
   let now = 0
   let max = 0
@@ -27,9 +33,18 @@ t.test('arrayParallelism: 2 over 25 elements split into 3 arrays: never more tha
   fs.mkdirSync(spans)
   const ex = new SlurmExecutor({ folder: path.join(dir, 'logs'), timeoutMin: 5, arrayParallelism: 2, maxArraySize: 10 })
   const n = 25
-  const jobs = await ex.mapArray(recordSpan, Array(n).fill(spans), Array.from({ length: n }, (_, i) => i), Array(n).fill(1500))
+  const jobs = await ex.mapArray(
+    recordSpan,
+    Array(n).fill(spans),
+    Array.from({ length: n }, (_, i) => i),
+    Array(n).fill(1500),
+  )
   t.equal(new Set(jobs.map((j) => j.paths.arrayId)).size, 3, 'three arrays')
-  t.same(await Promise.all(jobs.map((j) => j.result())), Array.from({ length: n }, (_, i) => i), 'every element, in order')
+  t.same(
+    await Promise.all(jobs.map((j) => j.result())),
+    Array.from({ length: n }, (_, i) => i),
+    'every element, in order',
+  )
   const recorded = fs.readdirSync(spans).map((f) => fs.readFileSync(path.join(spans, f), 'utf8').split(' ').map(Number) as [number, number])
   t.equal(recorded.length, n)
   const most = maxOverlap(recorded)

@@ -19,8 +19,15 @@ t.test('mapArray of 50 is one array job, results in order', opts, async (t) => {
   t.equal(jobs.length, 50)
   const ids = new Set(jobs.map((j) => j.jobId.split('_')[0]))
   t.equal(ids.size, 1, 'one array id')
-  t.same(jobs.map((j) => j.jobId.split('_')[1]), xs.map(String), 'indices 0..49')
-  t.same(await Promise.all(jobs.map((j) => j.result())), xs.map((x) => x * x))
+  t.same(
+    jobs.map((j) => j.jobId.split('_')[1]),
+    xs.map(String),
+    'indices 0..49',
+  )
+  t.same(
+    await Promise.all(jobs.map((j) => j.result())),
+    xs.map((x) => x * x),
+  )
   // sacct trails the result files (seconds on a loaded machine): wait for it, boundedly
   let out = ''
   for (let i = 0; i < 120 && !/_49\|COMPLETED/.test(out); i++) {
@@ -40,5 +47,9 @@ t.test('an array larger than MaxArraySize is split into several arrays, transpar
   const arrays = [...new Set(jobs.map((j) => j.jobId.split('_')[0]))]
   t.equal(arrays.length, 2, `two arrays for ${n} elements`)
   t.equal(jobs.filter((j) => j.jobId.startsWith(`${arrays[1]}_`)).length, 7)
-  t.same(await Promise.all(jobs.map((j) => j.result())), xs.map((x) => x * x), 'results in the order submitted')
+  t.same(
+    await Promise.all(jobs.map((j) => j.result())),
+    xs.map((x) => x * x),
+    'results in the order submitted',
+  )
 })

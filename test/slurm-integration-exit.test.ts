@@ -27,7 +27,9 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
       await job.result()`
     const child = spawn(process.execPath, ['--input-type=module', '-e', script, folder], { env: plainEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
     let stderr = ''
-    child.stderr.on('data', (d: Buffer) => { stderr += String(d) })
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += String(d)
+    })
     const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_, s) => resolve(s)))
     const jobId = await new Promise<string>((resolve, reject) => {
       child.stdout.on('data', (d: Buffer) => resolve(String(d).trim()))
@@ -43,14 +45,17 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 
 t.test('an element past the end of an array: attach says it does not exist, naming the range', opts, async (t) => {
   const folder = path.join(t.testdir(), 'logs')
-  const jobs = await new SlurmExecutor({ folder, timeoutMin: 5 }).mapArray(square, Array.from({ length: 10 }, (_, i) => i))
+  const jobs = await new SlurmExecutor({ folder, timeoutMin: 5 }).mapArray(
+    square,
+    Array.from({ length: 10 }, (_, i) => i),
+  )
   const arrayId = jobs[0].paths.arrayId
   const ghost = attachJob(folder, `${arrayId}_999`)
   await t.rejects(ghost.result(), new RegExp(`${arrayId}_999 does not exist: array ${arrayId} has elements ${arrayId}_0\\.\\.${arrayId}_9`))
   t.equal(await attachJob<number>(folder, `${arrayId}_9`).result(), 81)
 })
 
-t.test('logs on Slurm: the files exist from the start, empty for a task that printed nothing (stdout() is \'\')', opts, async (t) => {
+t.test("logs on Slurm: the files exist from the start, empty for a task that printed nothing (stdout() is '')", opts, async (t) => {
   const job = await new SlurmExecutor({ folder: path.join(t.testdir(), '%j'), timeoutMin: 5 }).submit(add, 1, 2)
   t.equal(await job.result(), 3)
   t.equal(job.stdout(), '')

@@ -33,7 +33,10 @@ t.test('requests Slurm accepts but never runs: rejected with the reason, and can
     for (const folder of [path.join(t.testdir(), 'flat'), path.join(t.testdir(), 'ids', '%j')]) {
       const ex = new SlurmExecutor({ folder, timeoutMin: 5, ...params })
       const job = await ex.submit(add, 1, 2)
-      const e = await job.results().then(() => null, (err: Error) => err)
+      const e = await job.results().then(
+        () => null,
+        (err: Error) => err,
+      )
       t.type(e, JobNeverRunsError, `${what}, ${path.basename(path.dirname(folder))}`)
       t.match(e?.message ?? '', reason)
       t.match(e?.message ?? '', /it was cancelled/)
@@ -50,7 +53,10 @@ t.test('a dependency that can never be satisfied: rejected with DependencyNeverS
   const next = await ex.updateParameters({ dependency: `afterok:${first.jobId}` }).submit(add, 1, 2)
   t.teardown(() => next.cancel().catch(() => {}))
   await t.rejects(first.result())
-  const e = await next.wait().then(() => null, (err: Error) => err)
+  const e = await next.wait().then(
+    () => null,
+    (err: Error) => err,
+  )
   t.type(e, JobNeverRunsError)
   t.match(e?.message ?? '', new RegExp(`job ${next.jobId} can never start: .*DependencyNeverSatisfied`))
   await t.rejects(next.result(), JobNeverRunsError)
@@ -62,7 +68,10 @@ t.test('a begin time: PENDING (BeginTime) in the API and the CLI; wait({ timeout
   const ex = new SlurmExecutor({ folder, timeoutMin: 5, additionalParameters: { begin: 'now+1hour' } })
   const job = await ex.submit(add, 1, 2)
   t.teardown(() => job.cancel())
-  const e = await job.result({ timeoutMs: 5000 }).then(() => null, (err: Error) => err)
+  const e = await job.result({ timeoutMs: 5000 }).then(
+    () => null,
+    (err: Error) => err,
+  )
   t.type(e, WaitTimeoutError)
   await until(() => job.reason === 'BeginTime', 'reason BeginTime') // sacct may not have it at the first poll
   t.equal(String(job), `Job<${job.jobId}, PENDING (BeginTime)>`)

@@ -14,7 +14,10 @@ const skip = needsCluster(t)
 t.test('maxNumTimeout: 1: requeued once after the time limit, then TIMEOUT with a result that says why', { ...skip, timeout: 280_000 }, async (t) => {
   const ex = new SlurmExecutor({ folder: path.join(t.testdir(), '%j'), timeoutMin: 2, maxNumTimeout: 1 })
   const job = await ex.submit(resumableCount, 100_000, 0, 100)
-  const e = await job.result({ timeoutMs: 260_000 }).then(() => null, (err: Error) => err) as FailedJobError | null
+  const e = (await job.result({ timeoutMs: 260_000 }).then(
+    () => null,
+    (err: Error) => err,
+  )) as FailedJobError | null
   t.type(e, FailedJobError, String(e))
   t.equal(e?.state, 'TIMEOUT')
   t.match(e?.message ?? '', /reached its time limit again after 1 requeue\(s\) for time limits, the most allowed \(maxNumTimeout: 1\)/)

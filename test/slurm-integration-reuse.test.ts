@@ -56,7 +56,9 @@ function currentKnobs(): { dir: string; env: Record<string, string> } | string {
   try {
     const dbPort = /^StoragePort=(\d+)$/m.exec(fs.readFileSync(path.join(dir, 'etc', 'slurmdbd.conf'), 'utf8'))?.[1]
     if (dbPort) env.SLURM_CI_DB_PORT = dbPort
-  } catch { /* no accounting */ }
+  } catch {
+    /* no accounting */
+  }
   return { dir, env }
 }
 
@@ -67,8 +69,14 @@ async function waitForIdleQueue(timeoutMs: number): Promise<void> {
   const end = Date.now() + timeoutMs
   let live: string[] = []
   while (Date.now() < end) {
-    live = sh('squeue', ['-h', '-o', '%i|%T|%r']).trim().split('\n').filter(Boolean)
-      .filter((row) => { const [, state, reason] = row.split('|'); return !(state === 'PENDING' && STUCK.test(reason ?? '')) })
+    live = sh('squeue', ['-h', '-o', '%i|%T|%r'])
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .filter((row) => {
+        const [, state, reason] = row.split('|')
+        return !(state === 'PENDING' && STUCK.test(reason ?? ''))
+      })
     if (live.length === 0) return
     await new Promise((r) => setTimeout(r, 2000))
   }
@@ -97,35 +105,43 @@ function recreate(env: Record<string, string>): void {
 
 const knobs = skip.skip ? undefined : currentKnobs()
 const notOurs = typeof knobs === 'string' ? knobs : undefined
-t.test('after the cluster is re-created, jobs with reused ids return their own values (single job and array)', { skip: skip.skip ?? notOurs, timeout: 290_000 }, async (t) => {
-  if (typeof knobs !== 'object') throw new Error('unreachable: skipped')
-  const folder = path.join(t.testdir(), 'logs')
-  const ex = new SlurmExecutor({ folder, timeoutMin: 5 })
-  const oldJob = await ex.submit(add, 1, 1)
-  const oldArray = await ex.mapArray(square, [1, 2, 3])
-  t.equal(await oldJob.result(), 2)
-  t.same(await Promise.all(oldArray.map((j) => j.result())), [1, 4, 9])
+t.test(
+  'after the cluster is re-created, jobs with reused ids return their own values (single job and array)',
+  { skip: skip.skip ?? notOurs, timeout: 290_000 },
+  async (t) => {
+    if (typeof knobs !== 'object') throw new Error('unreachable: skipped')
+    const folder = path.join(t.testdir(), 'logs')
+    const ex = new SlurmExecutor({ folder, timeoutMin: 5 })
+    const oldJob = await ex.submit(add, 1, 1)
+    const oldArray = await ex.mapArray(square, [1, 2, 3])
+    t.equal(await oldJob.result(), 2)
+    t.same(await Promise.all(oldArray.map((j) => j.result())), [1, 4, 9])
 
-  const release = await acquireExclusive(200_000)
-  t.teardown(release)
-  await waitForIdleQueue(120_000)
-  recreate(knobs.env)
-  const next = nextJobId()
-  t.equal(next, 1, 'ids restart at 1 after a purge')
-  // the older jobs' files, under the ids the next two sbatch calls give
-  renameJob(folder, oldJob.jobId, String(next))
-  renameJob(folder, oldArray[0].paths.arrayId, String(next + 1))
-  const job = await ex.submit(add, 40, 2)
-  const array = await ex.mapArray(square, [10, 20, 30])
-  t.equal(job.jobId, String(next), 'the single job got the id whose older files are in the folder')
-  t.same(array.map((j) => j.jobId), [0, 1, 2].map((i) => `${next + 1}_${i}`), 'and the array')
-  t.equal(await job.result(), 42, 'its own value, not the older job\'s')
-  t.same(await Promise.all(array.map((j) => j.result())), [100, 400, 900])
-  t.same((await job.submission()).args, [40, 2])
-  t.equal(job.state, 'COMPLETED')
-  release()
-  const stale = fs.readdirSync(folder).filter((n) => n.includes('.stale-'))
-  t.ok(stale.includes(`${job.jobId}_0_result.v8.stale-${oldJob.nonce.slice(0, 8)}`), 'the older result was moved aside')
-  t.ok(stale.includes(`${next + 1}_1_0_result.v8.stale-${oldArray[0].nonce.slice(0, 8)}`), 'the older array\'s too')
-  t.ok(sh('sinfo', ['-h', '-o', '%T']).match(/idle|mixed/), 'the cluster is up for the other tests')
-})
+    const release = await acquireExclusive(200_000)
+    t.teardown(release)
+    await waitForIdleQueue(120_000)
+    recreate(knobs.env)
+    const next = nextJobId()
+    t.equal(next, 1, 'ids restart at 1 after a purge')
+    // the older jobs' files, under the ids the next two sbatch calls give
+    renameJob(folder, oldJob.jobId, String(next))
+    renameJob(folder, oldArray[0].paths.arrayId, String(next + 1))
+    const job = await ex.submit(add, 40, 2)
+    const array = await ex.mapArray(square, [10, 20, 30])
+    t.equal(job.jobId, String(next), 'the single job got the id whose older files are in the folder')
+    t.same(
+      array.map((j) => j.jobId),
+      [0, 1, 2].map((i) => `${next + 1}_${i}`),
+      'and the array',
+    )
+    t.equal(await job.result(), 42, "its own value, not the older job's")
+    t.same(await Promise.all(array.map((j) => j.result())), [100, 400, 900])
+    t.same((await job.submission()).args, [40, 2])
+    t.equal(job.state, 'COMPLETED')
+    release()
+    const stale = fs.readdirSync(folder).filter((n) => n.includes('.stale-'))
+    t.ok(stale.includes(`${job.jobId}_0_result.v8.stale-${oldJob.nonce.slice(0, 8)}`), 'the older result was moved aside')
+    t.ok(stale.includes(`${next + 1}_1_0_result.v8.stale-${oldArray[0].nonce.slice(0, 8)}`), "the older array's too")
+    t.ok(sh('sinfo', ['-h', '-o', '%T']).match(/idle|mixed/), 'the cluster is up for the other tests')
+  },
+)

@@ -11,13 +11,19 @@ import { needsCluster } from './slurm-cluster.js'
 const skip = needsCluster(t)
 const opts = { ...skip, timeout: 240_000 }
 
-t.test('a request Slurm cannot satisfy fails at submit with sbatch\'s reason, whatever the folder', opts, async (t) => {
+t.test("a request Slurm cannot satisfy fails at submit with sbatch's reason, whatever the folder", opts, async (t) => {
   for (const folder of [path.join(t.testdir(), 'flat'), path.join(t.testdir(), 'runs', '%j')]) {
     const ex = new SlurmExecutor({ folder, timeoutMin: 5, memGb: 100000 })
-    const e = await ex.submit(add, 1, 2).then(() => null, (err: Error) => err)
+    const e = await ex.submit(add, 1, 2).then(
+      () => null,
+      (err: Error) => err,
+    )
     t.type(e, FailedSubmissionError, folder)
     t.match(e?.message ?? '', /Memory specification can not be satisfied/)
-    const arr = await ex.mapArray(add, [1, 2], [3, 4]).then(() => null, (err: Error) => err)
+    const arr = await ex.mapArray(add, [1, 2], [3, 4]).then(
+      () => null,
+      (err: Error) => err,
+    )
     t.type(arr, FailedSubmissionError, `${folder}: an array too`)
   }
 })
@@ -28,10 +34,10 @@ t.test('a folder with ids per task rank (%j/%t): made by the job, each rank logs
   const ex = new SlurmExecutor({ folder: path.join(root, '%j', 'rank%t'), timeoutMin: 5, tasksPerNode: 2, setup: ['echo setup-line'] })
   const job = await ex.submit(chatty, 7)
   t.same(await job.results(), [7, 7])
-  t.equal(job.stdout(0), 'setup-line\nout 7\n', 'the batch shell\'s output and rank 0\'s in rank 0\'s log')
+  t.equal(job.stdout(0), 'setup-line\nout 7\n', "the batch shell's output and rank 0's in rank 0's log")
   t.equal(job.stdout(1), 'out 7\n')
   t.match(job.paths.stdout(1), /\/rank1\//)
-  t.ok(fs.existsSync(path.join(dir, `o'dd %x`, `slurm-${job.jobId}.out`)), 'Slurm\'s own log beside the job\'s folder')
+  t.ok(fs.existsSync(path.join(dir, `o'dd %x`, `slurm-${job.jobId}.out`)), "Slurm's own log beside the job's folder")
 })
 
 t.test('defaults as submitit: 5 minutes, one node, SIGUSR2 90 s before the end', opts, async (t) => {

@@ -39,7 +39,7 @@ t.test('a task that throws: FAILED, with the remote stack', opts, async (t) => {
   await t.rejects(job.result(), FailedJobError)
   await job.wait()
   t.equal(job.state, 'FAILED')
-  t.match(job.stderr() ?? '', /ValidationError: on the node/, 'the stack is in the task\'s stderr log too')
+  t.match(job.stderr() ?? '', /ValidationError: on the node/, "the stack is in the task's stderr log too")
 })
 
 t.test('scancel: a running job ends CANCELLED and says so', opts, async (t) => {
@@ -57,10 +57,22 @@ t.test('tasksPerNode: 2 runs two ranks, each with its own log file', opts, async
   const ex = new SlurmExecutor({ folder: path.join(t.testdir(), '%j'), timeoutMin: 5, tasksPerNode: 2 })
   const job = await ex.submit(env)
   const results = await job.results()
-  t.same(results.map((r) => r.globalRank), [0, 1])
-  t.same(results.map((r) => r.localRank), [0, 1])
-  t.same(results.map((r) => r.numTasks), [2, 2])
-  t.same(results.map((r) => r.jobId), [job.jobId, job.jobId])
+  t.same(
+    results.map((r) => r.globalRank),
+    [0, 1],
+  )
+  t.same(
+    results.map((r) => r.localRank),
+    [0, 1],
+  )
+  t.same(
+    results.map((r) => r.numTasks),
+    [2, 2],
+  )
+  t.same(
+    results.map((r) => r.jobId),
+    [job.jobId, job.jobId],
+  )
   await t.rejects(job.result(), /2 tasks: use results\(\)/)
 
   const logs = await ex.submit(chatty, 5)
@@ -98,8 +110,12 @@ t.test('a job re-attached from another process', opts, async (t) => {
 
 t.test('one user script, unchanged, on the LocalExecutor and on Slurm (AutoExecutor)', opts, async (t) => {
   const dir = t.testdir()
-  const run = (cluster: string) => spawnSync(process.execPath, [path.join(here, '..', 'dist', 'examples', 'sweep.js'), path.join(dir, cluster, '%j')],
-    { env: { ...process.env, SUBMITIT_CLUSTER: cluster }, encoding: 'utf8', timeout: 180_000 })
+  const run = (cluster: string) =>
+    spawnSync(process.execPath, [path.join(here, '..', 'dist', 'examples', 'sweep.js'), path.join(dir, cluster, '%j')], {
+      env: { ...process.env, SUBMITIT_CLUSTER: cluster },
+      encoding: 'utf8',
+      timeout: 180_000,
+    })
   const local = run('local')
   const slurm = run('slurm')
   t.equal(local.status, 0, local.stderr)
@@ -125,7 +141,7 @@ t.test('cancelAtExit: a script that exits cancels its unfinished jobs', opts, as
   t.match(e?.message ?? '', /ended as CANCELLED without writing its result file/)
 })
 
-t.test('checkpoint and requeue: SIGUSR2 saves the task\'s progress, the job runs again from it', opts, async (t) => {
+t.test("checkpoint and requeue: SIGUSR2 saves the task's progress, the job runs again from it", opts, async (t) => {
   const ex = new SlurmExecutor({ folder: path.join(t.testdir(), '%j'), timeoutMin: 5 })
   const job = await ex.submit(resumableCount, 400, 0, 50)
   // wait until it has made some progress, then warn it as Slurm does before a time limit or a preemption

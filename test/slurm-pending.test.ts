@@ -6,7 +6,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
-import { attachJob, FailedJobError } from '../dist/lib/index.js'
+import { FailedJobError } from '../dist/lib/index.js'
 import { JobNeverRunsError } from '../dist/lib/slurm/errors.js'
 import { SlurmExecutor } from '../dist/lib/slurm/executor.js'
 import { isNeverRunnable, parseSacct } from '../dist/lib/slurm/parse.js'
@@ -27,27 +27,40 @@ function fake(t: { testdir: () => string }) {
   return { dir, state, env, commands, sacctRows, cancelled }
 }
 
-t.test('a pending job\'s reason from squeue: sacct\'s lags (it kept Dependency while squeue said DependencyNeverSatisfied)', async (t) => {
+t.test("a pending job's reason from squeue: sacct's lags (it kept Dependency while squeue said DependencyNeverSatisfied)", async (t) => {
   const f = fake(t)
   const ex = new SlurmExecutor({ folder: path.join(f.dir, 'logs'), commands: f.commands })
   const job = await ex.submit(add, 1, 2)
   f.sacctRows('1000|PENDING|0:0|Dependency\n')
   fs.writeFileSync(path.join(f.state, 'squeue.txt'), '1000|PENDING|DependencyNeverSatisfied\n')
-  const e = await job.wait({ timeoutMs: 30_000 }).then(() => null, (err: Error) => err)
+  const e = await job.wait({ timeoutMs: 30_000 }).then(
+    () => null,
+    (err: Error) => err,
+  )
   t.type(e, JobNeverRunsError, String(e))
   t.match(e?.message, /DependencyNeverSatisfied/)
   t.same(f.cancelled(), ['1000'])
 })
 
-t.test('sacct\'s Reason column and the list of reasons that never pass', async (t) => {
+t.test("sacct's Reason column and the list of reasons that never pass", async (t) => {
   const m = parseSacct('12|PENDING|0:0|DependencyNeverSatisfied\n13_[1-3]|PENDING|0:0|Resources\n14|RUNNING|0:0|None\n15|COMPLETED|0:0\n')
   t.equal(m.get('12')?.reason, 'DependencyNeverSatisfied')
   t.equal(m.get('13_2')?.reason, 'Resources')
   t.equal(m.get('14')?.reason, 'None')
   t.equal(m.get('15')?.reason, undefined)
   t.equal(m.get('15')?.exitCode, 0)
-  for (const r of ['DependencyNeverSatisfied', 'BadConstraints', 'PartitionNodeLimit', 'PartitionConfig', 'PartitionTimeLimit', 'QOSMaxCpuPerJobLimit', 'AssocMaxWallDurationPerJobLimit']) t.ok(isNeverRunnable(r), r)
-  for (const r of ['Resources', 'Priority', 'BeginTime', 'Dependency', 'JobHeldUser', 'ReqNodeNotAvail, Reserved for maintenance', 'None', undefined]) t.notOk(isNeverRunnable(r), String(r))
+  for (const r of [
+    'DependencyNeverSatisfied',
+    'BadConstraints',
+    'PartitionNodeLimit',
+    'PartitionConfig',
+    'PartitionTimeLimit',
+    'QOSMaxCpuPerJobLimit',
+    'AssocMaxWallDurationPerJobLimit',
+  ])
+    t.ok(isNeverRunnable(r), r)
+  for (const r of ['Resources', 'Priority', 'BeginTime', 'Dependency', 'JobHeldUser', 'ReqNodeNotAvail, Reserved for maintenance', 'None', undefined])
+    t.notOk(isNeverRunnable(r), String(r))
 })
 
 t.test('a job that can never start: result() and wait() reject naming the reason, the job is cancelled', async (t) => {
@@ -55,7 +68,10 @@ t.test('a job that can never start: result() and wait() reject naming the reason
   const ex = new SlurmExecutor({ folder: path.join(f.dir, 'logs'), commands: f.commands })
   const job = await ex.submit(add, 1, 2)
   f.sacctRows('1000|PENDING|0:0|DependencyNeverSatisfied\n')
-  const e = await job.result().then(() => null, (err: Error) => err)
+  const e = await job.result().then(
+    () => null,
+    (err: Error) => err,
+  )
   t.type(e, JobNeverRunsError)
   t.type(e, FailedJobError, 'a FailedJobError like any failed job')
   t.match(e?.message, /job 1000 can never start: Slurm keeps it PENDING with reason DependencyNeverSatisfied; it was cancelled/)
@@ -77,8 +93,11 @@ t.test('an attached job that can never start: rejected too, but not cancelled by
     const job = attachJob(process.argv[1], '1000')
     const e = await job.wait().then(() => 'resolved', (e) => e.name + ': ' + e.message)
     console.log(JSON.stringify({ e, state: job.state, text: String(job) }))`
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script, folder],
-    { env: { ...f.env, SUBMITIT_SLURM_BIN_DIR: fakeBin }, encoding: 'utf8', timeout: 60_000 })
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script, folder], {
+    env: { ...f.env, SUBMITIT_SLURM_BIN_DIR: fakeBin },
+    encoding: 'utf8',
+    timeout: 60_000,
+  })
   t.equal(r.status, 0, r.stderr)
   const out = JSON.parse(r.stdout)
   t.match(out.e, /^JobNeverRunsError: job 1000 can never start: .*PartitionNodeLimit; it is left in the queue/)
@@ -93,7 +112,10 @@ t.test('job.reason while it waits; wait({ timeoutMs }) rejects and the process c
   const ex = new SlurmExecutor({ folder, commands: f.commands })
   const job = await ex.submit(add, 1, 2)
   f.sacctRows('1000|PENDING|0:0|BeginTime\n')
-  const e = await job.result({ timeoutMs: 2000 }).then(() => null, (err: Error) => err)
+  const e = await job.result({ timeoutMs: 2000 }).then(
+    () => null,
+    (err: Error) => err,
+  )
   t.type(e, WaitTimeoutError)
   t.match(e?.message, /job 1000 did not end within 2 s: it is PENDING \(BeginTime\); it goes on/)
   t.equal(String(job), 'Job<1000, PENDING (BeginTime)>')
@@ -108,8 +130,11 @@ t.test('job.reason while it waits; wait({ timeoutMs }) rejects and the process c
     import { attachJob } from ${JSON.stringify(path.join(root, 'dist', 'lib', 'index.js'))}
     const job = attachJob(process.argv[1], '1000')
     await job.wait({ timeoutMs: 1000 }).catch((e) => console.log(e.name))`
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script, folder],
-    { env: { ...f.env, SUBMITIT_SLURM_BIN_DIR: fakeBin }, encoding: 'utf8', timeout: 60_000 })
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script, folder], {
+    env: { ...f.env, SUBMITIT_SLURM_BIN_DIR: fakeBin },
+    encoding: 'utf8',
+    timeout: 60_000,
+  })
   t.equal(r.status, 0, r.stderr)
   t.equal(r.stdout.trim(), 'WaitTimeoutError')
 })
@@ -121,8 +146,12 @@ t.test('the CLI: status shows the reason, wait says why it gives up', async (t) 
   await ex.submit(add, 1, 2)
   await ex.submit(add, 3, 4)
   f.sacctRows('1000|PENDING|0:0|Resources\n1001|PENDING|0:0|DependencyNeverSatisfied\n')
-  const cli = (...args: string[]) => spawnSync(process.execPath, [path.join(root, 'dist', 'lib', 'cli.js'), ...args],
-    { env: { ...f.env, SUBMITIT_SLURM_BIN_DIR: fakeBin }, encoding: 'utf8', timeout: 60_000 })
+  const cli = (...args: string[]) =>
+    spawnSync(process.execPath, [path.join(root, 'dist', 'lib', 'cli.js'), ...args], {
+      env: { ...f.env, SUBMITIT_SLURM_BIN_DIR: fakeBin },
+      encoding: 'utf8',
+      timeout: 60_000,
+    })
   const status = cli('status', folder, '1000', '1001')
   t.equal(status.status, 0, status.stderr)
   t.match(status.stdout, /^1000\tPENDING \(Resources\)(\t|$)/m)

@@ -61,17 +61,26 @@ async function node(t: { testdir: () => string }, submit: (ex: SlurmExecutor) =>
   fs.mkdirSync(state)
   const folder = path.join(dir, 'logs')
   const ex = new SlurmExecutor({ folder, commands: { binDir: fakeBin, env: { ...process.env, FAKE_SLURM_DIR: state } } })
-  const job = await submit(ex) as { result: () => Promise<unknown>; paths: { checkpoint: string; resultFile: (t: number) => string } }
+  const job = (await submit(ex)) as { result: () => Promise<unknown>; paths: { checkpoint: string; resultFile: (t: number) => string } }
   const nonce = /^export SUBMITIT_NONCE=(\S+)$/m.exec(fs.readFileSync(path.join(state, 'jobs', '1000.sh'), 'utf8'))![1]
   const env = plainEnv({
-    PATH: `${fakeBin}:${process.env.PATH}`, FAKE_SLURM_DIR: state, SLURM_JOB_ID: '1000', SLURM_PROCID: '0',
-    SUBMITIT_NONCE: nonce, SUBMITIT_JOB_START: String(Math.floor(Date.now() / 1000)), ...extra,
+    PATH: `${fakeBin}:${process.env.PATH}`,
+    FAKE_SLURM_DIR: state,
+    SLURM_JOB_ID: '1000',
+    SLURM_PROCID: '0',
+    SUBMITIT_NONCE: nonce,
+    SUBMITIT_JOB_START: String(Math.floor(Date.now() / 1000)),
+    ...extra,
   })
   const child = spawn(process.execPath, [MAIN, folder], { env, stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
-  child.stdout.on('data', (d: Buffer) => { stdout += String(d) })
-  child.stderr.on('data', (d: Buffer) => { stderr += String(d) })
+  child.stdout.on('data', (d: Buffer) => {
+    stdout += String(d)
+  })
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += String(d)
+  })
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
   // the task prints once it runs (the worker's SIGUSR2 handler is in place long before)
   const started = async () => {
@@ -105,14 +114,20 @@ t.test('time limit once the requeues allowed are spent: the job ends TIMEOUT, it
   n.child.kill('SIGUSR2')
   t.equal(await n.exited, 1)
   t.same(n.requeued(), [], 'not requeued')
-  const e = await n.job.result().then(() => null, (err: Error) => err) as FailedJobError | null
+  const e = (await n.job.result().then(
+    () => null,
+    (err: Error) => err,
+  )) as FailedJobError | null
   t.type(e, FailedJobError)
   t.equal(e?.state, 'TIMEOUT')
-  t.match(e?.message, /ended as TIMEOUT: JobTimeoutError: job 1000 reached its time limit again after 2 requeue\(s\) for time limits, the most allowed \(maxNumTimeout: 2\)/)
+  t.match(
+    e?.message,
+    /ended as TIMEOUT: JobTimeoutError: job 1000 reached its time limit again after 2 requeue\(s\) for time limits, the most allowed \(maxNumTimeout: 2\)/,
+  )
   t.ok(fs.existsSync(n.job.paths.checkpoint), 'the last checkpoint is saved all the same')
 })
 
-t.test('a countdown of another submission (a reused id) is not this job\'s', async (t) => {
+t.test("a countdown of another submission (a reused id) is not this job's", async (t) => {
   const n = await node(t, (ex) => ex.submit(resumableCount, 1000, 0, 50), nearLimit)
   fs.writeFileSync(path.join(n.folder, '1000_requeues.json'), JSON.stringify({ nonce: 'an-older-job', timeouts: 3, preemptions: 0 }))
   await n.started()

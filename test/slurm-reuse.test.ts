@@ -50,14 +50,26 @@ t.test('a reused id: the old files are moved aside, the new job returns its own 
   const job = await ex.submit(add, 40, 2)
   const array = await ex.mapArray(square, [7, 8])
   t.equal(job.jobId, '1000', 'the id was reused')
-  t.same(array.map((j) => j.jobId), ['1001_0', '1001_1'])
+  t.same(
+    array.map((j) => j.jobId),
+    ['1001_0', '1001_1'],
+  )
   t.not(job.nonce, oldJob.nonce)
   t.equal(job.state, 'PENDING', 'the old result file does not make the new job finished')
   t.equal(array[1].state, 'PENDING')
   const names = fs.readdirSync(folder)
-  t.ok(names.some((n) => n.startsWith('1000_0_result.v8.stale-')), 'the old result moved aside')
-  t.ok(names.some((n) => n.startsWith('1001_1_0_result.v8.stale-')), 'the old array result moved aside')
-  t.ok(names.some((n) => n.startsWith('1000_submitted.v8.stale-')), 'the old submission moved aside')
+  t.ok(
+    names.some((n) => n.startsWith('1000_0_result.v8.stale-')),
+    'the old result moved aside',
+  )
+  t.ok(
+    names.some((n) => n.startsWith('1001_1_0_result.v8.stale-')),
+    'the old array result moved aside',
+  )
+  t.ok(
+    names.some((n) => n.startsWith('1000_submitted.v8.stale-')),
+    'the old submission moved aside',
+  )
   t.notOk(names.includes('1000_0_result.v8'))
 
   t.equal(runOnNode(folder, nodeEnv(after.state, '1000', null)).status, 0)
@@ -82,7 +94,9 @@ t.test('the worker waits for the submission with its nonce, not the one an older
   fs.writeFileSync(submitted, oldBytes)
   const worker = spawn(process.execPath, [MAIN, folder], { env: nodeEnv(after.state, '1000', null), stdio: ['ignore', 'pipe', 'pipe'] })
   let stderr = ''
-  worker.stderr.on('data', (d: Buffer) => { stderr += String(d) })
+  worker.stderr.on('data', (d: Buffer) => {
+    stderr += String(d)
+  })
   const exited = new Promise<number | null>((resolve) => worker.on('exit', resolve))
   await new Promise((r) => setTimeout(r, 1500))
   t.notOk(fs.existsSync(job.paths.resultFile(0)), 'nothing run from the old submission')

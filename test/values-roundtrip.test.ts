@@ -5,8 +5,17 @@ import t from 'tap'
 import { FailedJobError, LocalExecutor, UnserializableValueError } from '../dist/lib/index.js'
 import { add, describe, echo, fails, failsWithCause, movePoint, norm, Point, returnsFunction, ValidationError } from '../dist/fixtures/tasks.js'
 import {
-  checkTree, fahrenheit, failsRegistered, failsWithFunctionProp, RegisteredError, returnsSymbol, returnsUnregistered,
-  returnsUrl, Temperature, TreeNode, warm,
+  checkTree,
+  fahrenheit,
+  failsRegistered,
+  failsWithFunctionProp,
+  RegisteredError,
+  returnsSymbol,
+  returnsUnregistered,
+  returnsUrl,
+  Temperature,
+  TreeNode,
+  warm,
 } from '../dist/fixtures/core-tasks.js'
 import { listFiles, rejection } from './helpers.js'
 
@@ -16,7 +25,7 @@ t.teardown(() => ex.shutdown())
 
 /** echo(v) through a worker and back */
 async function roundTrip<T>(v: T): Promise<T> {
-  return await (await ex.submit(echo, v)).result() as T
+  return (await (await ex.submit(echo, v)).result()) as T
 }
 
 t.test('registered class instances arrive with their prototype and methods, both ways', async (t) => {
@@ -36,7 +45,9 @@ t.test('registered class instances arrive with their prototype and methods, both
 })
 
 t.test('an unregistered class instance is refused at submit, naming the argument and the class', async (t) => {
-  class Unregistered { v = 1 }
+  class Unregistered {
+    v = 1
+  }
   const e1 = await rejection(ex.submit(echo, new Unregistered()))
   t.type(e1, UnserializableValueError)
   t.match(e1.message, /argument 1\b/)
@@ -87,7 +98,7 @@ t.test('custom Error subclass as an argument keeps name, message, stack, cause a
 
 t.test('custom Error subclass thrown by a task keeps name, message, stack, cause and code', async (t) => {
   const job = await ex.submit(fails, 'nope')
-  const e = await rejection(job.result()) as FailedJobError
+  const e = (await rejection(job.result())) as FailedJobError
   t.type(e, FailedJobError)
   const remote = e.cause as Error & { code: string }
   t.equal(remote.name, 'ValidationError')
@@ -96,7 +107,7 @@ t.test('custom Error subclass thrown by a task keeps name, message, stack, cause
   t.match(remote.stack, /fixtures[\\/]tasks/, 'the stack is the remote one')
   t.match(remote.stack, /ValidationError: nope/)
 
-  const withCause = await rejection((await ex.submit(failsWithCause)).result()) as FailedJobError
+  const withCause = (await rejection((await ex.submit(failsWithCause)).result())) as FailedJobError
   const outer = withCause.cause as Error
   t.equal(outer.message, 'outer')
   const inner = outer.cause as Error & { code: string }
@@ -104,7 +115,7 @@ t.test('custom Error subclass thrown by a task keeps name, message, stack, cause
   t.equal(inner.message, 'inner')
   t.equal(inner.code, 'E_INNER')
 
-  const reg = await rejection((await ex.submit(failsRegistered, 'boom')).result()) as FailedJobError
+  const reg = (await rejection((await ex.submit(failsRegistered, 'boom')).result())) as FailedJobError
   const r = reg.cause as RegisteredError
   t.ok(r instanceof RegisteredError, 'a registered error thrown remotely is restored as its class')
   t.equal(r.describe(), 'E_REG: boom')
@@ -113,7 +124,14 @@ t.test('custom Error subclass thrown by a task keeps name, message, stack, cause
 })
 
 t.test('getters are refused at submit', async (t) => {
-  const e = await rejection(ex.submit(echo, { a: 1, get b() { return 2 } }))
+  const e = await rejection(
+    ex.submit(echo, {
+      a: 1,
+      get b() {
+        return 2
+      },
+    }),
+  )
   t.type(e, UnserializableValueError)
   t.match(e.message, /argument 1/)
   t.match(e.message, /\bb\b/, 'names the property')
@@ -129,7 +147,13 @@ t.test('Symbol keys are refused at submit', async (t) => {
 
 t.test('functions, Symbols, Promises, WeakMaps are refused at submit with position and type', async (t) => {
   const cases: [string, unknown, RegExp][] = [
-    ['function', function myFn() { return 1 }, /function myFn/],
+    [
+      'function',
+      function myFn() {
+        return 1
+      },
+      /function myFn/,
+    ],
     ['arrow', () => 1, /function/],
     ['Symbol', Symbol('s'), /Symbol/],
     ['Promise', Promise.resolve(1), /Promise/],
@@ -155,7 +179,10 @@ t.test('functions, Symbols, Promises, WeakMaps are refused at submit with positi
 
 t.test('Map, Set, Date, BigInt, typed arrays, RegExp survive', async (t) => {
   const value = {
-    map: new Map<unknown, unknown>([['a', 1], [2, { b: [3] }]]),
+    map: new Map<unknown, unknown>([
+      ['a', 1],
+      [2, { b: [3] }],
+    ]),
     set: new Set([1, 'two', 3n]),
     date: new Date('2024-02-29T12:34:56.789Z'),
     big: 2n ** 100n,
@@ -196,7 +223,7 @@ t.test('cycles and shared references survive (plain values)', async (t) => {
   const arr: unknown[] = [1]
   arr.push(arr)
   cyc.arr = arr
-  const back = await roundTrip(cyc) as typeof cyc & { a: object; b: object; arr: unknown[] }
+  const back = (await roundTrip(cyc)) as typeof cyc & { a: object; b: object; arr: unknown[] }
   t.equal(back.self, back, 'a cycle to itself')
   t.equal(back.a, back.b, 'a shared object stays shared')
   t.equal(back.arr[1], back.arr, 'a cyclic array')
@@ -208,7 +235,7 @@ t.test('cycles and shared references survive when the value also holds a URL', a
   const cyc: Record<string, unknown> = { a: shared, b: shared }
   cyc.self = cyc
   cyc.u = new URL('https://example.com/')
-  const back = await roundTrip(cyc) as { self: unknown; a: object; b: object; u: URL }
+  const back = (await roundTrip(cyc)) as { self: unknown; a: object; b: object; u: URL }
   t.ok(back.u instanceof URL)
   t.equal(back.a, back.b, 'a shared object holding a URL stays shared')
   t.ok((back.a as { u: unknown }).u instanceof URL)
@@ -221,7 +248,7 @@ t.test('a back-reference met before the first marker keeps the cycle', async (t)
   cyc.self = cyc
   cyc.child = { parent: cyc }
   cyc.u = new URL('https://example.com/')
-  const back = await roundTrip(cyc) as { self: { u: unknown }; child: { parent: { u: unknown } }; u: URL }
+  const back = (await roundTrip(cyc)) as { self: { u: unknown }; child: { parent: { u: unknown } }; u: URL }
   t.ok(back.u instanceof URL, 'the top-level URL is a URL')
   t.equal(back.self, back, 'o.self === o')
   t.equal(back.child.parent, back, 'o.child.parent === o')
@@ -241,15 +268,22 @@ t.test('cycles through registered class instances survive', async (t) => {
   t.ok(back.children[0] instanceof TreeNode)
   t.equal(back.children[0].label, 'child')
   t.equal(back.children[0].parent, back, 'the child points back to its parent')
-  t.same(await (await ex.submit(checkTree, root)).result(), { isNode: true, childIsNode: true, parentIsRoot: true, label: 'child' },
-    'the worker sees the same tree')
+  t.same(
+    await (await ex.submit(checkTree, root)).result(),
+    { isNode: true, childIsNode: true, parentIsRoot: true, label: 'child' },
+    'the worker sees the same tree',
+  )
 })
 
 t.test('subclasses of built-ins and non-enumerable properties are refused', async (t) => {
   class MyMap extends Map {}
   class MyArray extends Array {}
   class MyBytes extends Uint8Array {}
-  for (const [what, v] of [['Map subclass', new MyMap()], ['Array subclass', MyArray.from([1])], ['typed array subclass', new MyBytes(2)]] as const) {
+  for (const [what, v] of [
+    ['Map subclass', new MyMap()],
+    ['Array subclass', MyArray.from([1])],
+    ['typed array subclass', new MyBytes(2)],
+  ] as const) {
     const e = await rejection(ex.submit(echo, v))
     t.type(e, UnserializableValueError, what)
     t.match(e.message, /argument 1/, `${what}: names the argument`)
@@ -278,7 +312,7 @@ t.test('a null-prototype object keeps its null prototype', async (t) => {
 
 t.test('a task returning a function gives a FAILED job with a clear error', async (t) => {
   const job = await ex.submit(returnsFunction)
-  const e = await rejection(job.result()) as FailedJobError
+  const e = (await rejection(job.result())) as FailedJobError
   t.equal(job.state, 'FAILED', 'the job is FAILED, not lost')
   t.type(e, FailedJobError)
   t.match(e.message, /result/)
@@ -297,7 +331,7 @@ t.test('a task returning a function gives a FAILED job with a clear error', asyn
 
 t.test('an error with an unsendable property still reports its own message', async (t) => {
   const job = await ex.submit(failsWithFunctionProp, 'the real problem')
-  const e = await rejection(job.result()) as FailedJobError
+  const e = (await rejection(job.result())) as FailedJobError
   t.equal(job.state, 'FAILED')
   t.match(e.message, /the real problem/, 'the message the task threw is kept')
   t.match(e.remoteStack ?? '', /core-tasks/, 'the remote stack points to the task')

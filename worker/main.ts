@@ -9,7 +9,17 @@
 import { parseArgs } from 'node:util'
 import { pathToFileURL } from 'node:url'
 import fs from 'node:fs'
-import { encodeOutcome, encodeRecord, FORMAT_VERSION, readCheckpoint, readSubmission, writeAtomic, writeResultFile, type CheckpointRecord, type SubmissionRecord } from '../lib/core/format.js'
+import {
+  encodeOutcome,
+  encodeRecord,
+  FORMAT_VERSION,
+  readCheckpoint,
+  readSubmission,
+  writeAtomic,
+  writeResultFile,
+  type CheckpointRecord,
+  type SubmissionRecord,
+} from '../lib/core/format.js'
 import { JobPaths, makeJobId, resultsPath, submittedPath } from '../lib/core/paths.js'
 import { checkpointOf } from '../lib/core/task.js'
 import { encodeValue } from '../lib/core/values.js'
@@ -62,8 +72,10 @@ export async function waitForSubmission(file: string, nonce: string | undefined,
       }
     }
     if (Date.now() > end) {
-      throw new Error(`the submission file ${file}${nonce ? ` with nonce ${nonce}` : ''} did not appear within ${timeoutMs / 1000} s (${seen}); ` +
-        'was the submitting process killed right after sbatch?')
+      throw new Error(
+        `the submission file ${file}${nonce ? ` with nonce ${nonce}` : ''} did not appear within ${timeoutMs / 1000} s (${seen}); ` +
+          'was the submitting process killed right after sbatch?',
+      )
     }
     await new Promise((r) => setTimeout(r, delay))
   }
@@ -109,7 +121,9 @@ async function onWarning(ctx: WarningContext): Promise<void> {
   const elapsedS = settings.startedAtS !== undefined ? Date.now() / 1000 - settings.startedAtS : process.uptime()
   const timedOut = isTimeLimitWarning(elapsedS, settings)
   const limit = settings.timeLimitS === undefined ? 'an unknown time limit' : `its time limit of ${settings.timeLimitS} s`
-  log(`SIGUSR2 received at ${new Date().toISOString()} after ${Math.round(elapsedS)} s of ${limit}: ${timedOut ? 'the time limit is near' : 'the job is preempted'}`)
+  log(
+    `SIGUSR2 received at ${new Date().toISOString()} after ${Math.round(elapsedS)} s of ${limit}: ${timedOut ? 'the time limit is near' : 'the job is preempted'}`,
+  )
   if (ctx.rank !== 0) return log('rank 0 checkpoints and requeues the job')
   const running = runningTask()
   if (!sub || !running) return log('no task is running (not started yet, or already done): nothing to do')
@@ -130,8 +144,10 @@ async function onWarning(ctx: WarningContext): Promise<void> {
     if (action.kind === 'checkpoint-requeue' && action.countsTimeout) counts.timeouts++
     else counts.preemptions++
     writeCounts(paths, counts)
-    log(`requeueing job ${paths.jobId} (${action.kind === 'requeue-from-scratch' ? 'no checkpoint: it starts again from scratch' : 'it resumes from its checkpoint'}; ` +
-      `time limits so far: ${counts.timeouts} of ${settings.maxNumTimeout} allowed, preemptions: ${counts.preemptions})`)
+    log(
+      `requeueing job ${paths.jobId} (${action.kind === 'requeue-from-scratch' ? 'no checkpoint: it starts again from scratch' : 'it resumes from its checkpoint'}; ` +
+        `time limits so far: ${counts.timeouts} of ${settings.maxNumTimeout} allowed, preemptions: ${counts.preemptions})`,
+    )
     await requeue(paths.jobId)
     abandonRun() // no result for this run: the job is not over
     process.exit(0) // Slurm runs the job again
@@ -163,7 +179,16 @@ async function saveCheckpoint(paths: JobPaths, nonce: string, checkpoint: (...ar
   const newArgs = await checkpoint(...args)
   if (!Array.isArray(newArgs)) throw new TypeError(`the checkpoint of job ${paths.jobId} must return the arguments to re-run with, as an array`)
   const { value, marked } = encodeValue(newArgs, `the arguments returned by the checkpoint of job ${paths.jobId}`)
-  const record: CheckpointRecord = { format: 'submitit-ts/checkpoint', version: FORMAT_VERSION, node: process.version, jobId: paths.jobId, nonce, args: value as unknown[], marked, at: Date.now() }
+  const record: CheckpointRecord = {
+    format: 'submitit-ts/checkpoint',
+    version: FORMAT_VERSION,
+    node: process.version,
+    jobId: paths.jobId,
+    nonce,
+    args: value as unknown[],
+    marked,
+    at: Date.now(),
+  }
   writeAtomic(paths.checkpoint, encodeRecord(record))
   console.error(`submitit-ts worker: checkpoint saved to ${paths.checkpoint}`)
 }
@@ -171,10 +196,13 @@ async function saveCheckpoint(paths: JobPaths, nonce: string, checkpoint: (...ar
 /** The requeues allowed after a time limit are spent: the job ends TIMEOUT, and its result says why. */
 function giveUp(ctx: WarningContext, sub: SubmissionRecord, counts: RequeueCounts): never {
   const { paths, settings } = ctx
-  const error = Object.assign(new Error(
-    `job ${paths.jobId} reached its time limit again after ${counts.timeouts} requeue(s) for time limits, the most allowed ` +
-    `(maxNumTimeout: ${settings.maxNumTimeout}): it was not requeued again; its last checkpoint is in ${paths.checkpoint}`,
-  ), { name: 'JobTimeoutError' })
+  const error = Object.assign(
+    new Error(
+      `job ${paths.jobId} reached its time limit again after ${counts.timeouts} requeue(s) for time limits, the most allowed ` +
+        `(maxNumTimeout: ${settings.maxNumTimeout}): it was not requeued again; its last checkpoint is in ${paths.checkpoint}`,
+    ),
+    { name: 'JobTimeoutError' },
+  )
   const index = ctx.index ?? 0
   const { outcome, marked } = encodeOutcome({ state: 'TIMEOUT', error }, `the result of job ${paths.jobId}`)
   const file = resultsPath(sub.folder, sub.arrayId, sub.isArray, index, 1, ctx.rank)
@@ -202,23 +230,40 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   // SIGTERM comes on a preemption, a scancel or the end of the job, maybe with the warning: it must not
   // end the worker while a checkpoint is written. Logged, and the worker goes on (as submitit's
   // "bypass"): Slurm kills it after KillWait (or the preemption's GraceTime) if it is still there.
-  process.on('SIGTERM', () => console.error(`submitit-ts worker: SIGTERM received at ${new Date().toISOString()} ` +
-    `(the job is being stopped or preempted)${handling ? '; the checkpoint in progress goes on' : ''}; the worker goes on until Slurm stops it`))
+  process.on('SIGTERM', () =>
+    console.error(
+      `submitit-ts worker: SIGTERM received at ${new Date().toISOString()} ` +
+        `(the job is being stopped or preempted)${handling ? '; the checkpoint in progress goes on' : ''}; the worker goes on until Slurm stops it`,
+    ),
+  )
   const expected = values.nonce ?? (env.SUBMITIT_NONCE || undefined)
   const waitMs = Number(env.SUBMITIT_SUBMISSION_WAIT_MS) || SUBMISSION_WAIT_MS
   ctx.sub = await waitForSubmission(submitted, expected, waitMs)
   const nonce = ctx.sub.nonce
   const args = resumeArgs(paths, nonce)
   const reply = await runTasks({
-    submitted, first: ids.index ?? 0, count: 1, task: ids.task, capture: 'none', guard: true,
-    node: ids.node, localRank: ids.localRank, args, restarts: Number(env.SLURM_RESTART_COUNT ?? 0) || 0,
+    submitted,
+    first: ids.index ?? 0,
+    count: 1,
+    task: ids.task,
+    capture: 'none',
+    guard: true,
+    node: ids.node,
+    localRank: ids.localRank,
+    args,
+    restarts: Number(env.SLURM_RESTART_COUNT ?? 0) || 0,
   })
   return reply.failures > 0 ? 1 : 0
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   main(process.argv.slice(2), process.env).then(
-    (code) => { process.exitCode = code },
-    (e: Error) => { console.error(`submitit-ts worker: ${e.stack ?? e.message}`); process.exitCode = 2 },
+    (code) => {
+      process.exitCode = code
+    },
+    (e: Error) => {
+      console.error(`submitit-ts worker: ${e.stack ?? e.message}`)
+      process.exitCode = 2
+    },
   )
 }

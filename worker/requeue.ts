@@ -81,7 +81,9 @@ export function readCounts(paths: JobPaths, nonce: string): RequeueCounts {
   try {
     const c = JSON.parse(fs.readFileSync(countsFile(paths), 'utf8')) as Partial<RequeueCounts>
     if (c.nonce === nonce && Number.isInteger(c.timeouts) && Number.isInteger(c.preemptions)) return c as RequeueCounts
-  } catch { /* none yet */ }
+  } catch {
+    /* none yet */
+  }
   return { nonce, timeouts: 0, preemptions: 0 }
 }
 

@@ -4,14 +4,19 @@ import fs from 'node:fs'
 import v8 from 'node:v8'
 import { cachedGet } from '../lib/core/cache.js'
 import { JobEnvironment } from '../lib/core/environment.js'
-import {
-  encodeOutcome, readSubmission, writeResultFile,
-  type Outcome, type SubmissionRecord,
-} from '../lib/core/format.js'
+import { encodeOutcome, readSubmission, writeResultFile, type Outcome, type SubmissionRecord } from '../lib/core/format.js'
 import { JobPaths, makeJobId, resultsPath } from '../lib/core/paths.js'
 import {
-  CANCEL_FLAG, CHECKPOINTED, CURRENT, DONE_FLAG, FLAGS, markFlushed, storeOutcome, WARNED,
-  type RunReply, type RunRequest,
+  CANCEL_FLAG,
+  CHECKPOINTED,
+  CURRENT,
+  DONE_FLAG,
+  FLAGS,
+  markFlushed,
+  storeOutcome,
+  WARNED,
+  type RunReply,
+  type RunRequest,
 } from '../lib/core/protocol.js'
 import { readCheckpointOf, writeCheckpoint } from '../lib/core/checkpoint.js'
 import { cancelledBeforeStart, WorkerCrashError } from '../lib/core/job-errors.js'
@@ -155,7 +160,11 @@ function flush(run: InFlight): void {
 }
 
 function removeQuietly(file: string): void {
-  try { fs.unlinkSync(file) } catch { /* already gone */ }
+  try {
+    fs.unlinkSync(file)
+  } catch {
+    /* already gone */
+  }
 }
 
 /** The running chunk is given up (its job was requeued): exiting now writes no result for it. */
@@ -204,9 +213,15 @@ function installGuards(): void {
     const run = inFlight
     if (!run?.current) return
     const paths = new JobPaths(run.sub.folder, run.current.jobId)
-    const crash = encodeOutcome(errorOutcome('FAILED', new WorkerCrashError(
-      `the worker thread running job ${run.current.jobId} died: the task called process.exit(${code}). See its logs: ${paths.stderr(run.req.task)} and ${paths.stdout(run.req.task)}`,
-    )), 'a crash')
+    const crash = encodeOutcome(
+      errorOutcome(
+        'FAILED',
+        new WorkerCrashError(
+          `the worker thread running job ${run.current.jobId} died: the task called process.exit(${code}). See its logs: ${paths.stderr(run.req.task)} and ${paths.stdout(run.req.task)}`,
+        ),
+      ),
+      'a crash',
+    )
     run.outcomes.push(crash.outcome)
     run.marked ||= crash.marked
     flush(run)
@@ -214,15 +229,35 @@ function installGuards(): void {
 }
 
 /** Runs one task; synchronous when the task is, so a chunk of trivial tasks awaits nothing. */
-function runOne(sub: SubmissionRecord, fns: ((...args: unknown[]) => unknown)[] | Error, index: number, jobId: string, req: RunRequest, run: InFlight): Outcome | Promise<Outcome> {
+function runOne(
+  sub: SubmissionRecord,
+  fns: ((...args: unknown[]) => unknown)[] | Error,
+  index: number,
+  jobId: string,
+  req: RunRequest,
+  run: InFlight,
+): Outcome | Promise<Outcome> {
   const { tasksPerNode, nodes } = sub.params
   const env = new JobEnvironment({
-    backend: sub.backend, jobId, arrayJobId: sub.arrayId, arrayTaskId: sub.isArray ? index : null,
-    numTasks: tasksPerNode * nodes, numNodes: nodes, node: req.node ?? Math.floor(req.task / tasksPerNode),
-    globalRank: req.task, localRank: req.localRank ?? req.task % tasksPerNode, folderTemplate: sub.folder,
-    restarts: req.restarts ?? 0, nonce: sub.nonce,
+    backend: sub.backend,
+    jobId,
+    arrayJobId: sub.arrayId,
+    arrayTaskId: sub.isArray ? index : null,
+    numTasks: tasksPerNode * nodes,
+    numNodes: nodes,
+    node: req.node ?? Math.floor(req.task / tasksPerNode),
+    globalRank: req.task,
+    localRank: req.localRank ?? req.task % tasksPerNode,
+    folderTemplate: sub.folder,
+    restarts: req.restarts ?? 0,
+    nonce: sub.nonce,
   })
-  const restore = captureOutput(req.capture, () => env.paths.stdout(req.task), () => env.paths.stderr(req.task), sub.params.stderrToStdout)
+  const restore = captureOutput(
+    req.capture,
+    () => env.paths.stdout(req.task),
+    () => env.paths.stderr(req.task),
+    sub.params.stderrToStdout,
+  )
   const failed = (error: unknown): Outcome => {
     if (error instanceof Error) {
       // the stack goes to the task's stderr log too (on a node: the Slurm log), as an uncaught error's would
@@ -233,12 +268,16 @@ function runOne(sub: SubmissionRecord, fns: ((...args: unknown[]) => unknown)[] 
   // an uncaught error from this task's callbacks ends it too (see installGuards)
   let crash: Promise<never> | undefined
   const awaitTask = (p: Promise<unknown>): Promise<Outcome> => {
-    crash ??= new Promise<never>((_, reject) => { run.current = { ...run.current!, fail: reject } })
-    const unwatch = sub.fns[sub.fnIndex[index]].checkpoint ? watchWarning(req, run, env, index) : undefined
-    return Promise.race([p, crash]).then((v) => ({ state: 'COMPLETED', value: v }) as Outcome, failed).finally(() => {
-      unwatch?.()
-      restore()
+    crash ??= new Promise<never>((_, reject) => {
+      run.current = { ...run.current!, fail: reject }
     })
+    const unwatch = sub.fns[sub.fnIndex[index]].checkpoint ? watchWarning(req, run, env, index) : undefined
+    return Promise.race([p, crash])
+      .then((v) => ({ state: 'COMPLETED', value: v }) as Outcome, failed)
+      .finally(() => {
+        unwatch?.()
+        restore()
+      })
   }
   run.current = { jobId, fail: () => {} }
   let value: unknown
@@ -248,12 +287,14 @@ function runOne(sub: SubmissionRecord, fns: ((...args: unknown[]) => unknown)[] 
     const { args: stored, marked } = req.args ?? (req.resume ? resumeArgs(env) : undefined) ?? { args: sub.args[index], marked: sub.marked }
     // each job gets its own copy of its arguments, as a fresh process would: the decoded submission
     // is shared by the chunks of a thread, and may hold one object for many elements
-    const given = hasObjects(stored) ? v8.deserialize(v8.serialize(stored)) as unknown[] : stored
+    const given = hasObjects(stored) ? (v8.deserialize(v8.serialize(stored)) as unknown[]) : stored
     if (marked) {
-      return awaitTask(decodeValue(given).then((args) => {
-        run.current = { ...run.current!, fn, args: args as unknown[] }
-        return env.run(() => fn(...args as unknown[]))
-      }))
+      return awaitTask(
+        decodeValue(given).then((args) => {
+          run.current = { ...run.current!, fn, args: args as unknown[] }
+          return env.run(() => fn(...(args as unknown[])))
+        }),
+      )
     }
     run.current.fn = fn
     run.current.args = given
@@ -263,7 +304,7 @@ function runOne(sub: SubmissionRecord, fns: ((...args: unknown[]) => unknown)[] 
     restore()
     return o
   }
-  if (value instanceof Promise || (typeof (value as PromiseLike<unknown>)?.then === 'function')) return awaitTask(Promise.resolve(value))
+  if (value instanceof Promise || typeof (value as PromiseLike<unknown>)?.then === 'function') return awaitTask(Promise.resolve(value))
   restore()
   return { state: 'COMPLETED', value }
 }
@@ -292,11 +333,16 @@ function watchWarning(req: RunRequest, run: InFlight, env: JobEnvironment, index
     const running = run.current
     const checkpoint = running?.fn && checkpointOf(running.fn)
     if (!checkpoint) return
-    env.run(() => Promise.resolve().then(() => checkpoint(...running.args!))).then((args) => {
-      writeCheckpoint(env.paths, env.nonce!, args)
-      process.stderr.write(`submitit-ts: job ${env.jobId} passed its time limit; checkpoint saved, it will be requeued\n`)
-      Atomics.store(control, CHECKPOINTED, index)
-    }, (e: Error) => process.stderr.write(`submitit-ts: the checkpoint of job ${env.jobId} failed: ${e?.stack ?? e}\n`))
+    env
+      .run(() => Promise.resolve().then(() => checkpoint(...running.args!)))
+      .then(
+        (args) => {
+          writeCheckpoint(env.paths, env.nonce!, args)
+          process.stderr.write(`submitit-ts: job ${env.jobId} passed its time limit; checkpoint saved, it will be requeued\n`)
+          Atomics.store(control, CHECKPOINTED, index)
+        },
+        (e: Error) => process.stderr.write(`submitit-ts: the checkpoint of job ${env.jobId} failed: ${e?.stack ?? e}\n`),
+      )
   }, WARNING_POLL_MS)
   return () => clearInterval(timer)
 }

@@ -34,21 +34,45 @@ export interface GenericParameters extends CoreParameters {
 type Prefixed<P, Prefix extends string> = { [K in keyof P as `${Prefix}${Capitalize<K & string>}`]?: P[K] | null }
 type Generic = keyof GenericParameters
 
-export type AutoParameters = ParameterUpdate<GenericParameters>
-  & Prefixed<SlurmParameters & Omit<GenericParameters, keyof SlurmParameters>, 'slurm'>
-  & Prefixed<Pick<LocalParameters, 'maxWorkers' | 'arrayParallelism' | 'maxNumTimeout' | 'isolation'> & GenericParameters, 'local'>
-  & Prefixed<DebugParameters & Omit<GenericParameters, 'timeoutMin'>, 'debug'>
+export type AutoParameters = ParameterUpdate<GenericParameters> &
+  Prefixed<SlurmParameters & Omit<GenericParameters, keyof SlurmParameters>, 'slurm'> &
+  Prefixed<Pick<LocalParameters, 'maxWorkers' | 'arrayParallelism' | 'maxNumTimeout' | 'isolation'> & GenericParameters, 'local'> &
+  Prefixed<DebugParameters & Omit<GenericParameters, 'timeoutMin'>, 'debug'>
 
-const GENERIC: readonly Generic[] = ['name', 'timeoutMin', 'memGb', 'nodes', 'cpusPerTask', 'gpusPerNode', 'tasksPerNode', 'stderrToStdout', 'maxSubmissionSizeGb']
+const GENERIC: readonly Generic[] = [
+  'name',
+  'timeoutMin',
+  'memGb',
+  'nodes',
+  'cpusPerTask',
+  'gpusPerNode',
+  'tasksPerNode',
+  'stderrToStdout',
+  'maxSubmissionSizeGb',
+]
 
 /** What each cluster makes of the generic names (its own name for each; absent: ignored there). */
 const EQUIVALENCES: Record<Cluster, Partial<Record<Generic, string>>> = {
   slurm: {
-    name: 'jobName', timeoutMin: 'timeoutMin', memGb: 'memGb', nodes: 'nodes', cpusPerTask: 'cpusPerTask',
-    gpusPerNode: 'gpusPerNode', tasksPerNode: 'tasksPerNode', stderrToStdout: 'stderrToStdout', maxSubmissionSizeGb: 'maxSubmissionSizeGb',
+    name: 'jobName',
+    timeoutMin: 'timeoutMin',
+    memGb: 'memGb',
+    nodes: 'nodes',
+    cpusPerTask: 'cpusPerTask',
+    gpusPerNode: 'gpusPerNode',
+    tasksPerNode: 'tasksPerNode',
+    stderrToStdout: 'stderrToStdout',
+    maxSubmissionSizeGb: 'maxSubmissionSizeGb',
   },
   // memGb: the heap limit of a job's process with isolation: 'process'
-  local: { timeoutMin: 'timeoutMin', memGb: 'memGb', nodes: 'nodes', tasksPerNode: 'tasksPerNode', stderrToStdout: 'stderrToStdout', maxSubmissionSizeGb: 'maxSubmissionSizeGb' },
+  local: {
+    timeoutMin: 'timeoutMin',
+    memGb: 'memGb',
+    nodes: 'nodes',
+    tasksPerNode: 'tasksPerNode',
+    stderrToStdout: 'stderrToStdout',
+    maxSubmissionSizeGb: 'maxSubmissionSizeGb',
+  },
   // a task in this thread cannot be stopped: a timeout means nothing there (the DebugExecutor refuses it)
   debug: { nodes: 'nodes', tasksPerNode: 'tasksPerNode', stderrToStdout: 'stderrToStdout', maxSubmissionSizeGb: 'maxSubmissionSizeGb' },
 }
@@ -67,21 +91,26 @@ const uncapital = (s: string) => s[0].toLowerCase() + s.slice(1)
  * Every name AutoExecutor takes: the generic ones, and every cluster's own and generic ones, prefixed
  * (but debugTimeoutMin: the DebugExecutor refuses a timeout rather than ignore it).
  */
-const VALID = [...new Set([
-  ...GENERIC,
-  ...CLUSTERS.flatMap((c) => [...GENERIC, ...OWN[c]].map((n) => `${c}${capital(n)}`)),
-])].filter((n) => n !== 'debugTimeoutMin')
+const VALID = [...new Set([...GENERIC, ...CLUSTERS.flatMap((c) => [...GENERIC, ...OWN[c]].map((n) => `${c}${capital(n)}`))])].filter(
+  (n) => n !== 'debugTimeoutMin',
+)
 
 /** The generic values, checked on every cluster (a Slurm config with a typo fails on the laptop too). */
 function checkGeneric(name: string, value: unknown): void {
   if (value === null || value === undefined) return
   const posInt = Number.isInteger(value) && (value as number) > 0
-  const ok = name === 'name' ? typeof value === 'string'
-    : name === 'stderrToStdout' ? typeof value === 'boolean'
-      : name === 'timeoutMin' || name === 'memGb' ? typeof value === 'number' && value > 0 && Number.isFinite(value)
-        : name === 'maxSubmissionSizeGb' ? typeof value === 'number' && value >= 0
-          : name === 'gpusPerNode' ? Number.isInteger(value) && (value as number) >= 0
-            : posInt
+  const ok =
+    name === 'name'
+      ? typeof value === 'string'
+      : name === 'stderrToStdout'
+        ? typeof value === 'boolean'
+        : name === 'timeoutMin' || name === 'memGb'
+          ? typeof value === 'number' && value > 0 && Number.isFinite(value)
+          : name === 'maxSubmissionSizeGb'
+            ? typeof value === 'number' && value >= 0
+            : name === 'gpusPerNode'
+              ? Number.isInteger(value) && (value as number) >= 0
+              : posInt
   if (!ok) throw new ParameterError(`AutoExecutor parameter ${name} cannot be ${JSON.stringify(value)}`)
 }
 
@@ -125,8 +154,10 @@ export class AutoExecutor {
   constructor(options: { folder: string; cluster?: Cluster } & AutoParameters) {
     const { folder, cluster, ...params } = options
     this.cluster = cluster === undefined ? detectCluster() : checkCluster(cluster, 'cluster')
-    this.inner = (this.cluster === 'slurm' ? new SlurmExecutor({ folder })
-      : this.cluster === 'debug' ? new DebugExecutor({ folder })
+    this.inner = (this.cluster === 'slurm'
+      ? new SlurmExecutor({ folder })
+      : this.cluster === 'debug'
+        ? new DebugExecutor({ folder })
         : new LocalExecutor({ folder })) as unknown as Executor<object>
     this.updateParameters(params)
   }
@@ -147,8 +178,9 @@ export class AutoExecutor {
   updateParameters(params: AutoParameters): this {
     checkParameterNames(params, VALID, 'AutoExecutor')
     for (const [name, value] of Object.entries(params)) {
-      const generic = (GENERIC as readonly string[]).includes(name) ? name
-        : CLUSTERS.map((c) => name.startsWith(c) ? uncapital(name.slice(c.length)) : '').find((n) => (GENERIC as readonly string[]).includes(n))
+      const generic = (GENERIC as readonly string[]).includes(name)
+        ? name
+        : CLUSTERS.map((c) => (name.startsWith(c) ? uncapital(name.slice(c.length)) : '')).find((n) => (GENERIC as readonly string[]).includes(n))
       if (generic) checkGeneric(generic, value)
     }
     const merged = { ...this.params, ...params }
@@ -170,7 +202,9 @@ export class AutoExecutor {
   private forCluster(p: Record<string, unknown>): Record<string, unknown> {
     const c = this.cluster
     const out: Record<string, unknown> = {}
-    const set = (own: string, value: unknown) => { if (value !== null && value !== undefined) out[own] = value }
+    const set = (own: string, value: unknown) => {
+      if (value !== null && value !== undefined) out[own] = value
+    }
     for (const own of [...Object.values(EQUIVALENCES[c]), ...OWN[c]]) out[own] = undefined
     for (const [generic, own] of Object.entries(EQUIVALENCES[c])) set(own, p[generic])
     for (const [generic, own] of Object.entries(EQUIVALENCES[c])) set(own, p[`${c}${capital(generic)}`])

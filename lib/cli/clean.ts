@@ -51,7 +51,12 @@ function readdir(dir: string): string[] {
   }
 }
 
-export async function clean(folder: string, ids: string[], options: { 'older-than'?: string; state?: string[]; 'dry-run'?: boolean; json?: boolean }, io: Io): Promise<number> {
+export async function clean(
+  folder: string,
+  ids: string[],
+  options: { 'older-than'?: string; state?: string[]; 'dry-run'?: boolean; json?: boolean },
+  io: Io,
+): Promise<number> {
   const olderThan = options['older-than'] === undefined ? 0 : parseAge(options['older-than'])
   const wanted = (options.state ?? []).flatMap((s) => s.split(',')).map((s) => s.trim().toUpperCase())
   for (const s of wanted) {
@@ -59,9 +64,16 @@ export async function clean(folder: string, ids: string[], options: { 'older-tha
       throw new CliError(`--state takes final states (completed, failed, cancelled, timeout, ...), not '${s.toLowerCase()}'`, 2)
     }
   }
-  const records = ids.length > 0
-    ? ids.map((id) => resolveId(folder, id)).map((t) => t.record)
-    : findSubmissions(folder).flatMap((f) => { try { return [readSubmission(f.file)] } catch { return [] } })
+  const records =
+    ids.length > 0
+      ? ids.map((id) => resolveId(folder, id)).map((t) => t.record)
+      : findSubmissions(folder).flatMap((f) => {
+          try {
+            return [readSubmission(f.file)]
+          } catch {
+            return []
+          }
+        })
   const removed: { arrayId: string; files: number; bytes: number }[] = []
   const kept: { arrayId: string; why: string }[] = []
   const now = Date.now()
@@ -93,7 +105,12 @@ export async function clean(folder: string, ids: string[], options: { 'older-tha
     if (!options['dry-run']) {
       // folders made for these jobs alone go too, once empty; the executor's own stays
       for (const dir of folders) {
-        if (dir !== path.resolve(folder) && readdir(dir).length === 0) try { fs.rmdirSync(dir) } catch { /* in use again */ }
+        if (dir !== path.resolve(folder) && readdir(dir).length === 0)
+          try {
+            fs.rmdirSync(dir)
+          } catch {
+            /* in use again */
+          }
       }
     }
     removed.push({ arrayId: record.arrayId, files: files.length, bytes })
@@ -103,6 +120,12 @@ export async function clean(folder: string, ids: string[], options: { 'older-tha
     }
   }
   if (options.json) io.out(JSON.stringify({ dryRun: options['dry-run'] === true, removed, kept }, null, 2))
-  else if (kept.length > 0) io.err(`kept ${kept.length}: ${kept.slice(0, 5).map((k) => `${k.arrayId} (${k.why})`).join(', ')}${kept.length > 5 ? ', …' : ''}`)
+  else if (kept.length > 0)
+    io.err(
+      `kept ${kept.length}: ${kept
+        .slice(0, 5)
+        .map((k) => `${k.arrayId} (${k.why})`)
+        .join(', ')}${kept.length > 5 ? ', …' : ''}`,
+    )
   return 0
 }

@@ -10,7 +10,10 @@ import { getSharedWatcher } from '../slurm/watcher.js'
 
 /** An error the user can fix: printed as it is, exit status `code` (1: not found, 2: bad usage). */
 export class CliError extends Error {
-  constructor(message: string, readonly code = 1) {
+  constructor(
+    message: string,
+    readonly code = 1,
+  ) {
     super(message)
   }
 }
@@ -74,7 +77,10 @@ export async function arrayStatus(record: SubmissionRecord): Promise<ArrayStatus
 
 /** Counts of each state, most frequent first: "990 completed, 7 failed, 3 running". */
 export function countsText(counts: Partial<Record<JobState, number>>): string {
-  return Object.entries(counts).sort((a, b) => b[1] - a[1]).map(([s, n]) => `${n} ${s.toLowerCase()}`).join(', ')
+  return Object.entries(counts)
+    .sort((a, b) => b[1] - a[1])
+    .map(([s, n]) => `${n} ${s.toLowerCase()}`)
+    .join(', ')
 }
 
 export function counts(states: Iterable<JobState>): Partial<Record<JobState, number>> {
@@ -115,6 +121,14 @@ export function taskNames(record: SubmissionRecord): string {
 /** Rows as aligned columns (the last one not padded), like squeue's. */
 export function table(rows: string[][]): string[] {
   const widths: number[] = []
-  for (const row of rows) row.forEach((cell, i) => { widths[i] = Math.max(widths[i] ?? 0, cell.length) })
-  return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]))).join('  ').trimEnd())
+  for (const row of rows)
+    row.forEach((cell, i) => {
+      widths[i] = Math.max(widths[i] ?? 0, cell.length)
+    })
+  return rows.map((row) =>
+    row
+      .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd(),
+  )
 }

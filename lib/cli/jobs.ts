@@ -31,12 +31,23 @@ export async function status(folder: string, ids: string[], options: { json?: bo
       const info = jobInfo(job)
       const rerunAs = reruns.get(job.jobId)
       json.jobs.push({
-        jobId: job.jobId, state: info.state, reason: info.reason ?? null, startedAt: iso(info.startedAt ?? NaN), endedAt: iso(info.endedAt ?? NaN),
-        durationMs: info.durationMs ?? null, host: info.host ?? null, thread: info.thread ?? null, rerunAs: rerunAs ?? null,
+        jobId: job.jobId,
+        state: info.state,
+        reason: info.reason ?? null,
+        startedAt: iso(info.startedAt ?? NaN),
+        endedAt: iso(info.endedAt ?? NaN),
+        durationMs: info.durationMs ?? null,
+        host: info.host ?? null,
+        thread: info.thread ?? null,
+        rerunAs: rerunAs ?? null,
       })
-      lines.push([job.jobId, stateText(job), info.durationMs === undefined ? '-' : duration(info.durationMs),
+      lines.push([
+        job.jobId,
+        stateText(job),
+        info.durationMs === undefined ? '-' : duration(info.durationMs),
         info.host === undefined ? '-' : target.record.backend === 'slurm' ? info.host : `${info.host}/thread ${info.thread}`,
-        ...(rerunAs ? [`rerun as ${rerunAs}`] : [])])
+        ...(rerunAs ? [`rerun as ${rerunAs}`] : []),
+      ])
       continue
     }
     const { scan, states, reasons } = await arrayStatus(target.record)
@@ -45,8 +56,13 @@ export async function status(folder: string, ids: string[], options: { json?: bo
     for (let i = 0; i < scan.size; i++) {
       const jobId = makeJobId(scan.record.arrayId, i)
       elements.push({
-        jobId, state: states[i], reason: reasons.get(i) ?? null, startedAt: iso(scan.startedAt[i]), endedAt: iso(scan.endedAt[i]),
-        durationMs: Number.isNaN(scan.startedAt[i]) ? null : scan.endedAt[i] - scan.startedAt[i], where: scan.where[i] ?? null,
+        jobId,
+        state: states[i],
+        reason: reasons.get(i) ?? null,
+        startedAt: iso(scan.startedAt[i]),
+        endedAt: iso(scan.endedAt[i]),
+        durationMs: Number.isNaN(scan.startedAt[i]) ? null : scan.endedAt[i] - scan.startedAt[i],
+        where: scan.where[i] ?? null,
         rerunAs: reruns.get(jobId) ?? null,
       })
     }
@@ -54,8 +70,13 @@ export async function status(folder: string, ids: string[], options: { json?: bo
     lines.push([scan.record.arrayId, `${scan.size} jobs: ${countsText(c)}`])
     const shown = options.all ? elements : elements.filter((e) => e.state !== 'COMPLETED')
     for (const e of shown.slice(0, options.all ? Infinity : SHOWN)) {
-      lines.push([`  ${e.jobId}`, e.reason ? `${e.state} (${e.reason})` : e.state, e.durationMs === null ? '-' : duration(e.durationMs),
-        e.where ?? '-', ...(e.rerunAs ? [`rerun as ${e.rerunAs}`] : [])])
+      lines.push([
+        `  ${e.jobId}`,
+        e.reason ? `${e.state} (${e.reason})` : e.state,
+        e.durationMs === null ? '-' : duration(e.durationMs),
+        e.where ?? '-',
+        ...(e.rerunAs ? [`rerun as ${e.rerunAs}`] : []),
+      ])
     }
     if (!options.all && shown.length > SHOWN) lines.push([`  … ${shown.length - SHOWN} more (--all shows every job)`])
   }
@@ -96,7 +117,10 @@ export async function wait(folder: string, ids: string[], options: { json?: bool
 }
 
 export async function cancel(folder: string, ids: string[], options: { json?: boolean }, io: Io): Promise<number> {
-  const jobs = allJobs(folder, ids.map((id) => resolveId(folder, id)))
+  const jobs = allJobs(
+    folder,
+    ids.map((id) => resolveId(folder, id)),
+  )
   const out: { jobId: string; state: string }[] = []
   let code = 0
   for (const job of jobs) {
@@ -114,7 +138,10 @@ export async function cancel(folder: string, ids: string[], options: { json?: bo
 }
 
 export async function result(folder: string, ids: string[], options: { json?: boolean }, io: Io): Promise<number> {
-  const jobs = allJobs(folder, ids.map((id) => resolveId(folder, id)))
+  const jobs = allJobs(
+    folder,
+    ids.map((id) => resolveId(folder, id)),
+  )
   const many = jobs.length > 1
   const out: { jobId: string; state: string; value?: unknown; error?: string }[] = []
   let code = 0
@@ -123,7 +150,8 @@ export async function result(folder: string, ids: string[], options: { json?: bo
       const values = await job.results()
       const value = job.numTasks === 1 ? values[0] : values
       out.push({ jobId: job.jobId, state: job.state, value })
-      if (!options.json) io.out(many ? `${job.jobId}\t${inspect(value, { depth: 6, colors: false, breakLength: Infinity })}` : inspect(value, { depth: 6, colors: false }))
+      if (!options.json)
+        io.out(many ? `${job.jobId}\t${inspect(value, { depth: 6, colors: false, breakLength: Infinity })}` : inspect(value, { depth: 6, colors: false }))
     } catch (e) {
       const message = e instanceof FailedJobError ? e.message : String(e)
       out.push({ jobId: job.jobId, state: job.state, error: message })
@@ -138,7 +166,10 @@ export async function result(folder: string, ids: string[], options: { json?: bo
 export async function logs(folder: string, ids: string[], options: { json?: boolean; err?: boolean; task?: string }, io: Io): Promise<number> {
   const task = Number(options.task ?? 0)
   if (!Number.isInteger(task) || task < 0) throw new CliError(`--task takes a task rank (0, 1, ...), not '${options.task}'`, 2)
-  const jobs = allJobs(folder, ids.map((id) => resolveId(folder, id)))
+  const jobs = allJobs(
+    folder,
+    ids.map((id) => resolveId(folder, id)),
+  )
   const what = options.err ? 'stderr' : 'stdout'
   const out: { jobId: string; task: number; text: string | null }[] = []
   for (const job of jobs) {

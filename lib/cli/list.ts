@@ -1,6 +1,6 @@
 // submitit-ts list <folder>: every array and job under a folder, newest first, no ids needed.
 import { findSubmissions } from '../core/info.js'
-import { readSubmission } from '../core/format.js'
+import { readSubmission, type SubmissionRecord } from '../core/format.js'
 import { readReruns } from '../core/rerun.js'
 import { arrayStatus, counts, countsText, duration, iso, table, taskNames, timeText, type Io } from './common.js'
 
@@ -24,7 +24,7 @@ export interface ListEntry {
 export async function listEntries(folder: string, limit = Infinity): Promise<ListEntry[]> {
   const entries: ListEntry[] = []
   for (const sub of findSubmissions(folder).slice(0, limit)) {
-    let record
+    let record: SubmissionRecord
     try {
       record = readSubmission(sub.file)
     } catch {
@@ -38,9 +38,15 @@ export async function listEntries(folder: string, limit = Infinity): Promise<Lis
       if (scan.endedAt[i] > last) last = scan.endedAt[i]
     }
     entries.push({
-      arrayId: record.arrayId, isArray: record.isArray, jobs: scan.size,
-      counts: counts(states) as Record<string, number>, task: taskNames(record), backend: record.backend,
-      submittedAt: iso(sub.submittedAt), startedAt: iso(first), endedAt: iso(last),
+      arrayId: record.arrayId,
+      isArray: record.isArray,
+      jobs: scan.size,
+      counts: counts(states) as Record<string, number>,
+      task: taskNames(record),
+      backend: record.backend,
+      submittedAt: iso(sub.submittedAt),
+      startedAt: iso(first),
+      endedAt: iso(last),
       elapsedMs: Number.isFinite(first) && Number.isFinite(last) ? last - first : null,
       rerunAs: [...new Set(readReruns(record)?.reruns.map((r) => r.arrayId) ?? [])],
       file: sub.file,
@@ -62,8 +68,14 @@ export async function list(folder: string, options: { json?: boolean; limit?: nu
   const rows = [['ID', 'JOBS', 'STATES', 'TASK', 'SUBMITTED', 'BACKEND', 'ELAPSED', 'RERUN']]
   for (const e of entries) {
     rows.push([
-      e.arrayId, String(e.jobs), countsText(e.counts), e.task, timeText(Date.parse(e.submittedAt ?? '')), e.backend,
-      e.elapsedMs === null ? '-' : duration(e.elapsedMs), e.rerunAs.length ? `→ ${e.rerunAs.join(', ')}` : '',
+      e.arrayId,
+      String(e.jobs),
+      countsText(e.counts),
+      e.task,
+      timeText(Date.parse(e.submittedAt ?? '')),
+      e.backend,
+      e.elapsedMs === null ? '-' : duration(e.elapsedMs),
+      e.rerunAs.length ? `→ ${e.rerunAs.join(', ')}` : '',
     ])
   }
   for (const line of table(rows)) io.out(line)

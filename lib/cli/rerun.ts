@@ -15,7 +15,11 @@ export function parseSet(items: readonly string[]): Record<string, unknown> {
     if (eq <= 0) throw new CliError(`--set takes name=value (e.g. --set timeoutMin=30), not '${item}'`, 2)
     const text = item.slice(eq + 1)
     let value: unknown = text
-    try { value = JSON.parse(text) } catch { /* a plain string */ }
+    try {
+      value = JSON.parse(text)
+    } catch {
+      /* a plain string */
+    }
     params[item.slice(0, eq)] = value
   }
   return params
@@ -36,7 +40,10 @@ export async function rerunCommand(folder: string, ids: string[], options: { set
         const jobId = makeJobId(target.record.arrayId, i)
         if (!isFinalState(s) || (s === 'COMPLETED' && !options.all)) return
         if (done.has(jobId) && !options.all) skipped.push(`${jobId} (rerun as ${done.get(jobId)})`)
-        else backends.push(target.record.backend), chosen.push(jobs[i])
+        else {
+          backends.push(target.record.backend)
+          chosen.push(jobs[i])
+        }
       })
     } else {
       const job = jobsOf(folder, target)[0]
@@ -48,7 +55,8 @@ export async function rerunCommand(folder: string, ids: string[], options: { set
       chosen.push(job)
     }
   }
-  if (skipped.length > 0) io.err(`already rerun, left out (rerun the new jobs, or --all): ${skipped.slice(0, 10).join(', ')}${skipped.length > 10 ? ', …' : ''}`)
+  if (skipped.length > 0)
+    io.err(`already rerun, left out (rerun the new jobs, or --all): ${skipped.slice(0, 10).join(', ')}${skipped.length > 10 ? ', …' : ''}`)
   if (chosen.length === 0) {
     if (options.json) io.out(JSON.stringify({ jobs: [] }))
     else io.err('nothing to rerun: no job failed, was cancelled or timed out')

@@ -29,6 +29,12 @@ export function attachJob<R = unknown>(folder: string, jobId: string): Job<R> {
   } catch (e) {
     throw new Error(`cannot attach job ${jobId}: ${(e as Error).message}`, { cause: e })
   }
+  const n = record.args.length
+  if (paths.index !== null && paths.index >= n) {
+    throw new RangeError(
+      `cannot attach job ${jobId}: array ${record.arrayId} has ${n} job${n === 1 ? '' : 's'} (${record.arrayId}_0..${record.arrayId}_${n - 1})`,
+    )
+  }
   let watcher = watchers.get(record)
   if (!watcher) {
     const factory = factories.get(record.backend) ?? ((r) => new FileWatcher(r))
@@ -108,9 +114,10 @@ export class FileWatcher implements JobWatcher {
     return undefined
   }
 
-  async waitFinal(job: Job<unknown>): Promise<void> {
+  async waitFinal(job: Job<unknown>, signal?: AbortSignal): Promise<void> {
     let delay = 20
-    while (!isFinalState(this.state(job))) {
+    // an aborted wait (a timeout) stops polling: it must not keep the process alive
+    while (!isFinalState(this.state(job)) && !signal?.aborted) {
       await new Promise((r) => setTimeout(r, delay))
       delay = Math.min(delay * 1.5, 1000)
     }

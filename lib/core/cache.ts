@@ -23,7 +23,10 @@ export function currentTurn(): number {
   if (!ticking) {
     ticking = true
     // unref: this alone does not keep the process alive
-    setImmediate(() => { turn++; ticking = false }).unref()
+    setImmediate(() => {
+      turn++
+      ticking = false
+    }).unref()
   }
   return turn
 }

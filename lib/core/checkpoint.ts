@@ -15,8 +15,14 @@ export function writeCheckpoint(paths: JobPaths, nonce: string, args: unknown): 
   }
   const { value, marked } = encodeValue(args, `the arguments saved as the checkpoint of job ${paths.jobId}`)
   const record: CheckpointRecord = {
-    format: 'submitit-ts/checkpoint', version: FORMAT_VERSION, node: process.version, jobId: paths.jobId,
-    nonce, args: value as unknown[], marked, at: Date.now(),
+    format: 'submitit-ts/checkpoint',
+    version: FORMAT_VERSION,
+    node: process.version,
+    jobId: paths.jobId,
+    nonce,
+    args: value as unknown[],
+    marked,
+    at: Date.now(),
   }
   writeAtomic(paths.checkpoint, encodeRecord(record))
 }

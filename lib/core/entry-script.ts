@@ -22,7 +22,7 @@ const KEY = 'submitit-ts.entry-script'
 
 /** process.argv[1] of the main thread, '' when there is no script (`node -e code arg`: an argument). */
 function mainArg(): string {
-  return process.execArgv.some((a) => /^(-[ep]+|--eval|--print)(=|$)/.test(a)) ? '' : process.argv[1] ?? ''
+  return process.execArgv.some((a) => /^(-[ep]+|--eval|--print)(=|$)/.test(a)) ? '' : (process.argv[1] ?? '')
 }
 
 // A worker thread's argv is [node, its own file], so the main thread hands its entry to the threads
@@ -77,6 +77,8 @@ function check(moduleUrl: string): string | undefined {
 export function entryScriptError(file: string, task?: string): TypeError {
   const what = task === undefined ? 'a job needs a module that is' : `the task ${task ? `${task} ` : ''}is defined in`
   const move = task === undefined ? 'what the job uses from it (tasks, serializable classes)' : 'the task'
-  return new TypeError(`${what} the script being run (${file}): a worker imports a task's module to find it, ` +
-    `which would run this script again. Move ${move} to its own module (e.g. tasks.ts) and import it from this script.`)
+  return new TypeError(
+    `${what} the script being run (${file}): a worker imports a task's module to find it, ` +
+      `which would run this script again. Move ${move} to its own module (e.g. tasks.ts) and import it from this script.`,
+  )
 }

@@ -73,7 +73,10 @@ function expandRanges(spec: string, list: string): string[] {
   for (const part of spec.split(',')) {
     const m = /^(\d+)(?:-(\d+))?$/.exec(part)
     if (!m) throw new Error(`unrecognized SLURM_JOB_NODELIST ${JSON.stringify(list)}: bad range ${JSON.stringify(part)}`)
-    if (m[2] === undefined) { out.push(m[1]); continue }
+    if (m[2] === undefined) {
+      out.push(m[1])
+      continue
+    }
     const width = m[1].length
     for (let n = Number(m[1]); n <= Number(m[2]); n++) out.push(String(n).padStart(width, '0'))
   }
@@ -140,6 +143,10 @@ function observed<T>(fn: () => T, seen: (error: unknown) => void): T {
     seen(e)
     throw e
   }
-  if (value instanceof Promise) return value.catch((e: unknown) => { seen(e); throw e }) as T
+  if (value instanceof Promise)
+    return value.catch((e: unknown) => {
+      seen(e)
+      throw e
+    }) as T
   return value
 }

@@ -3,7 +3,10 @@
 /** A value given to submit cannot be sent to a worker unchanged. Thrown at submit time. */
 export class UnserializableValueError extends TypeError {
   override name = 'UnserializableValueError'
-  constructor(message: string, readonly where: string) {
+  constructor(
+    message: string,
+    readonly where: string,
+  ) {
     super(message)
   }
 }
@@ -50,8 +53,9 @@ export function checkParameterNames(given: object, valid: readonly string[], wha
     const close = closest(name, valid)
     return `"${name}"${close ? ` (did you mean "${close}"?)` : ''}`
   })
-  throw new ParameterError(`unknown ${what} parameter${unknown.length > 1 ? 's' : ''} ${each.join(', ')}; ` +
-    `valid ones: ${[...new Set(valid)].sort().join(', ')}`)
+  throw new ParameterError(
+    `unknown ${what} parameter${unknown.length > 1 ? 's' : ''} ${each.join(', ')}; ` + `valid ones: ${[...new Set(valid)].sort().join(', ')}`,
+  )
 }
 
 /**
@@ -65,11 +69,17 @@ export class UncompletedJobError extends Error {
 /** A submission larger than the executor's maxSubmissionSizeGb; nothing was written or submitted. */
 export class SubmissionTooLargeError extends ParameterError {
   override name = 'SubmissionTooLargeError'
-  constructor(readonly bytes: number, readonly limitGb: number, jobs: number) {
-    super(`the submission of ${jobs} job${jobs === 1 ? '' : 's'} takes ${formatBytes(bytes)} encoded, over maxSubmissionSizeGb ` +
-      `(${limitGb} GB): every job's arguments are written to the job folder and read back by each worker, which is ` +
-      'slow and loads a shared file system. Pass large data by path (a file the task reads), or raise ' +
-      'maxSubmissionSizeGb (updateParameters({ maxSubmissionSizeGb: 4 }); Infinity for no limit)')
+  constructor(
+    readonly bytes: number,
+    readonly limitGb: number,
+    jobs: number,
+  ) {
+    super(
+      `the submission of ${jobs} job${jobs === 1 ? '' : 's'} takes ${formatBytes(bytes)} encoded, over maxSubmissionSizeGb ` +
+        `(${limitGb} GB): every job's arguments are written to the job folder and read back by each worker, which is ` +
+        'slow and loads a shared file system. Pass large data by path (a file the task reads), or raise ' +
+        'maxSubmissionSizeGb (updateParameters({ maxSubmissionSizeGb: 4 }); Infinity for no limit)',
+    )
   }
 }
 
@@ -82,7 +92,10 @@ function closest(name: string, candidates: readonly string[]): string | undefine
   let bestD = Infinity
   for (const c of candidates) {
     const d = editDistance(name.toLowerCase(), c.toLowerCase())
-    if (d < bestD) { best = c; bestD = d }
+    if (d < bestD) {
+      best = c
+      bestD = d
+    }
   }
   return bestD <= Math.max(2, name.length / 3) ? best : undefined
 }

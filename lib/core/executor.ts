@@ -89,13 +89,19 @@ class Batched<T> extends Promise<T> {
   batch?: Batch
   flush?: () => Promise<void>
 
-  override then<A = T, B = never>(onFulfilled?: ((v: T) => A | PromiseLike<A>) | null, onRejected?: ((e: unknown) => B | PromiseLike<B>) | null): Promise<A | B> {
+  // biome-ignore lint/suspicious/noThenProperty: this class is a Promise; its then guards the batch
+  override then<A = T, B = never>(
+    onFulfilled?: ((v: T) => A | PromiseLike<A>) | null,
+    onRejected?: ((e: unknown) => B | PromiseLike<B>) | null,
+  ): Promise<A | B> {
     const { batch, flush } = this
     if (batch?.open && typeof onFulfilled === 'function' && typeof onRejected === 'function') {
       if (batch.allowImplicitSubmissions) return flush!().then(() => super.then(onFulfilled, onRejected))
-      const e = new Error('a job submitted inside batch() exists only once the batch is submitted, when its callback ' +
-        'returns: do not await submit() (or mapArray) inside it; use the jobs batch() resolves to, or ' +
-        'batch(fn, { allowImplicitSubmissions: true }) to submit what was gathered so far')
+      const e = new Error(
+        'a job submitted inside batch() exists only once the batch is submitted, when its callback ' +
+          'returns: do not await submit() (or mapArray) inside it; use the jobs batch() resolves to, or ' +
+          'batch(fn, { allowImplicitSubmissions: true }) to submit what was gathered so far',
+      )
       batch.misuse ??= e
       return Promise.reject(e).then(onFulfilled, onRejected)
     }
@@ -116,8 +122,12 @@ export abstract class Executor<P extends CommonParameters> {
   /** the batch() whose callback is running, in this async context */
   private readonly batches = new AsyncLocalStorage<Batch>()
 
-  protected constructor(folder: string, defaults: P, readonly backend: BackendName) {
-    if (typeof folder !== 'string' || folder === '') throw new ParameterError('an executor needs a folder for its jobs\' files')
+  protected constructor(
+    folder: string,
+    defaults: P,
+    readonly backend: BackendName,
+  ) {
+    if (typeof folder !== 'string' || folder === '') throw new ParameterError("an executor needs a folder for its jobs' files")
     this.folder = path.resolve(folder)
     this.params = { ...defaults }
     this.defaults = { ...defaults }
@@ -157,8 +167,10 @@ export abstract class Executor<P extends CommonParameters> {
    */
   updateParameters(params: ParameterUpdate<P & CoreParameters>): this {
     if (this.openBatch()) {
-      throw new Error('updateParameters() cannot be called inside batch(): the batch is submitted as one array, ' +
-        'with one set of parameters; change them before batch(), or make two batches')
+      throw new Error(
+        'updateParameters() cannot be called inside batch(): the batch is submitted as one array, ' +
+          'with one set of parameters; change them before batch(), or make two batches',
+      )
     }
     checkParameterNames(params, [...this.parameterNames, ...CORE_PARAMETERS], this.backend)
     const next = { ...this.params } as unknown as Record<string, unknown>
@@ -274,7 +286,10 @@ export abstract class Executor<P extends CommonParameters> {
   private join<T>(batch: Batch, items: Delayed<unknown>[], pick: (jobs: Job<unknown>[]) => T): Promise<T> {
     let resolve!: (v: T) => void
     let reject!: (e: unknown) => void
-    const p = new Batched<T>((res, rej) => { resolve = res; reject = rej })
+    const p = new Batched<T>((res, rej) => {
+      resolve = res
+      reject = rej
+    })
     p.batch = batch
     p.flush = () => (batch.submitting = (batch.submitting ?? Promise.resolve()).then(() => this.submitBatch(batch).then(() => {})))
     const from = batch.items.length
@@ -332,10 +347,16 @@ export abstract class Executor<P extends CommonParameters> {
       args[i] = enc.value as unknown[]
     }
     const prepared: PreparedArray = {
-      format: 'submitit-ts/submission', version: FORMAT_VERSION, node: process.version, nonce: randomUUID(),
+      format: 'submitit-ts/submission',
+      version: FORMAT_VERSION,
+      node: process.version,
+      nonce: randomUUID(),
       params: this.workerParameters(),
       owner: currentOwner(),
-      fns, fnIndex, args, marked,
+      fns,
+      fnIndex,
+      args,
+      marked,
     }
     return snapshotted(prepared) // inside withCodeSnapshot(): tasks and classes from the snapshot
   }

@@ -62,9 +62,7 @@ export function worstState(states: Iterable<FinalState>): FinalState {
 const SEVERITY: Record<FinalState, number> = { COMPLETED: 0, CANCELLED: 1, TIMEOUT: 2, FAILED: 3 }
 
 /** How one task ended. */
-export type Outcome =
-  | { state: 'COMPLETED'; value: unknown }
-  | { state: Exclude<FinalState, 'COMPLETED'>; error: unknown }
+export type Outcome = { state: 'COMPLETED'; value: unknown } | { state: Exclude<FinalState, 'COMPLETED'>; error: unknown }
 
 /**
  * Outcomes of task `task` of elements first..first+states.length-1, as two columns (no object per
@@ -95,14 +93,32 @@ export interface ResultRecord {
 export type ElementTimes = readonly number[]
 
 /** Builds a result record from encoded outcomes. */
-export function resultRecord(sub: Pick<SubmissionRecord, 'arrayId' | 'nonce'>, first: number, task: number, outcomes: readonly Outcome[], marked: boolean, times?: ElementTimes): ResultRecord {
+export function resultRecord(
+  sub: Pick<SubmissionRecord, 'arrayId' | 'nonce'>,
+  first: number,
+  task: number,
+  outcomes: readonly Outcome[],
+  marked: boolean,
+  times?: ElementTimes,
+): ResultRecord {
   const states = new Uint8Array(outcomes.length)
   const values = new Array<unknown>(outcomes.length)
   outcomes.forEach((o, k) => {
     states[k] = FINAL_STATES.indexOf(o.state)
     values[k] = o.state === 'COMPLETED' ? o.value : o.error
   })
-  const record: ResultRecord = { format: 'submitit-ts/result', version: FORMAT_VERSION, node: process.version, arrayId: sub.arrayId, nonce: sub.nonce, first, task, marked, states, values }
+  const record: ResultRecord = {
+    format: 'submitit-ts/result',
+    version: FORMAT_VERSION,
+    node: process.version,
+    arrayId: sub.arrayId,
+    nonce: sub.nonce,
+    first,
+    task,
+    marked,
+    states,
+    values,
+  }
   if (times && times.length >= 2 * outcomes.length) {
     // two columns, no object per element (read by `submitit-ts list`, `report`, jobInfo())
     record.startedAt = new Float64Array(outcomes.length)
@@ -123,8 +139,13 @@ export function resultRecord(sub: Pick<SubmissionRecord, 'arrayId' | 'nonce'>, f
  * waits for a file that will not come.
  */
 export function writeResultFile(
-  sub: Pick<SubmissionRecord, 'arrayId' | 'nonce' | 'isArray'>, file: string, first: number, task: number,
-  outcomes: readonly Outcome[], marked: boolean, times?: ElementTimes,
+  sub: Pick<SubmissionRecord, 'arrayId' | 'nonce' | 'isArray'>,
+  file: string,
+  first: number,
+  task: number,
+  outcomes: readonly Outcome[],
+  marked: boolean,
+  times?: ElementTimes,
 ): { record: ResultRecord; bytes: Uint8Array; written: boolean } {
   let record = resultRecord(sub, first, task, outcomes, marked, times)
   let bytes: Uint8Array = encodeRecord(record)
@@ -132,11 +153,20 @@ export function writeResultFile(
     writeAtomic(file, bytes)
     return { record, bytes, written: true }
   } catch (e) {
-    const failed = outcomes.map((_, k) => encodeOutcome({
-      state: 'FAILED',
-      error: new ResultWriteError(`job ${sub.isArray ? `${sub.arrayId}_${first + k}` : sub.arrayId} ended, but ${(e as Error).message}; ` +
-        'its outcome is lost: fix that, then submit it again', (e as NodeJS.ErrnoException).code),
-    }, 'a result').outcome)
+    const failed = outcomes.map(
+      (_, k) =>
+        encodeOutcome(
+          {
+            state: 'FAILED',
+            error: new ResultWriteError(
+              `job ${sub.isArray ? `${sub.arrayId}_${first + k}` : sub.arrayId} ended, but ${(e as Error).message}; ` +
+                'its outcome is lost: fix that, then submit it again',
+              (e as NodeJS.ErrnoException).code,
+            ),
+          },
+          'a result',
+        ).outcome,
+    )
     record = resultRecord(sub, first, task, failed, true, times)
     bytes = encodeRecord(record)
     return { record, bytes, written: false }
@@ -179,7 +209,11 @@ export function writeAtomic(file: string, data: Uint8Array): void {
     }
     fs.renameSync(tmp, file)
   } catch (e) {
-    try { fs.unlinkSync(tmp) } catch { /* not made */ }
+    try {
+      fs.unlinkSync(tmp)
+    } catch {
+      /* not made */
+    }
     throw fileError(e, `cannot write ${file}`)
   }
 }
@@ -189,7 +223,7 @@ export function makeFolder(folder: string): void {
   try {
     fs.mkdirSync(folder, { recursive: true, mode: 0o700 })
   } catch (e) {
-    throw fileError((e as NodeJS.ErrnoException).code === 'ENOENT' ? realMkdirError(folder) ?? e : e, `cannot create the folder ${folder}`)
+    throw fileError((e as NodeJS.ErrnoException).code === 'ENOENT' ? (realMkdirError(folder) ?? e) : e, `cannot create the folder ${folder}`)
   }
 }
 
@@ -213,9 +247,14 @@ function realMkdirError(folder: string): unknown {
 function fileError(e: unknown, what: string): Error {
   const cause = e as NodeJS.ErrnoException
   if (cause.message?.startsWith('cannot ')) return cause // already said
-  const hint = cause.code === 'ENOSPC' || cause.code === 'EDQUOT' ? ': the disk is full (or the quota spent); free some space'
-    : cause.code === 'EROFS' ? ': the file system is read-only; choose another folder'
-      : cause.code === 'EACCES' || cause.code === 'EPERM' ? ': permission denied; choose a folder you can write to' : ''
+  const hint =
+    cause.code === 'ENOSPC' || cause.code === 'EDQUOT'
+      ? ': the disk is full (or the quota spent); free some space'
+      : cause.code === 'EROFS'
+        ? ': the file system is read-only; choose another folder'
+        : cause.code === 'EACCES' || cause.code === 'EPERM'
+          ? ': permission denied; choose a folder you can write to'
+          : ''
   return Object.assign(new Error(`${what}: ${cause.message}${hint}`, { cause }), { code: cause.code })
 }
 
@@ -251,7 +290,9 @@ function checkRecord<T extends { format: string; version: number; node: string }
   }
   if (r.version !== FORMAT_VERSION) {
     const by = r.version > FORMAT_VERSION ? 'a newer' : 'an older'
-    throw new Error(`${file} was written in format ${r.version} by ${by} submitit-ts (Node ${r.node}); this one reads format ${FORMAT_VERSION} only: use the same version, or submit the job again`)
+    throw new Error(
+      `${file} was written in format ${r.version} by ${by} submitit-ts (Node ${r.node}); this one reads format ${FORMAT_VERSION} only: use the same version, or submit the job again`,
+    )
   }
   return r
 }

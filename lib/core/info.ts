@@ -180,7 +180,9 @@ export function scanArray(record: SubmissionRecord): ArrayScan {
   const size = record.isArray ? record.args.length : 1
   const numTasks = record.params.tasksPerNode * record.params.nodes
   const scan: ArrayScan = {
-    record, size, numTasks,
+    record,
+    size,
+    numTasks,
     states: new Uint8Array(size).fill(NO_OUTCOME),
     startedAt: new Float64Array(size).fill(NaN),
     endedAt: new Float64Array(size).fill(NaN),
@@ -233,7 +235,9 @@ export function scanArray(record: SubmissionRecord): ArrayScan {
       try {
         const rec = readResult(file)
         take(rec, (paths.index ?? 0) - rec.first, paths.index ?? 0)
-      } catch { /* being written */ }
+      } catch {
+        /* being written */
+      }
     }
   }
   if (numTasks > 1) {

@@ -22,7 +22,10 @@ export class WorkerCrashError extends Error {
 /** The job ended, but its result file could not be written (disk full, folder gone). */
 export class ResultWriteError extends Error {
   override name = 'ResultWriteError'
-  constructor(message: string, readonly code?: string) {
+  constructor(
+    message: string,
+    readonly code?: string,
+  ) {
     super(message)
   }
 }

@@ -6,14 +6,27 @@ import { cachedGet } from './cache.js'
 import { findChunkFile } from './chunk-listing.js'
 import { FailedJobError, UncompletedJobError } from './errors.js'
 import { decodeOutcome, outcomeAt, readResult, readSubmission, type Outcome, type ResultRecord, type SubmissionRecord } from './format.js'
-import { JobPaths } from './paths.js'
+import type { JobPaths } from './paths.js'
 import type { TaskRef } from './task.js'
 import { decodeValue } from './values.js'
 
 /** Slurm's job states; the local backends use the same names. */
 export const JOB_STATES = [
-  'PENDING', 'RUNNING', 'COMPLETING', 'COMPLETED', 'FAILED', 'CANCELLED', 'TIMEOUT',
-  'OUT_OF_MEMORY', 'NODE_FAIL', 'PREEMPTED', 'REQUEUED', 'SUSPENDED', 'BOOT_FAIL', 'DEADLINE', 'UNKNOWN',
+  'PENDING',
+  'RUNNING',
+  'COMPLETING',
+  'COMPLETED',
+  'FAILED',
+  'CANCELLED',
+  'TIMEOUT',
+  'OUT_OF_MEMORY',
+  'NODE_FAIL',
+  'PREEMPTED',
+  'REQUEUED',
+  'SUSPENDED',
+  'BOOT_FAIL',
+  'DEADLINE',
+  'UNKNOWN',
 ] as const
 export type JobState = (typeof JOB_STATES)[number]
 
@@ -52,7 +65,12 @@ export interface WaitOptions {
 /** A wait with a timeout expired. The job is not touched: it goes on (job.cancel() stops it). */
 export class WaitTimeoutError extends Error {
   override name = 'WaitTimeoutError'
-  constructor(readonly jobId: string, readonly timeoutMs: number, readonly state: JobState, readonly reason: string | undefined) {
+  constructor(
+    readonly jobId: string,
+    readonly timeoutMs: number,
+    readonly state: JobState,
+    readonly reason: string | undefined,
+  ) {
     super(`job ${jobId} did not end within ${timeoutMs / 1000} s: it is ${state}${reason ? ` (${reason})` : ''}; it goes on (job.cancel() stops it)`)
   }
 }
@@ -134,8 +152,14 @@ export class Job<R> {
         reject(error)
       }, timeoutMs)
       this.watcher.waitFinal(this as Job<unknown>, aborter.signal).then(
-        () => { clearTimeout(timer); resolve() },
-        (e) => { clearTimeout(timer); reject(e) },
+        () => {
+          clearTimeout(timer)
+          resolve()
+        },
+        (e) => {
+          clearTimeout(timer)
+          reject(e)
+        },
       )
     })
   }
@@ -161,8 +185,10 @@ export class Job<R> {
       const reason = this.reason
       return {
         state: state === 'CANCELLED' || state === 'TIMEOUT' ? state : 'FAILED',
-        error: new UncompletedJobError(`job ${this.jobId}${this.numTasks > 1 ? ` (task ${task})` : ''} ended as ${state} ` +
-          `without writing its result file ${this.paths.resultFile(task)}${reason ? ` (${reason})` : ''}; ${this.logsSaying(task)}`),
+        error: new UncompletedJobError(
+          `job ${this.jobId}${this.numTasks > 1 ? ` (task ${task})` : ''} ended as ${state} ` +
+            `without writing its result file ${this.paths.resultFile(task)}${reason ? ` (${reason})` : ''}; ${this.logsSaying(task)}`,
+        ),
       }
     }
     return decodeOutcome(found.outcome, found.marked)
@@ -190,9 +216,13 @@ export class Job<R> {
     const reason = error instanceof Error ? `${error.name}: ${error.message}` : `${inspect(error, { depth: 3, breakLength: Infinity })} (thrown, not an Error)`
     return new FailedJobError(
       `${what} ${outcome.state === 'FAILED' ? 'failed' : `ended as ${outcome.state}`}: ${reason}\n` +
-      (stack ? `--- remote stack ---\n${stack}\n` : '') +
-      `--- logs: ${logs.stderr} (stderr), ${logs.stdout} (stdout)`,
-      this.jobId, outcome.state, stack, logs, { cause: error },
+        (stack ? `--- remote stack ---\n${stack}\n` : '') +
+        `--- logs: ${logs.stderr} (stderr), ${logs.stdout} (stdout)`,
+      this.jobId,
+      outcome.state,
+      stack,
+      logs,
+      { cause: error },
     )
   }
 
@@ -267,7 +297,7 @@ export class Job<R> {
     const sub: SubmissionRecord = readSubmission(this.paths.submitted)
     if (sub.nonce !== this.nonce) throw new Error(`${this.paths.submitted} now holds another submission than job ${this.jobId}'s (its id was reused)`)
     const i = this.paths.index ?? 0
-    const args = sub.marked ? await decodeValue(sub.args[i]) as unknown[] : sub.args[i]
+    const args = sub.marked ? ((await decodeValue(sub.args[i])) as unknown[]) : sub.args[i]
     return { task: sub.fns[sub.fnIndex[i]], args }
   }
 
@@ -287,21 +317,38 @@ export class Job<R> {
 
 /** One task of a multi-task job: its own result, outcome and logs; the job's waiting and cancel. */
 export class JobTask<R> {
-  constructor(readonly job: Job<R>, readonly rank: number) {}
-  get jobId(): string { return this.job.jobId }
-  get paths(): JobPaths { return this.job.paths }
+  constructor(
+    readonly job: Job<R>,
+    readonly rank: number,
+  ) {}
+  get jobId(): string {
+    return this.job.jobId
+  }
+  get paths(): JobPaths {
+    return this.job.paths
+  }
   /** the job's state while it runs; once it has ended, how this task ended */
   get state(): JobState {
     const own = this.job.done() ? this.job.peekOutcome(this.rank)?.outcome.state : undefined
     return own ?? this.job.state
   }
-  get reason(): string | undefined { return this.job.reason }
+  get reason(): string | undefined {
+    return this.job.reason
+  }
   /** tasks end with their job */
-  done(): boolean { return this.job.done() }
-  wait(options?: WaitOptions): Promise<void> { return this.job.wait(options) }
+  done(): boolean {
+    return this.job.done()
+  }
+  wait(options?: WaitOptions): Promise<void> {
+    return this.job.wait(options)
+  }
   /** cancels the whole job: its tasks run as one */
-  cancel(): Promise<void> { return this.job.cancel() }
-  result(options?: WaitOptions): Promise<R> { return this.job.taskResult(this.rank, options) }
+  cancel(): Promise<void> {
+    return this.job.cancel()
+  }
+  result(options?: WaitOptions): Promise<R> {
+    return this.job.taskResult(this.rank, options)
+  }
   /** this task's error, or null when it completed */
   async exception(options?: WaitOptions): Promise<FailedJobError | null> {
     try {
@@ -312,9 +359,15 @@ export class JobTask<R> {
       throw e
     }
   }
-  stdout(): string | null { return this.job.stdout(this.rank) }
-  stderr(): string | null { return this.job.stderr(this.rank) }
-  toString(): string { return `JobTask<${this.jobId}, task ${this.rank}, ${this.state}>` }
+  stdout(): string | null {
+    return this.job.stdout(this.rank)
+  }
+  stderr(): string | null {
+    return this.job.stderr(this.rank)
+  }
+  toString(): string {
+    return `JobTask<${this.jobId}, task ${this.rank}, ${this.state}>`
+  }
 }
 
 /** The last lines of a log file, or undefined when there is none. */

@@ -44,7 +44,11 @@ export class JobPaths {
   readonly index: number | null
 
   /** `parsed` spares the parsing of jobId when the caller knows its parts (100k jobs at a time). */
-  constructor(readonly folderTemplate: string, jobId: string, parsed?: { arrayId: string; index: number | null }) {
+  constructor(
+    readonly folderTemplate: string,
+    jobId: string,
+    parsed?: { arrayId: string; index: number | null },
+  ) {
     this.jobId = jobId
     const { arrayId, index } = parsed ?? parseJobId(jobId)
     this.arrayId = arrayId

@@ -92,7 +92,13 @@ const ARENA_MIN = 64 << 10
 const ARENA_MAX = 1 << 20
 
 // An arena entry: state (index in FINAL_STATES), marked (0/1), tag, then the value
-const UNDEFINED = 0, NULL = 1, TRUE = 2, FALSE = 3, NUMBER = 4, STRING = 5, V8 = 6
+const UNDEFINED = 0,
+  NULL = 1,
+  TRUE = 2,
+  FALSE = 3,
+  NUMBER = 4,
+  STRING = 5,
+  V8 = 6
 const utf8 = new TextEncoder()
 const fromUtf8 = new TextDecoder()
 
@@ -112,8 +118,10 @@ export function storeOutcome(memory: ChunkMemory, count: number, k: number, outc
   else if (value === null) tag = NULL
   else if (value === true) tag = TRUE
   else if (value === false) tag = FALSE
-  else if (typeof value === 'number') { tag = NUMBER; end += 8 }
-  else if (typeof value === 'string' && end + 3 * value.length <= arena.length) {
+  else if (typeof value === 'number') {
+    tag = NUMBER
+    end += 8
+  } else if (typeof value === 'string' && end + 3 * value.length <= arena.length) {
     tag = STRING
     end += utf8.encodeInto(value, arena.subarray(end)).written
   } else {
@@ -145,14 +153,27 @@ export function storedOutcomes(memory: ChunkMemory, count: number): { first: num
     marked ||= arena[start + 1] === 1
     let value: unknown
     switch (arena[start + 2]) {
-      case UNDEFINED: value = undefined; break
-      case NULL: value = null; break
-      case TRUE: value = true; break
-      case FALSE: value = false; break
-      case NUMBER: value = new DataView(arena.buffer, arena.byteOffset + start + 3, 8).getFloat64(0); break
+      case UNDEFINED:
+        value = undefined
+        break
+      case NULL:
+        value = null
+        break
+      case TRUE:
+        value = true
+        break
+      case FALSE:
+        value = false
+        break
+      case NUMBER:
+        value = new DataView(arena.buffer, arena.byteOffset + start + 3, 8).getFloat64(0)
+        break
       // TextDecoder cannot read shared memory: copy the bytes out first
-      case STRING: value = fromUtf8.decode(arena.slice(start + 3, end)); break
-      default: value = v8.deserialize(arena.slice(start + 3, end))
+      case STRING:
+        value = fromUtf8.decode(arena.slice(start + 3, end))
+        break
+      default:
+        value = v8.deserialize(arena.slice(start + 3, end))
     }
     outcomes.push(state === 'COMPLETED' ? { state, value } : { state, error: value })
     start = end
@@ -172,7 +193,7 @@ export function markFlushed(memory: ChunkMemory, count: number, from: number, to
 /** The partial result files of a chunk, as [from, to) ranges of its elements, first to last. */
 export function flushedSegments(memory: ChunkMemory, count: number): [number, number][] {
   const segments: [number, number][] = []
-  for (let to = Atomics.load(memory.control, FLUSHED); to > 0;) {
+  for (let to = Atomics.load(memory.control, FLUSHED); to > 0; ) {
     const from = -Atomics.load(memory.control, END(count, to - 1)) - 1
     segments.unshift([from, to])
     to = from

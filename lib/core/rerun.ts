@@ -67,14 +67,21 @@ export async function rerun(jobs: readonly Job<unknown>[], params: Record<string
   for (const { record, at, indices } of groups.values()) {
     const executor = executorFor(record, params, options)
     const prepared: PreparedArray = {
-      format: 'submitit-ts/submission', version: FORMAT_VERSION, node: process.version, nonce: randomUUID(),
+      format: 'submitit-ts/submission',
+      version: FORMAT_VERSION,
+      node: process.version,
+      nonce: randomUUID(),
       params: (executor as unknown as { workerParameters(): SubmissionRecord['params'] }).workerParameters(),
       owner: currentOwner(),
-      ...usedTasks(record, indices), args: indices.map((i) => record.args[i]), marked: record.marked,
+      ...usedTasks(record, indices),
+      args: indices.map((i) => record.args[i]),
+      marked: record.marked,
     }
     // the executor's own path for a prepared submission: ids, files, scheduling as for any other
-    const submitted = await (executor as unknown as { submitPrepared(p: PreparedArray, isArray: boolean): Promise<Job<unknown>[]> })
-      .submitPrepared(prepared, record.isArray || indices.length > 1)
+    const submitted = await (executor as unknown as { submitPrepared(p: PreparedArray, isArray: boolean): Promise<Job<unknown>[]> }).submitPrepared(
+      prepared,
+      record.isArray || indices.length > 1,
+    )
     const links: Record<string, string> = {}
     submitted.forEach((job, k) => {
       result[at[k]] = job
@@ -94,7 +101,7 @@ function usedTasks(record: SubmissionRecord, indices: number[]): Pick<Submission
   const fnIndex = indices.map((i) => {
     const old = record.fnIndex[i]
     let k = renumber.get(old)
-    if (k === undefined) renumber.set(old, k = fns.push(record.fns[old]) - 1)
+    if (k === undefined) renumber.set(old, (k = fns.push(record.fns[old]) - 1))
     return k
   })
   return { fns, fnIndex }

@@ -38,12 +38,17 @@ export function snapshotModule(moduleUrl: string, snapshot = active.getStore()):
   const url = new URL(moduleUrl)
   const file = fileURLToPath(url)
   const rel = path.relative(snapshot.root, file)
-  const inside = (dir: string) => { const r = path.relative(dir, file); return r !== '' && !r.startsWith('..') && !path.isAbsolute(r) }
+  const inside = (dir: string) => {
+    const r = path.relative(dir, file)
+    return r !== '' && !r.startsWith('..') && !path.isAbsolute(r)
+  }
   if (!inside(snapshot.root) || inside(snapshot.folder) || rel.split(path.sep).includes('node_modules')) return moduleUrl
   const key = rel.split(path.sep).join('/')
   if (!snapshot.files.has(key)) {
-    throw new ParameterError(`${file} is not in the code snapshot ${snapshot.folder}: only the files git tracks are copied ` +
-      `(and those the include globs name); git add it, or pass include: ['${key.split('/')[0]}/**'] (e.g. for a build folder)`)
+    throw new ParameterError(
+      `${file} is not in the code snapshot ${snapshot.folder}: only the files git tracks are copied ` +
+        `(and those the include globs name); git add it, or pass include: ['${key.split('/')[0]}/**'] (e.g. for a build folder)`,
+    )
   }
   const copy = pathToFileURL(path.join(snapshot.folder, rel))
   copy.search = url.search
@@ -69,7 +74,11 @@ export function snapshotted(prepared: PreparedArray): PreparedArray {
       const rec = v as Record<string, unknown>
       const cls = rec.cls as { module?: unknown; name?: unknown } | undefined
       if (MARK in rec && typeof cls?.module === 'string') rec.cls = { ...cls, module: snapshotModule(cls.module, snapshot) }
-      if (v instanceof Map) for (const [k, x] of v) { walk(k); walk(x) }
+      if (v instanceof Map)
+        for (const [k, x] of v) {
+          walk(k)
+          walk(x)
+        }
       else if (v instanceof Set) for (const x of v) walk(x)
       else for (const x of Object.values(v)) walk(x)
     }

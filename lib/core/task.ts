@@ -72,8 +72,10 @@ export async function resolveTask(t: TaskLike<unknown[], unknown>): Promise<Task
   if (typeof t === 'function') {
     const module = (t as Task<unknown[], unknown>)[MODULE]
     if (!module) {
-      throw new TypeError(`the function ${t.name || '(anonymous)'} is not a task: export it wrapped as ` +
-        `\`export const ${t.name || 'name'} = task(import.meta.url, ...)\`, or pass taskRef(moduleUrl, exportName)`)
+      throw new TypeError(
+        `the function ${t.name || '(anonymous)'} is not a task: export it wrapped as ` +
+          `\`export const ${t.name || 'name'} = task(import.meta.url, ...)\`, or pass taskRef(moduleUrl, exportName)`,
+      )
     }
     // checked before importing: importing the entry script from itself waits on its own top-level await
     const entry = entryScriptOf(module)
@@ -81,8 +83,10 @@ export async function resolveTask(t: TaskLike<unknown[], unknown>): Promise<Task
     const mod = await importModule(module)
     const exportName = Object.keys(mod).find((k) => mod[k] === t)
     if (!exportName) {
-      throw new TypeError(`task ${t.name || '(anonymous)'} is not exported from ${module}: ` +
-        'a worker finds a task by its export, so export it from the module whose import.meta.url was given to task()')
+      throw new TypeError(
+        `task ${t.name || '(anonymous)'} is not exported from ${module}: ` +
+          'a worker finds a task by its export, so export it from the module whose import.meta.url was given to task()',
+      )
     }
     ref = checkpointOf(t) ? { module, exportName, checkpoint: true } : { module, exportName }
   } else {
@@ -129,7 +133,7 @@ export async function importModule(module: string): Promise<Record<string, unkno
     }
     tsHooks = true
   }
-  return await import(module) as Record<string, unknown>
+  return (await import(module)) as Record<string, unknown>
 }
 
 /** The function a reference names, with a clear error when it is not there. */
@@ -145,8 +149,7 @@ export async function loadTask(ref: TaskRef): Promise<(...args: unknown[]) => un
   }
   const fn = mod[ref.exportName]
   if (typeof fn !== 'function') {
-    throw new TypeError(`${ref.module} has no exported function "${ref.exportName}"` +
-      ` (exports: ${Object.keys(mod).join(', ') || 'none'})`)
+    throw new TypeError(`${ref.module} has no exported function "${ref.exportName}"` + ` (exports: ${Object.keys(mod).join(', ') || 'none'})`)
   }
   return fn as (...args: unknown[]) => unknown
 }

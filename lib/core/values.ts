@@ -28,15 +28,37 @@ export function serializable<C extends abstract new (...args: never[]) => unknow
 
 /** Prototypes v8 keeps as they are (its host objects and built-ins). */
 const KEPT_AS_IS = new Set<unknown>([
-  Object.prototype, Array.prototype, Date.prototype, RegExp.prototype, Map.prototype, Set.prototype,
-  ArrayBuffer.prototype, DataView.prototype, Boolean.prototype, Number.prototype, String.prototype,
-  BigInt.prototype, Buffer.prototype,
-  ...[Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array,
-    Float32Array, Float64Array, BigInt64Array, BigUint64Array].map((c) => c.prototype),
+  Object.prototype,
+  Array.prototype,
+  Date.prototype,
+  RegExp.prototype,
+  Map.prototype,
+  Set.prototype,
+  ArrayBuffer.prototype,
+  DataView.prototype,
+  Boolean.prototype,
+  Number.prototype,
+  String.prototype,
+  BigInt.prototype,
+  Buffer.prototype,
+  ...[
+    Int8Array,
+    Uint8Array,
+    Uint8ClampedArray,
+    Int16Array,
+    Uint16Array,
+    Int32Array,
+    Uint32Array,
+    Float32Array,
+    Float64Array,
+    BigInt64Array,
+    BigUint64Array,
+  ].map((c) => c.prototype),
 ])
 /** Built-in errors, re-created with their own type. */
 const BUILTIN_ERRORS_BY_NAME = new Map<string, Function>(
-  [Error, EvalError, RangeError, ReferenceError, SyntaxError, TypeError, URIError, AggregateError].map((c) => [c.name, c]))
+  [Error, EvalError, RangeError, ReferenceError, SyntaxError, TypeError, URIError, AggregateError].map((c) => [c.name, c]),
+)
 
 type Marker =
   | { [MARK]: 'url'; href: string }
@@ -64,9 +86,16 @@ function refuse(where: string, what: string, hint: string): never {
 
 /** Values v8 carries as they are, without looking inside. */
 function isOpaque(obj: object, proto: unknown): boolean {
-  return ArrayBuffer.isView(obj) || proto === ArrayBuffer.prototype || proto === Date.prototype
-    || proto === RegExp.prototype || proto === Boolean.prototype || proto === Number.prototype
-    || proto === String.prototype || proto === BigInt.prototype
+  return (
+    ArrayBuffer.isView(obj) ||
+    proto === ArrayBuffer.prototype ||
+    proto === Date.prototype ||
+    proto === RegExp.prototype ||
+    proto === Boolean.prototype ||
+    proto === Number.prototype ||
+    proto === String.prototype ||
+    proto === BigInt.prototype
+  )
 }
 
 /**
@@ -88,13 +117,20 @@ function check(value: unknown, where: string | (() => string)): boolean {
   const refuseExtraKeys = (obj: object): void => {
     const extra = Object.keys(obj)
     if (extra.length > 0) {
-      refuse(here(), `is a ${typeName(obj)} with properties of its own (${extra.slice(0, 5).join(', ')}), which would be dropped`,
-        'send them beside it, e.g. { value, ...extra }')
+      refuse(
+        here(),
+        `is a ${typeName(obj)} with properties of its own (${extra.slice(0, 5).join(', ')}), which would be dropped`,
+        'send them beside it, e.g. { value, ...extra }',
+      )
     }
   }
   const walk = (v: unknown): void => {
     switch (typeof v) {
-      case 'string': case 'number': case 'boolean': case 'undefined': case 'bigint':
+      case 'string':
+      case 'number':
+      case 'boolean':
+      case 'undefined':
+      case 'bigint':
         return
       case 'function':
         return refuse(here(), `is a ${typeName(v)}`, 'functions cannot be sent: pass data, or export the function as a task and pass its name')
@@ -107,13 +143,17 @@ function check(value: unknown, where: string | (() => string)): boolean {
     const proto = Object.getPrototypeOf(obj)
     if (isOpaque(obj, proto)) {
       if (ArrayBuffer.isView(obj)) {
-        if (!KEPT_AS_IS.has(proto)) refuse(here(), `is a ${typeName(obj)}`, 'subclasses of typed arrays come back as the base array: pass the plain typed array')
+        if (!KEPT_AS_IS.has(proto))
+          refuse(here(), `is a ${typeName(obj)}`, 'subclasses of typed arrays come back as the base array: pass the plain typed array')
       } else if (proto !== String.prototype) {
         refuseExtraKeys(obj)
       }
       return
     }
-    if (obj instanceof URL) { needsMarkers = true; return }
+    if (obj instanceof URL) {
+      needsMarkers = true
+      return
+    }
     if (obj instanceof Error) {
       needsMarkers = true
       const e = obj as Error & Record<string, unknown>
@@ -138,7 +178,10 @@ function check(value: unknown, where: string | (() => string)): boolean {
     if (obj instanceof Map) {
       if (proto !== Map.prototype) return refuse(here(), `is a ${typeName(obj)}`, 'subclasses of Map come back as plain Maps')
       refuseExtraKeys(obj)
-      for (const [k, item] of obj) { enter(k, `.<key>`); enter(item, `.get(${String(k)})`) }
+      for (const [k, item] of obj) {
+        enter(k, `.<key>`)
+        enter(item, `.get(${String(k)})`)
+      }
       return
     }
     if (obj instanceof Set) {
@@ -151,8 +194,11 @@ function check(value: unknown, where: string | (() => string)): boolean {
     if (proto !== Object.prototype) {
       if (proto !== null && !registeredClasses.has(proto.constructor)) {
         const name = proto?.constructor?.name || 'TheClass'
-        return refuse(here(), `is an ${typeName(obj)}, which would arrive as a plain object without its methods`,
-          `mark the class with serializable(import.meta.url, ${name}) in the module that exports it, or pass a plain object`)
+        return refuse(
+          here(),
+          `is an ${typeName(obj)}, which would arrive as a plain object without its methods`,
+          `mark the class with serializable(import.meta.url, ${name}) in the module that exports it, or pass a plain object`,
+        )
       }
       needsMarkers = true
     }
@@ -286,19 +332,30 @@ export function unsendableError(value: unknown, where: string, cause: unknown): 
   if (cause instanceof UnserializableValueError) return cause
   const why = cause instanceof Error ? cause.message : String(cause)
   const place = where + (refusedPart(value, 0) ?? '')
-  return new UnserializableValueError(`${place} cannot be sent to another thread or node (v8: ${why}); ` +
-    'a Proxy, a host object, or a function or Symbol inside it cannot be sent: pass plain data', place)
+  return new UnserializableValueError(
+    `${place} cannot be sent to another thread or node (v8: ${why}); ` +
+      'a Proxy, a host object, or a function or Symbol inside it cannot be sent: pass plain data',
+    place,
+  )
 }
 
 /** The path (".a[2]") of the part of `value` v8 refuses, '' when it is the value itself. */
 function refusedPart(value: unknown, depth: number): string {
   if (typeof value !== 'object' || value === null || depth > 100) return ''
   let keys: string[]
-  try { keys = Object.keys(value) } catch { return '' }
+  try {
+    keys = Object.keys(value)
+  } catch {
+    return ''
+  }
   for (const k of keys) {
     const at = Array.isArray(value) && /^\d+$/.test(k) ? `[${k}]` : `.${k}`
     let child: unknown
-    try { child = (value as Record<string, unknown>)[k] } catch { return at }
+    try {
+      child = (value as Record<string, unknown>)[k]
+    } catch {
+      return at
+    }
     if (typeof child === 'function' || typeof child === 'symbol') return at
     if (typeof child !== 'object' || child === null) continue
     try {
@@ -323,8 +380,9 @@ async function loadClasses(refs: ClassRef[]): Promise<Map<string, Function>> {
     const key = `${ref.module}#${ref.name}`
     if (found.has(key)) continue
     const mod = await importModule(ref.module)
-    const cls = (typeof mod[ref.name] === 'function' ? mod[ref.name]
-      : Object.values(mod).find((x) => typeof x === 'function' && x.name === ref.name)) as Function | undefined
+    const cls = (typeof mod[ref.name] === 'function' ? mod[ref.name] : Object.values(mod).find((x) => typeof x === 'function' && x.name === ref.name)) as
+      | Function
+      | undefined
     if (!cls) throw new Error(`class ${ref.name} is not exported from ${ref.module}: export it so the value can be re-created`)
     found.set(key, cls)
   }
@@ -342,7 +400,11 @@ export async function decodeValue(value: unknown): Promise<unknown> {
     if (typeof v !== 'object' || v === null || seen.has(v)) return
     seen.add(v)
     if (isMarker(v) && v[MARK] !== 'url' && v.cls) refs.push(v.cls)
-    if (v instanceof Map) for (const [k, x] of v) { collect(k, seen); collect(x, seen) }
+    if (v instanceof Map)
+      for (const [k, x] of v) {
+        collect(k, seen)
+        collect(x, seen)
+      }
     else if (v instanceof Set) for (const x of v) collect(x, seen)
     else if (!ArrayBuffer.isView(v)) for (const x of Object.values(v)) collect(x, seen)
   }
@@ -354,7 +416,11 @@ export async function decodeValue(value: unknown): Promise<unknown> {
     if (typeof v !== 'object' || v === null || ArrayBuffer.isView(v)) return v
     if (done.has(v)) return done.get(v)
     if (isMarker(v)) {
-      if (v[MARK] === 'url') { const u = new URL(v.href); done.set(v, u); return u }
+      if (v[MARK] === 'url') {
+        const u = new URL(v.href)
+        done.set(v, u)
+        return u
+      }
       const cls = v.cls ? classes.get(`${v.cls.module}#${v.cls.name}`)! : undefined
       if (v[MARK] === 'error') {
         const base = cls ?? BUILTIN_ERRORS_BY_NAME.get(v.name) ?? Error
@@ -373,14 +439,20 @@ export async function decodeValue(value: unknown): Promise<unknown> {
       for (const [k, x] of Object.entries(v.props)) setOwn(inst, k, walk(x))
       return inst
     }
-    if (Array.isArray(v)) { done.set(v, v); for (let i = 0; i < v.length; i++) v[i] = walk(v[i]); return v }
+    if (Array.isArray(v)) {
+      done.set(v, v)
+      for (let i = 0; i < v.length; i++) v[i] = walk(v[i])
+      return v
+    }
     if (v instanceof Map) {
-      const m = new Map(); done.set(v, m)
+      const m = new Map()
+      done.set(v, m)
       for (const [k, x] of v) m.set(walk(k), walk(x))
       return m
     }
     if (v instanceof Set) {
-      const s = new Set(); done.set(v, s)
+      const s = new Set()
+      done.set(v, s)
       for (const x of v) s.add(walk(x))
       return s
     }

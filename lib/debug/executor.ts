@@ -3,7 +3,7 @@
 // A job nobody asks for stays PENDING. A task running in this thread cannot be stopped, so
 // timeoutMin is refused rather than silently ignored.
 import { ParameterError } from '../core/errors.js'
-import { CommonParameters, Executor, type CoreParameters, type ParameterUpdate, type PreparedArray } from '../core/executor.js'
+import { type CommonParameters, Executor, type CoreParameters, type ParameterUpdate, type PreparedArray } from '../core/executor.js'
 import { observeThrown } from '../core/environment.js'
 import { decodeResult, makeFolder, outcomeAt, worstState, writeAtomic, type FinalState, type SubmissionRecord } from '../core/format.js'
 import { newArrayId } from '../core/ids.js'
@@ -23,7 +23,11 @@ class DebugWatcher implements JobWatcher {
   /** jobs not final yet: the owner's heartbeat goes on while there are some */
   private unfinished: number
 
-  constructor(private readonly file: string, size: number, private readonly heartbeat: Heartbeat) {
+  constructor(
+    private readonly file: string,
+    size: number,
+    private readonly heartbeat: Heartbeat,
+  ) {
     this.unfinished = size
     heartbeat.add(file)
   }
@@ -61,8 +65,12 @@ class DebugWatcher implements JobWatcher {
         // what the task throws is kept as it is (its class, its methods), as submitit's debug jobs do;
         // the result file is written as on every backend
         let thrown: { error: unknown } | undefined
-        const reply = await observeThrown((error) => { thrown = { error } },
-          () => runTasks({ submitted: this.file, nonce: job.nonce, first: job.paths.index ?? 0, count: 1, task: t, capture: 'tee' }))
+        const reply = await observeThrown(
+          (error) => {
+            thrown = { error }
+          },
+          () => runTasks({ submitted: this.file, nonce: job.nonce, first: job.paths.index ?? 0, count: 1, task: t, capture: 'tee' }),
+        )
         const record = decodeResult(reply.bytes, reply.file)
         known = { outcome: outcomeAt(record, 0)!, marked: record.marked }
         if (thrown && known.outcome.state === 'FAILED') known = { outcome: { state: 'FAILED', error: thrown.error }, marked: false }
@@ -101,8 +109,10 @@ export class DebugExecutor extends Executor<DebugParameters> {
 
   override updateParameters(params: ParameterUpdate<DebugParameters & CoreParameters>): this {
     if ((params as CommonParameters).timeoutMin != null) {
-      throw new ParameterError('the DebugExecutor runs each job in this thread, where a running task cannot be stopped: ' +
-        'timeoutMin cannot be honoured. Test timeouts with the LocalExecutor (AutoExecutor leaves timeoutMin out for the debug cluster)')
+      throw new ParameterError(
+        'the DebugExecutor runs each job in this thread, where a running task cannot be stopped: ' +
+          'timeoutMin cannot be honoured. Test timeouts with the LocalExecutor (AutoExecutor leaves timeoutMin out for the debug cluster)',
+      )
     }
     return super.updateParameters(params)
   }

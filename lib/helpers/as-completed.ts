@@ -18,12 +18,21 @@ export async function* asCompleted<R>(jobs: Iterable<Job<R>>): AsyncGenerator<Jo
   }
   for (const job of unique) {
     job.wait().then(
-      () => { ended.push(job); notify() },
-      (error: unknown) => { failure ??= { error }; notify() },
+      () => {
+        ended.push(job)
+        notify()
+      },
+      (error: unknown) => {
+        failure ??= { error }
+        notify()
+      },
     )
   }
   for (let next = 0; next < unique.size; next++) {
-    while (next >= ended.length && !failure) await new Promise<void>((r) => { wake = r })
+    while (next >= ended.length && !failure)
+      await new Promise<void>((r) => {
+        wake = r
+      })
     if (next >= ended.length) throw failure!.error // a wait() that failed: as Promise.race would
     const job = ended[next]!
     ended[next] = undefined // the consumer holds it now

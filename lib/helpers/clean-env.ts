@@ -26,7 +26,9 @@ export function cleanEnv<T>(fn: () => T, options: CleanEnvOptions = {}): T {
       delete process.env[k]
     }
   }
-  const restore = () => { Object.assign(process.env, saved) }
+  const restore = () => {
+    Object.assign(process.env, saved)
+  }
   let value: T
   try {
     value = fn()

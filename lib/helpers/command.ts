@@ -22,7 +22,11 @@ export const runCommand = task(import.meta.url, async (command: string[], option
     throw new TypeError('runCommand: the command must be a non-empty array of strings (argv, no shell)')
   }
   const child = execa(command[0], command.slice(1), {
-    cwd: options.cwd, env: options.env, extendEnv: true, reject: false, all: false,
+    cwd: options.cwd,
+    env: options.env,
+    extendEnv: true,
+    reject: false,
+    all: false,
     // its own process group, so that the group can be killed as a whole
     detached: true,
   })
@@ -38,8 +42,16 @@ export const runCommand = task(import.meta.url, async (command: string[], option
   const r = await child
   if (r.exitCode !== 0 || r.failed) {
     const why = r.exitCode !== undefined ? `exit code ${r.exitCode}` : r.shortMessage
-    throw Object.assign(new Error(`command failed (${why}): ${command.join(' ')}\n${String(r.stderr ?? '').trim().split('\n').slice(-20).join('\n')}`),
-      { name: 'CommandError', exitCode: r.exitCode, command })
+    throw Object.assign(
+      new Error(
+        `command failed (${why}): ${command.join(' ')}\n${String(r.stderr ?? '')
+          .trim()
+          .split('\n')
+          .slice(-20)
+          .join('\n')}`,
+      ),
+      { name: 'CommandError', exitCode: r.exitCode, command },
+    )
   }
   return String(r.stdout)
 })

@@ -48,7 +48,9 @@ export function progressLine(p: Progress, barWidth = 0): string {
   const bar = barWidth > 0 ? `[${'#'.repeat(Math.round((barWidth * p.done) / Math.max(p.total, 1))).padEnd(barWidth, '-')}] ` : ''
   const rate = p.rate < 10 ? p.rate.toFixed(1) : p.rate.toFixed(0)
   const eta = p.done === p.total ? `in ${short(p.elapsedS)}` : `ETA ${p.etaS === undefined ? '?' : short(p.etaS)}`
-  const ended = Object.entries(p.ended).map(([s, n]) => `${n} ${s.toLowerCase()}`).join(', ')
+  const ended = Object.entries(p.ended)
+    .map(([s, n]) => `${n} ${s.toLowerCase()}`)
+    .join(', ')
   return `${bar}${p.done}/${p.total} jobs done${ended ? ` (${ended})` : ''}, ${p.running} running, ${p.pending} pending, ${rate}/s, ${eta}`
 }
 
@@ -68,7 +70,17 @@ export async function monitorJobs(jobs: readonly Job<unknown>[], options: Monito
     for (const job of open) if (job.state !== 'PENDING') running++
     const elapsedS = (Date.now() - t0) / 1000
     const rate = done / Math.max(elapsedS, 1e-3)
-    return { total: jobs.length, done, ended: states, failed: failed.length, running, pending: open.size - running, rate, etaS: done > 0 ? (jobs.length - done) / rate : undefined, elapsedS }
+    return {
+      total: jobs.length,
+      done,
+      ended: states,
+      failed: failed.length,
+      running,
+      pending: open.size - running,
+      rate,
+      etaS: done > 0 ? (jobs.length - done) / rate : undefined,
+      elapsedS,
+    }
   }
   const draw = () => {
     if (tty) {
@@ -95,7 +107,12 @@ export async function monitorJobs(jobs: readonly Job<unknown>[], options: Monito
   draw()
   if (tty) stream.write('\n')
   if (failed.length > 0) {
-    stream.write(`failed: ${failed.slice(0, 10).map((j) => `${j.jobId} (${j.state})`).join(', ')}${failed.length > 10 ? ', …' : ''}\n`)
+    stream.write(
+      `failed: ${failed
+        .slice(0, 10)
+        .map((j) => `${j.jobId} (${j.state})`)
+        .join(', ')}${failed.length > 10 ? ', …' : ''}\n`,
+    )
   }
   return { total: jobs.length, states, failed, seconds: (Date.now() - t0) / 1000 }
 }

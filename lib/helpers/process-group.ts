@@ -59,7 +59,9 @@ export function guardGroup(pgid: number, graceMs = KILL_GRACE_MS): GroupGuard {
   try {
     watchdog = spawn(process.execPath, ['-e', WATCHDOG, String(pgid), String(graceMs)], {
       // no NODE_OPTIONS (a test runner's loaders): a bare node starts fastest
-      detached: true, stdio: ['pipe', 'ignore', 'ignore'], env: {},
+      detached: true,
+      stdio: ['pipe', 'ignore', 'ignore'],
+      env: {},
     })
     watchdog.on('error', () => {}) // could not start: release() still ends the group from here
     watchdog.stdin?.on('error', () => {}) // EPIPE if it is gone already

@@ -30,7 +30,11 @@ export interface CodeSnapshotOptions {
 export class CodeSnapshot implements ActiveSnapshot {
   readonly files: ReadonlySet<string>
 
-  private constructor(readonly root: string, readonly folder: string, files: string[]) {
+  private constructor(
+    readonly root: string,
+    readonly folder: string,
+    files: string[],
+  ) {
     this.files = new Set(files)
   }
 
@@ -40,10 +44,14 @@ export class CodeSnapshot implements ActiveSnapshot {
     const root = fs.realpathSync(options.root ?? git(['rev-parse', '--show-toplevel'], process.cwd()).trim())
     const folder = path.resolve(options.folder)
     if (fs.existsSync(folder) && fs.readdirSync(folder).length > 0) {
-      throw new ParameterError(`the snapshot folder ${folder} already holds files: a snapshot is never overwritten ` +
-        '(the jobs that use it would change); give each snapshot a new folder, e.g. with a date in its name')
+      throw new ParameterError(
+        `the snapshot folder ${folder} already holds files: a snapshot is never overwritten ` +
+          '(the jobs that use it would change); give each snapshot a new folder, e.g. with a date in its name',
+      )
     }
-    const tracked = git(['ls-files', '-z', ...(options.withSubmodules ? ['--recurse-submodules'] : [])], root).split('\0').filter(Boolean)
+    const tracked = git(['ls-files', '-z', ...(options.withSubmodules ? ['--recurse-submodules'] : [])], root)
+      .split('\0')
+      .filter(Boolean)
     const exclude = (options.exclude ?? []).map(globRegExp)
     const included = (options.include ?? []).flatMap((g) => untrackedMatches(root, g))
     const files = [...new Set([...tracked, ...included])]
@@ -86,8 +94,10 @@ function git(args: string[], cwd: string): string {
     return execFileSync('git', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 28 })
   } catch (e) {
     const err = (e as { stderr?: string }).stderr?.trim()
-    throw new Error(`a code snapshot needs git: \`git ${args.join(' ')}\` in ${cwd} failed${err ? `: ${err}` : ''} ` +
-      '(pass root: the project\'s git repository)', { cause: e })
+    throw new Error(
+      `a code snapshot needs git: \`git ${args.join(' ')}\` in ${cwd} failed${err ? `: ${err}` : ''} ` + "(pass root: the project's git repository)",
+      { cause: e },
+    )
   }
 }
 
@@ -107,7 +117,13 @@ export function globRegExp(glob: string): RegExp {
     const c = g[i]
     if (c === '*' && g[i + 1] === '*') {
       // '**/' is zero or more folders; '**' alone, anything
-      if (g[i + 2] === '/') { re += '(?:.*/)?'; i += 2 } else { re += '.*'; i++ }
+      if (g[i + 2] === '/') {
+        re += '(?:.*/)?'
+        i += 2
+      } else {
+        re += '.*'
+        i++
+      }
     } else if (c === '*') re += '[^/]*'
     else if (c === '?') re += '[^/]'
     else re += c.replace(/[.+^${}()|[\]\\]/g, '\\$&')
@@ -120,7 +136,10 @@ function untrackedMatches(root: string, glob: string): string[] {
   const re = globRegExp(glob)
   const parts = glob.replace(/^\.\//, '').split('/')
   const fixed: string[] = []
-  for (const p of parts) { if (/[*?]/.test(p)) break; fixed.push(p) }
+  for (const p of parts) {
+    if (/[*?]/.test(p)) break
+    fixed.push(p)
+  }
   const start = path.join(root, ...fixed)
   if (!fs.existsSync(start)) return []
   if (isFile(start)) return re.test(fixed.join('/')) ? [fixed.join('/')] : []

@@ -1,6 +1,17 @@
 // One submitted array on the LocalExecutor: cuts it into chunks, tracks each job's state, and is
 // the JobWatcher of its jobs. Element i's task t is slot t * size + i.
-import { decodeResult, encodeOutcome, FINAL_STATES, readResult, worstState, writeResultFile, type FinalState, type Outcome, type ResultRecord, type SubmissionRecord } from '../core/format.js'
+import {
+  decodeResult,
+  encodeOutcome,
+  FINAL_STATES,
+  readResult,
+  worstState,
+  writeResultFile,
+  type FinalState,
+  type Outcome,
+  type ResultRecord,
+  type SubmissionRecord,
+} from '../core/format.js'
 import { readCheckpointOf } from '../core/checkpoint.js'
 import { CancelledError, cancelledBeforeStart, TimeoutError, WorkerCrashError } from '../core/job-errors.js'
 import { Job, type JobState, type JobWatcher, type KnownOutcome } from '../core/job.js'
@@ -72,7 +83,11 @@ export class LocalArray implements JobWatcher {
   /** by element: a promise someone awaits (an array, not a Map: 100k of them is common) */
   private readonly waiters: ({ promise: Promise<void>; resolve: () => void } | undefined)[] = []
 
-  constructor(readonly record: SubmissionRecord, readonly file: string, private readonly runner: ChunkRunner) {
+  constructor(
+    readonly record: SubmissionRecord,
+    readonly file: string,
+    private readonly runner: ChunkRunner,
+  ) {
     this.size = record.args.length
     this.numTasks = record.params.tasksPerNode * record.params.nodes
     this.parallelism = runner.arrayParallelism
@@ -108,12 +123,18 @@ export class LocalArray implements JobWatcher {
       const first = this.next[t]
       if (first >= this.size) continue
       const remaining = this.size - first
-      const count = this.msPerElement === undefined || this.runner.isolated ? 1 : Math.max(1, Math.min(
-        // a time remembered from an earlier array may not hold for these arguments: small chunks until one returns
-        this.measured ? MAX_CHUNK : FIRST_CHUNK_FROM_MEMORY,
-        Math.ceil(remaining / this.parallelism),
-        Math.floor(CHUNK_TARGET_MS / Math.max(this.msPerElement, 1e-4)),
-      ))
+      const count =
+        this.msPerElement === undefined || this.runner.isolated
+          ? 1
+          : Math.max(
+              1,
+              Math.min(
+                // a time remembered from an earlier array may not hold for these arguments: small chunks until one returns
+                this.measured ? MAX_CHUNK : FIRST_CHUNK_FROM_MEMORY,
+                Math.ceil(remaining / this.parallelism),
+                Math.floor(CHUNK_TARGET_MS / Math.max(this.msPerElement, 1e-4)),
+              ),
+            )
       this.next[t] = first + count
       return this.makeChunk(first, count, t)
     }
@@ -180,12 +201,23 @@ export class LocalArray implements JobWatcher {
     if (target >= reached && !(chunk.stopReason === 'TIMEOUT' && this.requeue(target, chunk.task))) {
       const jobId = this.jobs[target].jobId
       const requeues = this.restarts[chunk.task * this.size + target]
-      const outcome: Outcome = chunk.stopReason === 'TIMEOUT'
-        ? { state: 'TIMEOUT', error: new TimeoutError(`job ${jobId} ran past its timeoutMin of ${this.record.params.timeoutMin} min; its ${this.runner.isolated ? 'process' : 'worker thread'} was stopped` +
-          (requeues > 0 ? ` after ${requeues} requeue${requeues > 1 ? 's' : ''} from its checkpoint (maxNumTimeout ${this.runner.maxNumTimeout} spent)` : '')) }
-        : chunk.stopReason === 'CANCELLED'
-          ? { state: 'CANCELLED', error: new CancelledError(`job ${jobId} was cancelled while running; its ${this.runner.isolated ? 'process' : 'worker thread'} was stopped`) }
-          : { state: 'FAILED', error: this.crashError(target, chunk.task, error) }
+      const outcome: Outcome =
+        chunk.stopReason === 'TIMEOUT'
+          ? {
+              state: 'TIMEOUT',
+              error: new TimeoutError(
+                `job ${jobId} ran past its timeoutMin of ${this.record.params.timeoutMin} min; its ${this.runner.isolated ? 'process' : 'worker thread'} was stopped` +
+                  (requeues > 0
+                    ? ` after ${requeues} requeue${requeues > 1 ? 's' : ''} from its checkpoint (maxNumTimeout ${this.runner.maxNumTimeout} spent)`
+                    : ''),
+              ),
+            }
+          : chunk.stopReason === 'CANCELLED'
+            ? {
+                state: 'CANCELLED',
+                error: new CancelledError(`job ${jobId} was cancelled while running; its ${this.runner.isolated ? 'process' : 'worker thread'} was stopped`),
+              }
+            : { state: 'FAILED', error: this.crashError(target, chunk.task, error) }
       this.writeOwnResult(target, chunk.task, outcome)
     } else if (reached === chunk.first && !chunk.stopReason) {
       // it died outside any task (e.g. the submission could not be read): the same would happen again
@@ -200,7 +232,7 @@ export class LocalArray implements JobWatcher {
     for (let i = reached; i < chunk.first + chunk.count; i++) {
       if (i !== target && this.codes[chunk.task * this.size + i] === 0) rest.push(i)
     }
-    for (let a = 0; a < rest.length;) {
+    for (let a = 0; a < rest.length; ) {
       let b = a
       while (b + 1 < rest.length && rest[b + 1] === rest[b] + 1) b++
       this.retries.push(this.makeChunk(rest[a], b - a + 1, chunk.task))
@@ -264,8 +296,11 @@ export class LocalArray implements JobWatcher {
   private crashError(index: number, task: number, error: unknown): WorkerCrashError {
     const { jobId, paths } = this.jobs[index]
     const why = error instanceof Error ? error.message : String(error)
-    return new WorkerCrashError(`the ${this.runner.isolated ? 'process' : 'worker thread'} running job ${jobId} died: ${why}. ` +
-      `See its logs: ${paths.stderr(task)} and ${paths.stdout(task)}`, { cause: error })
+    return new WorkerCrashError(
+      `the ${this.runner.isolated ? 'process' : 'worker thread'} running job ${jobId} died: ${why}. ` +
+        `See its logs: ${paths.stderr(task)} and ${paths.stdout(task)}`,
+      { cause: error },
+    )
   }
 
   /** Every task of element `index` has ended. */
@@ -288,7 +323,7 @@ export class LocalArray implements JobWatcher {
     const code = this.codes[slot]
     if (code !== 0) return FINAL_STATES[code - 1]
     const chunk = this.chunkOf[slot]
-    if (!chunk || !chunk.abort) return 'PENDING'
+    if (!chunk?.abort) return 'PENDING'
     if (Atomics.load(chunk.memory.control, CURRENT) === index) return 'RUNNING'
     return Atomics.load(chunk.memory.control, FLAGS + index - chunk.first) === DONE_FLAG ? 'COMPLETING' : 'PENDING'
   }
@@ -311,7 +346,9 @@ export class LocalArray implements JobWatcher {
     let waiter = this.waiters[index]
     if (!waiter) {
       let resolve!: () => void
-      const promise = new Promise<void>((r) => { resolve = r })
+      const promise = new Promise<void>((r) => {
+        resolve = r
+      })
       waiter = { promise, resolve }
       this.waiters[index] = waiter
     }
@@ -345,10 +382,9 @@ export class LocalArray implements JobWatcher {
         }
       }
       const error = cancelledBeforeStart(this.jobs[index].jobId)
-      if (chunk?.abort) this.settle(index, t, FINAL_STATES.indexOf('CANCELLED'), error, false) // the worker writes its file
+      if (chunk?.abort)
+        this.settle(index, t, FINAL_STATES.indexOf('CANCELLED'), error, false) // the worker writes its file
       else this.writeOwnResult(index, t, { state: 'CANCELLED', error })
     }
   }
 }
-
-

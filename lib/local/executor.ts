@@ -8,9 +8,9 @@ import os from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { Piscina } from 'piscina'
 import { ParameterError } from '../core/errors.js'
-import { CommonParameters, Executor, type PreparedArray } from '../core/executor.js'
+import { type CommonParameters, Executor, type PreparedArray } from '../core/executor.js'
 import { makeFolder, writeAtomic, type SubmissionRecord } from '../core/format.js'
-import { Job } from '../core/job.js'
+import type { Job } from '../core/job.js'
 import { Heartbeat } from '../core/owner.js'
 import { JobPaths, submittedPath } from '../core/paths.js'
 import { CHECKPOINTED, CURRENT, WARNED, type RunReply, type RunRequest } from '../core/protocol.js'
@@ -64,7 +64,8 @@ export class LocalExecutor extends Executor<LocalParameters> implements ChunkRun
 
   protected override checkParameter(name: string, value: unknown): void {
     if (name === 'maxNumTimeout') {
-      if (!Number.isInteger(value) || (value as number) < 0 || (value as number) > 255) throw new ParameterError(`maxNumTimeout must be an integer from 0 to 255, got ${String(value)}`)
+      if (!Number.isInteger(value) || (value as number) < 0 || (value as number) > 255)
+        throw new ParameterError(`maxNumTimeout must be an integer from 0 to 255, got ${String(value)}`)
       return
     }
     if (name === 'isolation') {
@@ -119,7 +120,11 @@ export class LocalExecutor extends Executor<LocalParameters> implements ChunkRun
     while (this.running.size < limit) {
       let chunk: Chunk | null = null
       for (const array of this.active) {
-        if (array.finished) { this.active.delete(array); this.heartbeat.delete(array.file); continue }
+        if (array.finished) {
+          this.active.delete(array)
+          this.heartbeat.delete(array.file)
+          continue
+        }
         if (array.running < array.parallelism && (chunk = array.take())) break
       }
       if (!chunk) break
@@ -138,8 +143,15 @@ export class LocalExecutor extends Executor<LocalParameters> implements ChunkRun
     chunk.array.running++
     chunk.abort = new AbortController()
     const req: RunRequest = {
-      submitted: chunk.array.file, first: chunk.first, count: chunk.count, task: chunk.task,
-      capture: 'files', memory: chunk.memory, guard: true, resume: chunk.resume !== undefined, restarts: chunk.resume?.restarts,
+      submitted: chunk.array.file,
+      first: chunk.first,
+      count: chunk.count,
+      task: chunk.task,
+      capture: 'files',
+      memory: chunk.memory,
+      guard: true,
+      resume: chunk.resume !== undefined,
+      restarts: chunk.resume?.restarts,
     }
     const run = this.isolated ? runInProcess(chunk, req, this.params.memGb, this.children) : this.getPool().run(req, { signal: chunk.abort.signal })
     run.then(

@@ -24,7 +24,9 @@ export function runInProcess(chunk: Chunk, req: RunRequest, memGb: number | unde
   if (!exitHook) {
     exitHook = true
     // nothing left running: a job's process dies with its executor's (kill -9 too: see worker/process.ts)
-    process.once('exit', () => { for (const c of children) c.kill('SIGKILL') })
+    process.once('exit', () => {
+      for (const c of children) c.kill('SIGKILL')
+    })
   }
   startedAt[0] = Date.now() // until the process says it started the task (see 'started')
   Atomics.store(control, CURRENT, chunk.first)

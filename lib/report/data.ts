@@ -52,8 +52,10 @@ export async function reportData(record: SubmissionRecord, refresh?: () => Promi
   const jobs: ReportJob[] = []
   for (let i = 0; i < scan.size; i++) {
     jobs.push({
-      jobId: makeJobId(record.arrayId, record.isArray ? i : null), state: states[i],
-      start: Number.isNaN(scan.startedAt[i]) ? null : scan.startedAt[i], end: Number.isNaN(scan.endedAt[i]) ? null : scan.endedAt[i],
+      jobId: makeJobId(record.arrayId, record.isArray ? i : null),
+      state: states[i],
+      start: Number.isNaN(scan.startedAt[i]) ? null : scan.startedAt[i],
+      end: Number.isNaN(scan.endedAt[i]) ? null : scan.endedAt[i],
       where: scan.where[i] ?? null,
     })
   }
@@ -68,8 +70,13 @@ export async function reportData(record: SubmissionRecord, refresh?: () => Promi
       else if (!(e instanceof Error)) error = inspect(e)
     }
     return {
-      jobId: j.jobId, state: j.state, durationMs: j.start === null || j.end === null ? null : j.end - j.start, where: j.where,
-      error, stdoutTail: tail(job.stdout()), stderrTail: tail(job.stderr()),
+      jobId: j.jobId,
+      state: j.state,
+      durationMs: j.start === null || j.end === null ? null : j.end - j.start,
+      where: j.where,
+      error,
+      stdoutTail: tail(job.stdout()),
+      stderrTail: tail(job.stderr()),
     }
   }
   const failedIdx = jobs.map((j, i) => (j.state !== 'COMPLETED' && isEnded(j.state) ? i : -1)).filter((i) => i >= 0)
@@ -78,8 +85,15 @@ export async function reportData(record: SubmissionRecord, refresh?: () => Promi
   timed.sort((a, b) => b.d - a.d)
   const slowest = await Promise.all(timed.slice(0, SLOWEST).map((x) => detail(x.i, false)))
   return {
-    arrayId: record.arrayId, task: [...new Set(record.fns.map((f) => f.exportName))].join(','), backend: record.backend, folder: record.folder,
-    generatedAt: Date.now(), jobs, failed, failedCount: failedIdx.length, slowest,
+    arrayId: record.arrayId,
+    task: [...new Set(record.fns.map((f) => f.exportName))].join(','),
+    backend: record.backend,
+    folder: record.folder,
+    generatedAt: Date.now(),
+    jobs,
+    failed,
+    failedCount: failedIdx.length,
+    slowest,
   }
 }
 

@@ -13,19 +13,25 @@ function ms(d: number | null): string {
 
 function details(rows: ReportDetail[], withError: boolean): string {
   if (rows.length === 0) return '<p class="none">none</p>'
-  return rows.map((r) => `<details class="job state-${esc(r.state)}"${withError ? ' open' : ''} data-job="${esc(r.jobId)}">
+  return rows
+    .map(
+      (r) => `<details class="job state-${esc(r.state)}"${withError ? ' open' : ''} data-job="${esc(r.jobId)}">
 <summary><b>${esc(r.jobId)}</b> <span class="badge state-${esc(r.state)}">${esc(r.state)}</span> ${esc(ms(r.durationMs))}${r.where ? ` on ${esc(r.where)}` : ''}</summary>
 ${r.error ? `<h4>error</h4><pre class="error">${esc(r.error)}</pre>` : ''}
 ${r.stderrTail ? `<h4>stderr (last lines)</h4><pre>${esc(r.stderrTail)}</pre>` : ''}
 ${r.stdoutTail ? `<h4>stdout (last lines)</h4><pre>${esc(r.stdoutTail)}</pre>` : ''}
-</details>`).join('\n')
+</details>`,
+    )
+    .join('\n')
 }
 
 export function renderReport(data: ReportData): string {
   const counts: Record<string, number> = {}
   for (const j of data.jobs) counts[j.state] = (counts[j.state] ?? 0) + 1
-  const summary = Object.entries(counts).sort((a, b) => b[1] - a[1])
-    .map(([s, n]) => `<span class="badge state-${esc(s)}">${n} ${esc(s.toLowerCase())}</span>`).join(' ')
+  const summary = Object.entries(counts)
+    .sort((a, b) => b[1] - a[1])
+    .map(([s, n]) => `<span class="badge state-${esc(s)}">${n} ${esc(s.toLowerCase())}</span>`)
+    .join(' ')
   // </script> cannot end the data early: '<' is escaped
   const json = JSON.stringify(data.jobs).replace(/</g, '\\u003c')
   return `<!doctype html>

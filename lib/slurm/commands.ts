@@ -2,115 +2,110 @@
 // (no shell). The program for each command can be replaced (tests use fakes):
 // options.bin[name], else $SUBMITIT_SLURM_BIN_DIR/name, else the name on PATH.
 
-import { join } from 'node:path';
-import { execa } from 'execa';
-import { FailedSubmissionError, SlurmCommandError } from './errors.js';
+import { join } from 'node:path'
+import { execa } from 'execa'
+import { FailedSubmissionError, SlurmCommandError } from './errors.js'
 
-export type SlurmCommandName = 'sbatch' | 'sacct' | 'squeue' | 'scancel' | 'scontrol';
+export type SlurmCommandName = 'sbatch' | 'sacct' | 'squeue' | 'scancel' | 'scontrol'
 
 export interface SlurmCommandOptions {
   /** Full path (or name) per command. */
-  bin?: Partial<Record<SlurmCommandName, string>>;
+  bin?: Partial<Record<SlurmCommandName, string>>
   /** Directory holding all commands; default $SUBMITIT_SLURM_BIN_DIR. */
-  binDir?: string;
+  binDir?: string
   /** Environment for the commands (default: this process's). */
-  env?: NodeJS.ProcessEnv;
+  env?: NodeJS.ProcessEnv
   /** Longest comma-joined id list in one call; default 32,000 characters. */
-  maxIdsLength?: number;
+  maxIdsLength?: number
   /** Kill a command that hangs (slurmctld unreachable); default 60 s. */
-  timeoutMs?: number;
+  timeoutMs?: number
 }
 
 /**
  * Linux caps ONE argument at 128 KiB (MAX_ARG_STRLEN); -j takes all ids as one argument.
  * 32,000 stays well below it and below what sites' wrappers tend to accept.
  */
-export const DEFAULT_MAX_IDS_LENGTH = 32_000;
+export const DEFAULT_MAX_IDS_LENGTH = 32_000
 
 export function commandPath(name: SlurmCommandName, options: SlurmCommandOptions = {}): string {
-  const explicit = options.bin?.[name];
-  if (explicit) return explicit;
-  const dir = options.binDir ?? (options.env ?? process.env).SUBMITIT_SLURM_BIN_DIR;
-  return dir ? join(dir, name) : name;
+  const explicit = options.bin?.[name]
+  if (explicit) return explicit
+  const dir = options.binDir ?? (options.env ?? process.env).SUBMITIT_SLURM_BIN_DIR
+  return dir ? join(dir, name) : name
 }
 
 /** Split ids into groups whose comma-joined length stays within maxLength (at least one id per group). */
 export function batchIds(ids: readonly string[], maxLength = DEFAULT_MAX_IDS_LENGTH): string[][] {
-  const batches: string[][] = [];
-  let current: string[] = [];
-  let length = 0;
+  const batches: string[][] = []
+  let current: string[] = []
+  let length = 0
   for (const id of ids) {
-    const added = current.length === 0 ? id.length : id.length + 1;
+    const added = current.length === 0 ? id.length : id.length + 1
     if (current.length > 0 && length + added > maxLength) {
-      batches.push(current);
-      current = [];
-      length = 0;
+      batches.push(current)
+      current = []
+      length = 0
     }
-    length += current.length === 0 ? id.length : id.length + 1;
-    current.push(id);
+    length += current.length === 0 ? id.length : id.length + 1
+    current.push(id)
   }
-  if (current.length > 0) batches.push(current);
-  return batches;
+  if (current.length > 0) batches.push(current)
+  return batches
 }
 
 interface RunResult {
-  stdout: string;
-  stderr: string;
-  exitCode: number | undefined;
-  failed: boolean;
+  stdout: string
+  stderr: string
+  exitCode: number | undefined
+  failed: boolean
   /** execa's short message: says e.g. ENOENT or timed out when there is no stderr. */
-  message: string;
+  message: string
 }
 
 async function run(name: SlurmCommandName, args: string[], options: SlurmCommandOptions, cwd?: string): Promise<RunResult> {
-  const file = commandPath(name, options);
+  const file = commandPath(name, options)
   const r = await execa(file, args, {
     reject: false,
     stdin: 'ignore',
     timeout: options.timeoutMs ?? 60_000,
     ...(options.env ? { env: options.env, extendEnv: false } : {}),
     ...(cwd ? { cwd } : {}),
-  });
+  })
   return {
     stdout: String(r.stdout),
     stderr: String(r.stderr),
     exitCode: r.exitCode,
     failed: r.failed,
     message: r.failed ? ((r as { shortMessage?: string }).shortMessage ?? '') : '',
-  };
+  }
 }
 
 function fail(name: SlurmCommandName, args: string[], options: SlurmCommandOptions, r: RunResult): never {
-  throw new SlurmCommandError([commandPath(name, options), ...args], r.exitCode, r.stderr || r.message);
+  throw new SlurmCommandError([commandPath(name, options), ...args], r.exitCode, r.stderr || r.message)
 }
 
 /**
  * Submit a script; returns the job id (for an array, the array job id).
  * extraArgs go before the script path (they override its #SBATCH lines).
  */
-export async function sbatch(
-  scriptPath: string,
-  extraArgs: readonly string[] = [],
-  cwd?: string,
-  options: SlurmCommandOptions = {},
-): Promise<string> {
-  const args = ['--parsable', ...extraArgs, scriptPath];
-  const r = await run('sbatch', args, options, cwd);
-  const command = [commandPath('sbatch', options), ...args];
+export async function sbatch(scriptPath: string, extraArgs: readonly string[] = [], cwd?: string, options: SlurmCommandOptions = {}): Promise<string> {
+  const args = ['--parsable', ...extraArgs, scriptPath]
+  const r = await run('sbatch', args, options, cwd)
+  const command = [commandPath('sbatch', options), ...args]
   if (r.failed) {
-    throw new FailedSubmissionError(command, r.exitCode, r.stderr || r.message);
+    throw new FailedSubmissionError(command, r.exitCode, r.stderr || r.message)
   }
   // --parsable prints 'id' or 'id;cluster'; warnings may come before it on other lines.
-  const last = r.stdout.trim().split('\n').pop()?.trim() ?? '';
-  const m = /^(\d+)(;\S+)?$/.exec(last);
-  if (!m) throw new FailedSubmissionError(command, r.exitCode, `could not read a job id from sbatch's output: ${JSON.stringify(r.stdout)}\n${r.stderr}`);
-  return m[1]!;
+  const last = r.stdout.trim().split('\n').pop()?.trim() ?? ''
+  const m = /^(\d+)(;\S+)?$/.exec(last)
+  if (!m) throw new FailedSubmissionError(command, r.exitCode, `could not read a job id from sbatch's output: ${JSON.stringify(r.stdout)}\n${r.stderr}`)
+  return m[1]!
 }
 
 async function perBatch(ids: readonly string[], options: SlurmCommandOptions, call: (joined: string) => Promise<string>): Promise<string> {
-  const out: string[] = [];
-  for (const batch of batchIds(ids, options.maxIdsLength)) out.push(await call(batch.join(',')));
-  return out.filter((s) => s.length > 0).join('\n');
+  const out: string[] = []
+  for (const batch of batchIds(ids, options.maxIdsLength)) out.push(await call(batch.join(',')))
+  return out.filter((s) => s.length > 0).join('\n')
 }
 
 /**
@@ -120,13 +115,13 @@ async function perBatch(ids: readonly string[], options: SlurmCommandOptions, ca
  * SlurmCommandError (e.g. accounting disabled).
  */
 export async function sacct(ids: readonly string[], options: SlurmCommandOptions = {}): Promise<string> {
-  if (ids.length === 0) return '';
+  if (ids.length === 0) return ''
   return perBatch(ids, options, async (joined) => {
-    const args = ['-X', '-n', '-P', '-o', 'JobID,State,ExitCode,Reason', '-j', joined];
-    const r = await run('sacct', args, options);
-    if (r.failed) fail('sacct', args, options, r);
-    return r.stdout.trim();
-  });
+    const args = ['-X', '-n', '-P', '-o', 'JobID,State,ExitCode,Reason', '-j', joined]
+    const r = await run('sacct', args, options)
+    if (r.failed) fail('sacct', args, options, r)
+    return r.stdout.trim()
+  })
 }
 
 /**
@@ -134,32 +129,32 @@ export async function sacct(ids: readonly string[], options: SlurmCommandOptions
  * Ids the controller no longer knows are simply missing ('Invalid job id specified' → empty).
  */
 export async function squeue(ids: readonly string[], options: SlurmCommandOptions = {}): Promise<string> {
-  if (ids.length === 0) return '';
+  if (ids.length === 0) return ''
   return perBatch(ids, options, async (joined) => {
-    const args = ['-h', '-t', 'all', '-r', '-o', '%i|%T|%r', '-j', joined];
-    const r = await run('squeue', args, options);
+    const args = ['-h', '-t', 'all', '-r', '-o', '%i|%T|%r', '-j', joined]
+    const r = await run('squeue', args, options)
     if (r.failed) {
-      if (r.exitCode === 1 && /Invalid job id specified/i.test(r.stderr)) return '';
-      fail('squeue', args, options, r);
+      if (r.exitCode === 1 && /Invalid job id specified/i.test(r.stderr)) return ''
+      fail('squeue', args, options, r)
     }
-    return r.stdout.trim();
-  });
+    return r.stdout.trim()
+  })
 }
 
 /** Cancel jobs (an array id cancels the whole array). Unknown ids are silently ignored by Slurm. */
 export async function scancel(ids: readonly string[], options: SlurmCommandOptions = {}): Promise<void> {
-  if (ids.length === 0) return;
+  if (ids.length === 0) return
   // scancel takes ids as separate arguments, so batch on the summed length.
   for (const batch of batchIds(ids, options.maxIdsLength)) {
-    const r = await run('scancel', batch, options);
-    if (r.failed) fail('scancel', batch, options, r);
+    const r = await run('scancel', batch, options)
+    if (r.failed) fail('scancel', batch, options, r)
   }
 }
 
 /** `scontrol show config` text, for parseScontrolConfig. */
 export async function scontrolShowConfig(options: SlurmCommandOptions = {}): Promise<string> {
-  const args = ['show', 'config'];
-  const r = await run('scontrol', args, options);
-  if (r.failed) fail('scontrol', args, options, r);
-  return r.stdout;
+  const args = ['show', 'config']
+  const r = await run('scontrol', args, options)
+  if (r.failed) fail('scontrol', args, options, r)
+  return r.stdout
 }

@@ -84,8 +84,7 @@ function uninstallExitHooks(): void {
 
 /** Our folder template as a Slurm filename pattern: literal % doubled, %j is A_a in an array. */
 export function slurmFolderPattern(template: string, isArray: boolean): string {
-  return template.replace(/%([jAat%]?)/g, (_, k: string) =>
-    k === 'j' ? (isArray ? '%A_%a' : '%j') : k === 'A' || k === 'a' || k === 't' ? `%${k}` : '%%')
+  return template.replace(/%([jAat%]?)/g, (_, k: string) => (k === 'j' ? (isArray ? '%A_%a' : '%j') : k === 'A' || k === 'a' || k === 't' ? `%${k}` : '%%'))
 }
 
 /** Does the folder depend on the job's ids (so it can only be made once sbatch has answered)? */
@@ -146,6 +145,8 @@ export class SlurmExecutor extends Executor<SlurmParameters> {
   }
 
   protected async submitPrepared(prepared: PreparedArray, isArray: boolean): Promise<Job<unknown>[]> {
+    // refused before sbatch when over maxSubmissionSizeGb (the record is written once the id is known)
+    this.checkSubmissionSize(encodeRecord({ ...prepared, arrayId: '0', isArray, backend: 'slurm', folder: this.folder }).byteLength, prepared.args.length)
     const size = prepared.args.length
     const limit = isArray ? await this.arrayLimit() : 1
     const jobs: Job<unknown>[] = []
@@ -154,8 +155,8 @@ export class SlurmExecutor extends Executor<SlurmParameters> {
     // an array larger than the cluster takes goes as several arrays, in order
     for (let start = 0; start < size; start += limit) {
       const end = Math.min(size, start + limit)
-      const part: PreparedArray = start === 0 && end === size ? prepared
-        : { ...prepared, fnIndex: prepared.fnIndex.slice(start, end), args: prepared.args.slice(start, end) }
+      const part: PreparedArray =
+        start === 0 && end === size ? prepared : { ...prepared, fnIndex: prepared.fnIndex.slice(start, end), args: prepared.args.slice(start, end) }
       try {
         const made = await this.submitOne(part, isArray, this.chained(arrays.at(-1)))
         jobs.push(...made)
@@ -191,7 +192,9 @@ export class SlurmExecutor extends Executor<SlurmParameters> {
   private ownDependency(): string | number | boolean | undefined {
     const own = this.params.additionalParameters?.dependency ?? this.params.dependency
     if (typeof own === 'string' && own.includes('?')) {
-      throw new ParameterError(`dependency ${JSON.stringify(own)} (any of, '?') cannot be combined with the afterany that chains the parts of an array larger than MaxArraySize when arrayParallelism is set: split the array yourself, or use ',' (all of)`)
+      throw new ParameterError(
+        `dependency ${JSON.stringify(own)} (any of, '?') cannot be combined with the afterany that chains the parts of an array larger than MaxArraySize when arrayParallelism is set: split the array yourself, or use ',' (all of)`,
+      )
     }
     return own
   }
@@ -311,17 +314,27 @@ export function moveStaleFiles(template: string, arrayId: string, isArray: boole
   const records = /_((result|checkpoint|submitted)\.v8|requeues\.json)$/
   for (const dir of dirs) {
     let names: string[]
-    try { names = fs.readdirSync(dir) } catch { continue }
+    try {
+      names = fs.readdirSync(dir)
+    } catch {
+      continue
+    }
     for (const name of names) {
       if (!name.startsWith(`${arrayId}_`)) continue
       const file = path.join(dir, name)
       const stale = records.test(name) ? nonceOf(file) !== nonce : name === `${arrayId}_submission.sh`
       if (stale) {
-        try { fs.renameSync(file, file + tag) } catch { /* gone meanwhile: fine */ }
+        try {
+          fs.renameSync(file, file + tag)
+        } catch {
+          /* gone meanwhile: fine */
+        }
       }
     }
   }
 }
 
-registerAttach('slurm', (record) =>
-  new SlurmJobWatcher(getSharedWatcher(), {}, false, { arrayId: record.arrayId, isArray: record.isArray, size: record.args.length }))
+registerAttach(
+  'slurm',
+  (record) => new SlurmJobWatcher(getSharedWatcher(), {}, false, { arrayId: record.arrayId, isArray: record.isArray, size: record.args.length }),
+)

@@ -2,7 +2,7 @@
 // the process-wide SlurmWatcher, which asks sacct (or squeue) once per poll for every job.
 import fs from 'node:fs'
 import path from 'node:path'
-import { isFinalState, type Job, type JobState, type JobWatcher } from '../core/job.js'
+import { isFinalState, type Job, type JobState, type JobWatcher, type KnownOutcome } from '../core/job.js'
 import { worstState, type FinalState } from '../core/format.js'
 import { scancel, type SlurmCommandOptions } from './commands.js'
 import { JobNeverRunsError } from './errors.js'
@@ -39,7 +39,11 @@ export class SlurmJobWatcher implements JobWatcher {
     let listing = this.listings.get(dir)
     if (!listing || Date.now() - listing.at > LISTING_MS) {
       let names: string[] = []
-      try { names = fs.readdirSync(dir) } catch { /* not made yet */ }
+      try {
+        names = fs.readdirSync(dir)
+      } catch {
+        /* not made yet */
+      }
       listing = { at: Date.now(), names: new Set(names) }
       if (this.listings.size > 1000) this.listings.clear() // one folder per job: forget old ones
       this.listings.set(dir, listing)
@@ -61,7 +65,7 @@ export class SlurmJobWatcher implements JobWatcher {
     for (let t = 0; t < job.numTasks; t++) {
       // peekOutcome reads only a file of this job's submission (nonce checked): a result left by an
       // older job with the same id (a reused id) is not this job's and does not make it finished
-      let found
+      let found: KnownOutcome | undefined
       try {
         found = this.exists(files[t]) ? job.peekOutcome(t) : undefined
       } catch {

@@ -1,13 +1,13 @@
 // Parsers for sacct, squeue and scontrol output, written against Slurm 22.05's real
 // output (see test/slurm-parse.test.ts). They never throw on odd lines: a poller
 // must survive whatever the scheduler prints.
-import { cachedGet } from '../core/cache.js';
-import { JOB_STATES, type JobState } from '../core/job.js';
+import { cachedGet } from '../core/cache.js'
+import { JOB_STATES, type JobState } from '../core/job.js'
 
 // One list of states and one notion of "final" for the whole library (PREEMPTED is not final).
-export { isFinalState, type JobState } from '../core/job.js';
+export { isFinalState, type JobState } from '../core/job.js'
 
-const KNOWN: ReadonlySet<string> = new Set(JOB_STATES);
+const KNOWN: ReadonlySet<string> = new Set(JOB_STATES)
 
 /** Rarer Slurm states, folded into the nearest one the library reasons about. */
 const ALIASES: Record<string, JobState> = {
@@ -21,145 +21,154 @@ const ALIASES: Record<string, JobState> = {
   RESV_DEL_HOLD: 'PENDING',
   SPECIAL_EXIT: 'FAILED',
   REVOKED: 'CANCELLED',
-};
+}
 
 /** 'CANCELLED by 0' → CANCELLED, 'COMPLETED+' → COMPLETED, anything unknown → UNKNOWN. */
 export function normalizeState(raw: string): JobState {
-  const word = raw.trim().split(/\s+/)[0]?.replace(/\+$/, '').toUpperCase() ?? '';
-  if (KNOWN.has(word)) return word as JobState;
-  return ALIASES[word] ?? 'UNKNOWN';
+  const word = raw.trim().split(/\s+/)[0]?.replace(/\+$/, '').toUpperCase() ?? ''
+  if (KNOWN.has(word)) return word as JobState
+  return ALIASES[word] ?? 'UNKNOWN'
 }
 
 export interface JobEntry {
   /** '12' for a plain job, '12_3' for an array task. */
-  jobId: string;
+  jobId: string
   /** '12' for both. */
-  baseId: string;
-  taskId?: number;
-  state: JobState;
+  baseId: string
+  taskId?: number
+  state: JobState
   /** The scheduler's text, e.g. 'CANCELLED by 0'. */
-  rawState: string;
-  exitCode?: number;
+  rawState: string
+  exitCode?: number
   /** The signal part of sacct's ExitCode 'code:signal'. */
-  signal?: number;
+  signal?: number
   /** squeue's %r, or sacct's Reason: why a pending job waits ('Resources', 'DependencyNeverSatisfied'...). */
-  reason?: string;
+  reason?: string
   /** Came from a compact array row (tasks that never started exist only there). */
-  compact: boolean;
+  compact: boolean
 }
 
 /** Ranges larger than this are not expanded (MaxArraySize is at most 4,000,001). */
-const MAX_EXPAND = 4_000_001;
+const MAX_EXPAND = 4_000_001
 
 /**
  * '2-7,12-17,22%56' → [2..7, 12..17, 22]. Steps ('1-9:2') are honoured.
  * Returns undefined for text that is not a range list.
  */
 export function expandArrayRange(spec: string): number[] | undefined {
-  const body = spec.replace(/%\d+$/, '');
-  const out: number[] = [];
+  const body = spec.replace(/%\d+$/, '')
+  const out: number[] = []
   for (const part of body.split(',')) {
-    const m = /^(\d+)(?:-(\d+)(?::(\d+))?)?$/.exec(part.trim());
-    if (!m) return undefined;
-    const from = Number(m[1]);
-    const to = m[2] === undefined ? from : Number(m[2]);
-    const step = m[3] === undefined ? 1 : Math.max(1, Number(m[3]));
-    if (to < from || out.length + (to - from) / step > MAX_EXPAND) return undefined;
-    for (let i = from; i <= to; i += step) out.push(i);
+    const m = /^(\d+)(?:-(\d+)(?::(\d+))?)?$/.exec(part.trim())
+    if (!m) return undefined
+    const from = Number(m[1])
+    const to = m[2] === undefined ? from : Number(m[2])
+    const step = m[3] === undefined ? 1 : Math.max(1, Number(m[3]))
+    if (to < from || out.length + (to - from) / step > MAX_EXPAND) return undefined
+    for (let i = from; i <= to; i += step) out.push(i)
   }
-  return out;
+  return out
 }
 
 interface ParsedId {
-  baseId: string;
+  baseId: string
   /** undefined: a plain job (or an array's own record seen before its tasks). */
-  tasks?: number[];
-  compact: boolean;
+  tasks?: number[]
+  compact: boolean
   /** a step row such as 12.batch or 12_3.0 */
-  step: boolean;
+  step: boolean
 }
 
 /** '12', '12_3', '12_[2-4%25]', '12.batch', '12_3.extern' */
 export function parseJobId(id: string): ParsedId | undefined {
-  const m = /^(\d+)(?:_(\d+|\[[^\]]*\]))?(\.[\w+-]+)?$/.exec(id.trim());
-  if (!m) return undefined;
-  const [, baseId, task, step] = m as unknown as [string, string, string | undefined, string | undefined];
-  if (task === undefined) return { baseId, compact: false, step: step !== undefined };
-  if (!task.startsWith('[')) return { baseId, tasks: [Number(task)], compact: false, step: step !== undefined };
-  const tasks = expandArrayRange(task.slice(1, -1));
-  return tasks && { baseId, tasks, compact: true, step: step !== undefined };
+  const m = /^(\d+)(?:_(\d+|\[[^\]]*\]))?(\.[\w+-]+)?$/.exec(id.trim())
+  if (!m) return undefined
+  const [, baseId, task, step] = m as unknown as [string, string, string | undefined, string | undefined]
+  if (task === undefined) return { baseId, compact: false, step: step !== undefined }
+  if (!task.startsWith('[')) return { baseId, tasks: [Number(task)], compact: false, step: step !== undefined }
+  const tasks = expandArrayRange(task.slice(1, -1))
+  return tasks && { baseId, tasks, compact: true, step: step !== undefined }
 }
 
 /** The common row, 'A_i' (one per array task), read without a regular expression. */
 function plainTaskId(id: string): ParsedId | undefined {
-  if (!/^\d+_\d+$/.test(id)) return undefined;
-  const us = id.indexOf('_');
-  return { baseId: id.slice(0, us), tasks: [Number(id.slice(us + 1))], compact: false, step: false };
+  if (!/^\d+_\d+$/.test(id)) return undefined
+  const us = id.indexOf('_')
+  return { baseId: id.slice(0, us), tasks: [Number(id.slice(us + 1))], compact: false, step: false }
 }
 
 function parseExitCode(text: string | undefined): { exitCode?: number; signal?: number } {
-  const m = /^(\d+):(\d+)$/.exec(text?.trim() ?? '');
-  return m ? { exitCode: Number(m[1]), signal: Number(m[2]) } : {};
+  const m = /^(\d+):(\d+)$/.exec(text?.trim() ?? '')
+  return m ? { exitCode: Number(m[1]), signal: Number(m[2]) } : {}
 }
 
 // A poll parses one row per watched job (10,000 rows is common) but meets only a few distinct
 // states and exit codes: parse each of those once.
-const stateCache = new Map<string, JobState>();
-const exitCache = new Map<string, { exitCode?: number; signal?: number }>();
+const stateCache = new Map<string, JobState>()
+const exitCache = new Map<string, { exitCode?: number; signal?: number }>()
 /**
  * Rows 'id|state|third' into a map jobId → entry. An explicit row for a task wins over
  * a compact range row, whatever their order (both can be present while tasks start).
  */
 function parseRows(text: string, third: 'exit' | 'reason'): Map<string, JobEntry> {
-  const out = new Map<string, JobEntry>();
+  const out = new Map<string, JobEntry>()
   for (const line of text.split('\n')) {
-    const bar1 = line.indexOf('|');
-    if (bar1 < 0) continue;
-    const bar2 = line.indexOf('|', bar1 + 1);
-    const id = line.slice(0, bar1).trim();
-    const rawState = (bar2 < 0 ? line.slice(bar1 + 1) : line.slice(bar1 + 1, bar2)).trim();
-    const bar3 = bar2 < 0 ? -1 : line.indexOf('|', bar2 + 1);
-    const extra = bar2 < 0 ? undefined : (bar3 < 0 ? line.slice(bar2 + 1) : line.slice(bar2 + 1, bar3)).trim();
+    const bar1 = line.indexOf('|')
+    if (bar1 < 0) continue
+    const bar2 = line.indexOf('|', bar1 + 1)
+    const id = line.slice(0, bar1).trim()
+    const rawState = (bar2 < 0 ? line.slice(bar1 + 1) : line.slice(bar1 + 1, bar2)).trim()
+    const bar3 = bar2 < 0 ? -1 : line.indexOf('|', bar2 + 1)
+    const extra = bar2 < 0 ? undefined : (bar3 < 0 ? line.slice(bar2 + 1) : line.slice(bar2 + 1, bar3)).trim()
     // sacct's fourth column: the Reason (the pending reason while the job waits)
-    const fourth = third === 'exit' && bar3 >= 0 ? line.slice(bar3 + 1).split('|')[0]!.trim() : undefined;
-    if (!id) continue;
-    const parsed = plainTaskId(id) ?? parseJobId(id);
-    if (!parsed || parsed.step) continue; // steps (.batch, .0, .extern) repeat the allocation row
-    const state = cachedGet(stateCache, rawState, 1000, normalizeState);
-    const exit = third === 'exit' && extra ? cachedGet(exitCache, extra, 1000, parseExitCode) : undefined;
+    const fourth =
+      third === 'exit' && bar3 >= 0
+        ? line
+            .slice(bar3 + 1)
+            .split('|')[0]!
+            .trim()
+        : undefined
+    if (!id) continue
+    const parsed = plainTaskId(id) ?? parseJobId(id)
+    if (!parsed || parsed.step) continue // steps (.batch, .0, .extern) repeat the allocation row
+    const state = cachedGet(stateCache, rawState, 1000, normalizeState)
+    const exit = third === 'exit' && extra ? cachedGet(exitCache, extra, 1000, parseExitCode) : undefined
     const entry = (jobId: string, taskId?: number): JobEntry => {
-      const e: JobEntry = { jobId, baseId: parsed.baseId, state, rawState, compact: parsed.compact };
-      if (taskId !== undefined) e.taskId = taskId;
-      if (exit?.exitCode !== undefined) { e.exitCode = exit.exitCode; e.signal = exit.signal; }
-      if (third === 'reason' && extra) e.reason = extra;
-      else if (fourth) e.reason = fourth;
-      return e;
-    };
+      const e: JobEntry = { jobId, baseId: parsed.baseId, state, rawState, compact: parsed.compact }
+      if (taskId !== undefined) e.taskId = taskId
+      if (exit?.exitCode !== undefined) {
+        e.exitCode = exit.exitCode
+        e.signal = exit.signal
+      }
+      if (third === 'reason' && extra) e.reason = extra
+      else if (fourth) e.reason = fourth
+      return e
+    }
     if (parsed.tasks === undefined) {
-      out.set(parsed.baseId, entry(parsed.baseId));
-      continue;
+      out.set(parsed.baseId, entry(parsed.baseId))
+      continue
     }
     if (!parsed.compact) {
-      out.set(id, entry(id, parsed.tasks[0])); // 'A_i': the id is the key as it stands
-      continue;
+      out.set(id, entry(id, parsed.tasks[0])) // 'A_i': the id is the key as it stands
+      continue
     }
     for (const taskId of parsed.tasks) {
-      const jobId = `${parsed.baseId}_${taskId}`;
-      if (parsed.compact && out.get(jobId)?.compact === false) continue;
-      out.set(jobId, entry(jobId, taskId));
+      const jobId = `${parsed.baseId}_${taskId}`
+      if (parsed.compact && out.get(jobId)?.compact === false) continue
+      out.set(jobId, entry(jobId, taskId))
     }
   }
-  return out;
+  return out
 }
 
 /** `sacct -X -n -P -o JobID,State,ExitCode[,Reason]` (step rows are ignored). */
 export function parseSacct(text: string): Map<string, JobEntry> {
-  return parseRows(text, 'exit');
+  return parseRows(text, 'exit')
 }
 
 /** `squeue -h -t all -r -o '%i|%T|%r'` (compact rows without -r are expanded too). */
 export function parseSqueue(text: string): Map<string, JobEntry> {
-  return parseRows(text, 'reason');
+  return parseRows(text, 'reason')
 }
 
 /**
@@ -167,18 +176,18 @@ export function parseSqueue(text: string): Map<string, JobEntry> {
  * header/footer lines without ' = ' are skipped.
  */
 export function parseScontrolConfig(text: string): Map<string, string> {
-  const out = new Map<string, string>();
+  const out = new Map<string, string>()
   for (const line of text.split('\n')) {
-    const m = /^(\S+)\s*=\s?(.*)$/.exec(line);
-    if (m && !out.has(m[1]!)) out.set(m[1]!, m[2]!.trim());
+    const m = /^(\S+)\s*=\s?(.*)$/.exec(line)
+    if (m && !out.has(m[1]!)) out.set(m[1]!, m[2]!.trim())
   }
-  return out;
+  return out
 }
 
 /** MaxArraySize from a parsed config: array indices must stay below it. Default 1001. */
 export function maxArraySize(config: Map<string, string>): number {
-  const n = Number.parseInt(config.get('MaxArraySize') ?? '', 10);
-  return Number.isFinite(n) && n > 0 ? n : 1001;
+  const n = Number.parseInt(config.get('MaxArraySize') ?? '', 10)
+  return Number.isFinite(n) && n > 0 ? n : 1001
 }
 
 /**
@@ -194,14 +203,19 @@ export function maxArraySize(config: Map<string, string>): number {
  * runs), Resources, Priority, BeginTime, JobHeld*, Dependency, ...: they pass.
  */
 export const NEVER_RUNNABLE_REASONS: readonly string[] = [
-  'DependencyNeverSatisfied', 'BadConstraints', 'PartitionNodeLimit', 'PartitionTimeLimit', 'PartitionConfig',
-  'InvalidAccount', 'InvalidQOS',
-];
-const NEVER_RUNNABLE = new Set(NEVER_RUNNABLE_REASONS);
+  'DependencyNeverSatisfied',
+  'BadConstraints',
+  'PartitionNodeLimit',
+  'PartitionTimeLimit',
+  'PartitionConfig',
+  'InvalidAccount',
+  'InvalidQOS',
+]
+const NEVER_RUNNABLE = new Set(NEVER_RUNNABLE_REASONS)
 
 /** Does a pending reason mean the job can never start (see NEVER_RUNNABLE_REASONS)? */
 export function isNeverRunnable(reason: string | undefined): boolean {
-  if (!reason) return false;
-  const word = reason.split(/[\s,(]/)[0]!;
-  return NEVER_RUNNABLE.has(word) || /^(QOS|Assoc)Max\w*PerJob/.test(word);
+  if (!reason) return false
+  const word = reason.split(/[\s,(]/)[0]!
+  return NEVER_RUNNABLE.has(word) || /^(QOS|Assoc)Max\w*PerJob/.test(word)
 }

@@ -11,61 +11,61 @@
 // - a backslash anywhere in the path turns off all '%' expansion, and a job whose
 //   path had one FAILED (0:53) at start: such folders are refused.
 
-import { isAbsolute } from 'node:path';
-import { sbatchFlags, slurmTimeSeconds, validateSlurmParameters, type SlurmParameters } from './params.js';
+import { isAbsolute } from 'node:path'
+import { sbatchFlags, slurmTimeSeconds, validateSlurmParameters, type SlurmParameters } from './params.js'
 
 export interface ArraySpec {
   /** Number of tasks: --array=0-(size-1) */
-  size: number;
+  size: number
   /** At most this many at once (%P). Falls back to params.arrayParallelism. */
-  parallelism?: number;
+  parallelism?: number
 }
 
 export interface BatchScriptOptions {
-  params: SlurmParameters;
+  params: SlurmParameters
   /** Absolute folder for the logs. Any character but newline, NUL and backslash. */
-  folder: string;
+  folder: string
   /**
    * The folder is already a Slurm filename pattern (e.g. '/logs/%A_%a', literal '%' written
    * '%%'): used as is instead of escaped. For folders that depend on the job id.
    */
-  folderIsPattern?: boolean;
+  folderIsPattern?: boolean
   /** Omit for a single job. */
-  array?: ArraySpec;
+  array?: ArraySpec
   /** The worker command for each task, as argv (opaque here). */
-  command: string[];
+  command: string[]
   /** Exported before the command runs. */
-  env?: Record<string, string>;
+  env?: Record<string, string>
   /**
    * The job's folder depends on its ids: the script makes its folders itself, first thing (see
    * folderSetup). `folder` must then be the Slurm pattern of `template` (folderIsPattern).
    */
-  makeFolders?: MakeFolders;
+  makeFolders?: MakeFolders
 }
 
 export interface MakeFolders {
   /** The folder template in submitit-ts's syntax (%j, %A, %a, %t, %% for a literal %), absolute. */
-  template: string;
+  template: string
   /** Tasks per job (a %t folder is made for each). */
-  numTasks: number;
+  numTasks: number
 }
 
 export interface BatchScript {
   /** The script text, to be written to a file and given to sbatch. */
-  script: string;
+  script: string
   /** Flags for the sbatch command line (before the script path). */
-  sbatchArgs: string[];
+  sbatchArgs: string[]
 }
 
 /** POSIX single-quoting: safe for any string in sh/bash, including quotes, '$', ';' and newlines. */
 export function shellQuote(s: string): string {
-  if (/^[A-Za-z0-9_\/.,:=@%+-]+$/.test(s)) return s;
-  return `'${s.replace(/'/g, `'\\''`)}'`;
+  if (/^[A-Za-z0-9_/.,:=@%+-]+$/.test(s)) return s
+  return `'${s.replace(/'/g, `'\\''`)}'`
 }
 
 /** Escape a literal path for Slurm's filename patterns (%j, %A, ...). */
 export function escapeSlurmPattern(s: string): string {
-  return s.replace(/%/g, '%%');
+  return s.replace(/%/g, '%%')
 }
 
 /**
@@ -73,16 +73,16 @@ export function escapeSlurmPattern(s: string): string {
  * 90 s before the time limit (so a task with a checkpoint is warned without any setting). Slurm's
  * own defaults would be the partition's (often its MaxTime, i.e. no warning ever comes in time).
  */
-export const SBATCH_DEFAULTS = { jobName: 'submitit', nodes: 1, timeoutMin: 5, signalDelayS: 90 } as const satisfies SlurmParameters;
+export const SBATCH_DEFAULTS = { jobName: 'submitit', nodes: 1, timeoutMin: 5, signalDelayS: 90 } as const satisfies SlurmParameters
 
 /** Values sbatch reads from an '#SBATCH --flag=value' line exactly as written. */
-const SBATCH_LINE_SAFE = /^--[a-z0-9-]+(=[A-Za-z0-9_.,:@%+\/=\[\]-]*)?$/;
+const SBATCH_LINE_SAFE = /^--[a-z0-9-]+(=[A-Za-z0-9_.,:@%+/=[\]-]*)?$/
 
 /** The log file name pattern (Slurm '%' codes) inside the folder, for the sbatch and srun level. */
 export function logPattern(folder: string, isArray: boolean, kind: 'out' | 'err', folderIsPattern = false): string {
-  const id = isArray ? '%A_%a' : '%j';
-  const dir = folder.replace(/\/+$/, '');
-  return `${folderIsPattern ? dir : escapeSlurmPattern(dir)}/${id}_%t_log.${kind}`;
+  const id = isArray ? '%A_%a' : '%j'
+  const dir = folder.replace(/\/+$/, '')
+  return `${folderIsPattern ? dir : escapeSlurmPattern(dir)}/${id}_%t_log.${kind}`
 }
 
 /**
@@ -90,7 +90,7 @@ export function logPattern(folder: string, isArray: boolean, kind: 'out' | 'err'
  * taskRank is the srun task (%t; 0 without srun). stderr is the .out file with stderrToStdout.
  */
 export function logPath(folder: string, jobId: string, taskRank: number, kind: 'out' | 'err'): string {
-  return `${folder.replace(/\/+$/, '')}/${jobId}_${taskRank}_log.${kind}`;
+  return `${folder.replace(/\/+$/, '')}/${jobId}_${taskRank}_log.${kind}`
 }
 
 /**
@@ -99,13 +99,13 @@ export function logPath(folder: string, jobId: string, taskRank: number, kind: '
  * of a job whose folder depends on its ids goes there. Literal '%%' are kept as written.
  */
 export function staticPrefix(template: string): string {
-  const parts = template.split('/');
-  const kept: string[] = [];
+  const parts = template.split('/')
+  const kept: string[] = []
   for (const part of parts) {
-    if (/%[jAat]/.test(part.replace(/%%/g, ''))) break;
-    kept.push(part);
+    if (/%[jAat]/.test(part.replace(/%%/g, ''))) break
+    kept.push(part)
   }
-  return kept.join('/') || '/';
+  return kept.join('/') || '/'
 }
 
 /**
@@ -115,28 +115,28 @@ export function staticPrefix(template: string): string {
 export function templateWord(template: string, isArray: boolean, task: number): string {
   const ids: Record<string, string> = isArray
     ? { j: '"${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}"', A: '"${SLURM_ARRAY_JOB_ID}"', a: '"${SLURM_ARRAY_TASK_ID}"' }
-    : { j: '"${SLURM_JOB_ID}"', A: '"${SLURM_JOB_ID}"', a: "''" };
-  ids.t = String(task);
-  let word = '';
-  let literal = '';
+    : { j: '"${SLURM_JOB_ID}"', A: '"${SLURM_JOB_ID}"', a: "''" }
+  ids.t = String(task)
+  let word = ''
+  let literal = ''
   for (let i = 0; i < template.length; i++) {
-    const c = template[i]!;
-    const k = template[i + 1] ?? '';
+    const c = template[i]!
+    const k = template[i + 1] ?? ''
     if (c === '%' && (k === '%' || ids[k] !== undefined)) {
-      i++;
+      i++
       if (k === '%') {
-        literal += '%';
-        continue;
+        literal += '%'
+        continue
       }
-      if (literal) word += shellQuote(literal);
-      literal = '';
-      word += ids[k];
+      if (literal) word += shellQuote(literal)
+      literal = ''
+      word += ids[k]
     } else {
-      literal += c;
+      literal += c
     }
   }
-  if (literal) word += shellQuote(literal);
-  return word || "''";
+  if (literal) word += shellQuote(literal)
+  return word || "''"
 }
 
 /**
@@ -155,16 +155,16 @@ export function templateWord(template: string, isArray: boolean, task: number): 
  * in their own logs.
  */
 function folderSetup(make: MakeFolders, isArray: boolean, stderrToStdout: boolean): string[] {
-  const dirs = Array.from({ length: Math.max(1, make.numTasks) }, (_, t) => templateWord(make.template, isArray, t));
-  const unique = [...new Set(dirs)];
-  const id = isArray ? '"${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}"' : '"${SLURM_JOB_ID}"';
-  const log = (kind: string) => `${dirs[0]}/${id}_0_log.${kind}`;
+  const dirs = Array.from({ length: Math.max(1, make.numTasks) }, (_, t) => templateWord(make.template, isArray, t))
+  const unique = [...new Set(dirs)]
+  const id = isArray ? '"${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}"' : '"${SLURM_JOB_ID}"'
+  const log = (kind: string) => `${dirs[0]}/${id}_0_log.${kind}`
   return [
-    '# the job\'s folders: Slurm makes none, and has opened its own log (slurm-<id>.out, where the',
-    '# folder needs no id) before this runs; the shell\'s own output goes to task 0\'s logs',
+    "# the job's folders: Slurm makes none, and has opened its own log (slurm-<id>.out, where the",
+    "# folder needs no id) before this runs; the shell's own output goes to task 0's logs",
     `(umask 077 && mkdir -p -- ${unique.join(' ')}) || exit 1`,
     `exec >>${log('out')} 2>>${stderrToStdout ? log('out') : log('err')}`,
-  ];
+  ]
 }
 
 /**
@@ -173,36 +173,38 @@ function folderSetup(make: MakeFolders, isArray: boolean, stderrToStdout: boolea
  * delay as they are in the final flags (additionalParameters may have set them), the requeues allowed.
  */
 function requeueEnv(flags: string[], maxNumTimeout: number): string[] {
-  const last = (name: string) => flags.filter((f) => f.startsWith(`--${name}=`)).pop()?.slice(name.length + 3);
-  const time = last('time');
-  const limit = time === undefined ? undefined : slurmTimeSeconds(time);
-  const delay = /@(\d+)$/.exec(last('signal') ?? '')?.[1];
+  const last = (name: string) =>
+    flags
+      .filter((f) => f.startsWith(`--${name}=`))
+      .pop()
+      ?.slice(name.length + 3)
+  const time = last('time')
+  const limit = time === undefined ? undefined : slurmTimeSeconds(time)
+  const delay = /@(\d+)$/.exec(last('signal') ?? '')?.[1]
   return [
     '# what the worker needs to tell a time limit from a preemption, and when this run started',
     'export SUBMITIT_JOB_START="$(date +%s)"',
     ...(limit === undefined ? [] : [`export SUBMITIT_TIME_LIMIT_S=${limit}`]),
     ...(delay === undefined ? [] : [`export SUBMITIT_SIGNAL_DELAY_S=${delay}`]),
     `export SUBMITIT_MAX_NUM_TIMEOUT=${maxNumTimeout}`,
-  ];
+  ]
 }
 
 function checkFolder(folder: string): void {
-  if (!isAbsolute(folder)) throw new Error(`The log folder must be an absolute path, got ${JSON.stringify(folder)}`);
-  if (/[\n\r\0]/.test(folder)) throw new Error(`The log folder must not contain a newline or NUL: ${JSON.stringify(folder)}`);
+  if (!isAbsolute(folder)) throw new Error(`The log folder must be an absolute path, got ${JSON.stringify(folder)}`)
+  if (/[\n\r\0]/.test(folder)) throw new Error(`The log folder must not contain a newline or NUL: ${JSON.stringify(folder)}`)
   if (folder.includes('\\')) {
-    throw new Error(
-      `The log folder must not contain a backslash (Slurm then ignores %j/%A/%a in log names and the job fails): ${JSON.stringify(folder)}`,
-    );
+    throw new Error(`The log folder must not contain a backslash (Slurm then ignores %j/%A/%a in log names and the job fails): ${JSON.stringify(folder)}`)
   }
 }
 
 function arrayFlag(array: ArraySpec, params: SlurmParameters): string {
-  if (!Number.isInteger(array.size) || array.size < 1) throw new Error(`array.size must be a positive integer, got ${array.size}`);
-  const parallelism = array.parallelism ?? params.arrayParallelism;
+  if (!Number.isInteger(array.size) || array.size < 1) throw new Error(`array.size must be a positive integer, got ${array.size}`)
+  const parallelism = array.parallelism ?? params.arrayParallelism
   if (parallelism !== undefined && (!Number.isInteger(parallelism) || parallelism < 1)) {
-    throw new Error(`array parallelism must be a positive integer, got ${parallelism}`);
+    throw new Error(`array parallelism must be a positive integer, got ${parallelism}`)
   }
-  return `--array=0-${array.size - 1}${parallelism === undefined ? '' : `%${parallelism}`}`;
+  return `--array=0-${array.size - 1}${parallelism === undefined ? '' : `%${parallelism}`}`
 }
 
 /**
@@ -220,7 +222,7 @@ function signalTraps(useSrun: boolean): string[] {
     'SUBMITIT_CHILD=',
     `trap '[ -n "$SUBMITIT_CHILD" ] && kill -s USR2 "$SUBMITIT_CHILD" 2>/dev/null' USR2`,
     `trap 'echo "submitit-ts batch: SIGTERM at $(date +%FT%T), waiting for the worker" >&2${useSrun ? '' : '; [ -n "$SUBMITIT_CHILD" ] && kill -s TERM "$SUBMITIT_CHILD" 2>/dev/null'}' TERM`,
-  ];
+  ]
 }
 
 /**
@@ -238,57 +240,59 @@ function backgroundRun(command: string): string[] {
     '  if [ "$SUBMITIT_RC" -gt 128 ]; then wait "$SUBMITIT_CHILD" 2>/dev/null; SUBMITIT_LAST=$?; [ "$SUBMITIT_LAST" -ne 127 ] && SUBMITIT_RC=$SUBMITIT_LAST; fi',
     '  break',
     'done',
-  ];
+  ]
 }
 
 export function makeBatchScript(opts: BatchScriptOptions): BatchScript {
-  const params = validateSlurmParameters(opts.params);
-  checkFolder(opts.folder);
-  if (opts.command.length === 0) throw new Error('The command must have at least one element');
-  const isArray = opts.array !== undefined;
-  const useSrun = params.useSrun ?? true;
-  const out = logPattern(opts.folder, isArray, 'out', opts.folderIsPattern);
-  const err = params.stderrToStdout ? out : logPattern(opts.folder, isArray, 'err', opts.folderIsPattern);
+  const params = validateSlurmParameters(opts.params)
+  checkFolder(opts.folder)
+  if (opts.command.length === 0) throw new Error('The command must have at least one element')
+  const isArray = opts.array !== undefined
+  const useSrun = params.useSrun ?? true
+  const out = logPattern(opts.folder, isArray, 'out', opts.folderIsPattern)
+  const err = params.stderrToStdout ? out : logPattern(opts.folder, isArray, 'err', opts.folderIsPattern)
   // Slurm's own log: in the job's folder, or beside it when that folder needs the job's id (folderSetup)
-  const slurmLog = opts.makeFolders && `${escapeSlurmPattern(staticPrefix(opts.makeFolders.template).replace(/%%/g, '%')).replace(/\/+$/, '')}/slurm-${isArray ? '%A_%a' : '%j'}.out`;
+  const slurmLog =
+    opts.makeFolders &&
+    `${escapeSlurmPattern(staticPrefix(opts.makeFolders.template).replace(/%%/g, '%')).replace(/\/+$/, '')}/slurm-${isArray ? '%A_%a' : '%j'}.out`
 
-  const flags = [...(opts.array ? [arrayFlag(opts.array, params)] : []), ...sbatchFlags({ ...SBATCH_DEFAULTS, ...params })];
-  const lines = ['#!/bin/bash', '', '# Parameters'];
+  const flags = [...(opts.array ? [arrayFlag(opts.array, params)] : []), ...sbatchFlags({ ...SBATCH_DEFAULTS, ...params })]
+  const lines = ['#!/bin/bash', '', '# Parameters']
   // append: a requeued job (checkpoint, preemption) keeps the logs of its earlier runs
-  const sbatchArgs = [`--output=${slurmLog ?? out}`, `--error=${slurmLog ?? err}`, '--open-mode=append'];
+  const sbatchArgs = [`--output=${slurmLog ?? out}`, `--error=${slurmLog ?? err}`, '--open-mode=append']
   for (const flag of flags) {
-    if (SBATCH_LINE_SAFE.test(flag)) lines.push(`#SBATCH ${flag}`);
-    else sbatchArgs.push(flag);
+    if (SBATCH_LINE_SAFE.test(flag)) lines.push(`#SBATCH ${flag}`)
+    else sbatchArgs.push(flag)
   }
-  if (sbatchArgs.length > 3) lines.push('# (more flags, whose values #SBATCH lines cannot hold, are on the sbatch command line)');
-  lines.push('', ...signalTraps(useSrun));
-  lines.push('', ...requeueEnv(flags, params.maxNumTimeout ?? 3));
-  if (opts.makeFolders) lines.push('', ...folderSetup(opts.makeFolders, isArray, params.stderrToStdout ?? false));
+  if (sbatchArgs.length > 3) lines.push('# (more flags, whose values #SBATCH lines cannot hold, are on the sbatch command line)')
+  lines.push('', ...signalTraps(useSrun))
+  lines.push('', ...requeueEnv(flags, params.maxNumTimeout ?? 3))
+  if (opts.makeFolders) lines.push('', ...folderSetup(opts.makeFolders, isArray, params.stderrToStdout ?? false))
 
-  if (params.setup?.length) lines.push('', '# setup', ...params.setup);
+  if (params.setup?.length) lines.push('', '# setup', ...params.setup)
 
-  const env = Object.entries(opts.env ?? {});
+  const env = Object.entries(opts.env ?? {})
   if (env.length) {
-    lines.push('', '# environment');
+    lines.push('', '# environment')
     for (const [name, value] of env) {
-      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new Error(`Invalid environment variable name ${JSON.stringify(name)}`);
-      lines.push(`export ${name}=${shellQuote(value)}`);
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new Error(`Invalid environment variable name ${JSON.stringify(name)}`)
+      lines.push(`export ${name}=${shellQuote(value)}`)
     }
   }
 
-  const argv = opts.command.map(shellQuote).join(' ');
-  lines.push('', '# command');
+  const argv = opts.command.map(shellQuote).join(' ')
+  lines.push('', '# command')
   if (useSrun) {
     // append: task 0's log is also the batch shell's log (setup lines); srun's default
     // truncate mode wiped them on the cluster.
-    const srun = ['srun', '--unbuffered', '--open-mode=append', `--output=${out}`, `--error=${err}`, ...(params.srunArgs ?? [])];
-    lines.push(...backgroundRun(`${srun.map(shellQuote).join(' ')} ${argv}`));
+    const srun = ['srun', '--unbuffered', '--open-mode=append', `--output=${out}`, `--error=${err}`, ...(params.srunArgs ?? [])]
+    lines.push(...backgroundRun(`${srun.map(shellQuote).join(' ')} ${argv}`))
   } else {
     // the end-of-job warning goes to the batch shell here (--signal=B:USR2@N, on by default)
-    lines.push(...backgroundRun(argv));
+    lines.push(...backgroundRun(argv))
   }
 
-  if (params.teardown?.length) lines.push('', '# teardown', ...params.teardown);
-  lines.push('', 'exit "$SUBMITIT_RC"', '');
-  return { script: lines.join('\n'), sbatchArgs };
+  if (params.teardown?.length) lines.push('', '# teardown', ...params.teardown)
+  lines.push('', 'exit "$SUBMITIT_RC"', '')
+  return { script: lines.join('\n'), sbatchArgs }
 }

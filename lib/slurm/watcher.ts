@@ -10,61 +10,61 @@
 // a job missing from both for goneGraceMs, with no result, is FAILED: no job
 // stays UNKNOWN forever.
 
-import { batchIds, sacct, scancel, squeue, type SlurmCommandOptions } from './commands.js';
-import { isFinalState, isNeverRunnable, parseSacct, parseSqueue, type JobEntry, type JobState } from './parse.js';
+import { batchIds, sacct, scancel, squeue, type SlurmCommandOptions } from './commands.js'
+import { isFinalState, isNeverRunnable, parseSacct, parseSqueue, type JobEntry, type JobState } from './parse.js'
 
 export interface JobInfo {
-  state: JobState;
-  exitCode?: number;
-  signal?: number;
+  state: JobState
+  exitCode?: number
+  signal?: number
   /** Slurm's reason (why a pending job waits), or why the watcher decided (gone from the queue...). */
-  reason?: string;
+  reason?: string
   /**
    * Slurm keeps the job pending for a reason that means it never starts (isNeverRunnable): the
    * watcher stops waiting for it. `state` is CANCELLED when the watcher cancelled it (see
    * RegisterOptions.cancelIfNeverRuns), else what Slurm says (PENDING).
    */
-  neverRuns?: boolean;
+  neverRuns?: boolean
   /** Where the state came from. */
-  source: 'none' | 'result' | 'sacct' | 'squeue' | 'gone';
+  source: 'none' | 'result' | 'sacct' | 'squeue' | 'gone'
 }
 
-export type FinishedHook = (jobId: string) => boolean | Promise<boolean>;
-export type StateListener = (info: JobInfo, jobId: string) => void;
+export type FinishedHook = (jobId: string) => boolean | Promise<boolean>
+export type StateListener = (info: JobInfo, jobId: string) => void
 
 export interface RegisterOptions {
-  onState?: StateListener;
+  onState?: StateListener
   /** Overrides the watcher's isFinished for this job. */
-  isFinished?: FinishedHook;
+  isFinished?: FinishedHook
   /** scancel the job when Slurm says it can never start (the jobs of this process's executors). */
-  cancelIfNeverRuns?: boolean;
+  cancelIfNeverRuns?: boolean
 }
 
 export interface DelayOptions {
-  minDelayMs: number;
-  maxDelayMs: number;
-  factor: number;
+  minDelayMs: number
+  maxDelayMs: number
+  factor: number
 }
 
 export interface SlurmWatcherOptions extends Partial<DelayOptions> {
-  commands?: SlurmCommandOptions;
+  commands?: SlurmCommandOptions
   /** Default hook: true when the job's result is in (then no scheduler call is made for it). */
-  isFinished?: FinishedHook;
+  isFinished?: FinishedHook
   /** How often the isFinished hooks are asked between scheduler calls (default 1000 ms). */
-  resultCheckMs?: number;
+  resultCheckMs?: number
   /** Not in sacct this long after registering → ask squeue (default 10 s; sacct lags up to 3.5 s). */
-  sacctAbsentMs?: number;
+  sacctAbsentMs?: number
   /** In neither sacct nor squeue nor results this long → FAILED (default 30 s). */
-  goneGraceMs?: number;
+  goneGraceMs?: number
 }
 
 export interface WatcherStats {
   /** Ticks that looked at the jobs. */
-  polls: number;
+  polls: number
   /** Scheduler commands run (sacct + squeue, one per id batch). */
-  schedulerCalls: number;
-  sacctCalls: number;
-  squeueCalls: number;
+  schedulerCalls: number
+  sacctCalls: number
+  squeueCalls: number
 }
 
 /**
@@ -72,7 +72,7 @@ export interface WatcherStats {
  * ~5 s plus sacct's lag. One sacct call costs the scheduler ~10 ms of CPU (~0.15–0.25 s wall on a
  * loaded 2-core test machine, for 1 or 300 ids): at most 12 a minute per process, for all its jobs.
  */
-export const DEFAULT_DELAYS: DelayOptions = { minDelayMs: 250, maxDelayMs: 5_000, factor: 1.5 };
+export const DEFAULT_DELAYS: DelayOptions = { minDelayMs: 250, maxDelayMs: 5_000, factor: 1.5 }
 
 /**
  * Delay before the next scheduler call, from how long the OLDEST unfinished job has
@@ -81,54 +81,54 @@ export const DEFAULT_DELAYS: DelayOptions = { minDelayMs: 250, maxDelayMs: 5_000
  * registered job does not reset a slow rate to the fastest (submitit's problem).
  */
 export function nextDelay(oldestAgeMs: number, options: Partial<DelayOptions> = {}): number {
-  const { minDelayMs, maxDelayMs, factor } = { ...DEFAULT_DELAYS, ...options };
-  const delay = minDelayMs + Math.max(0, oldestAgeMs) * (factor - 1);
-  return Math.min(maxDelayMs, Math.max(minDelayMs, delay));
+  const { minDelayMs, maxDelayMs, factor } = { ...DEFAULT_DELAYS, ...options }
+  const delay = minDelayMs + Math.max(0, oldestAgeMs) * (factor - 1)
+  return Math.min(maxDelayMs, Math.max(minDelayMs, delay))
 }
 
 interface Watched {
-  jobId: string;
-  baseId: string;
-  isArrayTask: boolean;
-  registeredAt: number;
-  info: JobInfo;
-  listeners: StateListener[];
-  isFinished?: FinishedHook;
-  waiters: { resolve: (s: JobState) => void; reject: (e: Error) => void }[];
+  jobId: string
+  baseId: string
+  isArrayTask: boolean
+  registeredAt: number
+  info: JobInfo
+  listeners: StateListener[]
+  isFinished?: FinishedHook
+  waiters: { resolve: (s: JobState) => void; reject: (e: Error) => void }[]
   /** First time it was missing from both sacct and squeue. */
-  missingSince?: number;
-  cancelIfNeverRuns?: boolean;
+  missingSince?: number
+  cancelIfNeverRuns?: boolean
 }
 
-const ACCOUNTING_OFF = /accounting storage is disabled/i;
+const ACCOUNTING_OFF = /accounting storage is disabled/i
 
 export class SlurmWatcher {
-  readonly stats: WatcherStats = { polls: 0, schedulerCalls: 0, sacctCalls: 0, squeueCalls: 0 };
+  readonly stats: WatcherStats = { polls: 0, schedulerCalls: 0, sacctCalls: 0, squeueCalls: 0 }
   /** The last scheduler error (kept for diagnosis; polling goes on). */
-  lastError: Error | undefined;
-  private readonly jobs = new Map<string, Watched>();
+  lastError: Error | undefined
+  private readonly jobs = new Map<string, Watched>()
   /** the nonce of the job that holds an id that was reused in this process's lifetime (rare) */
-  private readonly owners = new Map<string, string>();
-  private readonly options: SlurmWatcherOptions;
-  private timer: NodeJS.Timeout | undefined;
-  private polling = false;
-  private nextSchedulerAt = 0;
+  private readonly owners = new Map<string, string>()
+  private readonly options: SlurmWatcherOptions
+  private timer: NodeJS.Timeout | undefined
+  private polling = false
+  private nextSchedulerAt = 0
   /** What the last poll asked: with pending jobs, sacct and squeue take turns (see askScheduler). */
-  private lastAsked: 'sacct' | 'squeue' = 'squeue';
+  private lastAsked: 'sacct' | 'squeue' = 'squeue'
   /** Set once sacct said accounting is off: from then on squeue only. */
-  private sacctDisabled = false;
+  private sacctDisabled = false
 
   constructor(options: SlurmWatcherOptions = {}) {
-    this.options = { ...options }; // a copy: pollAtLeastEvery changes it
+    this.options = { ...options } // a copy: pollAtLeastEvery changes it
   }
 
   /** Start watching a job ('12' or array task '12_3'). Registering again adds the listener only. */
   register(jobId: string, options: RegisterOptions | StateListener = {}): void {
-    const opts = typeof options === 'function' ? { onState: options } : options;
-    let job = this.jobs.get(jobId);
+    const opts = typeof options === 'function' ? { onState: options } : options
+    let job = this.jobs.get(jobId)
     if (!job) {
-      const m = /^(\d+)(?:_(\d+))?$/.exec(jobId);
-      if (!m) throw new Error(`Not a Slurm job id: ${JSON.stringify(jobId)} (expected '12' or '12_3')`);
+      const m = /^(\d+)(?:_(\d+))?$/.exec(jobId)
+      if (!m) throw new Error(`Not a Slurm job id: ${JSON.stringify(jobId)} (expected '12' or '12_3')`)
       job = {
         jobId,
         baseId: m[1]!,
@@ -138,19 +138,19 @@ export class SlurmWatcher {
         listeners: [],
         waiters: [],
         ...(opts.isFinished ? { isFinished: opts.isFinished } : {}),
-      };
-      this.jobs.set(jobId, job);
+      }
+      this.jobs.set(jobId, job)
     } else if (opts.isFinished) {
-      job.isFinished = opts.isFinished;
+      job.isFinished = opts.isFinished
     }
-    if (opts.cancelIfNeverRuns) job.cancelIfNeverRuns = true;
-    if (opts.onState) job.listeners.push(opts.onState);
-    if (!settled(job.info)) this.ensureTimer();
+    if (opts.cancelIfNeverRuns) job.cancelIfNeverRuns = true
+    if (opts.onState) job.listeners.push(opts.onState)
+    if (!settled(job.info)) this.ensureTimer()
   }
 
   /** The longest time between two scheduler calls. */
   get maxDelayMs(): number {
-    return this.options.maxDelayMs ?? DEFAULT_DELAYS.maxDelayMs;
+    return this.options.maxDelayMs ?? DEFAULT_DELAYS.maxDelayMs
   }
 
   /**
@@ -158,30 +158,30 @@ export class SlurmWatcher {
    * process-wide watcher each ask for theirs, and the shortest wins, still one call per poll.
    */
   pollAtLeastEvery(ms: number): void {
-    if (!(ms > 0)) throw new RangeError(`the longest poll interval must be a positive number of ms, got ${ms}`);
-    const current = this.options.maxDelayMs ?? DEFAULT_DELAYS.maxDelayMs;
-    if (ms >= current) return;
-    this.options.maxDelayMs = ms;
-    this.options.minDelayMs = Math.min(this.options.minDelayMs ?? DEFAULT_DELAYS.minDelayMs, ms);
+    if (!(ms > 0)) throw new RangeError(`the longest poll interval must be a positive number of ms, got ${ms}`)
+    const current = this.options.maxDelayMs ?? DEFAULT_DELAYS.maxDelayMs
+    if (ms >= current) return
+    this.options.maxDelayMs = ms
+    this.options.minDelayMs = Math.min(this.options.minDelayMs ?? DEFAULT_DELAYS.minDelayMs, ms)
     // a poll already planned further away than that comes sooner
     if (this.nextSchedulerAt > Date.now() + ms) {
-      this.nextSchedulerAt = Date.now() + ms;
+      this.nextSchedulerAt = Date.now() + ms
       if (this.timer && !this.polling) {
-        clearTimeout(this.timer);
-        this.timer = undefined;
-        this.schedule();
+        clearTimeout(this.timer)
+        this.timer = undefined
+        this.schedule()
       }
     }
   }
 
   /** Stop watching a job (its pending waitFinal calls are rejected). */
   unregister(jobId: string): void {
-    const job = this.jobs.get(jobId);
-    if (!job) return;
-    this.jobs.delete(jobId);
-    this.waiterCount -= job.waiters.length;
-    for (const w of job.waiters) w.reject(new Error(`job ${jobId} is no longer watched`));
-    this.refreshTimerRef();
+    const job = this.jobs.get(jobId)
+    if (!job) return
+    this.jobs.delete(jobId)
+    this.waiterCount -= job.waiters.length
+    for (const w of job.waiters) w.reject(new Error(`job ${jobId} is no longer watched`))
+    this.refreshTimerRef()
   }
 
   /**
@@ -190,30 +190,30 @@ export class SlurmWatcher {
    * new job (its submission's nonce); see isOwner.
    */
   claim(jobId: string, owner: string): void {
-    const previous = this.owners.get(jobId);
-    if (previous === owner || (previous === undefined && !this.jobs.has(jobId))) return;
-    this.owners.set(jobId, owner);
-    const job = this.jobs.get(jobId);
-    if (!job) return;
-    this.jobs.delete(jobId);
-    this.waiterCount -= job.waiters.length;
-    for (const w of job.waiters) w.reject(new Error(`job id ${jobId} was given to a newer job (Slurm reuses ids once its state is reset)`));
-    this.refreshTimerRef();
+    const previous = this.owners.get(jobId)
+    if (previous === owner || (previous === undefined && !this.jobs.has(jobId))) return
+    this.owners.set(jobId, owner)
+    const job = this.jobs.get(jobId)
+    if (!job) return
+    this.jobs.delete(jobId)
+    this.waiterCount -= job.waiters.length
+    for (const w of job.waiters) w.reject(new Error(`job id ${jobId} was given to a newer job (Slurm reuses ids once its state is reset)`))
+    this.refreshTimerRef()
   }
 
   /** False for a job whose id a newer job has claimed: what the scheduler says is about that one. */
   isOwner(jobId: string, owner: string): boolean {
-    const claimed = this.owners.get(jobId);
-    return claimed === undefined || claimed === owner;
+    const claimed = this.owners.get(jobId)
+    return claimed === undefined || claimed === owner
   }
 
   state(jobId: string): JobState {
-    return this.jobs.get(jobId)?.info.state ?? 'UNKNOWN';
+    return this.jobs.get(jobId)?.info.state ?? 'UNKNOWN'
   }
 
   info(jobId: string): JobInfo {
-    const info = this.jobs.get(jobId)?.info;
-    return info ? { ...info } : { state: 'UNKNOWN', source: 'none' };
+    const info = this.jobs.get(jobId)?.info
+    return info ? { ...info } : { state: 'UNKNOWN', source: 'none' }
   }
 
   /**
@@ -222,25 +222,29 @@ export class SlurmWatcher {
    * this wait (rejects with its reason), not the job.
    */
   waitFinal(jobId: string, signal?: AbortSignal): Promise<JobState> {
-    if (!this.jobs.has(jobId)) this.register(jobId);
-    const job = this.jobs.get(jobId)!;
-    if (settled(job.info)) return Promise.resolve(job.info.state);
-    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (!this.jobs.has(jobId)) this.register(jobId)
+    const job = this.jobs.get(jobId)!
+    if (settled(job.info)) return Promise.resolve(job.info.state)
+    if (signal?.aborted) return Promise.reject(signal.reason)
     return new Promise((resolve, reject) => {
-      const waiter = { resolve, reject };
-      job.waiters.push(waiter);
-      this.waiterCount++;
-      this.ensureTimer();
-      this.refreshTimerRef();
-      signal?.addEventListener('abort', () => {
-        const i = job.waiters.indexOf(waiter);
-        if (i < 0) return;
-        job.waiters.splice(i, 1);
-        this.waiterCount--;
-        this.refreshTimerRef(); // a wait that gave up no longer keeps the process alive
-        reject(signal.reason);
-      }, { once: true });
-    });
+      const waiter = { resolve, reject }
+      job.waiters.push(waiter)
+      this.waiterCount++
+      this.ensureTimer()
+      this.refreshTimerRef()
+      signal?.addEventListener(
+        'abort',
+        () => {
+          const i = job.waiters.indexOf(waiter)
+          if (i < 0) return
+          job.waiters.splice(i, 1)
+          this.waiterCount--
+          this.refreshTimerRef() // a wait that gave up no longer keeps the process alive
+          reject(signal.reason)
+        },
+        { once: true },
+      )
+    })
   }
 
   /**
@@ -248,212 +252,214 @@ export class SlurmWatcher {
    * poll: for a one-shot look (the CLI's status). A job not yet in sacct is looked up in squeue.
    */
   async refresh(): Promise<void> {
-    while (this.polling) await new Promise((r) => setTimeout(r, 20));
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    this.nextSchedulerAt = 0;
-    this.polling = true;
+    while (this.polling) await new Promise((r) => setTimeout(r, 20))
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = undefined
+    this.nextSchedulerAt = 0
+    this.polling = true
     try {
-      await this.poll(true);
+      await this.poll(true)
     } catch (e) {
-      this.lastError = e instanceof Error ? e : new Error(String(e));
+      this.lastError = e instanceof Error ? e : new Error(String(e))
     } finally {
-      this.polling = false;
+      this.polling = false
     }
-    if (this.openJobs().length > 0) this.schedule();
+    if (this.openJobs().length > 0) this.schedule()
   }
 
   /** Stop polling and forget every job; pending waitFinal calls are rejected. */
   stop(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    const jobs = [...this.jobs.values()];
-    this.jobs.clear();
-    this.waiterCount = 0;
-    for (const job of jobs) for (const w of job.waiters) w.reject(new Error('the Slurm watcher was stopped'));
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = undefined
+    const jobs = [...this.jobs.values()]
+    this.jobs.clear()
+    this.waiterCount = 0
+    for (const job of jobs) for (const w of job.waiters) w.reject(new Error('the Slurm watcher was stopped'))
   }
 
   private openJobs(): Watched[] {
-    return [...this.jobs.values()].filter((j) => !settled(j.info));
+    return [...this.jobs.values()].filter((j) => !settled(j.info))
   }
 
   /** Pending waitFinal calls, counted (not scanned: 10,000 jobs each awaiting their result is common). */
-  private waiterCount = 0;
+  private waiterCount = 0
 
   private waiting(): boolean {
-    return this.waiterCount > 0;
+    return this.waiterCount > 0
   }
 
   /** Only a pending waitFinal keeps the process alive; listeners alone do not. */
   private refreshTimerRef(): void {
-    if (!this.timer) return;
-    if (this.waiting()) this.timer.ref();
-    else this.timer.unref();
+    if (!this.timer) return
+    if (this.waiting()) this.timer.ref()
+    else this.timer.unref()
   }
 
   private ensureTimer(): void {
-    if (this.timer || this.polling) return;
-    const open = this.openJobs();
-    if (open.length === 0) return;
-    if (this.nextSchedulerAt === 0) this.nextSchedulerAt = Date.now() + nextDelay(this.oldestAge(open), this.options);
-    this.schedule();
+    if (this.timer || this.polling) return
+    const open = this.openJobs()
+    if (open.length === 0) return
+    if (this.nextSchedulerAt === 0) this.nextSchedulerAt = Date.now() + nextDelay(this.oldestAge(open), this.options)
+    this.schedule()
   }
 
   private oldestAge(open: Watched[]): number {
-    const now = Date.now();
-    return Math.max(0, ...open.map((j) => now - j.registeredAt));
+    const now = Date.now()
+    return Math.max(0, ...open.map((j) => now - j.registeredAt))
   }
 
   private schedule(): void {
-    const wait = Math.max(0, Math.min(this.nextSchedulerAt - Date.now(), this.options.resultCheckMs ?? 1000));
+    const wait = Math.max(0, Math.min(this.nextSchedulerAt - Date.now(), this.options.resultCheckMs ?? 1000))
     this.timer = setTimeout(() => {
-      this.timer = undefined;
-      void this.tick();
-    }, wait);
-    this.refreshTimerRef();
+      this.timer = undefined
+      void this.tick()
+    }, wait)
+    this.refreshTimerRef()
   }
 
   private async tick(): Promise<void> {
-    this.polling = true;
+    this.polling = true
     try {
-      await this.poll();
+      await this.poll()
     } catch (e) {
-      this.lastError = e instanceof Error ? e : new Error(String(e));
+      this.lastError = e instanceof Error ? e : new Error(String(e))
     } finally {
-      this.polling = false;
+      this.polling = false
     }
-    if (this.openJobs().length > 0) this.schedule();
-    else this.nextSchedulerAt = 0; // next registration starts at the fast rate: nothing old is waiting
+    if (this.openJobs().length > 0) this.schedule()
+    else this.nextSchedulerAt = 0 // next registration starts at the fast rate: nothing old is waiting
   }
 
   private async poll(now = false): Promise<void> {
-    this.stats.polls++;
+    this.stats.polls++
     for (const job of this.openJobs()) {
-      const done = this.checkResult(job);
-      if (typeof done !== 'boolean') await done;
+      const done = this.checkResult(job)
+      if (typeof done !== 'boolean') await done
     }
-    const open = this.openJobs();
+    const open = this.openJobs()
     // 5 ms slack: timers may fire a little early by Date.now(), which would make empty ticks
-    if (open.length === 0 || (!now && Date.now() + 5 < this.nextSchedulerAt)) return;
+    if (open.length === 0 || (!now && Date.now() + 5 < this.nextSchedulerAt)) return
     try {
-      await this.askScheduler(open, now);
+      await this.askScheduler(open, now)
     } finally {
-      this.nextSchedulerAt = Date.now() + nextDelay(this.oldestAge(this.openJobs()), this.options);
+      this.nextSchedulerAt = Date.now() + nextDelay(this.oldestAge(this.openJobs()), this.options)
     }
   }
 
   /** Asks the job's isFinished hook; awaits only a hook that returns a promise (10,000 jobs a poll). */
   private checkResult(job: Watched): boolean | Promise<boolean> {
-    const hook = job.isFinished ?? this.options.isFinished;
-    if (!hook) return false;
+    const hook = job.isFinished ?? this.options.isFinished
+    if (!hook) return false
     const settle = (done: boolean): boolean => {
-      if (done) this.update(job, { state: 'COMPLETED', reason: 'result file present', source: 'result' });
-      return done;
-    };
+      if (done) this.update(job, { state: 'COMPLETED', reason: 'result file present', source: 'result' })
+      return done
+    }
     try {
-      const answer = hook(job.jobId);
+      const answer = hook(job.jobId)
       // a failing hook must not stop the watcher; the scheduler still answers
-      return typeof answer === 'boolean' ? settle(answer) : answer.then(settle, () => false);
+      return typeof answer === 'boolean' ? settle(answer) : answer.then(settle, () => false)
     } catch {
-      return false;
+      return false
     }
   }
 
   private countCalls(kind: 'sacctCalls' | 'squeueCalls', ids: string[]): void {
-    const n = batchIds(ids, this.options.commands?.maxIdsLength).length;
-    this.stats[kind] += n;
-    this.stats.schedulerCalls += n;
+    const n = batchIds(ids, this.options.commands?.maxIdsLength).length
+    this.stats[kind] += n
+    this.stats.schedulerCalls += n
   }
 
   private async askScheduler(open: Watched[], askNow = false): Promise<void> {
     // sacct's Reason of a pending job lags: it keeps 'Dependency' while squeue says
     // 'DependencyNeverSatisfied' (it is written to the database on state changes only). So while
     // jobs are pending, every other poll asks squeue about those jobs instead: still one call a poll.
-    const pending = open.filter((j) => j.info.state === 'PENDING');
+    const pending = open.filter((j) => j.info.state === 'PENDING')
     if (!askNow && !this.sacctDisabled && pending.length > 0 && this.lastAsked === 'sacct') {
-      this.lastAsked = 'squeue';
-      await this.askReasons(pending);
-      return;
+      this.lastAsked = 'squeue'
+      await this.askReasons(pending)
+      return
     }
-    this.lastAsked = 'sacct';
-    const at = Date.now();
-    const bases = [...new Set(open.map((j) => j.baseId))];
-    let fromSacct: Map<string, JobEntry> | undefined;
+    this.lastAsked = 'sacct'
+    const at = Date.now()
+    const bases = [...new Set(open.map((j) => j.baseId))]
+    let fromSacct: Map<string, JobEntry> | undefined
     if (!this.sacctDisabled) {
-      this.countCalls('sacctCalls', bases);
+      this.countCalls('sacctCalls', bases)
       try {
-        fromSacct = parseSacct(await sacct(bases, this.options.commands));
+        fromSacct = parseSacct(await sacct(bases, this.options.commands))
       } catch (e) {
-        this.lastError = e as Error;
-        if (ACCOUNTING_OFF.test(String((e as { stderr?: string }).stderr ?? (e as Error).message))) this.sacctDisabled = true;
+        this.lastError = e as Error
+        if (ACCOUNTING_OFF.test(String((e as { stderr?: string }).stderr ?? (e as Error).message))) this.sacctDisabled = true
       }
     }
-    const needSqueue = new Set(open.filter((j) => {
-      const row = fromSacct && lookup(fromSacct, j);
-      // a one-shot look (askNow) also asks squeue why pending jobs wait (sacct's reason lags)
-      return !fromSacct || (!row && (askNow || at - j.registeredAt >= (this.options.sacctAbsentMs ?? 10_000))) || (askNow && row?.state === 'PENDING');
-    }));
-    let fromSqueue: Map<string, JobEntry> | undefined;
+    const needSqueue = new Set(
+      open.filter((j) => {
+        const row = fromSacct && lookup(fromSacct, j)
+        // a one-shot look (askNow) also asks squeue why pending jobs wait (sacct's reason lags)
+        return !fromSacct || (!row && (askNow || at - j.registeredAt >= (this.options.sacctAbsentMs ?? 10_000))) || (askNow && row?.state === 'PENDING')
+      }),
+    )
+    let fromSqueue: Map<string, JobEntry> | undefined
     if (needSqueue.size > 0) {
-      const ids = [...new Set([...needSqueue].map((j) => j.baseId))];
-      this.countCalls('squeueCalls', ids);
+      const ids = [...new Set([...needSqueue].map((j) => j.baseId))]
+      this.countCalls('squeueCalls', ids)
       try {
-        fromSqueue = parseSqueue(await squeue(ids, this.options.commands));
+        fromSqueue = parseSqueue(await squeue(ids, this.options.commands))
       } catch (e) {
-        this.lastError = e as Error; // controller unreachable: learn nothing this time
+        this.lastError = e as Error // controller unreachable: learn nothing this time
       }
     }
-    const stuck: Watched[] = [];
+    const stuck: Watched[] = []
     for (const job of open) {
-      const sacctRow = fromSacct && lookup(fromSacct, job);
-      const squeueRow = fromSqueue && lookup(fromSqueue, job);
+      const sacctRow = fromSacct && lookup(fromSacct, job)
+      const squeueRow = fromSqueue && lookup(fromSqueue, job)
       // squeue's row wins for a pending job (fresh reason), sacct's otherwise (exit codes)
-      const inSacct = sacctRow && !(sacctRow.state === 'PENDING' && squeueRow) ? sacctRow : undefined;
-      const inSqueue = inSacct ? undefined : squeueRow;
+      const inSacct = sacctRow && !(sacctRow.state === 'PENDING' && squeueRow) ? sacctRow : undefined
+      const inSqueue = inSacct ? undefined : squeueRow
       if (inSacct || inSqueue) {
-        job.missingSince = undefined;
-        const entry = inSacct ?? inSqueue!;
-        const source = inSacct ? 'sacct' : 'squeue';
+        job.missingSince = undefined
+        const entry = inSacct ?? inSqueue!
+        const source = inSacct ? 'sacct' : 'squeue'
         if (entry.state === 'PENDING' && isNeverRunnable(entry.reason)) {
-          stuck.push(job);
-          continue;
+          stuck.push(job)
+          continue
         }
         // still pending: keep the reason squeue gave over sacct's older one
-        if (source === 'sacct' && entry.state === 'PENDING' && job.info.state === 'PENDING' && job.info.source === 'squeue') continue;
+        if (source === 'sacct' && entry.state === 'PENDING' && job.info.state === 'PENDING' && job.info.source === 'squeue') continue
         // most polls change nothing for most jobs: no new info object then
-        const reason = entry.reason === 'None' ? undefined : entry.reason;
+        const reason = entry.reason === 'None' ? undefined : entry.reason
         if (entry.state !== job.info.state || source !== job.info.source || reason !== job.info.reason || isFinalState(entry.state)) {
-          this.update(job, entryInfo(entry, source));
+          this.update(job, entryInfo(entry, source))
         }
       } else if (fromSqueue && needSqueue.has(job)) {
-        await this.handleMissing(job);
+        await this.handleMissing(job)
       }
     }
-    if (stuck.length > 0) await this.giveUp(stuck, fromSacct, fromSqueue);
+    if (stuck.length > 0) await this.giveUp(stuck, fromSacct, fromSqueue)
   }
 
   /** The reasons-only poll: squeue about the pending jobs (their state too, if it changed). */
   private async askReasons(pending: Watched[]): Promise<void> {
-    const ids = [...new Set(pending.map((j) => j.baseId))];
-    this.countCalls('squeueCalls', ids);
-    let fromSqueue: Map<string, JobEntry>;
+    const ids = [...new Set(pending.map((j) => j.baseId))]
+    this.countCalls('squeueCalls', ids)
+    let fromSqueue: Map<string, JobEntry>
     try {
-      fromSqueue = parseSqueue(await squeue(ids, this.options.commands));
+      fromSqueue = parseSqueue(await squeue(ids, this.options.commands))
     } catch (e) {
-      this.lastError = e as Error;
-      return;
+      this.lastError = e as Error
+      return
     }
-    const stuck: Watched[] = [];
+    const stuck: Watched[] = []
     for (const job of pending) {
-      const entry = lookup(fromSqueue, job);
-      if (!entry) continue; // sacct will say, at the next poll
-      job.missingSince = undefined;
-      if (entry.state === 'PENDING' && isNeverRunnable(entry.reason)) stuck.push(job);
+      const entry = lookup(fromSqueue, job)
+      if (!entry) continue // sacct will say, at the next poll
+      job.missingSince = undefined
+      if (entry.state === 'PENDING' && isNeverRunnable(entry.reason)) stuck.push(job)
       else if (entry.state !== job.info.state || (entry.reason === 'None' ? undefined : entry.reason) !== job.info.reason || job.info.source !== 'squeue') {
-        this.update(job, entryInfo(entry, 'squeue'));
+        this.update(job, entryInfo(entry, 'squeue'))
       }
     }
-    if (stuck.length > 0) await this.giveUp(stuck, undefined, fromSqueue);
+    if (stuck.length > 0) await this.giveUp(stuck, undefined, fromSqueue)
   }
 
   /**
@@ -462,60 +468,59 @@ export class SlurmWatcher {
    * so that they do not sit in the queue, or start one day when no one waits for them any more.
    */
   private async giveUp(stuck: Watched[], fromSacct?: Map<string, JobEntry>, fromSqueue?: Map<string, JobEntry>): Promise<void> {
-    const toCancel = stuck.filter((j) => j.cancelIfNeverRuns).map((j) => j.jobId);
-    let cancelled = false;
+    const toCancel = stuck.filter((j) => j.cancelIfNeverRuns).map((j) => j.jobId)
+    let cancelled = false
     if (toCancel.length > 0) {
       try {
-        await scancel(toCancel, this.options.commands);
-        cancelled = true;
+        await scancel(toCancel, this.options.commands)
+        cancelled = true
       } catch (e) {
-        this.lastError = e as Error; // they stay pending; their waiters are released all the same
+        this.lastError = e as Error // they stay pending; their waiters are released all the same
       }
     }
     for (const job of stuck) {
-      const entry = (fromSacct && lookup(fromSacct, job)) ?? (fromSqueue && lookup(fromSqueue, job))!;
-      const info = entryInfo(entry, fromSacct && lookup(fromSacct, job) ? 'sacct' : 'squeue');
-      info.neverRuns = true;
-      if (cancelled && job.cancelIfNeverRuns) info.state = 'CANCELLED';
-      this.update(job, info);
+      const entry = (fromSacct && lookup(fromSacct, job)) ?? (fromSqueue && lookup(fromSqueue, job))!
+      const info = entryInfo(entry, fromSacct && lookup(fromSacct, job) ? 'sacct' : 'squeue')
+      info.neverRuns = true
+      if (cancelled && job.cancelIfNeverRuns) info.state = 'CANCELLED'
+      this.update(job, info)
     }
   }
 
   /** In neither sacct nor squeue: give the result file goneGraceMs to appear, then FAILED. */
   private async handleMissing(job: Watched): Promise<void> {
-    const now = Date.now(); // after the squeue call: the grace period starts when absence was seen
-    job.missingSince ??= now;
-    if (now - job.missingSince < (this.options.goneGraceMs ?? 30_000)) return;
-    if (await this.checkResult(job)) return;
-    this.update(job, { state: 'FAILED', reason: 'gone from the queue without a result', source: 'gone' });
+    const now = Date.now() // after the squeue call: the grace period starts when absence was seen
+    job.missingSince ??= now
+    if (now - job.missingSince < (this.options.goneGraceMs ?? 30_000)) return
+    if (await this.checkResult(job)) return
+    this.update(job, { state: 'FAILED', reason: 'gone from the queue without a result', source: 'gone' })
   }
 
   private update(job: Watched, info: JobInfo): void {
-    const before = job.info;
-    job.info = info;
-    const changed =
-      before.state !== info.state || before.exitCode !== info.exitCode || before.reason !== info.reason || before.source !== info.source;
+    const before = job.info
+    job.info = info
+    const changed = before.state !== info.state || before.exitCode !== info.exitCode || before.reason !== info.reason || before.source !== info.source
     if (changed) {
       for (const listener of job.listeners) {
         try {
-          listener({ ...info }, job.jobId);
+          listener({ ...info }, job.jobId)
         } catch {
           // a listener's bug must not break polling for every other job
         }
       }
     }
     if (settled(info)) {
-      const waiters = job.waiters.splice(0);
-      this.waiterCount -= waiters.length;
-      for (const w of waiters) w.resolve(info.state);
-      this.refreshTimerRef();
+      const waiters = job.waiters.splice(0)
+      this.waiterCount -= waiters.length
+      for (const w of waiters) w.resolve(info.state)
+      this.refreshTimerRef()
     }
   }
 }
 
 /** Nothing more to wait for: the job ended, or Slurm says it can never start. */
 function settled(info: JobInfo): boolean {
-  return isFinalState(info.state) || info.neverRuns === true;
+  return isFinalState(info.state) || info.neverRuns === true
 }
 
 /**
@@ -523,30 +528,30 @@ function settled(info: JobInfo): boolean {
  * sacct prints an array as its bare id ('4|CANCELLED by 0'), later as the compact row.
  */
 function lookup(entries: Map<string, JobEntry>, job: Watched): JobEntry | undefined {
-  return entries.get(job.jobId) ?? (job.isArrayTask ? entries.get(job.baseId) : undefined);
+  return entries.get(job.jobId) ?? (job.isArrayTask ? entries.get(job.baseId) : undefined)
 }
 
 function entryInfo(e: JobEntry, source: 'sacct' | 'squeue'): JobInfo {
-  const final = isFinalState(e.state); // sacct prints 0:0 for jobs still pending or running
+  const final = isFinalState(e.state) // sacct prints 0:0 for jobs still pending or running
   return {
     state: e.state,
     ...(final && e.exitCode !== undefined ? { exitCode: e.exitCode } : {}),
     ...(final && e.signal !== undefined ? { signal: e.signal } : {}),
     ...(e.reason !== undefined && e.reason !== 'None' ? { reason: e.reason } : {}),
     source,
-  };
+  }
 }
 
-let shared: SlurmWatcher | undefined;
+let shared: SlurmWatcher | undefined
 
 /** The process-wide watcher. Options apply only when it is first created. */
 export function getSharedWatcher(options?: SlurmWatcherOptions): SlurmWatcher {
-  shared ??= new SlurmWatcher(options);
-  return shared;
+  shared ??= new SlurmWatcher(options)
+  return shared
 }
 
 /** Stop and drop the shared watcher (tests, or to change its options). */
 export function resetSharedWatcher(): void {
-  shared?.stop();
-  shared = undefined;
+  shared?.stop()
+  shared = undefined
 }

@@ -1,7 +1,7 @@
 // Compile-time checks of the typed API, type-checked by test/core-types.test.ts with
 // `tsc --noEmit -p test/tsconfig.types.json`. Each @ts-expect-error line must be an error: if the
 // API accepted it, tsc would report the directive as unused (TS2578) and the test would fail.
-import { delayed, LocalExecutor, taskRef, type Job } from '../../dist/lib/index.js'
+import { delayed, type LocalExecutor, taskRef, type Job } from '../../dist/lib/index.js'
 import { add, sleepMs, square, train } from '../../dist/fixtures/tasks.js'
 
 export async function checks(ex: LocalExecutor): Promise<void> {
