@@ -29,12 +29,6 @@ export function attachJob<R = unknown>(folder: string, jobId: string): Job<R> {
   } catch (e) {
     throw new Error(`cannot attach job ${jobId}: ${(e as Error).message}`, { cause: e })
   }
-  const n = record.args.length
-  if (paths.index !== null && paths.index >= n) {
-    throw new RangeError(
-      `cannot attach job ${jobId}: array ${record.arrayId} has ${n} job${n === 1 ? '' : 's'} (${record.arrayId}_0..${record.arrayId}_${n - 1})`,
-    )
-  }
   let watcher = watchers.get(record)
   if (!watcher) {
     const factory = factories.get(record.backend) ?? ((r) => new FileWatcher(r))

@@ -9,6 +9,7 @@
 // the submitter, whose death then ends both. Commands that leave their group (setsid, or a daemon's
 // double fork into a new session) escape it, as they would escape Slurm's signals.
 import { spawn, type ChildProcess } from 'node:child_process'
+import { JobEnvironment } from '../core/environment.js'
 
 /** SIGTERM first; what is still there this long after gets SIGKILL. */
 export const KILL_GRACE_MS = 2000
@@ -55,6 +56,7 @@ export function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
  * release(), or until this thread or process goes, whichever comes first.
  */
 export function guardGroup(pgid: number, graceMs = KILL_GRACE_MS): GroupGuard {
+  announce({ pgid, jobId: JobEnvironment.maybe()?.jobId, open: true })
   let watchdog: ChildProcess | undefined
   try {
     watchdog = spawn(process.execPath, ['-e', WATCHDOG, String(pgid), String(graceMs)], {
@@ -76,11 +78,68 @@ export function guardGroup(pgid: number, graceMs = KILL_GRACE_MS): GroupGuard {
     release() {
       if (released) return
       released = true
+      announce({ pgid, open: false })
       if (signalGroup(pgid, 'SIGTERM') && !watchdog?.pid) {
         // no watchdog to follow up: SIGKILL from here, without keeping the thread alive for it
         setTimeout(() => signalGroup(pgid, 'SIGKILL'), graceMs).unref()
       }
       watchdog?.stdin?.end()
     },
+  }
+}
+
+/**
+ * Second line of defence, for a job on a pool thread: the groups its commands lead are announced on
+ * a channel the LocalExecutor hears, and it kills those of a job whose thread it stopped (a thread
+ * can be stopped before its watchdog process has even started).
+ */
+export const GROUPS_CHANNEL = 'submitit-ts:process-groups'
+export interface GroupAnnouncement {
+  pgid: number
+  jobId?: string
+  open: boolean
+}
+let channel: BroadcastChannel | undefined
+function announce(message: GroupAnnouncement): void {
+  if (!channel) {
+    channel = new BroadcastChannel(GROUPS_CHANNEL)
+    ;(channel as unknown as { unref?: () => void }).unref?.() // never keeps the thread alive
+  }
+  channel.postMessage(message)
+}
+
+/** Kills (SIGTERM, then SIGKILL after the grace) the groups announced for jobs that `stopped` names. */
+export class GroupKiller {
+  private readonly open = new Map<number, string | undefined>()
+  private readonly channel = new BroadcastChannel(GROUPS_CHANNEL)
+
+  constructor() {
+    ;(this.channel as unknown as { unref?: () => void }).unref?.()
+    this.channel.onmessage = (event) => {
+      const { pgid, jobId, open } = (event as MessageEvent<GroupAnnouncement>).data
+      if (open) this.open.set(pgid, jobId)
+      else this.open.delete(pgid)
+    }
+  }
+
+  /**
+   * The job's thread was stopped: its commands go too — now, and again a little later, for the
+   * announcements the thread posted just before it stopped that have not arrived yet.
+   */
+  killJobs(stopped: (jobId: string) => boolean): void {
+    this.kill(stopped)
+    for (const ms of [100, 1000]) setTimeout(() => this.kill(stopped), ms).unref()
+  }
+
+  private kill(stopped: (jobId: string) => boolean): void {
+    for (const [pgid, jobId] of this.open) {
+      if (jobId === undefined || !stopped(jobId)) continue
+      this.open.delete(pgid)
+      if (signalGroup(pgid, 'SIGTERM')) setTimeout(() => signalGroup(pgid, 'SIGKILL'), KILL_GRACE_MS).unref()
+    }
+  }
+
+  close(): void {
+    this.channel.close()
   }
 }

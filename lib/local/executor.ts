@@ -14,6 +14,7 @@ import type { Job } from '../core/job.js'
 import { Heartbeat } from '../core/owner.js'
 import { JobPaths, submittedPath } from '../core/paths.js'
 import { CHECKPOINTED, CURRENT, WARNED, type RunReply, type RunRequest } from '../core/protocol.js'
+import { GroupKiller } from '../helpers/process-group.js'
 import { LocalArray, type Chunk, type ChunkRunner } from './array.js'
 import { runInProcess } from './process.js'
 import { newArrayId } from '../core/ids.js'
@@ -53,6 +54,8 @@ export class LocalExecutor extends Executor<LocalParameters> implements ChunkRun
   /** tells other processes that this one still runs its arrays (see lib/core/owner.ts) */
   private readonly heartbeat = new Heartbeat()
   readonly taskTimes = new Map<string, number>()
+  /** process groups of commands that jobs on the pool threads run (see lib/helpers/process-group.ts) */
+  private readonly groups = new GroupKiller()
   /** the processes of running jobs (isolation: 'process'), killed when this process exits */
   private readonly children = new Set<ChildProcess>()
 
@@ -156,7 +159,12 @@ export class LocalExecutor extends Executor<LocalParameters> implements ChunkRun
     const run = this.isolated ? runInProcess(chunk, req, this.params.memGb, this.children) : this.getPool().run(req, { signal: chunk.abort.signal })
     run.then(
       (reply) => this.finish(chunk, () => chunk.array.completed(chunk, reply)),
-      (error: unknown) => this.finish(chunk, () => chunk.array.interrupted(chunk, error)),
+      (error: unknown) => {
+        // commands the stopped thread started (runCommand) go with it, even before their watchdog runs
+        const ids = new Set(chunk.array.jobs.slice(chunk.first, chunk.first + chunk.count).map((j) => j.jobId))
+        this.groups.killJobs((jobId) => ids.has(jobId))
+        this.finish(chunk, () => chunk.array.interrupted(chunk, error))
+      },
     )
   }
 
@@ -219,6 +227,7 @@ export class LocalExecutor extends Executor<LocalParameters> implements ChunkRun
     if (this.watchdog) clearInterval(this.watchdog)
     this.watchdog = null
     this.heartbeat.stop()
+    this.groups.close()
     const pool = this.pool
     this.pool = null
     await pool?.destroy()
