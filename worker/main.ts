@@ -9,20 +9,10 @@
 import { parseArgs } from 'node:util'
 import { pathToFileURL } from 'node:url'
 import fs from 'node:fs'
-import {
-  encodeOutcome,
-  encodeRecord,
-  FORMAT_VERSION,
-  readCheckpoint,
-  readSubmission,
-  writeAtomic,
-  writeResultFile,
-  type CheckpointRecord,
-  type SubmissionRecord,
-} from '../lib/core/format.js'
+import { encodeOutcome, readCheckpoint, readSubmission, writeResultFile, type CheckpointRecord, type SubmissionRecord } from '../lib/core/format.js'
 import { JobPaths, makeJobId, resultsPath, submittedPath } from '../lib/core/paths.js'
+import { writeCheckpoint } from '../lib/core/checkpoint.js'
 import { checkpointOf } from '../lib/core/task.js'
-import { encodeValue } from '../lib/core/values.js'
 import { decide, isTimeLimitWarning, readCounts, settingsFromEnv, writeCounts, type RequeueCounts, type RequeueSettings } from './requeue.js'
 import { abandonRun, runningTask, runTasks } from './run.js'
 
@@ -176,20 +166,7 @@ async function requeue(jobId: string): Promise<void> {
 }
 
 async function saveCheckpoint(paths: JobPaths, nonce: string, checkpoint: (...args: unknown[]) => unknown, args: unknown[]): Promise<void> {
-  const newArgs = await checkpoint(...args)
-  if (!Array.isArray(newArgs)) throw new TypeError(`the checkpoint of job ${paths.jobId} must return the arguments to re-run with, as an array`)
-  const { value, marked } = encodeValue(newArgs, `the arguments returned by the checkpoint of job ${paths.jobId}`)
-  const record: CheckpointRecord = {
-    format: 'submitit-ts/checkpoint',
-    version: FORMAT_VERSION,
-    node: process.version,
-    jobId: paths.jobId,
-    nonce,
-    args: value as unknown[],
-    marked,
-    at: Date.now(),
-  }
-  writeAtomic(paths.checkpoint, encodeRecord(record))
+  writeCheckpoint(paths, nonce, await checkpoint(...args))
   console.error(`submitit-ts worker: checkpoint saved to ${paths.checkpoint}`)
 }
 
