@@ -5,10 +5,8 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { attachJob } from './attach.js'
-import { cachedGet } from './cache.js'
-import { findChunkFile } from './chunk-listing.js'
 import { FINAL_STATES, readResult, readSubmission, worstState, type FinalState, type ResultRecord, type SubmissionRecord } from './format.js'
-import type { Job, JobState } from './job.js'
+import { resultRecordOf, type Job, type JobState } from './job.js'
 import { EXT, JobPaths, makeJobId, parseJobId, submittedPath } from './paths.js'
 
 /** An element has no outcome on disk yet (in ArrayScan.states). */
@@ -40,22 +38,6 @@ export interface JobInfo {
   tasks: TaskTiming[]
 }
 
-const records = new Map<string, ResultRecord>()
-
-/** The result record holding task `task` of a job, and the element's place in it. */
-function recordOf(paths: JobPaths, task: number, nonce: string): { record: ResultRecord; k: number } | undefined {
-  let file = paths.resultFile(task)
-  if (!fs.existsSync(file)) {
-    if (paths.index === null) return undefined
-    const chunk = findChunkFile(paths.arrayFolder, paths.arrayId, paths.index, task)
-    if (!chunk) return undefined
-    file = chunk
-  }
-  const record = cachedGet(records, file, 64, readResult)
-  if (record.nonce !== nonce) return undefined
-  return { record, k: (paths.index ?? 0) - record.first }
-}
-
 /** The state of a job with where and when each of its tasks ran (as far as its result files say). */
 export function jobInfo(job: Job<unknown>): JobInfo {
   const info: JobInfo = { jobId: job.jobId, state: job.state, tasks: [] }
@@ -63,7 +45,7 @@ export function jobInfo(job: Job<unknown>): JobInfo {
   if (reason) info.reason = reason
   for (let t = 0; t < job.numTasks; t++) {
     const timing: TaskTiming = { rank: t }
-    const found = recordOf(job.paths, t, job.nonce)
+    const found = resultRecordOf(job.paths, t, job.nonce)
     if (found) {
       const { record, k } = found
       timing.state = FINAL_STATES[record.states[k]]

@@ -85,10 +85,11 @@ export interface JobSubmission {
 const records = new Map<string, ResultRecord>()
 
 /**
- * Reads task `task`'s outcome from disk; undefined when there is no result file yet, or only one
- * left by another submission (a reused job id): `nonce` is the submission's.
+ * The result record holding task `task` of a job, and the element's place in it; undefined when
+ * there is no result file yet, or only one left by another submission (a reused job id): `nonce`
+ * is the submission's.
  */
-export function readOutcome(paths: JobPaths, task: number, nonce: string): KnownOutcome | undefined {
+export function resultRecordOf(paths: JobPaths, task: number, nonce: string): { record: ResultRecord; k: number } | undefined {
   let file = paths.resultFile(task)
   if (!fs.existsSync(file)) {
     if (paths.index === null) return undefined
@@ -97,10 +98,17 @@ export function readOutcome(paths: JobPaths, task: number, nonce: string): Known
     if (!chunk) return undefined
     file = chunk
   }
+  // a job's own file is read afresh; chunk files, shared by many jobs, once
   const record = file.endsWith(`${paths.jobId}_${task}_result.v8`) ? readResult(file) : cachedGet(records, file, 64, readResult)
   if (record.nonce !== nonce) return undefined
-  const outcome = outcomeAt(record, (paths.index ?? 0) - record.first)
-  return outcome && { outcome, marked: record.marked }
+  return { record, k: (paths.index ?? 0) - record.first }
+}
+
+/** Reads task `task`'s outcome from disk (see resultRecordOf). */
+export function readOutcome(paths: JobPaths, task: number, nonce: string): KnownOutcome | undefined {
+  const found = resultRecordOf(paths, task, nonce)
+  const outcome = found && outcomeAt(found.record, found.k)
+  return outcome && { outcome, marked: found!.record.marked }
 }
 
 export class Job<R> {
