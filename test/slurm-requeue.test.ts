@@ -10,7 +10,7 @@ import { FailedJobError } from '../dist/lib/index.js'
 import { SlurmExecutor } from '../dist/lib/slurm/executor.js'
 import { makeBatchScript } from '../dist/lib/slurm/script.js'
 import { slurmTimeSeconds } from '../dist/lib/slurm/params.js'
-import { decide, isTimeLimitWarning } from '../dist/worker/requeue.js'
+import { decide, isTimeLimitWarning } from '../dist/lib/slurm/requeue.js'
 import { resumableCount } from '../dist/fixtures/tasks.js'
 import { restartsAfter } from '../dist/fixtures/slurm-tasks.js'
 import { plainEnv } from './helpers.js'
@@ -122,7 +122,7 @@ t.test('time limit once the requeues allowed are spent: the job ends TIMEOUT, it
   t.equal(e?.state, 'TIMEOUT')
   t.match(
     e?.message,
-    /ended as TIMEOUT: JobTimeoutError: job 1000 reached its time limit again after 2 requeue\(s\) for time limits, the most allowed \(maxNumTimeout: 2\)/,
+    /ended as TIMEOUT: TimeoutError: job 1000 reached its time limit again after 2 requeue\(s\) for time limits, the most allowed \(maxNumTimeout: 2\)/,
   )
   t.ok(fs.existsSync(n.job.paths.checkpoint), 'the last checkpoint is saved all the same')
 })

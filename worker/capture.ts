@@ -4,8 +4,12 @@
 import fs from 'node:fs'
 import path from 'node:path'
 
-/** 'files': logs only (pool threads); 'tee': logs and the console (debug); 'none': leave as is (CLI). */
-export type CaptureMode = 'files' | 'tee' | 'none'
+/**
+ * 'files': logs only (pool threads); 'tee': logs and the console (debug); 'none': leave as is;
+ * 'fds': straight to the process's stdout and stderr, synchronously (a task's thread on a node, whose
+ * streams the batch script points at its logs: nothing is left in a buffer when the job is requeued).
+ */
+export type CaptureMode = 'files' | 'tee' | 'none' | 'fds'
 
 class LazyFile {
   private fd: number | null = null
@@ -56,6 +60,10 @@ const noop = (): void => {}
  */
 export function captureOutput(mode: CaptureMode, stdoutFile: () => string, stderrFile: () => string, stderrToStdout = false): () => void {
   if (mode === 'none') return noop
+  if (mode === 'fds') {
+    writeToFds()
+    return noop
+  }
   if (!patched) {
     patch(process.stdout, (s) => s.out)
     patch(process.stderr, (s) => s.err)
@@ -68,5 +76,37 @@ export function captureOutput(mode: CaptureMode, stdoutFile: () => string, stder
     if (sink === mine) sink = null
     mine.out.close()
     mine.err.close()
+  }
+}
+
+let toFds = false
+
+/** Every write of this thread to process.stdout/stderr goes to fd 1/2 at once (see 'fds'). */
+function writeToFds(): void {
+  if (toFds) return
+  toFds = true
+  for (const [stream, fd] of [
+    [process.stdout, 1],
+    [process.stderr, 2],
+  ] as const) {
+    stream.write = ((chunk: string | Uint8Array, ...rest: unknown[]): boolean => {
+      writeAllSync(fd, typeof chunk === 'string' ? Buffer.from(chunk) : chunk)
+      const cb = rest.find((x) => typeof x === 'function') as (() => void) | undefined
+      cb?.()
+      return true
+    }) as typeof stream.write
+  }
+}
+
+/** fs.writeSync may write part of it, or meet EAGAIN on a non-blocking pipe: write it all. */
+function writeAllSync(fd: number, bytes: Uint8Array): void {
+  let done = 0
+  while (done < bytes.length) {
+    try {
+      done += fs.writeSync(fd, bytes, done)
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') return // the log is gone: the task goes on
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1)
+    }
   }
 }

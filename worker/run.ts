@@ -9,6 +9,7 @@ import { JobPaths, makeJobId, resultsPath } from '../lib/core/paths.js'
 import {
   CANCEL_FLAG,
   CHECKPOINTED,
+  claimResult,
   CURRENT,
   DONE_FLAG,
   FLAGS,
@@ -172,15 +173,10 @@ export function abandonRun(): void {
   inFlight = null
 }
 
-/** What the element running now runs, for a checkpoint (see worker/main.ts). */
-export function runningTask(): { jobId: string; fn: (...args: unknown[]) => unknown; args: unknown[] } | undefined {
-  const current = inFlight?.current
-  return current?.fn && current.args ? { jobId: current.jobId, fn: current.fn, args: current.args } : undefined
-}
-
 /** Writes the chunk's outcomes as one result file (its partial files removed). */
 function writeResults(run: InFlight): { file: string; bytes: Uint8Array; failures: number } {
   const { sub, req } = run
+  if (req.gated && req.memory) claimResult(req.memory.control)
   const file = resultsPath(sub.folder, sub.arrayId, sub.isArray, req.first, run.outcomes.length, req.task)
   const { record, bytes } = writeResultFile(sub, file, req.first, req.task, run.outcomes, run.marked, run.times)
   for (const segment of run.segments) if (segment !== file) removeQuietly(segment)
@@ -224,6 +220,7 @@ function installGuards(): void {
     )
     run.outcomes.push(crash.outcome)
     run.marked ||= crash.marked
+    if (run.req.gated && run.req.memory) claimResult(run.req.memory.control)
     flush(run)
   })
 }
@@ -238,26 +235,42 @@ function runOne(
   run: InFlight,
 ): Outcome | Promise<Outcome> {
   const { tasksPerNode, nodes } = sub.params
-  const env = new JobEnvironment({
-    backend: sub.backend,
-    jobId,
-    arrayJobId: sub.arrayId,
-    arrayTaskId: sub.isArray ? index : null,
-    numTasks: tasksPerNode * nodes,
-    numNodes: nodes,
-    node: req.node ?? Math.floor(req.task / tasksPerNode),
-    globalRank: req.task,
-    localRank: req.localRank ?? req.task % tasksPerNode,
-    folderTemplate: sub.folder,
-    restarts: req.restarts ?? 0,
-    nonce: sub.nonce,
-  })
-  const restore = captureOutput(
+  const control = req.memory?.control
+  let unwatch: (() => void) | undefined
+  const warning = control && {
+    warned: () => Atomics.load(control, WARNED) === index,
+    watch: () => {
+      unwatch ??= watchWarning(control, run, env, index)
+    },
+    checkpointed: () => Atomics.store(control, CHECKPOINTED, index),
+  }
+  const env = new JobEnvironment(
+    {
+      backend: sub.backend,
+      jobId,
+      arrayJobId: sub.arrayId,
+      arrayTaskId: sub.isArray ? index : null,
+      numTasks: tasksPerNode * nodes,
+      numNodes: nodes,
+      node: req.node ?? Math.floor(req.task / tasksPerNode),
+      globalRank: req.task,
+      localRank: req.localRank ?? req.task % tasksPerNode,
+      folderTemplate: sub.folder,
+      restarts: req.restarts ?? 0,
+      nonce: sub.nonce,
+    },
+    warning,
+  )
+  const stopCapture = captureOutput(
     req.capture,
     () => env.paths.stdout(req.task),
     () => env.paths.stderr(req.task),
     sub.params.stderrToStdout,
   )
+  const restore = () => {
+    unwatch?.()
+    stopCapture()
+  }
   const failed = (error: unknown): Outcome => {
     if (error instanceof Error) {
       // the stack goes to the task's stderr log too (on a node: the Slurm log), as an uncaught error's would
@@ -271,13 +284,10 @@ function runOne(
     crash ??= new Promise<never>((_, reject) => {
       run.current = { ...run.current!, fail: reject }
     })
-    const unwatch = sub.fns[sub.fnIndex[index]].checkpoint ? watchWarning(req, run, env, index) : undefined
+    if (sub.fns[sub.fnIndex[index]].checkpoint) warning?.watch()
     return Promise.race([p, crash])
       .then((v) => ({ state: 'COMPLETED', value: v }) as Outcome, failed)
-      .finally(() => {
-        unwatch?.()
-        restore()
-      })
+      .finally(restore)
   }
   run.current = { jobId, fail: () => {} }
   let value: unknown
@@ -311,25 +321,32 @@ function runOne(
 
 /** A requeued job runs with the arguments its checkpoint saved, if it saved any for this submission. */
 function resumeArgs(env: JobEnvironment): { args: unknown[]; marked: boolean } | undefined {
-  const saved = readCheckpointOf(env.paths, env.nonce!)
+  let saved: ReturnType<typeof readCheckpointOf>
+  try {
+    saved = readCheckpointOf(env.paths, env.nonce!)
+  } catch (e) {
+    process.stderr.write(`submitit-ts: job ${env.jobId} ignores its checkpoint ${env.paths.checkpoint}: ${(e as Error).message}\n`)
+    return undefined // not one this version can read: the job starts from scratch
+  }
   if (!saved) return undefined
   process.stderr.write(`submitit-ts: job ${env.jobId} resumes from its checkpoint of ${new Date(saved.at).toISOString()}\n`)
   return saved
 }
 
 /**
- * A local job past its time is warned through the shared memory (WARNED), as a node is with SIGUSR2:
- * the task's checkpoint function is called with its arguments, the arguments it returns are saved,
- * and the executor, told by CHECKPOINTED, stops the thread and requeues the job. (A busy synchronous
- * task never lets this timer run: it is stopped after a grace, and requeued only from what it saved
- * itself with saveCheckpoint().)
+ * A job that will end is warned through the shared memory (WARNED): a local job past its time by the
+ * executor, a Slurm job by the node's main thread on SIGUSR2. Its environment's signal is aborted, and
+ * the task's checkpoint function, if any, is called with its arguments; the arguments it returns are
+ * saved, and CHECKPOINTED tells the executor (or the node) to stop the job and requeue it. (A busy
+ * synchronous task never lets this timer run: it is stopped after a grace, and requeued only from
+ * what it saved itself with saveCheckpoint().) Runs only for tasks with a checkpoint, or that asked
+ * for JobEnvironment.signal.
  */
-function watchWarning(req: RunRequest, run: InFlight, env: JobEnvironment, index: number): () => void {
-  const control = req.memory?.control
-  if (!control) return () => {}
+function watchWarning(control: Int32Array, run: InFlight, env: JobEnvironment, index: number): () => void {
   const timer = setInterval(() => {
     if (Atomics.load(control, WARNED) !== index) return
     clearInterval(timer)
+    env.notifyWarned()
     const running = run.current
     const checkpoint = running?.fn && checkpointOf(running.fn)
     if (!checkpoint) return
@@ -394,13 +411,4 @@ function sendableError(error: unknown, why: Error): Error {
   }
   copy.unsendable = `left out, as they cannot be sent: ${dropped.join(', ')}`
   return copy
-}
-
-/** Used by the CLI: the submission may appear a moment after the job starts (see the Slurm backend). */
-export async function waitForFile(file: string, timeoutMs: number): Promise<void> {
-  const end = Date.now() + timeoutMs
-  while (!fs.existsSync(file)) {
-    if (Date.now() > end) throw new Error(`submission file ${file} did not appear within ${timeoutMs / 1000} s`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
 }

@@ -37,10 +37,13 @@ export function readCheckpointOf(paths: JobPaths, nonce: string): CheckpointReco
 /**
  * Called by a running task: if the job is stopped (time limit, preemption) before it ends, it is
  * requeued and runs again with these arguments, as with a `checkpoint` function, but saved ahead
- * of time — what a busy task that cannot answer a warning does every so often.
+ * of time — what a busy task that cannot answer a warning does every so often, or when it sees
+ * JobEnvironment.current().warned (the job is then requeued at once).
  */
 export function saveCheckpoint(...args: unknown[]): void {
   const env = JobEnvironment.maybe()
   if (!env?.nonce) throw new Error('saveCheckpoint() is called from inside a running task')
   writeCheckpoint(env.paths, env.nonce, args)
+  // saved after the warning came: the job need not wait for its checkpoint function any longer
+  if (env.warned) env.notifyCheckpointed()
 }

@@ -83,6 +83,16 @@ function expandRanges(spec: string, list: string): string[] {
   return out
 }
 
+/** How a job's runner tells a task that its job was warned (see JobEnvironment.warned). @internal */
+export interface WarningSource {
+  /** is the job warned now? (cheap: read by a busy task's loop) */
+  warned(): boolean
+  /** start looking for the warning, calling notifyWarned() on the environment when it comes */
+  watch(): void
+  /** the task saved its checkpoint after the warning (saveCheckpoint): the job may be requeued now */
+  checkpointed(): void
+}
+
 export class JobEnvironment implements JobEnvironmentInfo {
   readonly backend!: BackendName
   readonly jobId!: string
@@ -97,9 +107,42 @@ export class JobEnvironment implements JobEnvironmentInfo {
   readonly restarts!: number
   readonly nonce?: string
   readonly hostname = HOSTNAME
+  readonly #warning?: WarningSource
+  #controller?: AbortController
 
-  constructor(info: JobEnvironmentInfo) {
+  constructor(info: JobEnvironmentInfo, warning?: WarningSource) {
     Object.assign(this, info)
+    this.#warning = warning
+  }
+
+  /**
+   * True once the job is warned that it will end: Slurm's SIGUSR2 (a time limit near, a preemption)
+   * on rank 0, or a local job past its timeoutMin. A busy task may poll it between steps, save what it
+   * needs (saveCheckpoint) and return or throw; the task's `checkpoint` function, if it has one, is
+   * called when the task yields. Always false on the DebugExecutor (no time limit there).
+   */
+  get warned(): boolean {
+    return this.#warning?.warned() ?? false
+  }
+
+  /** An AbortSignal aborted when the job is warned (see warned), for tasks that await. */
+  get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController()
+      if (this.warned) this.notifyWarned()
+      else this.#warning?.watch()
+    }
+    return this.#controller.signal
+  }
+
+  /** Called by saveCheckpoint() once the job is warned. @internal */
+  notifyCheckpointed(): void {
+    this.#warning?.checkpointed()
+  }
+
+  /** Called by the runner when the warning comes. @internal */
+  notifyWarned(): void {
+    this.#controller?.abort(new Error(`job ${this.jobId} was warned that it will end (time limit or preemption)`))
   }
 
   /**

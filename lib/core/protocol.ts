@@ -31,6 +31,11 @@ export interface RunRequest {
   /** run the (single) element with the arguments of its checkpoint file: a requeued job */
   resume?: boolean
   /**
+   * The chunk's result may be held back (see holdResult): the worker claims it before writing it.
+   * Set on a node, where a requeue decided while the task ends must not leave a result behind.
+   */
+  gated?: boolean
+  /**
    * This thread or process runs only jobs (a pool thread, the CLI): an uncaught error fails the job
    * it came from, and an exit saves the outcomes so far before the thread goes.
    */
@@ -53,7 +58,8 @@ export const CURRENT = 0 // index of the element running now, -1 between element
 export const FLUSHED = 1 // how many outcomes (from the chunk's first) are in partial result files
 export const WARNED = 2 // set by the executor: this element is past its time, checkpoint it (-1: none)
 export const CHECKPOINTED = 3 // set by the worker: this element's checkpoint is saved (-1: none)
-export const FLAGS = 4 // control[FLAGS + k]: one of the flags below, for element first+k
+export const GATE = 4 // who writes the chunk's result: see claimResult/holdResult (a node's requeue)
+export const FLAGS = 5 // control[FLAGS + k]: one of the flags below, for element first+k
 export const PENDING_FLAG = 0
 export const CANCEL_FLAG = 1 // set by the executor: skip it
 export const DONE_FLAG = 2 // set by the worker: it has run, its outcome is in the arena
@@ -84,6 +90,33 @@ export function chunkMemory(count: number): ChunkMemory {
     startedAt: new Float64Array(buffer, controlBytes, 1),
     arena: new Uint8Array(buffer, controlBytes + 8, arenaBytes),
   }
+}
+
+// GATE values: nobody yet; the worker is writing the result; the result is held back (not written)
+const GATE_OPEN = 0
+const GATE_WRITING = 1
+const GATE_HELD = 2
+
+/**
+ * The worker, before it writes the chunk's result: waits while the result is held back. Returns
+ * when it may write (the holder released it); a holder that requeues the job ends the process instead.
+ */
+export function claimResult(control: Int32Array): void {
+  while (Atomics.compareExchange(control, GATE, GATE_OPEN, GATE_WRITING) === GATE_HELD) Atomics.wait(control, GATE, GATE_HELD)
+}
+
+/**
+ * The side that would requeue the job (or end it TIMEOUT): true when the worker's result is now
+ * held back, false when the worker is already writing it (the task ended first: keep its result).
+ */
+export function holdResult(control: Int32Array): boolean {
+  const was = Atomics.compareExchange(control, GATE, GATE_OPEN, GATE_HELD)
+  return was === GATE_OPEN || was === GATE_HELD
+}
+
+/** The requeue failed: the worker may write its result after all. */
+export function releaseResult(control: Int32Array): void {
+  if (Atomics.compareExchange(control, GATE, GATE_HELD, GATE_OPEN) === GATE_HELD) Atomics.notify(control, GATE)
 }
 
 const END = (count: number, k: number) => FLAGS + count + k

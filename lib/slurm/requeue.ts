@@ -1,5 +1,5 @@
 // What a Slurm job does when it is warned that it will end (SIGUSR2): tell a time limit from a
-// preemption, and decide whether to checkpoint and requeue. Pure decisions here; worker/main.ts acts.
+// preemption, and decide whether to checkpoint and requeue. Pure decisions here; ./node.ts acts.
 //
 // As submitit does, the two are told apart by how long the job has run against its time limit:
 // Slurm sends the warning signalDelayS before the limit (up to ~60 s earlier: its timing is coarse,
@@ -8,8 +8,8 @@
 // (submitit uses min(80 %, limit - 10 min) of the limit, as it does not know the signal delay.)
 import fs from 'node:fs'
 import path from 'node:path'
-import { writeAtomic } from '../lib/core/format.js'
-import type { JobPaths } from '../lib/core/paths.js'
+import { writeAtomic } from '../core/format.js'
+import type { JobPaths } from '../core/paths.js'
 
 /** What the batch script tells the worker (see lib/slurm/script.ts, requeueEnv). */
 export interface RequeueSettings {
@@ -21,12 +21,21 @@ export interface RequeueSettings {
   maxNumTimeout: number
   /** when this run of the job started (epoch seconds), from the batch shell */
   startedAtS?: number
+  /** how long a warned task has to answer with its checkpoint before the job is requeued without it */
+  checkpointGraceS: number
 }
 
 /** Slack beyond signalDelayS: Slurm may send the warning up to ~60 s early. */
 export const WARNING_SLACK_S = 90
 
 export const DEFAULT_MAX_NUM_TIMEOUT = 3
+
+/**
+ * A task answers its checkpoint when it yields to the event loop; a busy one may never. After this,
+ * the job is requeued from what it saved itself (saveCheckpoint) or from scratch, well before Slurm's
+ * kill (the warning comes 90 s before the limit by default). SUBMITIT_CHECKPOINT_GRACE_S changes it.
+ */
+export const DEFAULT_CHECKPOINT_GRACE_S = 30
 
 export function settingsFromEnv(env: NodeJS.ProcessEnv): RequeueSettings {
   const num = (v: string | undefined) => (v === undefined || v === '' || !Number.isFinite(Number(v)) ? undefined : Number(v))
@@ -35,6 +44,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv): RequeueSettings {
     signalDelayS: num(env.SUBMITIT_SIGNAL_DELAY_S),
     maxNumTimeout: num(env.SUBMITIT_MAX_NUM_TIMEOUT) ?? DEFAULT_MAX_NUM_TIMEOUT,
     startedAtS: num(env.SUBMITIT_JOB_START),
+    checkpointGraceS: num(env.SUBMITIT_CHECKPOINT_GRACE_S) ?? DEFAULT_CHECKPOINT_GRACE_S,
   }
 }
 
