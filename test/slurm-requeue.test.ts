@@ -13,6 +13,8 @@ import { slurmTimeSeconds } from '../dist/lib/slurm/params.js'
 import { decide, isTimeLimitWarning } from '../dist/lib/slurm/requeue.js'
 import { resumableCount } from '../dist/fixtures/tasks.js'
 import { restartsAfter } from '../dist/fixtures/slurm-tasks.js'
+import { awaitsWarning, busyCount, exhaustsHeap, slowCheckpoint } from '../dist/fixtures/busy-tasks.js'
+import { readCheckpoint } from '../dist/lib/core/format.js'
 import { plainEnv } from './helpers.js'
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..')
@@ -164,4 +166,95 @@ t.test('time limit, without a checkpoint: not requeued, the task goes on', async
   t.same(n.requeued(), [])
   t.equal(await n.job.result(), 0, 'it finished in the time left')
   t.match(n.stderr(), /a timed-out job is not requeued; it goes on/)
+})
+
+// Issue 8 item 9: the task runs in a thread, so a busy one is warned too (the main thread gets SIGUSR2)
+const graceOf2s = { ...earlyInAnHour, SUBMITIT_CHECKPOINT_GRACE_S: '2' }
+const savedArgs = (file: string) => readCheckpoint(file).args
+
+t.test('a busy task that never yields nor saves: preempted, requeued from scratch after the grace', async (t) => {
+  const n = await node(t, (ex) => ex.submit(busyCount, 100_000, 0, 50, 0, false), graceOf2s)
+  await n.started()
+  n.child.kill('SIGUSR2')
+  t.equal(await n.exited, 0, n.stderr())
+  t.same(n.requeued(), ['1000'], 'requeued although the task never answered')
+  t.match(
+    n.stderr(),
+    /the job is preempted[\s\S]*did not answer its checkpoint within 2 s[\s\S]*requeueing job 1000 \(no checkpoint: it starts again from scratch/,
+  )
+  t.notOk(fs.existsSync(n.job.paths.resultFile(0)), 'no result: the job is not over')
+})
+
+t.test('a busy task that saves every few steps: its first save after the warning requeues it, from there', async (t) => {
+  const n = await node(t, (ex) => ex.submit(busyCount, 100_000, 0, 50, 5, false), { ...earlyInAnHour, SUBMITIT_CHECKPOINT_GRACE_S: '600' })
+  await n.started()
+  n.child.kill('SIGUSR2')
+  t.equal(await n.exited, 0, n.stderr())
+  t.same(n.requeued(), ['1000'])
+  t.notMatch(n.stderr(), /did not answer/, 'no grace waited')
+  t.match(n.stderr(), /requeueing job 1000 \(it resumes from its checkpoint/)
+  const from = savedArgs(n.job.paths.checkpoint)[1] as number
+  t.ok(from >= 5 && from % 5 === 0, `the rerun resumes from its own last save (step ${from})`)
+})
+
+t.test('a busy task that polls JobEnvironment.warned and saves: requeued at once, from where it was warned', async (t) => {
+  const n = await node(t, (ex) => ex.submit(busyCount, 100_000, 0, 50, 0, true), { ...earlyInAnHour, SUBMITIT_CHECKPOINT_GRACE_S: '600' })
+  await n.started()
+  n.child.kill('SIGUSR2')
+  t.equal(await n.exited, 0, n.stderr())
+  t.same(n.requeued(), ['1000'])
+  t.notMatch(n.stderr(), /did not answer/, 'no grace waited: the save told the node')
+  const warnedAfter = Number(/warned after step (\d+)/.exec(n.stdout())?.[1])
+  t.equal(savedArgs(n.job.paths.checkpoint)[1], warnedAfter + 1, 'saved where it was warned')
+})
+
+t.test('a busy task at its time limit that saved nothing: requeued after the grace, from scratch', async (t) => {
+  const n = await node(t, (ex) => ex.submit(busyCount, 30, 0, 50, 0, false), { ...nearLimit, SUBMITIT_CHECKPOINT_GRACE_S: '1' })
+  await n.started()
+  n.child.kill('SIGUSR2')
+  t.equal(await n.exited, 0, n.stderr())
+  // it has a checkpoint function: requeued after the grace, from scratch (it saved nothing)
+  t.same(n.requeued(), ['1000'])
+  t.match(n.stderr(), /no checkpoint: it starts again from scratch/)
+})
+
+t.test('JobEnvironment.signal is aborted when the job is warned', async (t) => {
+  const n = await node(t, (ex) => ex.submit(awaitsWarning, 60_000), nearLimit)
+  await n.started()
+  n.child.kill('SIGUSR2')
+  t.equal(await n.exited, 0, n.stderr())
+  t.same(await n.job.result(), { aborted: true, reason: 'job 1000 was warned that it will end (time limit or preemption)' })
+  t.same(n.requeued(), [], 'no checkpoint, a time limit: not requeued')
+})
+
+t.test('the task ends while its checkpoint is taken: its result stands, the job is not requeued', async (t) => {
+  // the checkpoint function is called when the task yields; the task ends before it returns
+  const n = await node(t, (ex) => ex.submit(slowCheckpoint, 300, 3000), earlyInAnHour)
+  await n.started()
+  n.child.kill('SIGUSR2')
+  t.equal(await n.exited, 0, n.stderr())
+  t.same(n.requeued(), [])
+  t.equal(await n.job.result(), 'done', 'the value of its only run')
+  t.match(n.stderr(), /the task ended meanwhile: its result stands/)
+})
+
+t.test('the task ends while the requeue is under way: no result is written, the rerun gives it', async (t) => {
+  const n = await node(t, (ex) => ex.submit(resumableCount, 8, 0, 100), { ...earlyInAnHour, FAKE_REQUEUE_DELAY_S: '3' })
+  await n.started()
+  n.child.kill('SIGUSR2')
+  t.equal(await n.exited, 0, n.stderr())
+  t.match(n.stdout(), /step 7/, 'the task ended during the requeue')
+  t.same(n.requeued(), ['1000'])
+  t.notOk(fs.existsSync(n.job.paths.resultFile(0)), 'its result was held back: the requeued run writes the only one')
+})
+
+t.test('the thread dying without an outcome fails the job, it does not vanish', async (t) => {
+  const n = await node(t, (ex) => ex.submit(exhaustsHeap, 1), { ...earlyInAnHour, SLURM_MEM_PER_NODE: '150' })
+  t.equal(await n.exited, 1, n.stderr())
+  const e = (await n.job.result().then(
+    () => null,
+    (err: Error) => err,
+  )) as FailedJobError | null
+  t.type(e, FailedJobError)
+  t.match(e?.message, /WorkerCrashError: the thread running job 1000 died/)
 })

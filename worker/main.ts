@@ -15,7 +15,7 @@ import { encodeOutcome, readSubmission, writeResultFile, type SubmissionRecord }
 import { WorkerCrashError } from '../lib/core/job-errors.js'
 import { JobPaths, makeJobId, resultsPath, submittedPath } from '../lib/core/paths.js'
 import { chunkMemory, type RunReply, type RunRequest } from '../lib/core/protocol.js'
-import { onWarning, slurmIds, type WarnedJob } from '../lib/slurm/node.js'
+import { heapLimitMb, onWarning, slurmIds, type WarnedJob } from '../lib/slurm/node.js'
 import { settingsFromEnv } from '../lib/slurm/requeue.js'
 import type { FromThread } from './thread.js'
 
@@ -122,6 +122,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
       restarts: ids.restarts,
     },
     job.sub,
+    heapLimitMb(env),
   )
   return reply.failures > 0 ? 1 : 0
 }
@@ -131,9 +132,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
  * outside the task) fails the job with a WorkerCrashError, unless it saved an outcome first (a task
  * calling process.exit does).
  */
-function runInThread(req: RunRequest, sub: SubmissionRecord): Promise<RunReply> {
+function runInThread(req: RunRequest, sub: SubmissionRecord, heapMb: number | undefined): Promise<RunReply> {
   return new Promise((resolve, reject) => {
-    const thread = new Worker(new URL('./thread.js', import.meta.url), { workerData: req })
+    const resourceLimits = heapMb === undefined ? undefined : { maxOldGenerationSizeMb: heapMb }
+    const thread = new Worker(new URL('./thread.js', import.meta.url), { workerData: req, resourceLimits })
     let answered = false
     let why = ''
     thread.on('message', (m: FromThread) => {
@@ -149,7 +151,8 @@ function runInThread(req: RunRequest, sub: SubmissionRecord): Promise<RunReply> 
       const file = resultsPath(sub.folder, sub.arrayId, sub.isArray, req.first, 1, req.task)
       const jobId = makeJobId(sub.arrayId, sub.isArray ? req.first : null)
       if (!fs.existsSync(file)) {
-        const error = new WorkerCrashError(`the thread running job ${jobId} died (exit code ${code})${why ? `: ${why}` : ''}`)
+        const limit = heapMb === undefined ? '' : ` (its heap limit: ${heapMb} MB, from the memory Slurm gives the task)`
+        const error = new WorkerCrashError(`the thread running job ${jobId} died (exit code ${code})${limit}${why ? `: ${why}` : ''}`)
         const { outcome, marked } = encodeOutcome({ state: 'FAILED', error }, `the result of job ${jobId}`)
         writeResultFile(sub, file, req.first, req.task, [outcome], marked)
         console.error(`submitit-ts worker: ${error.message}`)

@@ -21,6 +21,21 @@ export function slurmIds(env: NodeJS.ProcessEnv): { arrayId?: string; index?: st
   }
 }
 
+/**
+ * The heap the task's thread may use: 90 % of the memory Slurm gives each task (--mem per node shared
+ * by its tasks, or --mem-per-cpu times the task's CPUs), so that a task using too much fails with a
+ * clear error instead of being killed by the node's memory limit with the worker. Undefined when
+ * Slurm sets no limit.
+ */
+export function heapLimitMb(env: NodeJS.ProcessEnv): number | undefined {
+  const num = (v: string | undefined) => (v && Number.isFinite(Number.parseInt(v, 10)) ? Number.parseInt(v, 10) : undefined)
+  const perNode = num(env.SLURM_MEM_PER_NODE)
+  const perCpu = num(env.SLURM_MEM_PER_CPU)
+  const tasks = num(env.SLURM_NTASKS_PER_NODE) ?? 1
+  const mb = perNode !== undefined ? perNode / tasks : perCpu !== undefined ? perCpu * (num(env.SLURM_CPUS_PER_TASK) ?? 1) : undefined
+  return mb === undefined || mb <= 0 ? undefined : Math.max(64, Math.floor(mb * 0.9))
+}
+
 /** The running job, as the warning handler sees it. */
 export interface WarnedJob {
   paths: JobPaths
