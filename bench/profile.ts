@@ -1,7 +1,8 @@
 // Profiles the LocalExecutor hot path: one 100k trivial-task mapArray in a child run with --cpu-prof
 // (a profile per thread: the main thread and each pool thread), then prints where the self time goes,
-// by function and by file, for each thread.
-//   npm run build && node dist/bench/profile.js [--n 100000] [--top 25]
+// by function and by file, for each thread. With --latency N: N sequential submit → result round trips
+// (one job at a time, as a notebook loop) instead of the array.
+//   npm run build && node dist/bench/profile.js [--n 100000] [--latency 3000] [--dir /dev/shm] [--top 25]
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -60,8 +61,11 @@ export function summarize(p: CpuProfile, top: number): string {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { n: { type: 'string' }, top: { type: 'string' }, system: { type: 'string' } } })
-  const n = Number(values.n ?? 100_000)
+  const { values } = parseArgs({
+    options: { n: { type: 'string' }, top: { type: 'string' }, system: { type: 'string' }, latency: { type: 'string' }, dir: { type: 'string' } },
+  })
+  const latency = Number(values.latency ?? 0)
+  const n = latency > 0 ? 1 : Number(values.n ?? 100_000)
   const top = Number(values.top ?? 25)
   const dir = path.join(ROOT, 'bench', 'results', `profile-${new Date().toISOString().replace(/[:.]/g, '-')}`)
   fs.mkdirSync(dir, { recursive: true })
@@ -73,14 +77,21 @@ async function main(): Promise<void> {
     n,
     threads: os.availableParallelism(),
     inFlight: 64,
-    warmup: 1000,
+    warmup: latency > 0 ? 0 : 1000,
     reps: 1,
-    latencySamples: 0,
-    dir: os.tmpdir(),
+    latencySamples: latency,
+    dir: values.dir ?? os.tmpdir(),
     keepFiles: false,
   }
   const r = await child<LocalResult>('local.js', spec, 600_000, ['--cpu-prof', `--cpu-prof-dir=${dir}`])
-  console.log(`${spec.system}, ${n} trivial tasks: ${r.jobsPerSec.toFixed(0)} jobs/s under the profiler (mapArray returned after ${r.submitMs?.toFixed(1)} ms)`)
+  if (latency > 0)
+    console.log(
+      `${spec.system}, ${latency} sequential submit → result: median ${(1000 * r.latencyMedianMs!).toFixed(0)} µs, p90 ${(1000 * r.latencyP90Ms!).toFixed(0)} µs under the profiler`,
+    )
+  else
+    console.log(
+      `${spec.system}, ${n} trivial tasks: ${r.jobsPerSec.toFixed(0)} jobs/s under the profiler (mapArray returned after ${r.submitMs?.toFixed(1)} ms)`,
+    )
   const files = fs
     .readdirSync(dir)
     .filter((f) => f.endsWith('.cpuprofile'))

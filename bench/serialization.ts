@@ -92,26 +92,18 @@ function payloadValue(spec: SerializationSpec): unknown[] {
   }
 }
 
-// The record builders follow the library's current format (the result record changed shape once:
-// a list of outcomes, then two columns built by resultRecord()).
-const f = format as unknown as Record<string, unknown>
-type ResultRecordFn = (arrayId: string, first: number, task: number, outcomes: readonly Outcome[], marked: boolean) => ResultRecord
-type OutcomeAtFn = (record: ResultRecord, k: number) => Outcome | undefined
-
 function makeResultRecord(first: number, outcomes: Outcome[], marked: boolean): ResultRecord {
-  if (typeof f.resultRecord === 'function') return (f.resultRecord as ResultRecordFn)('bench', first, 0, outcomes, marked)
-  return { format: 'submitit-ts/result', version: 1, node: process.version, arrayId: 'bench', first, task: 0, marked, outcomes } as unknown as ResultRecord
+  return format.resultRecord({ arrayId: 'bench', nonce: 'bench' }, first, 0, outcomes, marked)
 }
 
 function outcomeAt(record: ResultRecord, k: number): Outcome {
-  if (typeof f.outcomeAt === 'function') return (f.outcomeAt as OutcomeAtFn)(record, k)!
-  return (record as unknown as { outcomes: Outcome[] }).outcomes[k]
+  return format.outcomeAt(record, k)!
 }
 
 function submissionRecord(args: unknown[][], marked: boolean): SubmissionRecord {
   return {
     format: 'submitit-ts/submission',
-    version: 1,
+    version: format.FORMAT_VERSION,
     node: process.version,
     backend: 'local',
     arrayId: 'bench',

@@ -124,6 +124,25 @@ function check(value: unknown, where: string | (() => string)): boolean {
       )
     }
   }
+  /**
+   * The own properties of an object v8 sends as a plain object: refuses what it would drop or turn
+   * into data (Symbol keys, non-enumerable properties, getters and setters), then walks the values.
+   * One descriptor per property, not getOwnPropertyDescriptors (7x slower: it builds an object).
+   */
+  const walkProperties = (obj: object): void => {
+    if (Object.getOwnPropertySymbols(obj).length > 0) return refuse(here(), 'has Symbol keys, which would be dropped', 'use string keys')
+    if (MARK in obj) return refuse(here(), `has the reserved key ${MARK}`, 'rename that key')
+    const names = Object.getOwnPropertyNames(obj)
+    for (let i = 0; i < names.length; i++) {
+      const k = names[i]
+      const d = Object.getOwnPropertyDescriptor(obj, k)
+      if (d === undefined) continue // removed meanwhile (a Proxy): v8 says so if it matters
+      if (d.get || d.set) return refuse(here(`.${k}`), 'is a getter or setter, which would arrive as a plain value', 'pass the value itself')
+      if (!d.enumerable) return refuse(here(`.${k}`), 'is a non-enumerable property, which would be dropped', 'make it enumerable or leave it out')
+      const item = d.value
+      if (typeof item === 'object' || typeof item === 'function' || typeof item === 'symbol') enter(item, `.${k}`)
+    }
+  }
   const walk = (v: unknown): void => {
     switch (typeof v) {
       case 'string':
@@ -141,6 +160,9 @@ function check(value: unknown, where: string | (() => string)): boolean {
     const obj = v as object
     visited.add(obj)
     const proto = Object.getPrototypeOf(obj)
+    // the common cases first: a plain object, a plain array (nothing below applies to them)
+    if (proto === Object.prototype) return walkProperties(obj)
+    if (proto === Array.prototype && Array.isArray(obj)) return walkItems(obj)
     if (isOpaque(obj, proto)) {
       if (ArrayBuffer.isView(obj)) {
         if (!KEPT_AS_IS.has(proto))
@@ -169,11 +191,7 @@ function check(value: unknown, where: string | (() => string)): boolean {
     if (obj instanceof SharedArrayBuffer) return refuse(here(), 'is a SharedArrayBuffer', 'copy it into an ArrayBuffer')
     if (Array.isArray(obj)) {
       if (proto !== Array.prototype) return refuse(here(), `is a ${typeName(obj)}`, 'subclasses of Array come back as plain arrays: pass a plain array')
-      for (let i = 0; i < obj.length; i++) {
-        const item = obj[i]
-        if (typeof item === 'object' || typeof item === 'function' || typeof item === 'symbol') enter(item, `[${i}]`)
-      }
-      return
+      return walkItems(obj)
     }
     if (obj instanceof Map) {
       if (proto !== Map.prototype) return refuse(here(), `is a ${typeName(obj)}`, 'subclasses of Map come back as plain Maps')
@@ -190,27 +208,22 @@ function check(value: unknown, where: string | (() => string)): boolean {
       for (const item of obj) enter(item, `.<item>`)
       return
     }
-    // a plain object, a null-prototype object, or an instance of some class
-    if (proto !== Object.prototype) {
-      if (proto !== null && !registeredClasses.has(proto.constructor)) {
-        const name = proto?.constructor?.name || 'TheClass'
-        return refuse(
-          here(),
-          `is an ${typeName(obj)}, which would arrive as a plain object without its methods`,
-          `mark the class with serializable(import.meta.url, ${name}) in the module that exports it, or pass a plain object`,
-        )
-      }
-      needsMarkers = true
+    // a null-prototype object, or an instance of some class
+    if (proto !== null && !registeredClasses.has(proto.constructor)) {
+      const name = proto?.constructor?.name || 'TheClass'
+      return refuse(
+        here(),
+        `is an ${typeName(obj)}, which would arrive as a plain object without its methods`,
+        `mark the class with serializable(import.meta.url, ${name}) in the module that exports it, or pass a plain object`,
+      )
     }
-    if (Object.getOwnPropertySymbols(obj).length > 0) return refuse(here(), 'has Symbol keys, which would be dropped', 'use string keys')
-    if (MARK in obj) return refuse(here(), `has the reserved key ${MARK}`, 'rename that key')
-    const descriptors = Object.getOwnPropertyDescriptors(obj)
-    for (const k in descriptors) {
-      const d = descriptors[k]
-      if (d.get || d.set) return refuse(here(`.${k}`), 'is a getter or setter, which would arrive as a plain value', 'pass the value itself')
-      if (!d.enumerable) return refuse(here(`.${k}`), 'is a non-enumerable property, which would be dropped', 'make it enumerable or leave it out')
-      const item = d.value
-      if (typeof item === 'object' || typeof item === 'function' || typeof item === 'symbol') enter(item, `.${k}`)
+    needsMarkers = true
+    walkProperties(obj)
+  }
+  const walkItems = (arr: unknown[]): void => {
+    for (let i = 0; i < arr.length; i++) {
+      const item = arr[i]
+      if (typeof item === 'object' || typeof item === 'function' || typeof item === 'symbol') enter(item, `[${i}]`)
     }
   }
   walk(value)
