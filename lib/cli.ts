@@ -2,9 +2,11 @@
 // The submitit-ts command: see and steer jobs from their folder, from any shell, while they run or
 // after, for local and Slurm jobs alike. One module per command in lib/cli/.
 import fs from 'node:fs'
+import { createRequire } from 'node:module'
+import path from 'node:path'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { pathToFileURL } from 'node:url'
-import './slurm/executor.js' // registers how to watch Slurm jobs
+import './backends.js' // the registry of backends (built-in ones listed there): how to watch each one's jobs
 import { clean } from './cli/clean.js'
 import { CliError, type Io } from './cli/common.js'
 import { cancel, logs, result, status, wait } from './cli/jobs.js'
@@ -12,6 +14,7 @@ import { list } from './cli/list.js'
 import { report } from './cli/report.js'
 import { rerunCommand } from './cli/rerun.js'
 import { watch } from './cli/watch.js'
+import { BackendError } from './core/errors.js'
 
 const USAGE = `usage: submitit-ts <command> <folder> [<id>...] [options]
 
@@ -37,7 +40,11 @@ commands:
 
 options:
   --json                           one JSON document on stdout (list, status, wait, result, logs, cancel, rerun, clean)
-  -h, --help                       this text`
+  -h, --help                       this text
+
+environment:
+  SUBMITIT_PLUGINS                 modules to import first, comma-separated (paths or package names):
+                                   each registers its backend (registerBackend) so that its jobs can be read`
 
 interface Command {
   /** how many positionals after the command: [min, max] */
@@ -76,6 +83,35 @@ function positive(text: string, name: string): number {
   const n = Number(text)
   if (!Number.isInteger(n) || n < 1) throw new CliError(`${name} takes a positive whole number, not '${text}'`, 2)
   return n
+}
+
+/**
+ * Imports the plugin modules SUBMITIT_PLUGINS names (comma-separated; a path, or a package resolved
+ * from the current directory): each registers its backend, so that the jobs it ran can be read.
+ */
+export async function loadPlugins(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const specs = (env.SUBMITIT_PLUGINS ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')
+  const require = createRequire(path.join(process.cwd(), 'noop.js'))
+  for (const spec of specs) {
+    const isPath = spec.startsWith('.') || path.isAbsolute(spec)
+    try {
+      let url: string
+      if (isPath) url = pathToFileURL(path.resolve(spec)).href
+      else {
+        try {
+          url = pathToFileURL(require.resolve(spec)).href
+        } catch {
+          url = spec // an ES-only package: let import() resolve it
+        }
+      }
+      await import(url)
+    } catch (e) {
+      throw new CliError(`SUBMITIT_PLUGINS: cannot load the plugin ${JSON.stringify(spec)}: ${(e as Error)?.message ?? String(e)}`, 2)
+    }
+  }
 }
 
 /** Runs one command; returns the exit code (0 ok, 1 failed or not found, 2 bad usage). */
@@ -120,8 +156,13 @@ export async function cli(argv: string[], out: (s: string) => void, err: (s: str
     return 2
   }
   try {
+    await loadPlugins()
     return await command.run(folder, ids, values, io)
   } catch (e) {
+    if (e instanceof BackendError) {
+      err(`submitit-ts ${name}: ${e.message}`)
+      return 1
+    }
     if (e instanceof CliError) {
       err(`submitit-ts ${name}: ${e.message}`)
       if (e.code === 2) err(`\n${USAGE}`)

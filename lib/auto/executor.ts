@@ -1,23 +1,26 @@
-// AutoExecutor: the same code on a laptop and on a cluster. It picks Slurm when sbatch is on the
-// PATH, else the LocalExecutor, and takes one set of parameters for all: generic names work
+// AutoExecutor: the same code on a laptop and on a cluster. It picks a backend from the registry
+// (lib/core/backends.ts): Slurm when sbatch is on the PATH, a plugin's scheduler when its check says
+// so, else the LocalExecutor; and takes one set of parameters for all: generic names work
 // everywhere, and any parameter can be given for one cluster alone with its prefix (slurmPartition,
-// slurmTimeoutMin, localMaxWorkers, debugTasksPerNode...), which wins over the generic one there.
-// Each cluster declares which generic names it understands and under which name of its own
-// (submitit's _equivalence_dict); the others are ignored there, so a script written for Slurm runs
-// unchanged on a laptop. Names and generic values are checked whatever the cluster.
-import fs from 'node:fs'
-import path from 'node:path'
-import { checkParameterNames, ParameterError } from '../core/errors.js'
+// slurmTimeoutMin, localMaxWorkers, debugTasksPerNode, pbsQueue...), which wins over the generic one
+// there. Each backend declares, in its parameter schema, which generic names it understands and under
+// which name of its own (submitit's _equivalence_dict); the others are ignored there, so a script
+// written for Slurm runs unchanged on a laptop. Names and generic values are checked whatever the cluster.
+import { BUILTIN_BACKENDS } from '../backends.js'
+import { type BackendDefinition, getBackend, listBackends } from '../core/backends.js'
+import { BackendError, checkParameterNames, ParameterError } from '../core/errors.js'
 import type { BatchOptions, CoreParameters, Delayed, Executor, Iterables, ParameterUpdate } from '../core/executor.js'
 import type { Job } from '../core/job.js'
+import { allSpecs, equivalences, GENERIC_NAMES, GENERIC_SPECS, type GenericName, hasKind, kindText, showValue } from '../core/params.js'
 import type { TaskLike } from '../core/task.js'
-import { DebugExecutor, type DebugParameters } from '../debug/executor.js'
-import { LocalExecutor, type LocalParameters } from '../local/executor.js'
-import { SlurmExecutor } from '../slurm/executor.js'
-import { SLURM_PARAMETER_NAMES, type SlurmParameters } from '../slurm/params.js'
+import type { DebugParameters } from '../debug/params.js'
+import type { LocalParameters } from '../local/params.js'
+import type { SlurmParameters } from '../slurm/params.js'
 
-export const CLUSTERS = ['debug', 'local', 'slurm'] as const
-export type Cluster = (typeof CLUSTERS)[number]
+/** The built-in clusters (a plugin adds its own: see registerBackend). */
+export const CLUSTERS = BUILTIN_BACKENDS.map((b) => b.name) as readonly ('debug' | 'local' | 'slurm')[]
+/** A built-in cluster's name, or a registered plugin's. */
+export type Cluster = 'debug' | 'local' | 'slurm' | (string & {})
 
 /** Parameters every cluster understands (some are ignored where they mean nothing, e.g. cpusPerTask locally). */
 export interface GenericParameters extends CoreParameters {
@@ -32,134 +35,111 @@ export interface GenericParameters extends CoreParameters {
 }
 
 type Prefixed<P, Prefix extends string> = { [K in keyof P as `${Prefix}${Capitalize<K & string>}`]?: P[K] | null }
-type Generic = keyof GenericParameters
 
 export type AutoParameters = ParameterUpdate<GenericParameters> &
   Prefixed<SlurmParameters & Omit<GenericParameters, keyof SlurmParameters>, 'slurm'> &
-  Prefixed<Pick<LocalParameters, 'maxWorkers' | 'arrayParallelism' | 'maxNumTimeout' | 'isolation'> & GenericParameters, 'local'> &
+  Prefixed<LocalParameters & GenericParameters, 'local'> &
   Prefixed<DebugParameters & Omit<GenericParameters, 'timeoutMin'>, 'debug'>
-
-const GENERIC: readonly Generic[] = [
-  'name',
-  'timeoutMin',
-  'memGb',
-  'nodes',
-  'cpusPerTask',
-  'gpusPerNode',
-  'tasksPerNode',
-  'stderrToStdout',
-  'maxSubmissionSizeGb',
-]
-
-/** What each cluster makes of the generic names (its own name for each; absent: ignored there). */
-const EQUIVALENCES: Record<Cluster, Partial<Record<Generic, string>>> = {
-  slurm: {
-    name: 'jobName',
-    timeoutMin: 'timeoutMin',
-    memGb: 'memGb',
-    nodes: 'nodes',
-    cpusPerTask: 'cpusPerTask',
-    gpusPerNode: 'gpusPerNode',
-    tasksPerNode: 'tasksPerNode',
-    stderrToStdout: 'stderrToStdout',
-    maxSubmissionSizeGb: 'maxSubmissionSizeGb',
-  },
-  // memGb: the heap limit of a job's process with isolation: 'process'
-  local: {
-    timeoutMin: 'timeoutMin',
-    memGb: 'memGb',
-    nodes: 'nodes',
-    tasksPerNode: 'tasksPerNode',
-    stderrToStdout: 'stderrToStdout',
-    maxSubmissionSizeGb: 'maxSubmissionSizeGb',
-  },
-  // a task in this thread cannot be stopped: a timeout means nothing there (the DebugExecutor refuses it)
-  debug: { nodes: 'nodes', tasksPerNode: 'tasksPerNode', stderrToStdout: 'stderrToStdout', maxSubmissionSizeGb: 'maxSubmissionSizeGb' },
-}
-
-/** The parameters of each cluster's executor that have no generic name. */
-const OWN: Record<Cluster, readonly string[]> = {
-  slurm: SLURM_PARAMETER_NAMES,
-  local: ['maxWorkers', 'arrayParallelism', 'maxNumTimeout', 'isolation'],
-  debug: [],
-}
 
 const capital = (s: string) => s[0].toUpperCase() + s.slice(1)
 const uncapital = (s: string) => s[0].toLowerCase() + s.slice(1)
+const isGeneric = (name: string): name is GenericName => (GENERIC_NAMES as readonly string[]).includes(name)
 
 /**
- * Every name AutoExecutor takes: the generic ones, and every cluster's own and generic ones, prefixed
- * (but debugTimeoutMin: the DebugExecutor refuses a timeout rather than ignore it).
+ * The names a cluster takes with its prefix: each of its own parameters and every generic name (a
+ * generic name it does not understand is ignored there), but those it refuses set (debugTimeoutMin:
+ * the DebugExecutor refuses a timeout rather than ignore it).
  */
-const VALID = [...new Set([...GENERIC, ...CLUSTERS.flatMap((c) => [...GENERIC, ...OWN[c]].map((n) => `${c}${capital(n)}`))])].filter(
-  (n) => n !== 'debugTimeoutMin',
-)
-
-/** The generic values, checked on every cluster (a Slurm config with a typo fails on the laptop too). */
-function checkGeneric(name: string, value: unknown): void {
-  if (value === null || value === undefined) return
-  const posInt = Number.isInteger(value) && (value as number) > 0
-  const ok =
-    name === 'name'
-      ? typeof value === 'string'
-      : name === 'stderrToStdout'
-        ? typeof value === 'boolean'
-        : name === 'timeoutMin' || name === 'memGb'
-          ? typeof value === 'number' && value > 0 && Number.isFinite(value)
-          : name === 'maxSubmissionSizeGb'
-            ? typeof value === 'number' && value >= 0
-            : name === 'gpusPerNode'
-              ? Number.isInteger(value) && (value as number) >= 0
-              : posInt
-  if (!ok) throw new ParameterError(`AutoExecutor parameter ${name} cannot be ${JSON.stringify(value)}`)
+function prefixedNames(backend: BackendDefinition): string[] {
+  const names = new Set([...Object.keys(allSpecs(backend.parameters)), ...GENERIC_NAMES])
+  for (const refused of Object.keys(backend.parameters.refuses ?? {})) names.delete(refused)
+  return [...names].map((n) => `${backend.name}${capital(n)}`)
 }
 
-/** Is `command` an executable file on the PATH? */
-function onPath(command: string): boolean {
-  return (process.env.PATH ?? '').split(path.delimiter).some((dir) => {
-    try {
-      fs.accessSync(path.join(dir, command), fs.constants.X_OK)
-      return true
-    } catch {
-      return false
+/** Every name AutoExecutor takes now: the generic ones, and every registered cluster's prefixed ones. */
+function validNames(): string[] {
+  return [...new Set([...GENERIC_NAMES, ...listBackends().flatMap(prefixedNames)])]
+}
+
+/** The generic name a given name stands for (itself, or a cluster's prefixed one), if any. */
+function genericOf(name: string): GenericName | undefined {
+  if (isGeneric(name)) return name
+  for (const b of listBackends()) {
+    if (name.length > b.name.length && name.startsWith(b.name) && /[A-Z]/.test(name[b.name.length])) {
+      const rest = uncapital(name.slice(b.name.length))
+      if (isGeneric(rest)) return rest
     }
-  })
+  }
+  return undefined
+}
+
+/** The generic values, checked on every cluster (a Slurm config with a typo fails on the laptop too). */
+function checkGeneric(name: string, generic: GenericName, value: unknown): void {
+  if (value === null || value === undefined) return
+  const spec = GENERIC_SPECS[generic]
+  if (!hasKind(spec, value)) {
+    throw new ParameterError(
+      `AutoExecutor parameter ${generic} cannot be ${showValue(value)}${name === generic ? '' : ` (given as ${name})`}: it must be ${kindText(spec)}`,
+    )
+  }
 }
 
 /** A cluster name as given, or a ParameterError listing the valid ones (never a silent fallback). */
-function checkCluster(value: unknown, from: string): Cluster {
-  if ((CLUSTERS as readonly unknown[]).includes(value)) return value as Cluster
+function checkCluster(value: unknown, from: string): BackendDefinition {
+  const found = typeof value === 'string' ? getBackend(value) : undefined
+  if (found) return found
+  const names = listBackends().map((b) => b.name)
   const lower = typeof value === 'string' ? value.toLowerCase() : ''
-  const hint = (CLUSTERS as readonly string[]).includes(lower) ? ` (did you mean "${lower}"? names are lower case)` : ''
-  throw new ParameterError(`${from} ${JSON.stringify(value)} is not a cluster AutoExecutor knows${hint}; valid ones: ${CLUSTERS.join(', ')}`)
+  const hint = names.includes(lower) ? ` (did you mean "${lower}"? names are lower case)` : ''
+  throw new ParameterError(`${from} ${JSON.stringify(value)} is not a cluster AutoExecutor knows${hint}; valid ones: ${names.join(', ')}`)
+}
+
+/** Whether a backend can run here; one whose check throws cannot (with a warning saying why). */
+function available(backend: BackendDefinition): boolean {
+  if (!backend.isAvailable) return false
+  try {
+    return backend.isAvailable() === true
+  } catch (e) {
+    process.emitWarning(`the isAvailable() of backend "${backend.name}" threw, so it is taken as unavailable: ${(e as Error)?.message ?? String(e)}`, {
+      code: 'SUBMITIT_BACKEND_CHECK_FAILED',
+    })
+    return false
+  }
 }
 
 /**
- * The cluster AutoExecutor picks: SUBMITIT_CLUSTER if set (a value that is not a cluster throws),
- * else Slurm when sbatch is on the PATH, else local.
+ * The cluster AutoExecutor picks: SUBMITIT_CLUSTER if set (a value that is not a registered cluster
+ * throws), else the available backend with the highest priority (Slurm when sbatch is on the PATH,
+ * a plugin's scheduler when its check says so), else local.
  */
 export function detectCluster(): Cluster {
   const forced = process.env.SUBMITIT_CLUSTER
-  if (forced !== undefined && forced !== '') return checkCluster(forced, 'SUBMITIT_CLUSTER')
-  return onPath('sbatch') ? 'slurm' : 'local'
+  if (forced !== undefined && forced !== '') return checkCluster(forced, 'SUBMITIT_CLUSTER').name
+  let best: BackendDefinition | undefined
+  for (const b of listBackends()) if (available(b) && (best === undefined || (b.priority ?? 0) > (best.priority ?? 0))) best = b
+  if (!best) throw new BackendError('no registered backend is available here (the local one always is: was it unregistered?)')
+  return best.name
 }
 
-export class AutoExecutor {
+/**
+ * The same code on every cluster: generic parameters and prefixed ones, mapped for the chosen
+ * cluster from its registry entry. `X` types the parameters of a plugin's cluster
+ * (`AutoExecutor<{ pbsQueue?: string }>`).
+ */
+export class AutoExecutor<X extends object = object> {
   readonly cluster: Cluster
+  private readonly backend: BackendDefinition
   private readonly inner: Executor<object>
   private params: Record<string, unknown> = {}
   /** what the executor was last given (only changes are passed on) */
   private applied: Record<string, unknown> = {}
 
-  constructor(options: { folder: string; cluster?: Cluster } & AutoParameters) {
+  constructor(options: { folder: string; cluster?: Cluster } & AutoParameters & ParameterUpdate<X>) {
     const { folder, cluster, ...params } = options
-    this.cluster = cluster === undefined ? detectCluster() : checkCluster(cluster, 'cluster')
-    this.inner = (this.cluster === 'slurm'
-      ? new SlurmExecutor({ folder })
-      : this.cluster === 'debug'
-        ? new DebugExecutor({ folder })
-        : new LocalExecutor({ folder })) as unknown as Executor<object>
-    this.updateParameters(params)
+    this.backend = cluster === undefined ? checkCluster(detectCluster(), 'cluster') : checkCluster(cluster, 'cluster')
+    this.cluster = this.backend.name
+    this.inner = this.backend.createExecutor({ folder })
+    this.updateParameters(params as AutoParameters & ParameterUpdate<X>)
   }
 
   get folder(): string {
@@ -175,13 +155,11 @@ export class AutoExecutor {
    * Generic and prefixed parameters. Every misspelled name is reported in one error, with the valid
    * ones; null or undefined unsets a parameter. Nothing changes when anything is refused.
    */
-  updateParameters(params: AutoParameters): this {
-    checkParameterNames(params, VALID, 'AutoExecutor')
+  updateParameters(params: AutoParameters & ParameterUpdate<X>): this {
+    checkParameterNames(params, validNames(), 'AutoExecutor')
     for (const [name, value] of Object.entries(params)) {
-      const generic = (GENERIC as readonly string[]).includes(name)
-        ? name
-        : CLUSTERS.map((c) => (name.startsWith(c) ? uncapital(name.slice(c.length)) : '')).find((n) => (GENERIC as readonly string[]).includes(n))
-      if (generic) checkGeneric(generic, value)
+      const generic = genericOf(name)
+      if (generic) checkGeneric(name, generic, value)
     }
     const merged = { ...this.params, ...params }
     const next = this.forCluster(merged)
@@ -200,15 +178,17 @@ export class AutoExecutor {
    * unsetting a parameter here unsets it there.
    */
   private forCluster(p: Record<string, unknown>): Record<string, unknown> {
-    const c = this.cluster
+    const { name: c, parameters } = this.backend
+    const own = Object.keys(allSpecs(parameters))
+    const generic = equivalences(parameters)
     const out: Record<string, unknown> = {}
-    const set = (own: string, value: unknown) => {
-      if (value !== null && value !== undefined) out[own] = value
+    const set = (name: string, value: unknown) => {
+      if (value !== null && value !== undefined) out[name] = value
     }
-    for (const own of [...Object.values(EQUIVALENCES[c]), ...OWN[c]]) out[own] = undefined
-    for (const [generic, own] of Object.entries(EQUIVALENCES[c])) set(own, p[generic])
-    for (const [generic, own] of Object.entries(EQUIVALENCES[c])) set(own, p[`${c}${capital(generic)}`])
-    for (const own of OWN[c]) set(own, p[`${c}${capital(own)}`])
+    for (const name of own) out[name] = undefined
+    for (const [g, name] of generic) set(name, p[g])
+    for (const [g, name] of generic) set(name, p[`${c}${capital(g)}`])
+    for (const name of own) set(name, p[`${c}${capital(name)}`])
     return out
   }
 

@@ -6,7 +6,7 @@ import { elementStates, scanArray, submissionFile, type ArrayScan } from '../cor
 import type { SubmissionRecord } from '../core/format.js'
 import type { Job, JobState } from '../core/job.js'
 import { makeJobId, parseJobId } from '../core/paths.js'
-import { getSharedWatcher } from '../slurm/watcher.js'
+import { getBackend } from '../core/backends.js'
 
 /** An error the user can fix: printed as it is, exit status `code` (1: not found, 2: bad usage). */
 export class CliError extends Error {
@@ -57,9 +57,14 @@ export function jobsOf(folder: string, target: Target): Job<unknown>[] {
   return record.args.map((_, i) => attachJob(folder, makeJobId(record.arrayId, i)))
 }
 
-/** One scheduler call for every unfinished Slurm job attached so far. */
-export async function refreshScheduler(): Promise<void> {
-  await getSharedWatcher().refresh()
+/** One scheduler call for every unfinished job of the backend attached so far (its registry entry's refresh). */
+export async function refreshScheduler(backend: string): Promise<void> {
+  await getBackend(backend)?.refresh?.()
+}
+
+/** refreshScheduler for this backend, or undefined when it has nothing to ask (local jobs: their files say it all). */
+export function refresherOf(backend: string): (() => Promise<void>) | undefined {
+  return getBackend(backend)?.refresh ? () => refreshScheduler(backend) : undefined
 }
 
 /** A scanned array with every element's state (the scheduler asked once for the unfinished). */
@@ -71,7 +76,7 @@ export interface ArrayStatus {
 
 export async function arrayStatus(record: SubmissionRecord): Promise<ArrayStatus> {
   const scan = scanArray(record)
-  const { states, reasons } = await elementStates(scan, record.backend === 'slurm' ? refreshScheduler : undefined)
+  const { states, reasons } = await elementStates(scan, refresherOf(record.backend))
   return { scan, states, reasons }
 }
 

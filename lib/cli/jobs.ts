@@ -23,7 +23,7 @@ export async function status(folder: string, ids: string[], options: { json?: bo
   // single jobs first, one scheduler call for all of them
   const single = targets.filter((t) => !t.whole).map((t) => ({ t, job: jobsOf(folder, t)[0] }))
   for (const { job } of single) void job.state // registers the unfinished ones with their watcher
-  if (single.some(({ t, job }) => t.record.backend === 'slurm' && !job.done())) await refreshScheduler()
+  for (const backend of new Set(single.filter(({ job }) => !job.done()).map(({ t }) => t.record.backend))) await refreshScheduler(backend)
   for (const target of targets) {
     const reruns = rerunMap(readReruns(target.record))
     if (!target.whole) {

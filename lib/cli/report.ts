@@ -3,12 +3,12 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { reportData } from '../report/data.js'
 import { renderReport } from '../report/html.js'
-import { CliError, refreshScheduler, resolveId, type Io } from './common.js'
+import { CliError, refresherOf, resolveId, type Io } from './common.js'
 
 export async function report(folder: string, id: string, options: { html?: string }, io: Io): Promise<number> {
   if (!options.html) throw new CliError('report needs --html <file> (where to write the page)', 2)
   const target = resolveId(folder, id)
-  const data = await reportData(target.record, target.record.backend === 'slurm' ? refreshScheduler : undefined)
+  const data = await reportData(target.record, refresherOf(target.record.backend))
   const file = path.resolve(options.html)
   fs.writeFileSync(file, renderReport(data))
   io.out(file)

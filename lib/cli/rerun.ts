@@ -48,7 +48,7 @@ export async function rerunCommand(folder: string, ids: string[], options: { set
     } else {
       const job = jobsOf(folder, target)[0]
       void job.state
-      if (target.record.backend === 'slurm') await refreshScheduler()
+      await refreshScheduler(target.record.backend)
       if (!isFinalState(job.state)) throw new CliError(`job ${job.jobId} is ${job.state}: only a job that has ended can be rerun (cancel it first)`)
       if (job.state === 'COMPLETED' && !options.all) throw new CliError(`job ${job.jobId} COMPLETED; --all reruns it anyway`)
       backends.push(target.record.backend)

@@ -1,20 +1,42 @@
 // Re-attaching a job from another process: the folder and the job id are enough. The submission
-// file says which backend ran it; that backend's watcher tells the state, the result files the rest.
+// file says which backend ran it; that backend's watcher (its registry entry's attach, see
+// backends.ts) tells the state, the result files the rest.
 import fs from 'node:fs'
+import { getBackend, listBackends } from './backends.js'
 import { cachedGet, currentTurn } from './cache.js'
 import { forgetListing, mark } from './chunk-listing.js'
 import { isFinalState, Job, type JobState, type JobWatcher } from './job.js'
-import { readSubmission, worstState, type BackendName, type FinalState, type SubmissionRecord } from './format.js'
+import { BackendError } from './errors.js'
+import { readSubmission, worstState, type FinalState, type SubmissionRecord } from './format.js'
 import { ownerDeath } from './owner.js'
 import { JobPaths, submittedPath } from './paths.js'
 import path from 'node:path'
 
 type WatcherFactory = (record: SubmissionRecord) => JobWatcher
-const factories = new Map<BackendName, WatcherFactory>()
+const legacy = new Map<string, WatcherFactory>()
 
-/** Backends register how to watch their jobs from another process. */
-export function registerAttach(backend: BackendName, factory: WatcherFactory): void {
-  factories.set(backend, factory)
+/**
+ * @deprecated a backend says how to watch its jobs from another process in its registry entry
+ * (`attach` in registerBackend); this is used only for a backend that is not registered.
+ */
+export function registerAttach(backend: string, factory: WatcherFactory): void {
+  legacy.set(backend, factory)
+}
+
+/** How to watch the jobs of the record's backend: its registry entry's attach, else its files. */
+function watcherFactory(record: SubmissionRecord, jobId: string): WatcherFactory {
+  const entry = getBackend(record.backend)
+  if (entry?.attach) return (r) => entry.attach!(r)
+  const old = legacy.get(record.backend)
+  if (old) return old
+  // result files and the owner's life: all a local or debug job needs (and a backend without attach)
+  if (entry || record.backend === 'local' || record.backend === 'debug') return (r) => new FileWatcher(r)
+  throw new BackendError(
+    `cannot attach job ${jobId}: it was submitted through the backend "${record.backend}", which is not registered in this process ` +
+      `(registered: ${listBackends()
+        .map((b) => b.name)
+        .join(', ')}); import the plugin that provides it and call registerBackend() first`,
+  )
 }
 
 /**
@@ -31,8 +53,7 @@ export function attachJob<R = unknown>(folder: string, jobId: string): Job<R> {
   }
   let watcher = watchers.get(record)
   if (!watcher) {
-    const factory = factories.get(record.backend) ?? ((r) => new FileWatcher(r))
-    watcher = factory(record)
+    watcher = watcherFactory(record, jobId)(record)
     watchers.set(record, watcher)
   }
   return new Job<R>(paths, record.params.tasksPerNode * record.params.nodes, watcher, record.nonce)

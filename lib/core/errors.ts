@@ -50,12 +50,17 @@ export function checkParameterNames(given: object, valid: readonly string[], wha
   const unknown = Object.keys(given).filter((name) => !valid.includes(name))
   if (unknown.length === 0) return
   const each = unknown.map((name) => {
-    const close = closest(name, valid)
+    const close = closestName(name, valid)
     return `"${name}"${close ? ` (did you mean "${close}"?)` : ''}`
   })
   throw new ParameterError(
     `unknown ${what} parameter${unknown.length > 1 ? 's' : ''} ${each.join(', ')}; ` + `valid ones: ${[...new Set(valid)].sort().join(', ')}`,
   )
+}
+
+/** A backend definition is refused (a clashing or malformed name, a missing part), or none is known by a name. */
+export class BackendError extends Error {
+  override name = 'BackendError'
 }
 
 /**
@@ -87,27 +92,37 @@ function formatBytes(n: number): string {
   return n >= 1024 ** 3 ? `${(n / 1024 ** 3).toFixed(2)} GB` : n >= 1024 ** 2 ? `${(n / 1024 ** 2).toFixed(1)} MB` : `${n} bytes`
 }
 
-function closest(name: string, candidates: readonly string[]): string | undefined {
+/**
+ * The "did you mean" of every parameter and name check (the only one in the library): the candidate
+ * nearest to `name` by edit distance, ignoring case, '_' and '-' (submitit's 'timeout_min' finds
+ * 'timeoutMin'); undefined when none is close (at most 2 edits, or a third of the name's length).
+ */
+export function closestName(name: string, candidates: Iterable<string>): string | undefined {
+  const norm = (s: string) => s.toLowerCase().replace(/[-_]/g, '')
+  const wanted = norm(name)
   let best: string | undefined
   let bestD = Infinity
   for (const c of candidates) {
-    const d = editDistance(name.toLowerCase(), c.toLowerCase())
+    const d = editDistance(wanted, norm(c))
     if (d < bestD) {
       best = c
       bestD = d
     }
   }
-  return bestD <= Math.max(2, name.length / 3) ? best : undefined
+  return bestD <= Math.max(2, wanted.length / 3) ? best : undefined
 }
 
+/** Levenshtein distance, one row at a time. */
 function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j)
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j)
   for (let i = 1; i <= a.length; i++) {
-    const cur = [i]
+    let diag = row[0]
+    row[0] = i
     for (let j = 1; j <= b.length; j++) {
-      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1))
+      const up = row[j]
+      row[j] = Math.min(up + 1, row[j - 1] + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1))
+      diag = up
     }
-    prev = cur
   }
-  return prev[b.length]
+  return row[b.length]
 }

@@ -4,10 +4,12 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { randomUUID } from 'node:crypto'
 import path from 'node:path'
+import { getBackend } from './backends.js'
 import { checkParameterNames, ParameterError, SubmissionTooLargeError } from './errors.js'
 import { encodeRecord, FORMAT_VERSION, type BackendName, type SubmissionRecord, type WorkerParameters } from './format.js'
 import type { Job } from './job.js'
 import { currentOwner } from './owner.js'
+import { allSpecs, checkRules, checkValue, CORE_SPECS, type ParameterSchema } from './params.js'
 import { snapshotted } from './snapshot.js'
 import { resolveTask, type TaskLike, type TaskRef } from './task.js'
 import { encodeArgs } from './values.js'
@@ -37,11 +39,7 @@ export interface CoreParameters {
 /** What updateParameters takes: null or undefined unsets a parameter (back to its default). */
 export type ParameterUpdate<P> = { [K in keyof P]?: P[K] | null }
 
-/** Names every executor accepts on top of its backend's. */
-const CORE_PARAMETERS = ['stderrToStdout', 'maxSubmissionSizeGb'] as const
 const DEFAULT_MAX_SUBMISSION_GB = 1 // submitit's max_pickle_size_gb
-/** 0 GPUs is what a config says for "no GPU": the same as leaving the parameter out */
-const NO_GPU_WHEN_ZERO = new Set(['gpusPerNode', 'gpusPerTask'])
 
 /** Parameters every backend understands. */
 export interface CommonParameters extends CoreParameters {
@@ -125,7 +123,8 @@ export abstract class Executor<P extends CommonParameters> {
   protected constructor(
     folder: string,
     defaults: P,
-    readonly backend: BackendName,
+    /** the backend's name, as registered (see lib/core/backends.ts) */
+    readonly backend: BackendName | (string & {}),
   ) {
     if (typeof folder !== 'string' || folder === '') throw new ParameterError("an executor needs a folder for its jobs' files")
     this.folder = path.resolve(folder)
@@ -133,18 +132,29 @@ export abstract class Executor<P extends CommonParameters> {
     this.defaults = { ...defaults }
   }
 
-  /** Every parameter name this executor accepts. */
+  /**
+   * The backend's parameters as data (lib/core/params.ts): names, kinds, rules between them, generic
+   * mapping. Default: the schema of the backend registered under this executor's backend name.
+   */
+  protected readonly parameterSchema?: ParameterSchema
+
+  /** The names this executor accepts on top of its schema's (a backend may list them all). */
   protected abstract readonly parameterNames: readonly string[]
 
-  /** Checks one value, throwing a ParameterError that names the parameter. Backends add theirs. */
+  /** The schema updateParameters checks with: the executor's own, else its registered backend's. */
+  private schema(): ParameterSchema {
+    return this.parameterSchema ?? getBackend(this.backend)?.parameters ?? { specs: {} }
+  }
+
+  /**
+   * Checks one set value, throwing a ParameterError that names the parameter: against the schema;
+   * backends override it for what depends on their state (maxWorkers once the pool runs).
+   */
   protected checkParameter(name: string, value: unknown): void {
-    if (name === 'timeoutMin') {
-      if (!(typeof value === 'number' && value > 0)) throw new ParameterError(`timeoutMin must be a positive number of minutes, got ${String(value)}`)
-    } else if (name === 'stderrToStdout') {
-      if (typeof value !== 'boolean') throw new ParameterError(`stderrToStdout must be a boolean, got ${String(value)}`)
-    } else if (!Number.isInteger(value) || (value as number) < 1) {
-      throw new ParameterError(`${name} must be a positive integer, got ${String(value)}`)
-    }
+    const schema = this.schema()
+    const spec = allSpecs(schema)[name]
+    if (spec) checkValue(spec, name, value, schema.label)
+    else if (!Number.isInteger(value) || (value as number) < 1) throw new ParameterError(`${name} must be a positive integer, got ${String(value)}`)
   }
 
   /** Hands a prepared array to the backend: one job (isArray false) or one per element. */
@@ -163,7 +173,8 @@ export abstract class Executor<P extends CommonParameters> {
   /**
    * Changes parameters for the next submissions; a misspelled name throws, listing the valid ones.
    * null or undefined unsets a parameter (as submitit's None), and 0 GPUs means none. Every value is
-   * checked before any is applied: a refused update changes nothing.
+   * checked, then the rules between parameters on the merged set (memGb with memPerCpu), before any
+   * is applied: a refused update changes nothing.
    */
   updateParameters(params: ParameterUpdate<P & CoreParameters>): this {
     if (this.openBatch()) {
@@ -172,18 +183,25 @@ export abstract class Executor<P extends CommonParameters> {
           'with one set of parameters; change them before batch(), or make two batches',
       )
     }
-    checkParameterNames(params, [...this.parameterNames, ...CORE_PARAMETERS], this.backend)
+    if (typeof params !== 'object' || params === null || Array.isArray(params)) {
+      throw new ParameterError(
+        `updateParameters takes an object of parameters, got ${params === null ? 'null' : Array.isArray(params) ? 'an array' : typeof params}`,
+      )
+    }
+    const schema = this.schema()
+    const specs = allSpecs(schema)
+    checkParameterNames(params, [...Object.keys(specs), ...this.parameterNames], this.backend)
     const next = { ...this.params } as unknown as Record<string, unknown>
     const defaults = this.defaults as unknown as Record<string, unknown>
     let maxGb = this.maxSubmissionGb
     for (const [name, value] of Object.entries(params)) {
+      const refused = schema.refuses?.[name]
+      if (refused !== undefined && value != null) throw new ParameterError(refused)
       if (name === 'maxSubmissionSizeGb') {
         // kept apart from the backend's parameters (Slurm turns those into sbatch flags)
-        if (value != null && !(typeof value === 'number' && value >= 0)) {
-          throw new ParameterError(`maxSubmissionSizeGb must be a number of GB >= 0 (Infinity: no limit), got ${String(value)}`)
-        }
+        if (value != null) checkValue(CORE_SPECS.maxSubmissionSizeGb, name, value)
         maxGb = (value as number | null | undefined) ?? DEFAULT_MAX_SUBMISSION_GB
-      } else if (value === null || value === undefined || (value === 0 && NO_GPU_WHEN_ZERO.has(name))) {
+      } else if (value === null || value === undefined || (value === 0 && specs[name]?.zeroIsUnset)) {
         if (defaults[name] === undefined) delete next[name]
         else next[name] = defaults[name]
       } else {
@@ -191,6 +209,7 @@ export abstract class Executor<P extends CommonParameters> {
         next[name] = value
       }
     }
+    checkRules(schema, next)
     this.params = next as P
     this.maxSubmissionGb = maxGb
     return this

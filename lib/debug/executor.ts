@@ -2,8 +2,7 @@
 // thread, when its result (or wait, or done()) is first asked for: breakpoints in a task just work.
 // A job nobody asks for stays PENDING. A task running in this thread cannot be stopped, so
 // timeoutMin is refused rather than silently ignored.
-import { ParameterError } from '../core/errors.js'
-import { type CommonParameters, Executor, type CoreParameters, type ParameterUpdate, type PreparedArray } from '../core/executor.js'
+import { Executor, type PreparedArray } from '../core/executor.js'
 import { observeThrown } from '../core/environment.js'
 import { decodeResult, makeFolder, outcomeAt, worstState, writeAtomic, type FinalState, type SubmissionRecord } from '../core/format.js'
 import { newArrayId } from '../core/ids.js'
@@ -12,8 +11,9 @@ import { Job, type JobState, type JobWatcher, type KnownOutcome } from '../core/
 import { Heartbeat } from '../core/owner.js'
 import { JobPaths, makeJobId, submittedPath } from '../core/paths.js'
 import { runTasks } from '../../worker/run.js'
+import { DEBUG_PARAMETER_NAMES, DEBUG_PARAMETERS, type DebugParameters } from './params.js'
 
-export type DebugParameters = Omit<CommonParameters, 'timeoutMin'>
+export type { DebugParameters } from './params.js'
 
 class DebugWatcher implements JobWatcher {
   private readonly runs = new Map<string, Promise<void>>()
@@ -98,23 +98,14 @@ class DebugWatcher implements JobWatcher {
 }
 
 export class DebugExecutor extends Executor<DebugParameters> {
-  protected readonly parameterNames = ['timeoutMin', 'tasksPerNode', 'nodes'] as const
+  protected readonly parameterNames = DEBUG_PARAMETER_NAMES
+  protected override readonly parameterSchema = DEBUG_PARAMETERS
   private readonly heartbeat = new Heartbeat()
 
   constructor(options: { folder: string } & DebugParameters) {
     const { folder, ...params } = options
     super(folder, {}, 'debug')
     this.updateParameters(params)
-  }
-
-  override updateParameters(params: ParameterUpdate<DebugParameters & CoreParameters>): this {
-    if ((params as CommonParameters).timeoutMin != null) {
-      throw new ParameterError(
-        'the DebugExecutor runs each job in this thread, where a running task cannot be stopped: ' +
-          'timeoutMin cannot be honoured. Test timeouts with the LocalExecutor (AutoExecutor leaves timeoutMin out for the debug cluster)',
-      )
-    }
-    return super.updateParameters(params)
   }
 
   protected async submitPrepared(prepared: PreparedArray, isArray: boolean): Promise<Job<unknown>[]> {

@@ -8,7 +8,7 @@ import os from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { Piscina } from 'piscina'
 import { ParameterError } from '../core/errors.js'
-import { type CommonParameters, Executor, type PreparedArray } from '../core/executor.js'
+import { Executor, type PreparedArray } from '../core/executor.js'
 import { makeFolder, writeAtomic, type SubmissionRecord } from '../core/format.js'
 import type { Job } from '../core/job.js'
 import { Heartbeat } from '../core/owner.js'
@@ -17,27 +17,10 @@ import { CHECKPOINTED, CURRENT, WARNED, type RunReply, type RunRequest } from '.
 import { GroupKiller } from '../helpers/process-group.js'
 import { LocalArray, type Chunk, type ChunkRunner } from './array.js'
 import { runInProcess } from './process.js'
+import { LOCAL_PARAMETER_NAMES, LOCAL_PARAMETERS, type LocalParameters } from './params.js'
 import { newArrayId } from '../core/ids.js'
 
-export interface LocalParameters extends CommonParameters {
-  /** threads in the pool (default: the number of CPUs) */
-  maxWorkers?: number
-  /** at most this many chunks of one array run at once (default: maxWorkers) */
-  arrayParallelism?: number
-  /**
-   * A job past timeoutMin whose task has a checkpoint (or saved one with saveCheckpoint) is
-   * requeued from it at most this many times (default 3, as submitit's max_num_timeout)
-   */
-  maxNumTimeout?: number
-  /**
-   * 'thread' (default): jobs run on a pool of worker threads of this process, fast. 'process': each
-   * job in a process of its own, as on a node: its own globals, process.env and working directory
-   * (process.chdir works), real signals, and a heap limit from memGb.
-   */
-  isolation?: 'thread' | 'process'
-  /** the heap limit of a job's process (isolation: 'process'), in GB */
-  memGb?: number
-}
+export type { LocalParameters } from './params.js'
 
 const POOL_FILE = fileURLToPath(new URL('../../worker/pool.js', import.meta.url))
 const WATCHDOG_MS = 100
@@ -45,7 +28,8 @@ const WATCHDOG_MS = 100
 const CHECKPOINT_GRACE_MS = 5_000
 
 export class LocalExecutor extends Executor<LocalParameters> implements ChunkRunner {
-  protected readonly parameterNames = ['timeoutMin', 'tasksPerNode', 'nodes', 'maxWorkers', 'arrayParallelism', 'maxNumTimeout', 'isolation', 'memGb'] as const
+  protected readonly parameterNames = LOCAL_PARAMETER_NAMES
+  protected override readonly parameterSchema = LOCAL_PARAMETERS
   private pool: Piscina<RunRequest, RunReply> | null = null
   /** arrays with work left, oldest first: their chunks go to the pool in that order */
   private readonly active = new Set<LocalArray>()
@@ -66,20 +50,7 @@ export class LocalExecutor extends Executor<LocalParameters> implements ChunkRun
   }
 
   protected override checkParameter(name: string, value: unknown): void {
-    if (name === 'maxNumTimeout') {
-      if (!Number.isInteger(value) || (value as number) < 0 || (value as number) > 255)
-        throw new ParameterError(`maxNumTimeout must be an integer from 0 to 255, got ${String(value)}`)
-      return
-    }
-    if (name === 'isolation') {
-      if (value !== 'thread' && value !== 'process') throw new ParameterError(`isolation must be 'thread' or 'process', got ${String(value)}`)
-      return
-    }
-    if (name === 'memGb') {
-      if (!(typeof value === 'number' && value > 0)) throw new ParameterError(`memGb must be a positive number of GB, got ${String(value)}`)
-      return
-    }
-    super.checkParameter(name, value)
+    super.checkParameter(name, value) // the schema: lib/local/params.ts
     if (name === 'maxWorkers' && this.pool) throw new ParameterError('maxWorkers cannot change once the pool has started; create another LocalExecutor')
   }
 
@@ -156,7 +127,7 @@ export class LocalExecutor extends Executor<LocalParameters> implements ChunkRun
       resume: chunk.resume !== undefined,
       restarts: chunk.resume?.restarts,
     }
-    const run = this.isolated ? runInProcess(chunk, req, this.params.memGb, this.children) : this.getPool().run(req, { signal: chunk.abort.signal })
+    const run = this.isolated ? runInProcess(chunk, req, this.params, this.children) : this.getPool().run(req, { signal: chunk.abort.signal })
     run.then(
       (reply) => this.finish(chunk, () => chunk.array.completed(chunk, reply)),
       (error: unknown) => {

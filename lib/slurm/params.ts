@@ -1,5 +1,8 @@
-// Slurm parameters: one camelCase name per submitit parameter, validated once
-// (unknown names and wrong types fail loudly at the call site, not later in sbatch).
+// Slurm parameters: one camelCase name per submitit parameter, declared as data (SPECS: kind, sbatch
+// flag, generic name), checked by updateParameters from SLURM_PARAMETERS (lib/core/params.ts):
+// unknown names, wrong types and clashing values fail at the call site, not later in sbatch.
+import { closestName, ParameterError } from '../core/errors.js'
+import { checkRules, checkValue, type ParameterKind, type ParameterSchema, type ParameterSpec } from '../core/params.js'
 
 /** Memory for --mem-per-cpu / --mem-per-gpu: a number of MB, or a Slurm size string such as '4G'. */
 export type SlurmMemory = number | string
@@ -64,157 +67,109 @@ export interface SlurmParameters {
   additionalParameters?: Record<string, string | number | boolean>
 }
 
-type Kind = 'string' | 'posInt' | 'nonNegInt' | 'posNumber' | 'countOrString' | 'memory' | 'boolOrString' | 'bool' | 'stringArray' | 'record'
+/** A newline would end an #SBATCH line or a shell line early: never valid in a flag value. */
+function noNewline(v: unknown): string | undefined {
+  const bad = (x: unknown) => typeof x === 'string' && /[\n\r\0]/.test(x)
+  if (bad(v) || (Array.isArray(v) && v.some(bad))) return `must not contain a newline or NUL character: ${JSON.stringify(v)}`
+  return undefined
+}
 
-/** Each name, its kind, and the sbatch flag it becomes (undefined: not a plain flag). */
-const SPECS: { [K in keyof Required<SlurmParameters>]: { kind: Kind; flag?: string } } = {
-  jobName: { kind: 'string', flag: 'job-name' },
-  partition: { kind: 'string', flag: 'partition' },
-  timeoutMin: { kind: 'posNumber', flag: 'time' },
-  nodes: { kind: 'posInt', flag: 'nodes' },
-  tasksPerNode: { kind: 'posInt', flag: 'ntasks-per-node' },
-  cpusPerTask: { kind: 'posInt', flag: 'cpus-per-task' },
-  gpusPerNode: { kind: 'countOrString', flag: 'gpus-per-node' },
-  gpusPerTask: { kind: 'countOrString', flag: 'gpus-per-task' },
-  cpusPerGpu: { kind: 'posInt', flag: 'cpus-per-gpu' },
-  memGb: { kind: 'posNumber', flag: 'mem' },
-  memPerCpu: { kind: 'memory', flag: 'mem-per-cpu' },
-  memPerGpu: { kind: 'memory', flag: 'mem-per-gpu' },
-  qos: { kind: 'string', flag: 'qos' },
-  account: { kind: 'string', flag: 'account' },
-  constraint: { kind: 'string', flag: 'constraint' },
-  exclude: { kind: 'string', flag: 'exclude' },
-  nodelist: { kind: 'string', flag: 'nodelist' },
-  gres: { kind: 'string', flag: 'gres' },
-  comment: { kind: 'string', flag: 'comment' },
-  exclusive: { kind: 'boolOrString', flag: 'exclusive' },
-  dependency: { kind: 'string', flag: 'dependency' },
-  mailType: { kind: 'string', flag: 'mail-type' },
-  mailUser: { kind: 'string', flag: 'mail-user' },
-  wckey: { kind: 'string', flag: 'wckey' },
-  signalDelayS: { kind: 'nonNegInt', flag: 'signal' },
-  stderrToStdout: { kind: 'bool' },
-  setup: { kind: 'stringArray' },
-  teardown: { kind: 'stringArray' },
-  srunArgs: { kind: 'stringArray' },
-  useSrun: { kind: 'bool' },
-  arrayParallelism: { kind: 'posInt' },
-  maxNumTimeout: { kind: 'nonNegInt' },
-  additionalParameters: { kind: 'record' },
+/** additionalParameters: flag names sbatch can take, values on one line. */
+function flagRecord(v: unknown): string | undefined {
+  for (const [k, x] of Object.entries(v as object)) {
+    if (!/^[A-Za-z][A-Za-z0-9_-]*$/.test(k)) return `key ${JSON.stringify(k)} is not a valid flag name`
+    const problem = noNewline(x)
+    if (problem) return `.${k} ${problem}`
+  }
+  return undefined
+}
+
+type SlurmSpec = ParameterSpec & { flag?: string }
+const spec = (kind: ParameterKind, flag?: string, more: Partial<SlurmSpec> = {}): SlurmSpec => ({ kind, flag, check: noNewline, ...more })
+
+/**
+ * Each name, its kind, the sbatch flag it becomes (undefined: not a plain flag) and the generic
+ * AutoExecutor name it stands for (submitit's _equivalence_dict).
+ */
+const SPECS: { [K in keyof Required<SlurmParameters>]: SlurmSpec } = {
+  jobName: spec('string', 'job-name', { generic: 'name' }),
+  partition: spec('string', 'partition'),
+  timeoutMin: spec('posNumber', 'time', { generic: 'timeoutMin' }),
+  nodes: spec('posInt', 'nodes', { generic: 'nodes' }),
+  tasksPerNode: spec('posInt', 'ntasks-per-node', { generic: 'tasksPerNode' }),
+  cpusPerTask: spec('posInt', 'cpus-per-task', { generic: 'cpusPerTask' }),
+  gpusPerNode: spec('countOrString', 'gpus-per-node', { generic: 'gpusPerNode', zeroIsUnset: true }),
+  gpusPerTask: spec('countOrString', 'gpus-per-task', { zeroIsUnset: true }),
+  cpusPerGpu: spec('posInt', 'cpus-per-gpu'),
+  memGb: spec('posNumber', 'mem', { generic: 'memGb' }),
+  memPerCpu: spec('memory', 'mem-per-cpu'),
+  memPerGpu: spec('memory', 'mem-per-gpu'),
+  qos: spec('string', 'qos'),
+  account: spec('string', 'account'),
+  constraint: spec('string', 'constraint'),
+  exclude: spec('string', 'exclude'),
+  nodelist: spec('string', 'nodelist'),
+  gres: spec('string', 'gres'),
+  comment: spec('string', 'comment'),
+  exclusive: spec('boolOrString', 'exclusive'),
+  dependency: spec('string', 'dependency'),
+  mailType: spec('string', 'mail-type'),
+  mailUser: spec('string', 'mail-user'),
+  wckey: spec('string', 'wckey'),
+  signalDelayS: spec('nonNegInt', 'signal'),
+  stderrToStdout: spec('bool', undefined, { generic: 'stderrToStdout' }),
+  setup: spec('stringArray'),
+  teardown: spec('stringArray'),
+  srunArgs: spec('stringArray'),
+  useSrun: spec('bool'),
+  arrayParallelism: spec('posInt'),
+  maxNumTimeout: spec('nonNegInt'),
+  additionalParameters: spec('record', undefined, { check: flagRecord }),
 }
 
 export const SLURM_PARAMETER_NAMES = Object.keys(SPECS) as (keyof SlurmParameters)[]
 
-const KIND_TEXT: Record<Kind, string> = {
-  string: 'a string',
-  posInt: 'a positive integer',
-  nonNegInt: 'a non-negative integer',
-  posNumber: 'a positive number',
-  countOrString: "a positive integer or a string such as 'a100:2'",
-  memory: "a number of MB or a size string such as '4G' or '4096M'",
-  boolOrString: 'a boolean or a string',
-  bool: 'a boolean',
-  stringArray: 'an array of strings',
-  record: 'an object of string, number or boolean values',
-}
+const MEMORIES = ['memGb', 'memPerCpu', 'memPerGpu'] as const
 
-const MEMORY_RE = /^\d+(\.\d+)?[KMGT]?$/i
-
-function levenshtein(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j)
-  for (let i = 1; i <= a.length; i++) {
-    let diag = row[0]!
-    row[0] = i
-    for (let j = 1; j <= b.length; j++) {
-      const up = row[j]!
-      row[j] = Math.min(up + 1, row[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1))
-      diag = up
-    }
-  }
-  return row[b.length]!
-}
-
-/** Compare names without case, '_' or '-', so submitit's 'timeout_min' finds 'timeoutMin'. */
-function closestName(name: string): string {
-  const norm = (s: string) => s.toLowerCase().replace(/[-_]/g, '')
-  let best = SLURM_PARAMETER_NAMES[0]!
-  let bestScore = Infinity
-  for (const candidate of SLURM_PARAMETER_NAMES) {
-    const score = levenshtein(norm(name), norm(candidate))
-    if (score < bestScore) [best, bestScore] = [candidate, score]
-  }
-  return best
-}
-
-function hasKind(kind: Kind, v: unknown): boolean {
-  const posInt = (x: unknown) => typeof x === 'number' && Number.isInteger(x) && x > 0
-  switch (kind) {
-    case 'string':
-      return typeof v === 'string'
-    case 'posInt':
-      return posInt(v)
-    case 'nonNegInt':
-      return typeof v === 'number' && Number.isInteger(v) && v >= 0
-    case 'posNumber':
-      return typeof v === 'number' && Number.isFinite(v) && v > 0
-    case 'countOrString':
-      return posInt(v) || (typeof v === 'string' && /^([\w.-]+:)?\d+$/.test(v))
-    case 'memory':
-      return (typeof v === 'number' && Number.isFinite(v) && v > 0) || (typeof v === 'string' && MEMORY_RE.test(v))
-    case 'boolOrString':
-      return typeof v === 'boolean' || typeof v === 'string'
-    case 'bool':
-      return typeof v === 'boolean'
-    case 'stringArray':
-      return Array.isArray(v) && v.every((x) => typeof x === 'string')
-    case 'record':
-      return typeof v === 'object' && v !== null && !Array.isArray(v) && Object.values(v).every((x) => ['string', 'number', 'boolean'].includes(typeof x))
-  }
-}
-
-/** A newline would end an #SBATCH line or a shell line early: never valid in a flag value. */
-function checkNoNewline(name: string, v: unknown): void {
-  if (typeof v === 'string' && /[\n\r\0]/.test(v)) {
-    throw new Error(`Slurm parameter ${name} must not contain a newline or NUL character: ${JSON.stringify(v)}`)
-  }
+/** The SlurmExecutor's parameters as data (lib/core/params.ts): checked by updateParameters, mapped by AutoExecutor. */
+export const SLURM_PARAMETERS: ParameterSchema = {
+  specs: SPECS,
+  label: 'Slurm parameter',
+  rules: [
+    (p) => {
+      const mems = MEMORIES.filter((k) => p[k] !== undefined && p[k] !== null)
+      return mems.length > 1
+        ? `Slurm parameters ${mems.join(' and ')} are mutually exclusive (sbatch rejects --mem with --mem-per-cpu/--mem-per-gpu): unset all but one (null)`
+        : undefined
+    },
+  ],
 }
 
 /**
- * Check names and types; returns a copy holding only the given (non-undefined) values.
- * Throws an Error naming the bad parameter, the closest valid name and every valid name.
+ * Check names, types and the rules between them; returns a copy holding only the given
+ * (non-undefined) values. Throws a ParameterError naming the bad parameter (with the closest valid
+ * name and every valid name for an unknown one).
  */
 export function validateSlurmParameters(obj: unknown): SlurmParameters {
   if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) {
-    throw new Error(`Slurm parameters must be an object, got ${obj === null ? 'null' : typeof obj}`)
+    throw new ParameterError(`Slurm parameters must be an object, got ${obj === null ? 'null' : typeof obj}`)
   }
   const out: Record<string, unknown> = {}
   for (const [name, value] of Object.entries(obj)) {
     if (!Object.hasOwn(SPECS, name)) {
-      throw new Error(
-        `Unknown Slurm parameter "${name}" (did you mean "${closestName(name)}"?). ` +
+      const close = closestName(name, SLURM_PARAMETER_NAMES)
+      throw new ParameterError(
+        `Unknown Slurm parameter "${name}"${close ? ` (did you mean "${close}"?)` : ''}. ` +
           `Valid names: ${SLURM_PARAMETER_NAMES.join(', ')}. ` +
           'Other sbatch flags go in additionalParameters.',
       )
     }
     if (value === undefined) continue
-    const { kind } = SPECS[name as keyof SlurmParameters]
-    if (!hasKind(kind, value)) {
-      throw new Error(`Slurm parameter ${name} must be ${KIND_TEXT[kind]}, got ${JSON.stringify(value)}`)
-    }
-    checkNoNewline(name, value)
-    if (Array.isArray(value)) value.forEach((line) => checkNoNewline(name, line))
-    if (kind === 'record') {
-      for (const [k, v] of Object.entries(value as object)) {
-        if (!/^[A-Za-z][A-Za-z0-9_-]*$/.test(k)) throw new Error(`additionalParameters key ${JSON.stringify(k)} is not a valid flag name`)
-        checkNoNewline(`additionalParameters.${k}`, v)
-      }
-    }
-    out[name] = Array.isArray(value) ? [...value] : kind === 'record' ? { ...(value as object) } : value
+    const s = SPECS[name as keyof SlurmParameters]
+    checkValue(s, name, value, SLURM_PARAMETERS.label)
+    out[name] = Array.isArray(value) ? [...value] : s.kind === 'record' ? { ...(value as object) } : value
   }
-  const mems = ['memGb', 'memPerCpu', 'memPerGpu'].filter((k) => out[k] !== undefined)
-  if (mems.length > 1) {
-    throw new Error(`Slurm parameters ${mems.join(' and ')} are mutually exclusive (sbatch rejects --mem with --mem-per-cpu/--mem-per-gpu)`)
-  }
+  checkRules(SLURM_PARAMETERS, out)
   return out as SlurmParameters
 }
 
