@@ -10,6 +10,8 @@ import type { CaptureMode } from '../../worker/capture.js'
 export interface RunRequest {
   /** path of the <A>_submitted.v8 file */
   submitted: string
+  /** its bytes, when the executor sends them along (small submissions): the file need not be read back */
+  submission?: Uint8Array
   /** the nonce the submission must carry (a file of another submission is not run) */
   nonce?: string
   /** run elements first .. first+count-1 */
