@@ -92,6 +92,13 @@ export interface ResultRecord {
 /** Start and end of each element of a record, interleaved: [start0, end0, start1, end1, ...]. */
 export type ElementTimes = readonly number[]
 
+let host: string | undefined
+/** os.hostname() is a system call: once per thread, not per record. */
+function hostname(): string {
+  host ??= os.hostname()
+  return host
+}
+
 /** Builds a result record from encoded outcomes. */
 export function resultRecord(
   sub: Pick<SubmissionRecord, 'arrayId' | 'nonce'>,
@@ -127,7 +134,7 @@ export function resultRecord(
       record.startedAt[k] = times[2 * k]
       record.endedAt[k] = times[2 * k + 1]
     }
-    record.host = os.hostname()
+    record.host = hostname()
     record.thread = threadId
   }
   return record
@@ -216,6 +223,24 @@ export function writeAtomic(file: string, data: Uint8Array): void {
     }
     throw fileError(e, `cannot write ${file}`)
   }
+}
+
+/**
+ * Folders made lately by makeFolderBeforeWrite: a folder without %j is asked for at every
+ * submission, and its mkdir would be a system call for nothing.
+ */
+const madeFolders = new Set<string>()
+const MADE_FOLDERS_MAX = 256
+
+/**
+ * makeFolder, once per folder, for a folder that writeAtomic writes into next: one removed since
+ * it was made is made again by writeAtomic itself, which does not trust this cache.
+ */
+export function makeFolderBeforeWrite(folder: string): void {
+  if (madeFolders.has(folder)) return
+  makeFolder(folder)
+  if (madeFolders.size >= MADE_FOLDERS_MAX) madeFolders.delete(madeFolders.values().next().value!)
+  madeFolders.add(folder)
 }
 
 /** Job folders are user-only: a submitted file is code execution. */

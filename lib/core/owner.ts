@@ -107,9 +107,9 @@ export class Heartbeat {
     }
   }
 
+  /** The timer stays until a beat finds nothing to touch: jobs submitted one after another do not make one each. */
   delete(file: string): void {
     this.files.delete(file)
-    if (this.files.size === 0) this.stop()
   }
 
   stop(): void {
@@ -118,6 +118,7 @@ export class Heartbeat {
   }
 
   private beat(): void {
+    if (this.files.size === 0) return this.stop()
     const now = new Date()
     for (const file of this.files) {
       try {
