@@ -1,6 +1,5 @@
 // submitit.helpers.CommandFunction: a command line as a task. `runCommand` is an exported task, so
 // any executor can run it: `await ex.submit(runCommand, ['python', 'train.py', '--lr', '0.1'])`.
-import { execa } from 'execa'
 import { task } from '../core/task.js'
 import { guardGroup } from './process-group.js'
 
@@ -21,6 +20,7 @@ export const runCommand = task(import.meta.url, async (command: string[], option
   if (!Array.isArray(command) || command.length === 0 || command.some((a) => typeof a !== 'string')) {
     throw new TypeError('runCommand: the command must be a non-empty array of strings (argv, no shell)')
   }
+  const { execa } = await import('execa') // only now: loading execa costs ~0.1-0.3 s of CPU, and every task module imports this one
   const child = execa(command[0], command.slice(1), {
     cwd: options.cwd,
     env: options.env,

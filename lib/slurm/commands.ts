@@ -3,7 +3,6 @@
 // options.bin[name], else $SUBMITIT_SLURM_BIN_DIR/name, else the name on PATH.
 
 import { join } from 'node:path'
-import { execa } from 'execa'
 import { FailedSubmissionError, SlurmCommandError } from './errors.js'
 
 export type SlurmCommandName = 'sbatch' | 'sacct' | 'squeue' | 'scancel' | 'scontrol'
@@ -64,6 +63,8 @@ interface RunResult {
 
 async function run(name: SlurmCommandName, args: string[], options: SlurmCommandOptions, cwd?: string): Promise<RunResult> {
   const file = commandPath(name, options)
+  // loaded at the first command: a job's task module that imports the library does not pay for it
+  const { execa } = await import('execa')
   const r = await execa(file, args, {
     reject: false,
     stdin: 'ignore',

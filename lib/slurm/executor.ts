@@ -1,11 +1,11 @@
 // SlurmExecutor: every submit/mapArray/batch becomes one sbatch (a job array for arrays, split when
 // larger than the cluster's MaxArraySize), whose batch script runs the same worker entrypoint over
 // the same files as the LocalExecutor. One shared watcher polls the scheduler for every job.
+import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { execaSync } from 'execa'
 import { registerAttach } from '../core/attach.js'
 import { ParameterError } from '../core/errors.js'
 import { Executor, type PreparedArray } from '../core/executor.js'
@@ -268,7 +268,7 @@ export class SlurmExecutor extends Executor<SlurmParameters> {
     this.submitted.clear()
     // at exit only synchronous work runs; best effort, the process is ending
     for (const ids of batchIds(open, this.commands.maxIdsLength)) {
-      execaSync(commandPath('scancel', this.commands), ids, { env: this.commands.env, reject: false, timeout: 10_000 })
+      spawnSync(commandPath('scancel', this.commands), ids, { env: this.commands.env ?? process.env, stdio: 'ignore', timeout: 10_000 })
     }
   }
 
