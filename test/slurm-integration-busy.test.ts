@@ -1,0 +1,55 @@
+// Against the real cluster (issue 8 item 9): a CPU-bound task that never yields to the event loop
+// runs in a thread of the worker, so the worker's main thread still gets Slurm's SIGUSR2, checkpoints
+// and requeues the job; the task sees the warning (JobEnvironment.warned) and saves where it is.
+// The async counterpart (a checkpoint function called when the task yields) is in
+// slurm-integration-preempt and slurm-integration-requeue.
+import { execFileSync } from 'node:child_process'
+import fs from 'node:fs'
+import path from 'node:path'
+import t from 'tap'
+import { SlurmExecutor } from '../dist/lib/slurm/executor.js'
+import { busyCount } from '../dist/fixtures/busy-tasks.js'
+import { needsCluster } from './slurm-cluster.js'
+
+const skip = needsCluster(t)
+
+async function until(cond: () => boolean, what: string, ms = 200_000): Promise<void> {
+  const end = Date.now() + ms
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`not seen within ${ms / 1000} s: ${what}`)
+    await new Promise((r) => setTimeout(r, 200))
+  }
+}
+
+t.test('a busy task, preempted: it sees the warning, saves, and the rerun resumes from there', { ...skip, timeout: 280_000 }, async (t) => {
+  const ex = new SlurmExecutor({ folder: path.join(t.testdir(), '%j'), timeoutMin: 10 })
+  // 100 steps of 100 ms of CPU, never yielding; it looks at JobEnvironment.warned between steps
+  const job = await ex.submit(busyCount, 100, 0, 100, 0, true)
+  await until(() => /step 10\b/.test(job.stdout() ?? ''), 'step 10')
+  execFileSync('scancel', ['--signal=USR2', job.jobId])
+  const result = await job.result()
+  const warnedAfter = Number(/warned after step (\d+)/.exec(job.stdout() ?? '')?.[1])
+  t.ok(warnedAfter >= 10, `warned while busy, after step ${warnedAfter}`)
+  t.same(result, { from: warnedAfter + 1, restarts: 1 }, 'the rerun started where the task was warned')
+  t.match(job.stderr() ?? '', /the job is preempted[\s\S]*requeueing job \S+ \(it resumes from its checkpoint/)
+  t.notMatch(job.stderr() ?? '', /did not answer/, 'its save after the warning requeued it at once')
+})
+
+t.test(
+  'a busy task across real 2-minute time limits (signalDelayS 90): warned each run, requeued, it finishes within maxNumTimeout (the countdown survives the requeues)',
+  { ...skip, timeout: 600_000 },
+  async (t) => {
+    // Slurm warns each run 90 s before its 2-minute limit, give or take its coarse timing (seen here:
+    // 10 to 30 s after the start): 70 s of work cannot fit in one run, and needs a few.
+    const ex = new SlurmExecutor({ folder: path.join(t.testdir(), '%j'), timeoutMin: 2, maxNumTimeout: 10 })
+    const job = await ex.submit(busyCount, 700, 0, 100, 0, true)
+    const result = (await job.result({ timeoutMs: 580_000 })) as { from: number; restarts: number }
+    const counts = JSON.parse(fs.readFileSync(path.join(job.paths.folder, `${job.jobId}_requeues.json`), 'utf8'))
+    t.ok(counts.timeouts >= 1 && counts.timeouts <= 10, `requeued ${counts.timeouts} time(s) for the time limit`)
+    t.equal(counts.preemptions, 0)
+    t.equal(result.restarts, counts.timeouts, 'the last run is the one after the last requeue')
+    t.ok(result.from > 0, `the last run resumed from step ${result.from}`)
+    const log = job.stderr() ?? ''
+    t.equal(log.match(/the time limit is near/g)?.length, counts.timeouts, 'each requeue followed a time-limit warning')
+  },
+)
