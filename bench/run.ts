@@ -155,6 +155,8 @@ async function runSerialization(cfg: Config, targets: Target[]): Promise<Seriali
       json: stat(rs.map((x) => x.ms.total / (x.ms.jsonStringify + x.ms.jsonParse))),
       structuredClone: stat(rs.map((x) => x.ms.total / x.ms.structuredClone)),
       bareV8: stat(rs.map((x) => x.ms.total / (x.ms.v8Ser + x.ms.v8Deser))),
+      // the library moves the value twice (as an argument, then as the result): per crossing, one of each
+      bareV8PerCrossing: stat(rs.map((x) => x.ms.total / (2 * (x.ms.v8Ser + x.ms.v8Deser)))),
     }
   }
 
@@ -172,6 +174,7 @@ async function runSerialization(cfg: Config, targets: Target[]): Promise<Seriali
   rows.push(['library total ÷ JSON (stringify+parse)', ...cols.map((p) => fmtRatio(summary.ratios[p].json))])
   rows.push(['library total ÷ structuredClone', ...cols.map((p) => fmtRatio(summary.ratios[p].structuredClone))])
   rows.push(['library total ÷ bare v8 (ser+deser)', ...cols.map((p) => fmtRatio(summary.ratios[p].bareV8))])
+  rows.push(['same, per crossing (÷ 2 bare round trips)', ...cols.map((p) => fmtRatio(summary.ratios[p].bareV8PerCrossing))])
   rows.push(['record size (v8, submission)', ...cols.map((p) => fmtBytes(summary.sizes[p].submissionV8))])
   console.log('\n1. Serialization, per task (median over rounds ±half-range; one job per record unless "in an array")')
   console.log(table(['op', ...cols.map((p) => label[p])], rows))
@@ -186,6 +189,15 @@ async function runSerialization(cfg: Config, targets: Target[]): Promise<Seriali
       target: '< 10 µs',
       measured: fmtStat(small.total, fmtMs),
       met: small.total.median < 0.01,
+    })
+  }
+  const nested = summary.ratios.nested10MB?.bareV8PerCrossing
+  if (nested) {
+    targets.push({
+      what: `large values: ${label.nested10MB}, library encode + decode ÷ bare v8.serialize + deserialize, per crossing (argument, result)`,
+      target: '≤ 1.5×',
+      measured: fmtRatio(nested),
+      met: nested.median <= 1.5,
     })
   }
   if (small?.arrayTotal) {
@@ -332,6 +344,17 @@ async function runLocal(cfg: Config, targets: Target[]): Promise<{ cases: LocalC
   for (const e of errors) console.log(`   error: ${e}`)
 
   for (const c of cases) {
+    const lat = c.systems.local?.latencyMedianMs
+    if (!lat) continue
+    const raw = c.systems['piscina-bounded']?.latencyMedianMs
+    targets.push({
+      what: `LocalExecutor submit → result (warm, one job at a time, submission and result on disk)${raw ? `; raw piscina run(): ${fmtMs(raw.median)}` : ''}`,
+      target: '≤ 250 µs',
+      measured: fmtStat(lat, fmtMs),
+      met: lat.median <= 0.25,
+    })
+  }
+  for (const c of cases) {
     if (c.workload !== 'trivial') continue
     const r = c.localOverBestPiscina
     const filesOk = c.systems.local?.files && c.systems.local.files.covered === c.n && c.systems.local.files.submission
@@ -347,6 +370,15 @@ async function runLocal(cfg: Config, targets: Target[]): Promise<{ cases: LocalC
       target: '≥ 3× (aim)',
       measured: r ? fmtRatio(r) : 'n/a',
       met: r ? r.median >= 3 && !!filesOk : null,
+    })
+  }
+  for (const c of cases) {
+    if (c.workload !== 'busy' || !c.localOverBestPiscina) continue
+    targets.push({
+      what: `LocalExecutor mapArray, ${c.label}, ÷ raw piscina (the faster of its two modes): the CPU is the limit`,
+      target: '≥ 0.95× (~1×)',
+      measured: fmtRatio(c.localOverBestPiscina),
+      met: c.localOverBestPiscina.median >= 0.95,
     })
   }
   return { cases, errors }

@@ -21,7 +21,13 @@ import { CANCEL_FLAG, chunkMemory, CURRENT, DONE_FLAG, FLAGS, flushedSegments, P
 /** Work a chunk should hold, so that one pool call outweighs its file and message costs. */
 const CHUNK_TARGET_MS = 50
 const MAX_CHUNK = 1024
+/**
+ * Until an array's first chunk returns, a time remembered from an earlier array sizes its chunks, to
+ * at most this much remembered work (and at least FIRST_CHUNK_FROM_MEMORY elements): these arguments
+ * may take longer.
+ */
 const FIRST_CHUNK_FROM_MEMORY = 64
+const FIRST_CHUNK_MEMORY_MS = 1
 
 export interface Chunk {
   array: LocalArray
@@ -35,6 +41,8 @@ export interface Chunk {
   stopTarget?: number
   /** a requeued job: its one element runs from its checkpoint, for the restarts-th time */
   resume?: { restarts: number }
+  /** performance.now() when it was sent to the pool */
+  sentAt?: number
   /** the element warned that it is past its time (see WARNED), and when */
   warned?: { index: number; at: number }
   /** tells a job's own process of a warning (isolation: 'process': no shared memory) */
@@ -52,6 +60,11 @@ export interface ChunkRunner {
   readonly maxNumTimeout: number
   /** each job in a process of its own: chunks of one element */
   readonly isolated: boolean
+  /**
+   * What a chunk costs beyond its tasks (its result file, the messages), in ms, as measured: a chunk
+   * holding less work than that costs more than it saves in balance between threads.
+   */
+  chunkOverheadMs: number
 }
 
 export class LocalArray implements JobWatcher {
@@ -87,6 +100,8 @@ export class LocalArray implements JobWatcher {
     readonly record: SubmissionRecord,
     readonly file: string,
     private readonly runner: ChunkRunner,
+    /** the submission file's bytes, sent with each chunk when small (see RunRequest.submission) */
+    readonly submissionBytes?: Uint8Array,
   ) {
     this.size = record.args.length
     this.numTasks = record.params.tasksPerNode * record.params.nodes
@@ -123,18 +138,17 @@ export class LocalArray implements JobWatcher {
       const first = this.next[t]
       if (first >= this.size) continue
       const remaining = this.size - first
-      const count =
-        this.msPerElement === undefined || this.runner.isolated
-          ? 1
-          : Math.max(
-              1,
-              Math.min(
-                // a time remembered from an earlier array may not hold for these arguments: small chunks until one returns
-                this.measured ? MAX_CHUNK : FIRST_CHUNK_FROM_MEMORY,
-                Math.ceil(remaining / this.parallelism),
-                Math.floor(CHUNK_TARGET_MS / Math.max(this.msPerElement, 1e-4)),
-              ),
-            )
+      let count = 1
+      const ms = this.msPerElement
+      if (ms !== undefined && !this.runner.isolated) {
+        const perElement = Math.max(ms, 1e-4)
+        // a time remembered from an earlier array may not hold for these arguments: small chunks until one returns
+        const cap = this.measured ? MAX_CHUNK : Math.min(MAX_CHUNK, Math.max(FIRST_CHUNK_FROM_MEMORY, Math.floor(FIRST_CHUNK_MEMORY_MS / perElement)))
+        // an even share of what is left, but not less work than a chunk's own cost (the tail of an array of quick tasks)
+        const even = Math.ceil(remaining / this.parallelism)
+        const worth = Math.min(remaining, Math.ceil(this.runner.chunkOverheadMs / perElement))
+        count = Math.max(1, Math.min(cap, Math.max(even, worth), Math.floor(CHUNK_TARGET_MS / perElement)))
+      }
       this.next[t] = first + count
       return this.makeChunk(first, count, t)
     }
@@ -159,6 +173,11 @@ export class LocalArray implements JobWatcher {
     // faster at once (the first chunk also paid the task module's import), slower by halves
     this.msPerElement = !this.measured || perElement < this.msPerElement! ? perElement : 0.5 * (this.msPerElement! + perElement)
     this.measured = true
+    if (chunk.sentAt !== undefined) {
+      // smoothed: one slow file write must not make every later chunk large
+      const overhead = Math.max(0, performance.now() - chunk.sentAt - reply.runMs)
+      this.runner.chunkOverheadMs = Math.min(CHUNK_TARGET_MS / 10, 0.8 * this.runner.chunkOverheadMs + 0.2 * overhead)
+    }
     if (this.timeKey !== undefined) this.runner.taskTimes.set(this.timeKey, this.msPerElement)
     this.report(record)
   }

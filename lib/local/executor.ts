@@ -5,14 +5,16 @@
 // call and trivial ones a thousand per call.
 import type { ChildProcess } from 'node:child_process'
 import os from 'node:os'
+import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { Piscina } from 'piscina'
+import { createRequire } from 'node:module'
+import type { Piscina } from 'piscina'
 import { ParameterError } from '../core/errors.js'
 import { Executor, type PreparedArray } from '../core/executor.js'
-import { makeFolder, writeAtomic, type SubmissionRecord } from '../core/format.js'
+import { makeFolderBeforeWrite, writeAtomic, type SubmissionRecord } from '../core/format.js'
 import type { Job } from '../core/job.js'
 import { Heartbeat } from '../core/owner.js'
-import { JobPaths, submittedPath } from '../core/paths.js'
+import { submittedPath } from '../core/paths.js'
 import { CHECKPOINTED, CURRENT, WARNED, type RunReply, type RunRequest } from '../core/protocol.js'
 import { GroupKiller } from '../helpers/process-group.js'
 import { LocalArray, type Chunk, type ChunkRunner } from './array.js'
@@ -24,6 +26,8 @@ export type { LocalParameters } from './params.js'
 
 const POOL_FILE = fileURLToPath(new URL('../../worker/pool.js', import.meta.url))
 const WATCHDOG_MS = 100
+/** submissions up to this size are sent with each chunk (a copy per chunk), larger ones read from their file once per thread */
+const SEND_SUBMISSION_MAX = 64 << 10
 /** how long a warned task may take to save its checkpoint before its thread is stopped anyway */
 const CHECKPOINT_GRACE_MS = 5_000
 
@@ -38,6 +42,8 @@ export class LocalExecutor extends Executor<LocalParameters> implements ChunkRun
   /** tells other processes that this one still runs its arrays (see lib/core/owner.ts) */
   private readonly heartbeat = new Heartbeat()
   readonly taskTimes = new Map<string, number>()
+  /** see ChunkRunner.chunkOverheadMs (a first guess until chunks come back) */
+  chunkOverheadMs = 0.2
   /** process groups of commands that jobs on the pool threads run (see lib/helpers/process-group.ts) */
   private readonly groups = new GroupKiller()
   /** the processes of running jobs (isolation: 'process'), killed when this process exits */
@@ -58,9 +64,10 @@ export class LocalExecutor extends Executor<LocalParameters> implements ChunkRun
     const record: SubmissionRecord = { ...prepared, arrayId: newArrayId(), isArray, backend: 'local', folder: this.folder }
     const file = submittedPath(this.folder, record.arrayId, isArray)
     const bytes = this.encodeSubmission(record) // refused here when over maxSubmissionSizeGb
-    makeFolder(new JobPaths(this.folder, record.arrayId).arrayFolder)
+    makeFolderBeforeWrite(path.dirname(file))
     writeAtomic(file, bytes)
-    const array = new LocalArray(record, file, this)
+    // a small submission travels with its chunks: a pool thread need not read the file back
+    const array = new LocalArray(record, file, this, bytes.byteLength <= SEND_SUBMISSION_MAX ? bytes : undefined)
     this.active.add(array)
     this.heartbeat.add(file)
     this.schedule()
@@ -77,7 +84,7 @@ export class LocalExecutor extends Executor<LocalParameters> implements ChunkRun
   }
 
   private getPool(): Piscina<RunRequest, RunReply> {
-    this.pool ??= new Piscina<RunRequest, RunReply>({
+    this.pool ??= new (loadPiscina())<RunRequest, RunReply>({
       filename: POOL_FILE,
       // all threads up at once (they start in parallel); idle ones do not keep the process alive
       maxThreads: this.params.maxWorkers,
@@ -116,8 +123,10 @@ export class LocalExecutor extends Executor<LocalParameters> implements ChunkRun
     this.running.add(chunk)
     chunk.array.running++
     chunk.abort = new AbortController()
+    chunk.sentAt = performance.now()
     const req: RunRequest = {
       submitted: chunk.array.file,
+      submission: chunk.array.submissionBytes,
       first: chunk.first,
       count: chunk.count,
       task: chunk.task,
@@ -203,4 +212,12 @@ export class LocalExecutor extends Executor<LocalParameters> implements ChunkRun
     this.pool = null
     await pool?.destroy()
   }
+}
+
+/**
+ * piscina, loaded with the first pool: importing it costs ~0.1 s of CPU, which every task module
+ * (they import the library) would pay at start, in each pool thread and on each Slurm node.
+ */
+function loadPiscina(): typeof Piscina {
+  return (createRequire(import.meta.url)('piscina') as typeof import('piscina')).Piscina
 }
