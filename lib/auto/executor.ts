@@ -134,7 +134,7 @@ export class AutoExecutor<X extends object = object> {
   /** what the executor was last given (only changes are passed on) */
   private applied: Record<string, unknown> = {}
 
-  constructor(options: { folder: string; cluster?: Cluster } & AutoParameters & ParameterUpdate<X>) {
+  constructor(options: { folder: string; cluster?: Cluster } & AutoParameters & ParameterUpdate<NoInfer<X>>) {
     const { folder, cluster, ...params } = options
     this.backend = cluster === undefined ? checkCluster(detectCluster(), 'cluster') : checkCluster(cluster, 'cluster')
     this.cluster = this.backend.name
@@ -155,7 +155,7 @@ export class AutoExecutor<X extends object = object> {
    * Generic and prefixed parameters. Every misspelled name is reported in one error, with the valid
    * ones; null or undefined unsets a parameter. Nothing changes when anything is refused.
    */
-  updateParameters(params: AutoParameters & ParameterUpdate<X>): this {
+  updateParameters(params: AutoParameters & ParameterUpdate<NoInfer<X>>): this {
     checkParameterNames(params, validNames(), 'AutoExecutor')
     for (const [name, value] of Object.entries(params)) {
       const generic = genericOf(name)

@@ -51,7 +51,7 @@ export function registerBackend(definition: BackendDefinition, options: { builti
         'choose another name (it is also the prefix of its parameters in AutoExecutor)',
     )
   }
-  registry.set(definition.name, Object.freeze({ ...definition }))
+  registry.set(definition.name, definition)
   if (options.builtin) builtins.add(definition.name)
 }
 
