@@ -21,8 +21,7 @@ import {
   unregisterBackend,
 } from '../dist/lib/index.js'
 import { add, fails } from '../dist/fixtures/tasks.js'
-import { distPath, plainEnv, runNode } from './helpers.js'
-import { rejection } from './helpers/waiting.js'
+import { distPath, plainEnv, rejection, runNode } from './helpers.js'
 
 /** Runs fn with the environment variable set (or removed), restoring it after. */
 function withEnv<T>(name: string, value: string | undefined, fn: () => T): T {
