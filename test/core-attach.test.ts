@@ -4,7 +4,9 @@ import path from 'node:path'
 import t from 'tap'
 import { attachJob, FailedJobError, LocalExecutor } from '../dist/lib/index.js'
 import { busyMs, chatty, fails, movePoint, Point, sleepMs, square } from '../dist/fixtures/tasks.js'
-import { distUrl, rejection, runNode, startNode, until, writeScript } from './helpers.js'
+import { distUrl } from './helpers/paths.js'
+import { runNode, startNode, writeScript } from './helpers/processes.js'
+import { rejection, until } from './helpers/waiting.js'
 
 const ATTACH_SCRIPT = `
 import { attachJob } from ${JSON.stringify(distUrl('lib/index.js'))}

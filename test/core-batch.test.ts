@@ -5,7 +5,9 @@ import path from 'node:path'
 import t from 'tap'
 import { DebugExecutor, delayed, LocalExecutor } from '../dist/lib/index.js'
 import { add } from '../dist/fixtures/tasks.js'
-import { distUrl, rejection, runNode, writeScript } from './helpers.js'
+import { distUrl } from './helpers/paths.js'
+import { runNode, writeScript } from './helpers/processes.js'
+import { rejection } from './helpers/waiting.js'
 
 const backends = [
   ['LocalExecutor', (folder: string) => new LocalExecutor({ folder, maxWorkers: 2 })],

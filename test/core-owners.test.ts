@@ -7,7 +7,9 @@ import path from 'node:path'
 import t from 'tap'
 import { attachJob, FailedJobError } from '../dist/lib/index.js'
 import { encodeRecord, readSubmission, writeAtomic } from '../dist/lib/core/format.js'
-import { distUrl, plainEnv, rejection, startNode, until, writeScript } from './helpers.js'
+import { distUrl } from './helpers/paths.js'
+import { plainEnv, startNode, writeScript } from './helpers/processes.js'
+import { rejection, until } from './helpers/waiting.js'
 
 function ownerScript(dir: string): string {
   return writeScript(

@@ -3,9 +3,9 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import t from 'tap'
-import { ROOT, runNode } from './helpers.js'
+import { ROOT, TSC } from './helpers/paths.js'
+import { runNode } from './helpers/processes.js'
 
-const TSC = path.join(ROOT, 'node_modules/typescript/bin/tsc')
 const SOURCE = path.join(ROOT, 'test/types/submit-types.ts')
 
 t.test('submit-types.ts type-checks: every wrong call is a compile error', async (t) => {

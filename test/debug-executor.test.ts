@@ -5,7 +5,8 @@ import t from 'tap'
 import { attachJob, DebugExecutor, FailedJobError, LocalExecutor } from '../dist/lib/index.js'
 import { add, chatty, env, fails, movePoint, Point } from '../dist/fixtures/tasks.js'
 import { touch, where } from '../dist/fixtures/core-tasks.js'
-import { listFiles, rejection } from './helpers.js'
+import { listFiles } from './helpers/files.js'
+import { rejection } from './helpers/waiting.js'
 
 t.test('a job is PENDING until its result is asked for, then runs in this thread', async (t) => {
   const folder = t.testdir()

@@ -5,7 +5,7 @@ import t from 'tap'
 import { AutoExecutor, DebugExecutor, FailedJobError, ParameterError } from '../dist/lib/index.js'
 import { add, fails } from '../dist/fixtures/tasks.js'
 import { throwsObject } from '../dist/fixtures/trust-tasks.js'
-import { rejection } from './helpers.js'
+import { rejection } from './helpers/waiting.js'
 
 t.test('polling done() runs the job; a job nobody asked for stays PENDING', async (t) => {
   const ex = new DebugExecutor({ folder: `${t.testdir()}/%j` })

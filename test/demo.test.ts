@@ -2,14 +2,12 @@
 import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import t from 'tap'
-
-const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..')
+import { distPath } from './helpers/paths.js'
 
 t.test('the demo: a 300-job mapArray on the LocalExecutor', async (t) => {
   const cwd = t.testdir()
-  const r = spawnSync(process.execPath, [path.join(root, 'dist', 'examples', 'demo.js')], { cwd, encoding: 'utf8', timeout: 120_000 })
+  const r = spawnSync(process.execPath, [distPath('examples/demo.js')], { cwd, encoding: 'utf8', timeout: 120_000 })
   t.equal(r.status, 0, r.stderr)
   t.match(r.stdout, /submitted 300 jobs as array (\S+)/)
   t.match(r.stdout, /best: lr=0\.\d+ loss=/)

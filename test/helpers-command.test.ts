@@ -4,7 +4,9 @@ import fs from 'node:fs'
 import path from 'node:path'
 import t, { type Test } from 'tap'
 import { LocalExecutor, runCommand } from '../dist/lib/index.js'
-import { distUrl, plainEnv, startNode, until, writeScript } from './helpers.js'
+import { distUrl } from './helpers/paths.js'
+import { isAlive, plainEnv, startNode, writeScript } from './helpers/processes.js'
+import { until } from './helpers/waiting.js'
 
 /** A shell that starts two background sleeps, writes their pids and its own to `file`, then waits. */
 const sleeper = (file: string, prelude = ''): string[] => [
@@ -15,19 +17,10 @@ const sleeper = (file: string, prelude = ''): string[] => [
 
 const pidsIn = (file: string): number[] => (fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map(Number) : [])
 
-/** Alive and not a zombie (an orphan's zombie stays until PID 1 reaps it, which some containers never do). */
-function alive(pid: number): boolean {
-  try {
-    return !/^State:\s*Z/m.test(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))
-  } catch {
-    return false
-  }
-}
-
 async function allGone(t: Test, pids: number[], what: string): Promise<void> {
   t.equal(pids.length, 3, `${what}: the shell and its two sleeps wrote their pids`)
-  await until(() => !pids.some(alive), 60_000, `${what}: every process of the group gone`).catch(() => {})
-  t.same(pids.filter(alive), [], `${what}: no process of the command's group is left`)
+  await until(() => !pids.some(isAlive), 60_000, `${what}: every process of the group gone`).catch(() => {})
+  t.same(pids.filter(isAlive), [], `${what}: no process of the command's group is left`)
 }
 
 t.test("a job that times out takes its command's whole process group with it", async (t) => {
@@ -95,7 +88,7 @@ for (const signal of ['SIGTERM', 'SIGINT', 'SIGKILL'] as const) {
     )
     const { child } = await startNode([script], /STARTED/, { env: plainEnv() })
     const pids = pidsIn(file)
-    t.equal(pids.filter(alive).length, 3, 'the command runs')
+    t.equal(pids.filter(isAlive).length, 3, 'the command runs')
     await new Promise((r) => setTimeout(r, 1000)) // past the instant before the guard is set up (see above)
     const exited = new Promise((r) => child.once('exit', r))
     child.kill(signal)

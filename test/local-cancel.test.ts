@@ -5,7 +5,7 @@ import t from 'tap'
 import { FailedJobError, LocalExecutor } from '../dist/lib/index.js'
 import { add, busyMs } from '../dist/fixtures/tasks.js'
 import { touch } from '../dist/fixtures/core-tasks.js'
-import { rejection, until } from './helpers.js'
+import { rejection, until } from './helpers/waiting.js'
 
 t.test('a queued job is CANCELLED and never runs', async (t) => {
   const folder = t.testdir()

@@ -6,7 +6,7 @@ import path from 'node:path'
 import t from 'tap'
 import { attachJob, type FailedJobError, LocalExecutor } from '../dist/lib/index.js'
 import { busyCheckpointable, busySteps, resumableSteps } from '../dist/fixtures/trust-tasks.js'
-import { rejection } from './helpers.js'
+import { rejection } from './helpers/waiting.js'
 
 const stepsIn = (file: string) => fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map(Number)
 

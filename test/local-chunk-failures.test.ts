@@ -5,7 +5,7 @@ import t from 'tap'
 import { DebugExecutor, FailedJobError, LocalExecutor, UnserializableValueError } from '../dist/lib/index.js'
 import { add, echo } from '../dist/fixtures/tasks.js'
 import { badResultAt } from '../dist/fixtures/trust-tasks.js'
-import { rejection } from './helpers.js'
+import { rejection } from './helpers/waiting.js'
 
 t.test('LocalExecutor: 2,000 elements, one returns a Proxy and one an array with a function property: only those two fail', async (t) => {
   const ex = new LocalExecutor({ folder: `${t.testdir()}/%j`, maxWorkers: 2 })

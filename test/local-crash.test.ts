@@ -4,7 +4,7 @@ import t from 'tap'
 import { FailedJobError, LocalExecutor } from '../dist/lib/index.js'
 import { add, throwsLater } from '../dist/fixtures/tasks.js'
 import { appendThenExit, exitsOn } from '../dist/fixtures/core-tasks.js'
-import { rejection } from './helpers.js'
+import { rejection } from './helpers/waiting.js'
 
 t.test('process.exit in a task fails its job with WorkerCrashError; the array goes on', async (t) => {
   const folder = t.testdir()

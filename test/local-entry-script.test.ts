@@ -6,10 +6,10 @@ import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import t, { type Test } from 'tap'
-import { distUrl, plainEnv, ROOT, runNode, writeScript, type RunResult } from './helpers.js'
+import { distUrl, TSX_CLI } from './helpers/paths.js'
+import { plainEnv, runNode, writeScript, type RunResult } from './helpers/processes.js'
 
 const LIB = JSON.stringify(distUrl('lib/index.js'))
-const TSX_CLI = path.join(ROOT, 'node_modules/tsx/dist/cli.mjs')
 const BOUND_MS = 60_000
 const CLEAR =
   /the task (?:\w+ )?is defined in the script being run \((.+)\): a worker imports a task's module to find it, which would run this script again\. Move the task to its own module \(e\.g\. tasks\.ts\) and import it from this script\./

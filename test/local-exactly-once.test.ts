@@ -3,15 +3,42 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import t from 'tap'
-import { LocalExecutor } from '../dist/lib/index.js'
+import { LocalExecutor, type Task } from '../dist/lib/index.js'
 import { countRun, countRunLarge } from '../dist/fixtures/trust-tasks.js'
-import { listFiles, until } from './helpers.js'
+import { listFiles } from './helpers/files.js'
+import { until } from './helpers/waiting.js'
 
 /** How many times each index was run, from the lines the tasks appended. */
 function runsOf(file: string, n: number): number[] {
   const runs = Array(n).fill(0)
   for (const line of fs.readFileSync(file, 'utf8').split('\n')) if (line) runs[Number(line)]++
   return runs
+}
+
+/** countRun or countRunLarge: (file, x, slow, ms), appends x to file, hangs ms when x === slow */
+type CountTask<R> = Task<[file: string, x: number, slow: number, ms: number], R>
+
+/** An array of `n` elements of `task` logging to `log`; element `slow` hangs for a minute. */
+function countArray<R>(ex: LocalExecutor, task: CountTask<R>, log: string, n: number, slow: number) {
+  return ex.mapArray(
+    task,
+    Array(n).fill(log),
+    Array.from({ length: n }, (_, i) => i),
+    Array(n).fill(slow),
+    Array(n).fill(60_000),
+  )
+}
+
+/** An earlier array of the task sizes the next one's chunks: many elements per chunk from the start. */
+async function warmUp<R>(ex: LocalExecutor, task: CountTask<R>, dir: string, n: number): Promise<void> {
+  const jobs = await ex.mapArray(
+    task,
+    Array(n).fill(path.join(dir, 'warm.txt')),
+    Array.from({ length: n }, (_, i) => i),
+    Array(n).fill(-1),
+    Array(n).fill(0),
+  )
+  await Promise.all(jobs.map((j) => j.result()))
 }
 
 t.test('a timeout in the middle of a chunk of fast elements: every element runs exactly once', async (t) => {
@@ -21,13 +48,7 @@ t.test('a timeout in the middle of a chunk of fast elements: every element runs 
   t.teardown(() => ex.shutdown())
   const n = 600
   const slow = 450
-  const jobs = await ex.mapArray(
-    countRun,
-    Array(n).fill(log),
-    Array.from({ length: n }, (_, i) => i),
-    Array(n).fill(slow),
-    Array(n).fill(60_000),
-  )
+  const jobs = await countArray(ex, countRun, log, n, slow)
   await Promise.all(jobs.map((j) => j.wait()))
   t.same(runsOf(log, n), Array(n).fill(1), 'each element ran once')
   t.equal(jobs[slow].state, 'TIMEOUT')
@@ -53,27 +74,10 @@ t.test('cancelling a running element of a chunk: the others run exactly once and
   const log = path.join(dir, 'runs.txt')
   const ex = new LocalExecutor({ folder: `${dir}/%j`, maxWorkers: 1 })
   t.teardown(() => ex.shutdown())
-  // an earlier array of the task sizes this one's chunks: many elements per chunk from the start
-  await Promise.all(
-    (
-      await ex.mapArray(
-        countRun,
-        Array(200).fill(path.join(dir, 'warm.txt')),
-        Array.from({ length: 200 }, (_, i) => i),
-        Array(200).fill(-1),
-        Array(200).fill(0),
-      )
-    ).map((j) => j.result()),
-  )
+  await warmUp(ex, countRun, dir, 200)
   const n = 300
   const slow = 40
-  const jobs = await ex.mapArray(
-    countRun,
-    Array(n).fill(log),
-    Array.from({ length: n }, (_, i) => i),
-    Array(n).fill(slow),
-    Array(n).fill(60_000),
-  )
+  const jobs = await countArray(ex, countRun, log, n, slow)
   await until(() => fs.existsSync(`${log}.slow-started`), 60_000, 'the slow element to start')
   t.equal(jobs[slow].state, 'RUNNING')
   await jobs[slow].cancel()
@@ -91,26 +95,10 @@ t.test('large results overflow the shared memory into partial files: still exact
   const log = path.join(dir, 'runs.txt')
   const ex = new LocalExecutor({ folder: `${dir}/%j`, maxWorkers: 1, timeoutMin: 0.01 })
   t.teardown(() => ex.shutdown())
-  await Promise.all(
-    (
-      await ex.mapArray(
-        countRunLarge,
-        Array(100).fill(path.join(dir, 'warm.txt')),
-        Array.from({ length: 100 }, (_, i) => i),
-        Array(100).fill(-1),
-        Array(100).fill(0),
-      )
-    ).map((j) => j.result()),
-  )
+  await warmUp(ex, countRunLarge, dir, 100)
   const n = 200
   const slow = 150
-  const jobs = await ex.mapArray(
-    countRunLarge,
-    Array(n).fill(log),
-    Array.from({ length: n }, (_, i) => i),
-    Array(n).fill(slow),
-    Array(n).fill(60_000),
-  )
+  const jobs = await countArray(ex, countRunLarge, log, n, slow)
   await Promise.all(jobs.map((j) => j.wait()))
   t.same(runsOf(log, n), Array(n).fill(1), 'each element ran once')
   t.equal(jobs[slow].state, 'TIMEOUT')

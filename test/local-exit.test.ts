@@ -1,6 +1,7 @@
 // A script that submitted jobs exits by itself once it has its results (no shutdown() call).
 import t from 'tap'
-import { distUrl, runNode, writeScript } from './helpers.js'
+import { distUrl } from './helpers/paths.js'
+import { runNode, writeScript } from './helpers/processes.js'
 
 const imports = `
 import { LocalExecutor, DebugExecutor } from ${JSON.stringify(distUrl('lib/index.js'))}

@@ -4,7 +4,9 @@ import path from 'node:path'
 import t from 'tap'
 import { attachJob, DebugExecutor, LocalExecutor } from '../dist/lib/index.js'
 import { add, chatty, square } from '../dist/fixtures/tasks.js'
-import { distPath, distUrl, listFiles, runNode, writeScript } from './helpers.js'
+import { listFiles } from './helpers/files.js'
+import { distPath, distUrl } from './helpers/paths.js'
+import { runNode, writeScript } from './helpers/processes.js'
 
 const NASTY = `a b'c "d" $HOME \`x\` 100%% ünï`
 

@@ -9,7 +9,7 @@ import t from 'tap'
 import { DebugExecutor, FailedJobError, LocalExecutor } from '../dist/lib/index.js'
 import { add, chatty } from '../dist/fixtures/tasks.js'
 import { fillDisk } from '../dist/fixtures/trust-tasks.js'
-import { listFiles } from './helpers.js'
+import { listFiles } from './helpers/files.js'
 
 /** Mounts a tmpfs of `size` at a new folder; unmounted at teardown. */
 function tmpfs(t: { teardown(fn: () => void): void; fail(msg: string): void; comment(msg: string): void }, size: string, readOnly = false): string | undefined {

@@ -7,16 +7,12 @@ import t from 'tap'
 import { type FailedJobError, LocalExecutor } from '../dist/lib/index.js'
 import { busyMs, exits } from '../dist/fixtures/tasks.js'
 import { allocate, isolationProbe, pidThenWait, resumableSteps } from '../dist/fixtures/trust-tasks.js'
-import { distUrl, rejection, startNode, until, writeScript } from './helpers.js'
+import { distUrl } from './helpers/paths.js'
+import { isAlive, startNode, writeScript } from './helpers/processes.js'
+import { rejection, until } from './helpers/waiting.js'
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0)
-    return !/^State:\s*Z/m.test(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))
-  } catch {
-    return false
-  }
-}
+/** The pid a job wrote into `file` (pidThenWait), 0 while there is none. */
+const pidIn = (file: string): number => (fs.existsSync(file) ? Number(fs.readFileSync(file, 'utf8')) || 0 : 0)
 
 t.test('each job has its own process: globals, process.env, working directory', async (t) => {
   const dir = t.testdir()
@@ -55,11 +51,12 @@ t.test("timeout, cancel and process.exit end the job's process and only that job
   const pidFile = path.join(dir, 'pid')
   ex.updateParameters({ timeoutMin: 5 })
   const waiting = await ex.submit(pidThenWait, pidFile, 600_000)
-  await until(() => fs.existsSync(pidFile), 30_000, 'the job to start')
-  const pid = Number(fs.readFileSync(pidFile, 'utf8'))
+  // the file exists a moment before the pid is in it
+  await until(() => pidIn(pidFile) > 0, 30_000, 'the job to start')
+  const pid = pidIn(pidFile)
   await waiting.cancel()
   t.equal(waiting.state, 'CANCELLED')
-  await until(() => !alive(pid), 10_000, "the cancelled job's process to end")
+  await until(() => !isAlive(pid), 10_000, "the cancelled job's process to end")
   const exiting = await ex.submit(exits, 3)
   const e = (await exiting.exception()) as FailedJobError
   t.equal(exiting.state, 'FAILED')
@@ -106,10 +103,11 @@ t.test("the submitter killed with SIGKILL: its jobs' processes end too", async (
   `,
   )
   const { child } = await startNode([script], /SUBMITTED/)
-  await until(() => fs.existsSync(pidFile), 30_000, 'the job to start')
-  const pid = Number(fs.readFileSync(pidFile, 'utf8'))
-  t.ok(alive(pid))
+  // the file exists a moment before the pid is in it
+  await until(() => pidIn(pidFile) > 0, 30_000, 'the job to start')
+  const pid = pidIn(pidFile)
+  t.ok(isAlive(pid))
   child.kill('SIGKILL')
-  await until(() => !alive(pid), 15_000, "the job's process to end")
+  await until(() => !isAlive(pid), 15_000, "the job's process to end")
   t.pass('nothing left running')
 })

@@ -5,7 +5,7 @@ import t from 'tap'
 import { LocalExecutor } from '../dist/lib/index.js'
 import { add, chatty } from '../dist/fixtures/tasks.js'
 import { printLines } from '../dist/fixtures/core-tasks.js'
-import { listFiles } from './helpers.js'
+import { listFiles } from './helpers/files.js'
 
 t.test('stdout and stderr of a task go to its log files', async (t) => {
   const folder = t.testdir()

@@ -3,7 +3,7 @@ import t from 'tap'
 import { FailedJobError, LocalExecutor } from '../dist/lib/index.js'
 import { env, failsOnRank } from '../dist/fixtures/tasks.js'
 import { failsFromRank } from '../dist/fixtures/core-tasks.js'
-import { rejection } from './helpers.js'
+import { rejection } from './helpers/waiting.js'
 
 t.test('tasksPerNode: 2 → results() gives one entry per rank', async (t) => {
   const folder = t.testdir()

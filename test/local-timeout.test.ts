@@ -3,7 +3,7 @@ import fs from 'node:fs'
 import t from 'tap'
 import { attachJob, FailedJobError, LocalExecutor } from '../dist/lib/index.js'
 import { add, busyMs } from '../dist/fixtures/tasks.js'
-import { rejection } from './helpers.js'
+import { rejection } from './helpers/waiting.js'
 
 t.test('a busy task past timeoutMin ends as TIMEOUT; the pool keeps working', async (t) => {
   const folder = t.testdir()

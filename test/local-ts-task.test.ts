@@ -3,9 +3,10 @@ import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import t from 'tap'
 import { DebugExecutor, LocalExecutor, taskRef } from '../dist/lib/index.js'
-import { distPath, distUrl, ROOT, runNode, writeScript } from './helpers.js'
+import { distPath, distUrl, FIXTURES, TSX_CLI } from './helpers/paths.js'
+import { runNode, writeScript } from './helpers/processes.js'
 
-const TS_MODULE = pathToFileURL(path.join(ROOT, 'fixtures/ts-task.ts')).href
+const TS_MODULE = pathToFileURL(path.join(FIXTURES, 'ts-task.ts')).href
 type Shout = typeof import('../fixtures/ts-task.js').shout
 
 t.test('in this process: LocalExecutor and DebugExecutor run a task from fixtures/ts-task.ts', async (t) => {
@@ -102,7 +103,6 @@ t.test('a serializable class from a .ts module, read back by another process', a
 })
 
 // `npx tsx main.ts`: the pool threads inherit tsx's execArgv but, on Node 20, not its hooks
-const TSX_CLI = path.join(ROOT, 'node_modules/tsx/dist/cli.mjs')
 const TSX_TASKS = `
 import { task } from ${JSON.stringify(distUrl('lib/index.js'))}
 import { helper } from './helper.js'

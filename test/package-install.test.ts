@@ -3,13 +3,13 @@
 // the README's quick start run the natural ways: `npx tsx main.ts` (.ts task modules in the pool
 // threads), type-checked with tsc, and as JavaScript with `node main.js`. Needs npm and its cache
 // (filled by `npm ci`) or the registry; it never skips: without them it fails, saying why.
-import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
 import ts from 'typescript'
-import { plainEnv, ROOT, type RunResult } from './helpers.js'
+import { ROOT } from './helpers/paths.js'
+import { plainEnv, type RunResult, runProcess } from './helpers/processes.js'
 
 // a build, an install and four programs: ~1 min, more on a loaded machine
 t.setTimeout(20 * 60_000)
@@ -23,29 +23,8 @@ function userEnv(): NodeJS.ProcessEnv {
   return env
 }
 
-/** Runs a command to its end (killed after timeoutMs), collecting its output. */
-function run(cmd: string, args: string[], cwd: string, timeoutMs: number): Promise<RunResult> {
-  return new Promise((resolve) => {
-    const t0 = Date.now()
-    const child = spawn(cmd, args, { cwd, env: userEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => {
-      stdout += d
-    })
-    child.stderr.on('data', (d) => {
-      stderr += d
-    })
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
-    child.on('error', (e) => {
-      stderr += `\n[spawn ${cmd}: ${e.message}]`
-    })
-    child.on('close', (code, signal) => {
-      clearTimeout(timer)
-      resolve({ code, signal, stdout, stderr, ms: Date.now() - t0 })
-    })
-  })
-}
+/** Runs a command to its end (killed after timeoutMs) in a plain shell's environment. */
+const run = (cmd: string, args: string[], cwd: string, timeoutMs: number): Promise<RunResult> => runProcess(cmd, args, { cwd, env: userEnv(), timeoutMs })
 
 const tail = (s: string, n = 4000) => (s.length > n ? `...${s.slice(-n)}` : s)
 /** What a failed step shows: the child's exit and the end of its output. */

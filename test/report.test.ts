@@ -3,12 +3,11 @@
 import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { LocalExecutor } from '../dist/lib/index.js'
 import { fails, sleepMs } from '../dist/fixtures/tasks.js'
+import { CLI } from './helpers/paths.js'
 
-const cliPath = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'lib', 'cli.js')
 const chromium = ['chromium', 'chromium-browser', 'google-chrome'].find((c) => spawnSync('sh', ['-c', `command -v ${c}`]).status === 0)
 
 t.test('report --html: timeline, histogram, failed jobs, in Chromium', async (t) => {
@@ -22,7 +21,7 @@ t.test('report --html: timeline, histogram, failed jobs, in Chromium', async (t)
   })
   await Promise.all(jobs.map((j) => j.wait()))
   const out = path.join(dir, 'report.html')
-  const r = spawnSync(process.execPath, [cliPath, 'report', folder, jobs[0].paths.arrayId, '--html', out], { encoding: 'utf8' })
+  const r = spawnSync(process.execPath, [CLI, 'report', folder, jobs[0].paths.arrayId, '--html', out], { encoding: 'utf8' })
   t.equal(r.status, 0, r.stderr)
   const html = fs.readFileSync(out, 'utf8')
   t.notMatch(html, /(src|href)="https?:/, 'self-contained: nothing from the network')

@@ -3,16 +3,15 @@
 import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { LocalExecutor, rerun } from '../dist/lib/index.js'
 import { readSubmission } from '../dist/lib/core/format.js'
 import { SlurmExecutor } from '../dist/lib/slurm/executor.js'
 import { add, fails, square } from '../dist/fixtures/tasks.js'
+import { fakeSlurm } from './helpers/fake-slurm.js'
+import { CLI } from './helpers/paths.js'
 
-const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..')
-const cliPath = path.join(root, 'dist', 'lib', 'cli.js')
-const run = (...args: string[]) => spawnSync(process.execPath, [cliPath, ...args], { encoding: 'utf8', timeout: 120_000 })
+const run = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120_000 })
 
 t.test('local, from the command line: only the failed elements, --set, links', async (t) => {
   const folder = `${t.testdir()}/%j`
@@ -63,9 +62,7 @@ t.test('local, from the command line: only the failed elements, --set, links', a
 
 t.test("Slurm, through the API (fake commands): the same folder, the old batch script's parameters kept", async (t) => {
   const dir = t.testdir()
-  const state = path.join(dir, 'slurm-state')
-  fs.mkdirSync(state)
-  const commands = { binDir: path.join(root, 'fixtures', 'fake-slurm'), env: { ...process.env, FAKE_SLURM_DIR: state } }
+  const { commands, sbatchArgs, script: batchScript } = fakeSlurm(dir)
   const folder = path.join(dir, 'logs')
   const ex = new SlurmExecutor({ folder, commands, partition: 'debug', memGb: 2, timeoutMin: 7 })
   const jobs = await ex.mapArray(add, [1, 2, 3], [10, 20, 30])
@@ -76,8 +73,8 @@ t.test("Slurm, through the API (fake commands): the same folder, the old batch s
     ['1001_0', '1001_1'],
     'one new array, in the order given',
   )
-  const args = fs.readFileSync(path.join(state, 'jobs', '1001.args'), 'utf8')
-  const script = fs.readFileSync(path.join(state, 'jobs', '1001.sh'), 'utf8')
+  const args = sbatchArgs(1001).join('\n')
+  const script = batchScript(1001)
   t.match(script + args, /--partition=debug/, 'the partition kept')
   t.match(script + args, /--mem=2048M/, 'the memory kept')
   t.match(script + args, /--time=9\b/, 'the timeout changed')

@@ -1,40 +1,28 @@
 // cancelAtExit on signals, ids past the end of an array, the poll interval: against the fake Slurm
 // commands, with real child processes and real signals. The real cluster: slurm-integration-exit.
 import { spawn } from 'node:child_process'
-import fs from 'node:fs'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { attachJob, ParameterError } from '../dist/lib/index.js'
 import { SlurmExecutor } from '../dist/lib/slurm/executor.js'
 import { getSharedWatcher, resetSharedWatcher, SlurmWatcher } from '../dist/lib/slurm/watcher.js'
 import { square } from '../dist/fixtures/tasks.js'
-import { plainEnv } from './helpers.js'
-
-const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..')
-const fakeBin = path.join(root, 'fixtures', 'fake-slurm')
-
-function fake(t: { testdir: () => string }) {
-  const dir = t.testdir()
-  const state = path.join(dir, 'slurm-state')
-  fs.mkdirSync(state)
-  const env = { ...process.env, FAKE_SLURM_DIR: state }
-  const cancelled = () => (fs.existsSync(path.join(state, 'cancelled')) ? fs.readFileSync(path.join(state, 'cancelled'), 'utf8').trim().split('\n') : [])
-  return { dir, state, env, commands: { binDir: fakeBin, env }, cancelled }
-}
+import { type FakeSlurm, fakeSlurm } from './helpers/fake-slurm.js'
+import { distUrl, FAKE_SLURM_BIN, ROOT } from './helpers/paths.js'
+import { plainEnv } from './helpers/processes.js'
 
 /** Runs a script that submits a job with cancelAtExit and waits for it; resolves once it printed 'ready'. */
-function submitter(f: ReturnType<typeof fake>, ownHandler: string) {
+function submitter(f: FakeSlurm, folder: string, ownHandler: string) {
   const script = `
-    import { SlurmExecutor } from ${JSON.stringify(path.join(root, 'dist', 'lib', 'index.js'))}
-    import { square } from ${JSON.stringify(path.join(root, 'dist', 'fixtures', 'tasks.js'))}
+    import { SlurmExecutor } from ${JSON.stringify(distUrl('lib/index.js'))}
+    import { square } from ${JSON.stringify(distUrl('fixtures/tasks.js'))}
     ${ownHandler}
-    const ex = new SlurmExecutor({ folder: process.argv[1], cancelAtExit: true, commands: { binDir: ${JSON.stringify(fakeBin)} } })
+    const ex = new SlurmExecutor({ folder: process.argv[1], cancelAtExit: true, commands: { binDir: ${JSON.stringify(FAKE_SLURM_BIN)} } })
     const jobs = await ex.mapArray(square, [1, 2])
     const single = await ex.submit(square, 3)
     console.log('ready')
     await Promise.all([...jobs, single].map((j) => j.result()))`
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script, path.join(f.dir, 'logs')], {
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script, folder], {
     env: plainEnv(f.env),
     stdio: ['ignore', 'pipe', 'pipe'],
   })
@@ -56,8 +44,9 @@ function submitter(f: ReturnType<typeof fake>, ownHandler: string) {
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   t.test(`cancelAtExit: ${signal} cancels the unfinished jobs, and the process still dies of ${signal}`, async (t) => {
-    const f = fake(t)
-    const p = submitter(f, '')
+    const dir = t.testdir()
+    const f = fakeSlurm(dir)
+    const p = submitter(f, path.join(dir, 'logs'), '')
     await p.ready
     p.child.kill(signal)
     const { code, signal: got } = await p.exited
@@ -68,10 +57,12 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 }
 
 t.test('cancelAtExit alongside signal-exit (execa, test runners): the process still dies of SIGINT', async (t) => {
-  const f = fake(t)
-  const signalExit = path.join(root, 'node_modules', 'signal-exit', 'dist', 'mjs', 'index.js')
+  const dir = t.testdir()
+  const f = fakeSlurm(dir)
+  const signalExit = path.join(ROOT, 'node_modules', 'signal-exit', 'dist', 'mjs', 'index.js')
   const p = submitter(
     f,
+    path.join(dir, 'logs'),
     `import { onExit } from ${JSON.stringify(signalExit)}
     onExit((code, signal) => { process.stderr.write('signal-exit saw ' + signal + '\\n') })`,
   )
@@ -84,8 +75,9 @@ t.test('cancelAtExit alongside signal-exit (execa, test runners): the process st
 })
 
 t.test("cancelAtExit with a SIGINT handler of the user's: jobs cancelled, the user's handler decides", async (t) => {
-  const f = fake(t)
-  const p = submitter(f, `process.on('SIGINT', () => { console.error('user handler'); process.exit(3) })`)
+  const dir = t.testdir()
+  const f = fakeSlurm(dir)
+  const p = submitter(f, path.join(dir, 'logs'), `process.on('SIGINT', () => { console.error('user handler'); process.exit(3) })`)
   await p.ready
   p.child.kill('SIGINT')
   const { code } = await p.exited
@@ -95,8 +87,8 @@ t.test("cancelAtExit with a SIGINT handler of the user's: jobs cancelled, the us
 })
 
 t.test('an element past the end of an array does not exist: said at once, never waited on', async (t) => {
-  const f = fake(t)
-  const folder = path.join(f.dir, 'logs')
+  const f = fakeSlurm(t.testdir())
+  const folder = path.join(t.testdir(), 'logs')
   await new SlurmExecutor({ folder, commands: f.commands }).mapArray(
     square,
     Array.from({ length: 10 }, (_, i) => i),

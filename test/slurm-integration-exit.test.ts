@@ -2,15 +2,14 @@
 // signals), an element past the end of an array, empty log files, an outside scancel noticed.
 import { execFileSync, spawn } from 'node:child_process'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { attachJob } from '../dist/lib/index.js'
 import { SlurmExecutor } from '../dist/lib/slurm/executor.js'
 import { add, sleepMs, square } from '../dist/fixtures/tasks.js'
-import { plainEnv } from './helpers.js'
+import { distUrl } from './helpers/paths.js'
+import { plainEnv } from './helpers/processes.js'
 import { needsCluster } from './slurm-cluster.js'
 
-const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..')
 const skip = needsCluster(t)
 const opts = { ...skip, timeout: 240_000 }
 
@@ -18,8 +17,8 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   t.test(`cancelAtExit: ${signal} to the submitting process cancels its running job; the process dies of it`, opts, async (t) => {
     const folder = path.join(t.testdir(), '%j')
     const script = `
-      import { SlurmExecutor } from ${JSON.stringify(path.join(root, 'dist', 'lib', 'index.js'))}
-      import { sleepMs } from ${JSON.stringify(path.join(root, 'dist', 'fixtures', 'tasks.js'))}
+      import { SlurmExecutor } from ${JSON.stringify(distUrl('lib/index.js'))}
+      import { sleepMs } from ${JSON.stringify(distUrl('fixtures/tasks.js'))}
       const ex = new SlurmExecutor({ folder: process.argv[1], cancelAtExit: true, timeoutMin: 5 })
       const job = await ex.submit(sleepMs, 120_000, 0)
       while (job.state !== 'RUNNING') await new Promise((r) => setTimeout(r, 100))

@@ -3,26 +3,18 @@
 // CLI); wait({ timeoutMs }) gives up without touching the job.
 import { execFileSync, spawnSync } from 'node:child_process'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { WaitTimeoutError } from '../dist/lib/core/job.js'
 import { JobNeverRunsError } from '../dist/lib/slurm/errors.js'
 import { SlurmExecutor } from '../dist/lib/slurm/executor.js'
 import { add, fails } from '../dist/fixtures/tasks.js'
+import { CLI } from './helpers/paths.js'
+import { until } from './helpers/waiting.js'
 import { needsCluster } from './slurm-cluster.js'
 
-const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..')
 const skip = needsCluster(t)
 const opts = { ...skip, timeout: 240_000 }
 const sacctState = (id: string) => execFileSync('sacct', ['-X', '-n', '-P', '-o', 'State', '-j', id], { encoding: 'utf8' }).trim()
-
-async function until(cond: () => boolean, what: string, ms = 60_000): Promise<void> {
-  const end = Date.now() + ms
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`not seen within ${ms / 1000} s: ${what}`)
-    await new Promise((r) => setTimeout(r, 250))
-  }
-}
 
 t.test('requests Slurm accepts but never runs: rejected with the reason, and cancelled', opts, async (t) => {
   const cases: [string, object, RegExp][] = [
@@ -43,7 +35,7 @@ t.test('requests Slurm accepts but never runs: rejected with the reason, and can
       t.match(e?.message ?? '', /it was cancelled/)
       t.equal(job.state, 'CANCELLED')
       t.match(String(job), new RegExp(`^Job<${job.jobId}, CANCELLED \\(${reason.source}\\)>$`))
-      await until(() => sacctState(job.jobId).startsWith('CANCELLED'), `job ${job.jobId} CANCELLED in sacct`)
+      await until(() => sacctState(job.jobId).startsWith('CANCELLED'), 60_000, `job ${job.jobId} CANCELLED in sacct`, 250)
     }
   }
 })
@@ -74,10 +66,10 @@ t.test('a begin time: PENDING (BeginTime) in the API and the CLI; wait({ timeout
     (err: Error) => err,
   )
   t.type(e, WaitTimeoutError)
-  await until(() => job.reason === 'BeginTime', 'reason BeginTime') // sacct may not have it at the first poll
+  await until(() => job.reason === 'BeginTime', 60_000, 'reason BeginTime', 250) // sacct may not have it at the first poll
   t.equal(String(job), `Job<${job.jobId}, PENDING (BeginTime)>`)
   t.match(sacctState(job.jobId), /^PENDING/, 'still queued')
-  const r = spawnSync(process.execPath, [path.join(root, 'dist', 'lib', 'cli.js'), 'status', folder, job.jobId], { encoding: 'utf8', timeout: 60_000 })
+  const r = spawnSync(process.execPath, [CLI, 'status', folder, job.jobId], { encoding: 'utf8', timeout: 60_000 })
   t.match(r.stdout, new RegExp(`^${job.jobId}\tPENDING \\(BeginTime\\)(\t|$)`, 'm'), r.stderr)
   await job.cancel()
   t.equal(job.state, 'CANCELLED')

@@ -18,13 +18,12 @@
 import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { SlurmExecutor } from '../dist/lib/slurm/executor.js'
 import { add, square } from '../dist/fixtures/tasks.js'
+import { ROOT } from './helpers/paths.js'
 import { acquireExclusive, needsCluster } from './slurm-cluster.js'
 
-const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..')
 const skip = needsCluster(t)
 const sh = (cmd: string, args: string[]) => execFileSync(cmd, args, { encoding: 'utf8', timeout: 30_000 })
 
@@ -95,11 +94,11 @@ function renameJob(folder: string, from: string, to: string): void {
 /** stop.sh --purge, then start.sh with the same knobs: the state is gone, ids restart at 1. */
 function recreate(env: Record<string, string>): void {
   const opts = { env: { ...process.env, ...env }, encoding: 'utf8' as const, timeout: 180_000, stdio: ['ignore', 'pipe', 'pipe'] as ['ignore', 'pipe', 'pipe'] }
-  execFileSync('bash', [path.join(root, 'scripts', 'slurm', 'stop.sh'), '--purge'], opts)
+  execFileSync('bash', [path.join(ROOT, 'scripts', 'slurm', 'stop.sh'), '--purge'], opts)
   try {
-    execFileSync('bash', [path.join(root, 'scripts', 'slurm', 'start.sh')], opts)
+    execFileSync('bash', [path.join(ROOT, 'scripts', 'slurm', 'start.sh')], opts)
   } catch {
-    execFileSync('bash', [path.join(root, 'scripts', 'slurm', 'start.sh')], opts) // once more: the other tests need it
+    execFileSync('bash', [path.join(ROOT, 'scripts', 'slurm', 'start.sh')], opts) // once more: the other tests need it
   }
 }
 

@@ -3,14 +3,13 @@
 import { execFileSync, spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { attachJob, FailedJobError } from '../dist/lib/index.js'
 import { SlurmExecutor } from '../dist/lib/slurm/executor.js'
 import { add, chatty, env, fails, resumableCount, sleepMs } from '../dist/fixtures/tasks.js'
+import { distPath, distUrl, FIXTURES } from './helpers/paths.js'
 import { needsCluster } from './slurm-cluster.js'
 
-const here = path.dirname(fileURLToPath(import.meta.url))
 const skip = needsCluster(t)
 const opts = { ...skip, timeout: 240_000 }
 // a nasty folder: spaces, quotes and a shell injection attempt must all survive
@@ -83,7 +82,7 @@ t.test('tasksPerNode: 2 runs two ranks, each with its own log file', opts, async
 })
 
 t.test('state polling with accounting off (sacct failing): squeue and the result files', opts, async (t) => {
-  const commands = { bin: { sacct: path.join(here, '..', 'fixtures', 'slurm-off', 'sacct') } }
+  const commands = { bin: { sacct: path.join(FIXTURES, 'slurm-off', 'sacct') } }
   const ex = new SlurmExecutor({ folder: path.join(t.testdir(), '%j'), timeoutMin: 5, commands })
   const [ok, slow] = [await ex.submit(add, 1, 1), await ex.submit(sleepMs, 120_000, 0)]
   t.equal(await ok.result(), 2)
@@ -98,7 +97,7 @@ t.test('a job re-attached from another process', opts, async (t) => {
   const ex = new SlurmExecutor({ folder, timeoutMin: 5 })
   const job = await ex.submit(add, 2, 3)
   const script = `
-    import { attachJob } from ${JSON.stringify(path.join(here, '..', 'dist', 'lib', 'index.js'))}
+    import { attachJob } from ${JSON.stringify(distUrl('lib/index.js'))}
     const job = attachJob(process.argv[1], process.argv[2])
     const value = await job.result()
     console.log(JSON.stringify({ value, state: job.state, args: (await job.submission()).args }))`
@@ -111,7 +110,7 @@ t.test('a job re-attached from another process', opts, async (t) => {
 t.test('one user script, unchanged, on the LocalExecutor and on Slurm (AutoExecutor)', opts, async (t) => {
   const dir = t.testdir()
   const run = (cluster: string) =>
-    spawnSync(process.execPath, [path.join(here, '..', 'dist', 'examples', 'sweep.js'), path.join(dir, cluster, '%j')], {
+    spawnSync(process.execPath, [distPath('examples/sweep.js'), path.join(dir, cluster, '%j')], {
       env: { ...process.env, SUBMITIT_CLUSTER: cluster },
       encoding: 'utf8',
       timeout: 180_000,
@@ -127,8 +126,8 @@ t.test('one user script, unchanged, on the LocalExecutor and on Slurm (AutoExecu
 t.test('cancelAtExit: a script that exits cancels its unfinished jobs', opts, async (t) => {
   const folder = path.join(t.testdir(), '%j')
   const script = `
-    import { SlurmExecutor } from ${JSON.stringify(path.join(here, '..', 'dist', 'lib', 'index.js'))}
-    import { sleepMs } from ${JSON.stringify(path.join(here, '..', 'dist', 'fixtures', 'tasks.js'))}
+    import { SlurmExecutor } from ${JSON.stringify(distUrl('lib/index.js'))}
+    import { sleepMs } from ${JSON.stringify(distUrl('fixtures/tasks.js'))}
     const ex = new SlurmExecutor({ folder: process.argv[1], cancelAtExit: true, timeoutMin: 5 })
     const job = await ex.submit(sleepMs, 120_000, 0)
     console.log(job.jobId)`

@@ -2,9 +2,7 @@
 // makes wait()/result() reject naming the reason, and waits take a timeout; against the fake Slurm
 // commands (sacct prints the rows a test writes). The real cluster: slurm-integration-pending.
 import { spawnSync } from 'node:child_process'
-import fs from 'node:fs'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { FailedJobError } from '../dist/lib/index.js'
 import { JobNeverRunsError } from '../dist/lib/slurm/errors.js'
@@ -12,27 +10,16 @@ import { SlurmExecutor } from '../dist/lib/slurm/executor.js'
 import { isNeverRunnable, parseSacct } from '../dist/lib/slurm/parse.js'
 import { WaitTimeoutError } from '../dist/lib/core/job.js'
 import { add } from '../dist/fixtures/tasks.js'
-
-const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..')
-const fakeBin = path.join(root, 'fixtures', 'fake-slurm')
-
-function fake(t: { testdir: () => string }) {
-  const dir = t.testdir()
-  const state = path.join(dir, 'slurm-state')
-  fs.mkdirSync(state)
-  const env = { ...process.env, FAKE_SLURM_DIR: state }
-  const commands = { binDir: fakeBin, env }
-  const sacctRows = (rows: string) => fs.writeFileSync(path.join(state, 'sacct.txt'), rows)
-  const cancelled = () => (fs.existsSync(path.join(state, 'cancelled')) ? fs.readFileSync(path.join(state, 'cancelled'), 'utf8').trim().split('\n') : [])
-  return { dir, state, env, commands, sacctRows, cancelled }
-}
+import { fakeSlurm } from './helpers/fake-slurm.js'
+import { CLI, distUrl, FAKE_SLURM_BIN } from './helpers/paths.js'
 
 t.test("a pending job's reason from squeue: sacct's lags (it kept Dependency while squeue said DependencyNeverSatisfied)", async (t) => {
-  const f = fake(t)
-  const ex = new SlurmExecutor({ folder: path.join(f.dir, 'logs'), commands: f.commands })
+  const dir = t.testdir()
+  const f = fakeSlurm(dir)
+  const ex = new SlurmExecutor({ folder: path.join(dir, 'logs'), commands: f.commands })
   const job = await ex.submit(add, 1, 2)
-  f.sacctRows('1000|PENDING|0:0|Dependency\n')
-  fs.writeFileSync(path.join(f.state, 'squeue.txt'), '1000|PENDING|DependencyNeverSatisfied\n')
+  f.write('sacct.txt', '1000|PENDING|0:0|Dependency\n')
+  f.write('squeue.txt', '1000|PENDING|DependencyNeverSatisfied\n')
   const e = await job.wait({ timeoutMs: 30_000 }).then(
     () => null,
     (err: Error) => err,
@@ -64,10 +51,11 @@ t.test("sacct's Reason column and the list of reasons that never pass", async (t
 })
 
 t.test('a job that can never start: result() and wait() reject naming the reason, the job is cancelled', async (t) => {
-  const f = fake(t)
-  const ex = new SlurmExecutor({ folder: path.join(f.dir, 'logs'), commands: f.commands })
+  const dir = t.testdir()
+  const f = fakeSlurm(dir)
+  const ex = new SlurmExecutor({ folder: path.join(dir, 'logs'), commands: f.commands })
   const job = await ex.submit(add, 1, 2)
-  f.sacctRows('1000|PENDING|0:0|DependencyNeverSatisfied\n')
+  f.write('sacct.txt', '1000|PENDING|0:0|DependencyNeverSatisfied\n')
   const e = await job.result().then(
     () => null,
     (err: Error) => err,
@@ -84,17 +72,18 @@ t.test('a job that can never start: result() and wait() reject naming the reason
 })
 
 t.test('an attached job that can never start: rejected too, but not cancelled by a process that only looks', async (t) => {
-  const f = fake(t)
-  const folder = path.join(f.dir, 'logs')
+  const dir = t.testdir()
+  const f = fakeSlurm(dir)
+  const folder = path.join(dir, 'logs')
   await new SlurmExecutor({ folder, commands: f.commands }).submit(add, 1, 2)
-  f.sacctRows('1000|PENDING|0:0|PartitionNodeLimit\n')
+  f.write('sacct.txt', '1000|PENDING|0:0|PartitionNodeLimit\n')
   const script = `
-    import { attachJob } from ${JSON.stringify(path.join(root, 'dist', 'lib', 'index.js'))}
+    import { attachJob } from ${JSON.stringify(distUrl('lib/index.js'))}
     const job = attachJob(process.argv[1], '1000')
     const e = await job.wait().then(() => 'resolved', (e) => e.name + ': ' + e.message)
     console.log(JSON.stringify({ e, state: job.state, text: String(job) }))`
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', script, folder], {
-    env: { ...f.env, SUBMITIT_SLURM_BIN_DIR: fakeBin },
+    env: { ...f.env, SUBMITIT_SLURM_BIN_DIR: FAKE_SLURM_BIN },
     encoding: 'utf8',
     timeout: 60_000,
   })
@@ -107,11 +96,12 @@ t.test('an attached job that can never start: rejected too, but not cancelled by
 })
 
 t.test('job.reason while it waits; wait({ timeoutMs }) rejects and the process can still exit', async (t) => {
-  const f = fake(t)
-  const folder = path.join(f.dir, 'logs')
+  const dir = t.testdir()
+  const f = fakeSlurm(dir)
+  const folder = path.join(dir, 'logs')
   const ex = new SlurmExecutor({ folder, commands: f.commands })
   const job = await ex.submit(add, 1, 2)
-  f.sacctRows('1000|PENDING|0:0|BeginTime\n')
+  f.write('sacct.txt', '1000|PENDING|0:0|BeginTime\n')
   const e = await job.result({ timeoutMs: 2000 }).then(
     () => null,
     (err: Error) => err,
@@ -120,18 +110,18 @@ t.test('job.reason while it waits; wait({ timeoutMs }) rejects and the process c
   t.match(e?.message, /job 1000 did not end within 2 s: it is PENDING \(BeginTime\); it goes on/)
   t.equal(String(job), 'Job<1000, PENDING (BeginTime)>')
   t.same(f.cancelled(), [], 'a timeout does not cancel')
-  f.sacctRows('1000|RUNNING|0:0|None\n')
+  f.write('sacct.txt', '1000|RUNNING|0:0|None\n')
   for (let i = 0; i < 100 && job.state !== 'RUNNING'; i++) await new Promise((r) => setTimeout(r, 100))
   t.equal(String(job), 'Job<1000, RUNNING>', 'no reason once it runs')
   await t.rejects(job.wait({ timeoutMs: -1 }), RangeError)
 
   // a script whose wait timed out ends: the abandoned wait does not keep it alive
   const script = `
-    import { attachJob } from ${JSON.stringify(path.join(root, 'dist', 'lib', 'index.js'))}
+    import { attachJob } from ${JSON.stringify(distUrl('lib/index.js'))}
     const job = attachJob(process.argv[1], '1000')
     await job.wait({ timeoutMs: 1000 }).catch((e) => console.log(e.name))`
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', script, folder], {
-    env: { ...f.env, SUBMITIT_SLURM_BIN_DIR: fakeBin },
+    env: { ...f.env, SUBMITIT_SLURM_BIN_DIR: FAKE_SLURM_BIN },
     encoding: 'utf8',
     timeout: 60_000,
   })
@@ -140,15 +130,16 @@ t.test('job.reason while it waits; wait({ timeoutMs }) rejects and the process c
 })
 
 t.test('the CLI: status shows the reason, wait says why it gives up', async (t) => {
-  const f = fake(t)
-  const folder = path.join(f.dir, 'logs')
+  const dir = t.testdir()
+  const f = fakeSlurm(dir)
+  const folder = path.join(dir, 'logs')
   const ex = new SlurmExecutor({ folder, commands: f.commands })
   await ex.submit(add, 1, 2)
   await ex.submit(add, 3, 4)
-  f.sacctRows('1000|PENDING|0:0|Resources\n1001|PENDING|0:0|DependencyNeverSatisfied\n')
+  f.write('sacct.txt', '1000|PENDING|0:0|Resources\n1001|PENDING|0:0|DependencyNeverSatisfied\n')
   const cli = (...args: string[]) =>
-    spawnSync(process.execPath, [path.join(root, 'dist', 'lib', 'cli.js'), ...args], {
-      env: { ...f.env, SUBMITIT_SLURM_BIN_DIR: fakeBin },
+    spawnSync(process.execPath, [CLI, ...args], {
+      env: { ...f.env, SUBMITIT_SLURM_BIN_DIR: FAKE_SLURM_BIN },
       encoding: 'utf8',
       timeout: 60_000,
     })

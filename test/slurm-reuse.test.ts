@@ -1,51 +1,28 @@
 // A job id Slurm gives again (its state was reset, ids restart) must never return an older job's
 // files as the new job's, against the fake Slurm commands: the fake's ids restart with a new state
 // directory, as the real ones do after `stop.sh --purge`. The real cluster: slurm-integration-reuse.
-import { spawn, spawnSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { SlurmExecutor } from '../dist/lib/slurm/executor.js'
 import { add, square } from '../dist/fixtures/tasks.js'
-
-const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..')
-const fakeBin = path.join(root, 'fixtures', 'fake-slurm')
-const MAIN = path.join(root, 'dist', 'worker', 'main.js')
-
-/** A fresh fake cluster: job ids start at 1000 again. */
-function fakeCluster(dir: string, name: string) {
-  const state = path.join(dir, name)
-  fs.mkdirSync(state)
-  return { state, commands: { binDir: fakeBin, env: { ...process.env, FAKE_SLURM_DIR: state } } }
-}
-
-/** The environment a node gives the worker: Slurm's ids and the batch script's SUBMITIT_NONCE. */
-function nodeEnv(state: string, arrayId: string, index: number | null, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  const script = fs.readFileSync(path.join(state, 'jobs', `${arrayId}.sh`), 'utf8')
-  const nonce = /^export SUBMITIT_NONCE=(\S+)$/m.exec(script)?.[1]
-  if (!nonce) throw new Error('the batch script does not export SUBMITIT_NONCE')
-  const ids = index === null ? { SLURM_JOB_ID: arrayId } : { SLURM_ARRAY_JOB_ID: arrayId, SLURM_ARRAY_TASK_ID: String(index) }
-  return { ...process.env, ...ids, SLURM_PROCID: '0', SUBMITIT_NONCE: nonce, ...extra }
-}
-
-function runOnNode(folder: string, env: NodeJS.ProcessEnv) {
-  return spawnSync(process.execPath, [MAIN, folder], { env, encoding: 'utf8', timeout: 60_000 })
-}
+import { fakeSlurm } from './helpers/fake-slurm.js'
+import { WORKER_MAIN } from './helpers/paths.js'
 
 t.test('a reused id: the old files are moved aside, the new job returns its own value', async (t) => {
   const dir = t.testdir()
   const folder = path.join(dir, 'logs')
-  const before = fakeCluster(dir, 'before')
+  const before = fakeSlurm(dir, 'before')
   const oldJob = await new SlurmExecutor({ folder, commands: before.commands }).submit(add, 1, 1)
   const oldArray = await new SlurmExecutor({ folder, commands: before.commands }).mapArray(square, [5, 6])
-  t.equal(runOnNode(folder, nodeEnv(before.state, '1000', null)).status, 0)
-  t.equal(runOnNode(folder, nodeEnv(before.state, '1001', 1)).status, 0)
+  t.equal(before.runOnNode(folder, '1000', null).status, 0)
+  t.equal(before.runOnNode(folder, '1001', 1).status, 0)
   t.equal(await oldJob.result(), 2)
   t.equal(await oldArray[1].result(), 36)
 
   // the cluster is re-created: the same ids again, in the same folder
-  const after = fakeCluster(dir, 'after')
+  const after = fakeSlurm(dir, 'after')
   const ex = new SlurmExecutor({ folder, commands: after.commands })
   const job = await ex.submit(add, 40, 2)
   const array = await ex.mapArray(square, [7, 8])
@@ -72,8 +49,8 @@ t.test('a reused id: the old files are moved aside, the new job returns its own 
   )
   t.notOk(names.includes('1000_0_result.v8'))
 
-  t.equal(runOnNode(folder, nodeEnv(after.state, '1000', null)).status, 0)
-  t.equal(runOnNode(folder, nodeEnv(after.state, '1001', 1)).status, 0)
+  t.equal(after.runOnNode(folder, '1000', null).status, 0)
+  t.equal(after.runOnNode(folder, '1001', 1).status, 0)
   t.equal(await job.result(), 42, 'its own value')
   t.equal(await array[1].result(), 64)
   t.same((await job.submission()).args, [40, 2])
@@ -83,16 +60,16 @@ t.test('a reused id: the old files are moved aside, the new job returns its own 
 t.test('the worker waits for the submission with its nonce, not the one an older job left', async (t) => {
   const dir = t.testdir()
   const folder = path.join(dir, 'logs')
-  const before = fakeCluster(dir, 'before')
+  const before = fakeSlurm(dir, 'before')
   await new SlurmExecutor({ folder, commands: before.commands }).submit(add, 1, 1)
   const submitted = path.join(folder, '1000_submitted.v8')
   const oldBytes = fs.readFileSync(submitted)
-  const after = fakeCluster(dir, 'after')
+  const after = fakeSlurm(dir, 'after')
   const job = await new SlurmExecutor({ folder, commands: after.commands }).submit(add, 40, 2)
   // as on a node that starts the job before the submitting process has written its submission
   const newBytes = fs.readFileSync(submitted)
   fs.writeFileSync(submitted, oldBytes)
-  const worker = spawn(process.execPath, [MAIN, folder], { env: nodeEnv(after.state, '1000', null), stdio: ['ignore', 'pipe', 'pipe'] })
+  const worker = spawn(process.execPath, [WORKER_MAIN, folder], { env: after.nodeEnv('1000', null), stdio: ['ignore', 'pipe', 'pipe'] })
   let stderr = ''
   worker.stderr.on('data', (d: Buffer) => {
     stderr += String(d)
@@ -109,11 +86,10 @@ t.test('the worker waits for the submission with its nonce, not the one an older
 t.test('the worker fails clearly when its submission never comes, naming the file and the nonce', async (t) => {
   const dir = t.testdir()
   const folder = path.join(dir, 'logs')
-  const before = fakeCluster(dir, 'before')
+  const before = fakeSlurm(dir, 'before')
   await new SlurmExecutor({ folder, commands: before.commands }).submit(add, 1, 1)
   const submitted = path.join(folder, '1000_submitted.v8')
-  const env = nodeEnv(before.state, '1000', null, { SUBMITIT_NONCE: 'a-nonce-never-written', SUBMITIT_SUBMISSION_WAIT_MS: '1000' })
-  const r = runOnNode(folder, env)
+  const r = before.runOnNode(folder, '1000', null, { SUBMITIT_NONCE: 'a-nonce-never-written', SUBMITIT_SUBMISSION_WAIT_MS: '1000' })
   t.equal(r.status, 2)
   t.match(r.stderr, `the submission file ${submitted} with nonce a-nonce-never-written did not appear within 1 s`)
   t.match(r.stderr, /another submission \(nonce [0-9a-f-]+/)

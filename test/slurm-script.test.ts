@@ -2,12 +2,12 @@ import t from 'tap'
 import { spawn } from 'node:child_process'
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import { execa } from 'execa'
-import { escapeSlurmPattern, logPath, logPattern, makeBatchScript, shellQuote, staticPrefix, templateWord } from '../lib/slurm/script.js'
+import { escapeSlurmPattern, logPattern, makeBatchScript, shellQuote, staticPrefix, templateWord } from '../dist/lib/slurm/script.js'
+import { FIXTURES } from './helpers/paths.js'
 
-const golden = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'golden')
+const golden = join(FIXTURES, 'golden')
 const NASTY = `/tmp/sub mit/it's "odd" %x $HOME \`id\`'; echo foo`
 
 t.test('shellQuote survives bash for nasty strings', async (t) => {
@@ -24,8 +24,6 @@ t.test('Slurm % patterns', async (t) => {
   t.equal(escapeSlurmPattern('/a/100%/b%j'), '/a/100%%/b%%j')
   t.equal(logPattern('/f%x/', true, 'out'), '/f%%x/%A_%a_%t_log.out')
   t.equal(logPattern('/f', false, 'err'), '/f/%j_%t_log.err')
-  t.equal(logPath('/f%x/', '12_3', 0, 'out'), '/f%x/12_3_0_log.out')
-  t.equal(logPath('/f', '12', 1, 'err'), '/f/12_1_log.err')
   t.equal(logPattern('/f/%A_%a%%', true, 'out', true), '/f/%A_%a%%/%A_%a_%t_log.out', 'a folder that is already a pattern is kept')
   const { sbatchArgs } = makeBatchScript({ params: {}, folder: '/logs/%j', folderIsPattern: true, command: ['x'] })
   t.same(sbatchArgs, ['--output=/logs/%j/%j_%t_log.out', '--error=/logs/%j/%j_%t_log.err', '--open-mode=append'])

@@ -1,38 +1,12 @@
 import t from 'tap'
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { execa } from 'execa'
-import { getSharedWatcher, nextDelay, resetSharedWatcher, SlurmWatcher, type SlurmWatcherOptions } from '../lib/slurm/watcher.js'
-
-const root = join(dirname(fileURLToPath(import.meta.url)), '..')
-const fakeBin = join(root, 'fixtures', 'fake-slurm')
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-/** Wait for a condition (the fakes are slower on a loaded machine than fixed sleeps assume). */
-async function until(cond: () => boolean, timeoutMs = 5000): Promise<void> {
-  const end = Date.now() + timeoutMs
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time')
-    await sleep(10)
-  }
-}
-
-const made: string[] = []
-t.teardown(() => made.forEach((d) => rmSync(d, { recursive: true, force: true })))
-
-function fake() {
-  const dir = mkdtempSync(join(tmpdir(), 'fake-slurm-'))
-  made.push(dir)
-  const commands = { binDir: fakeBin, env: { ...process.env, FAKE_SLURM_DIR: dir } }
-  const calls = (cmd?: string) => {
-    const file = join(dir, 'calls.log')
-    const lines = existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n') : []
-    return cmd ? lines.filter((l) => l.startsWith(`${cmd} `)) : lines
-  }
-  const write = (name: string, text: string) => writeFileSync(join(dir, name), text)
-  return { dir, commands, calls, write }
-}
+import { getSharedWatcher, nextDelay, resetSharedWatcher, SlurmWatcher, type SlurmWatcherOptions } from '../dist/lib/slurm/watcher.js'
+import { fakeSlurm } from './helpers/fake-slurm.js'
+import { distUrl, FAKE_SLURM_BIN, ROOT } from './helpers/paths.js'
+import { plainEnv } from './helpers/processes.js'
+import { sleep, until } from './helpers/waiting.js'
 
 /** Fast delays so tests take a fraction of a second. */
 const FAST: SlurmWatcherOptions = { minDelayMs: 20, maxDelayMs: 200, factor: 1.5, resultCheckMs: 20 }
@@ -62,7 +36,7 @@ t.test('nextDelay: fast at first, ×factor schedule from the oldest age, capped'
 })
 
 t.test('one sacct call per poll for many jobs (arrays collapsed)', async (t) => {
-  const f = fake()
+  const f = fakeSlurm(t.testdir())
   const ids = [...Array.from({ length: 20 }, (_, i) => String(100 + i)), ...Array.from({ length: 30 }, (_, i) => `200_${i}`)]
   f.write('sacct.txt', ids.map((id) => `${id}|RUNNING|0:0`).join('\n'))
   const w = new SlurmWatcher({ ...FAST, commands: f.commands })
@@ -94,7 +68,7 @@ t.test('one sacct call per poll for many jobs (arrays collapsed)', async (t) => 
 })
 
 t.test('a new registration does not reset the backoff to the fastest rate', async (t) => {
-  const f = fake()
+  const f = fakeSlurm(t.testdir())
   f.write('sacct.txt', '1|RUNNING|0:0\n2|RUNNING|0:0\n')
   const opts = { minDelayMs: 20, maxDelayMs: 5000, factor: 1.5, resultCheckMs: 10_000, commands: f.commands }
   const w = new SlurmWatcher(opts)
@@ -114,7 +88,7 @@ t.test('a new registration does not reset the backoff to the fastest rate', asyn
 })
 
 t.test('result-file short cut: no scheduler call for jobs whose result exists', async (t) => {
-  const f = fake()
+  const f = fakeSlurm(t.testdir())
   f.write('sacct.txt', '10|RUNNING|0:0\n11|RUNNING|0:0\n12|RUNNING|0:0\n')
   const results = new Set(['10', '11'])
   const asked: string[] = []
@@ -145,7 +119,7 @@ t.test('result-file short cut: no scheduler call for jobs whose result exists', 
 })
 
 t.test('sacct disabled → squeue fallback, sacct not asked again', async (t) => {
-  const f = fake()
+  const f = fakeSlurm(t.testdir())
   f.write('sacct.fail', 'sacct: error: Slurm accounting storage is disabled\n')
   f.write('squeue.txt', '30|RUNNING|None\n31_0|RUNNING|None\n31_1|PENDING|JobArrayTaskLimit\n')
   const w = new SlurmWatcher({ ...FAST, commands: f.commands })
@@ -167,7 +141,7 @@ t.test('sacct disabled → squeue fallback, sacct not asked again', async (t) =>
 })
 
 t.test('a job gone from the queue without a result → FAILED after the grace period', async (t) => {
-  const f = fake()
+  const f = fakeSlurm(t.testdir())
   f.write('sacct.fail', 'sacct: error: Slurm accounting storage is disabled\n')
   f.write('squeue.txt', '40|RUNNING|None\n')
   const w = new SlurmWatcher({ ...FAST, commands: f.commands, goneGraceMs: 150 })
@@ -177,7 +151,7 @@ t.test('a job gone from the queue without a result → FAILED after the grace pe
   await until(() => w.state('40') !== 'UNKNOWN')
   t.equal(w.state('40'), 'RUNNING')
   t.equal(w.state('41'), 'UNKNOWN', 'still within the grace period')
-  rmSync(join(f.dir, 'squeue.txt')) // purged after MinJobAge, no result file
+  rmSync(join(f.state, 'squeue.txt')) // purged after MinJobAge, no result file
   const started = Date.now()
   t.equal(await w.waitFinal('40'), 'FAILED')
   t.ok(Date.now() - started >= 140, 'not before the grace period')
@@ -186,7 +160,7 @@ t.test('a job gone from the queue without a result → FAILED after the grace pe
 })
 
 t.test('a job that reappears during the grace period is not failed', async (t) => {
-  const f = fake()
+  const f = fakeSlurm(t.testdir())
   f.write('sacct.fail', 'sacct: error: Slurm accounting storage is disabled\n')
   const w = new SlurmWatcher({ ...FAST, commands: f.commands, goneGraceMs: 300 })
   t.teardown(() => w.stop())
@@ -197,7 +171,7 @@ t.test('a job that reappears during the grace period is not failed', async (t) =
 })
 
 t.test('sacct works but lags: a job missing from sacct is looked up in squeue', async (t) => {
-  const f = fake()
+  const f = fakeSlurm(t.testdir())
   f.write('sacct.txt', '50|RUNNING|0:0\n')
   f.write('squeue.txt', '51|COMPLETED|None\n')
   const w = new SlurmWatcher({ ...FAST, commands: f.commands, sacctAbsentMs: 80, goneGraceMs: 100 })
@@ -215,7 +189,7 @@ t.test('sacct works but lags: a job missing from sacct is looked up in squeue', 
 })
 
 t.test('array tasks that never started: the compact row (or bare array id) gives their state', async (t) => {
-  const f = fake()
+  const f = fakeSlurm(t.testdir())
   f.write('sacct.txt', '60_0|COMPLETED|0:0\n60_1|RUNNING|0:0\n60_[2-5%2]|PENDING|0:0\n61|CANCELLED by 0|0:0\n')
   const w = new SlurmWatcher({ ...FAST, commands: f.commands })
   t.teardown(() => w.stop())
@@ -233,7 +207,7 @@ t.test('register validates ids; stop rejects waiters; shared watcher is one obje
   const w = new SlurmWatcher(FAST)
   t.throws(() => w.register('12abc'), /Not a Slurm job id/)
   t.throws(() => w.register('12_[1-3]'), /Not a Slurm job id/)
-  const f = fake()
+  const f = fakeSlurm(t.testdir())
   const w2 = new SlurmWatcher({ ...FAST, commands: f.commands })
   const p = w2.waitFinal('70')
   w2.stop()
@@ -243,24 +217,24 @@ t.test('register validates ids; stop rejects waiters; shared watcher is one obje
 })
 
 t.test('timers: listeners alone let the process exit, a pending waitFinal keeps it alive', async (t) => {
-  const f = fake()
+  const f = fakeSlurm(t.testdir())
   f.write('sacct.txt', '80|RUNNING|0:0\n')
-  const child = join(f.dir, 'child.mts') // .mts: ESM outside the package, like the library
-  const watcherPath = join(root, 'lib', 'slurm', 'watcher.js')
+  const child = join(f.state, 'child.mjs')
+  const watcherUrl = distUrl('lib/slurm/watcher.js')
   writeFileSync(
     child,
-    `import { getSharedWatcher } from ${JSON.stringify(watcherPath)};
-const w = getSharedWatcher({ minDelayMs: 20, maxDelayMs: 50, resultCheckMs: 20, commands: { binDir: ${JSON.stringify(fakeBin)} } });
+    `import { getSharedWatcher } from ${JSON.stringify(watcherUrl)};
+const w = getSharedWatcher({ minDelayMs: 20, maxDelayMs: 50, resultCheckMs: 20, commands: { binDir: ${JSON.stringify(FAKE_SLURM_BIN)} } });
 const mode = process.argv[2];
 w.register('80', (info) => console.log('state', info.state));
 if (mode === 'wait') w.waitFinal('80').then((s) => console.log('final', s));
 `,
   )
-  const env = { ...process.env, FAKE_SLURM_DIR: f.dir }
-  const listen = await execa(process.execPath, ['--import', 'tsx', child, 'listen'], { env, cwd: root, timeout: 10_000 })
+  const env = plainEnv({ FAKE_SLURM_DIR: f.state })
+  const listen = await execa(process.execPath, [child, 'listen'], { env, cwd: ROOT, timeout: 10_000 })
   t.equal(listen.exitCode, 0, 'exits by itself although job 80 is still RUNNING')
 
-  const waiting = execa(process.execPath, ['--import', 'tsx', child, 'wait'], { env, cwd: root, timeout: 10_000 })
+  const waiting = execa(process.execPath, [child, 'wait'], { env, cwd: ROOT, timeout: 10_000 })
   let exited = false
   void waiting.finally(() => (exited = true)).catch(() => {})
   // wait until the child has seen RUNNING (its start-up time varies with the load), then a bit more
