@@ -110,6 +110,9 @@ export class JobEnvironment implements JobEnvironmentInfo {
   readonly #warning?: WarningSource
   #controller?: AbortController
 
+  constructor(info: JobEnvironmentInfo)
+  /** The runner's, with how it tells the task that its job was warned. @internal */
+  constructor(info: JobEnvironmentInfo, warning?: WarningSource)
   constructor(info: JobEnvironmentInfo, warning?: WarningSource) {
     Object.assign(this, info)
     this.#warning = warning

@@ -105,7 +105,7 @@ export function resultRecordOf(paths: JobPaths, task: number, nonce: string): { 
 }
 
 /** Reads task `task`'s outcome from disk (see resultRecordOf). */
-export function readOutcome(paths: JobPaths, task: number, nonce: string): KnownOutcome | undefined {
+function readOutcome(paths: JobPaths, task: number, nonce: string): KnownOutcome | undefined {
   const found = resultRecordOf(paths, task, nonce)
   const outcome = found && outcomeAt(found.record, found.k)
   return outcome && { outcome, marked: found!.record.marked }
@@ -113,15 +113,19 @@ export function readOutcome(paths: JobPaths, task: number, nonce: string): Known
 
 export class Job<R> {
   /** outcomes read from disk, by task rank */
-  private read: (KnownOutcome | undefined)[] | undefined
+  #read: (KnownOutcome | undefined)[] | undefined
+  readonly #watcher: JobWatcher
 
+  /** Made by the backends (a plugin: jobsOfSubmission); users get jobs from submit, mapArray, attachJob. */
   constructor(
     readonly paths: JobPaths,
     readonly numTasks: number,
-    private readonly watcher: JobWatcher,
+    watcher: JobWatcher,
     /** the nonce of the submission that made this job: files of any other are not its own */
     readonly nonce: string,
-  ) {}
+  ) {
+    this.#watcher = watcher
+  }
 
   get jobId(): string {
     return this.paths.jobId
@@ -129,17 +133,17 @@ export class Job<R> {
 
   /** The last known state (PENDING, RUNNING, COMPLETED, FAILED, CANCELLED, TIMEOUT...). */
   get state(): JobState {
-    return this.watcher.state(this as Job<unknown>)
+    return this.#watcher.state(this as Job<unknown>)
   }
 
   /** Why the job is in its state, when the backend knows (e.g. Slurm's pending reason, a dead owner). */
   get reason(): string | undefined {
-    return this.watcher.reason?.(this as Job<unknown>)
+    return this.#watcher.reason?.(this as Job<unknown>)
   }
 
   /** Whether the job has ended, in any way. */
   done(): boolean {
-    this.watcher.poll?.(this as Job<unknown>)
+    this.#watcher.poll?.(this as Job<unknown>)
     return isFinalState(this.state)
   }
 
@@ -150,7 +154,7 @@ export class Job<R> {
    */
   wait(options?: WaitOptions): Promise<void> {
     const timeoutMs = options?.timeoutMs
-    if (timeoutMs === undefined) return this.watcher.waitFinal(this as Job<unknown>)
+    if (timeoutMs === undefined) return this.#watcher.waitFinal(this as Job<unknown>)
     if (!(timeoutMs >= 0)) return Promise.reject(new RangeError(`timeoutMs must be a number of milliseconds >= 0, got ${timeoutMs}`))
     const aborter = new AbortController()
     return new Promise<void>((resolve, reject) => {
@@ -159,7 +163,7 @@ export class Job<R> {
         aborter.abort(error)
         reject(error)
       }, timeoutMs)
-      this.watcher.waitFinal(this as Job<unknown>, aborter.signal).then(
+      this.#watcher.waitFinal(this as Job<unknown>, aborter.signal).then(
         () => {
           clearTimeout(timer)
           resolve()
@@ -173,18 +177,18 @@ export class Job<R> {
   }
 
   cancel(): Promise<void> {
-    return this.watcher.cancel(this as Job<unknown>)
+    return this.#watcher.cancel(this as Job<unknown>)
   }
 
-  /** The outcome of a task, from the watcher or its result file; undefined while it has none. */
+  /** The outcome of a task, from the watcher or its result file; undefined while it has none. @internal */
   peekOutcome(task: number): KnownOutcome | undefined {
-    const known = this.watcher.outcome?.(this as Job<unknown>, task)
+    const known = this.#watcher.outcome?.(this as Job<unknown>, task)
     if (known) return known
-    this.read ??= []
-    return this.read[task] ?? (this.read[task] = readOutcome(this.paths, task, this.nonce))
+    this.#read ??= []
+    return this.#read[task] ?? (this.#read[task] = readOutcome(this.paths, task, this.nonce))
   }
 
-  private async outcome(task: number): Promise<Outcome> {
+  async #outcome(task: number): Promise<Outcome> {
     await this.wait()
     const found = this.peekOutcome(task)
     if (!found) {
@@ -195,7 +199,7 @@ export class Job<R> {
         state: state === 'CANCELLED' || state === 'TIMEOUT' ? state : 'FAILED',
         error: new UncompletedJobError(
           `job ${this.jobId}${this.numTasks > 1 ? ` (task ${task})` : ''} ended as ${state} ` +
-            `without writing its result file ${this.paths.resultFile(task)}${reason ? ` (${reason})` : ''}; ${this.logsSaying(task)}`,
+            `without writing its result file ${this.paths.resultFile(task)}${reason ? ` (${reason})` : ''}; ${this.#logsSaying(task)}`,
         ),
       }
     }
@@ -203,7 +207,7 @@ export class Job<R> {
   }
 
   /** What the task's logs hold, for a job that left no result (submitit's "has not produced any output"). */
-  private logsSaying(task: number): string {
+  #logsSaying(task: number): string {
     const out = this.paths.stdout(task)
     const err = this.paths.stderr(task)
     const errTail = logTail(err)
@@ -213,7 +217,7 @@ export class Job<R> {
     return `no output was produced; check ${err} and ${out}, and the scheduler's own log if it has one`
   }
 
-  private failure(task: number, outcome: Exclude<Outcome, { state: 'COMPLETED' }>): FailedJobError {
+  #failure(task: number, outcome: Exclude<Outcome, { state: 'COMPLETED' }>): FailedJobError {
     const error = outcome.error as Error
     const logs = { stdout: this.paths.stdout(task), stderr: this.paths.stderr(task) }
     // made here, not in the job: no remote stack to show, and its message already says what the logs hold
@@ -256,8 +260,8 @@ export class Job<R> {
     // the common case, with no further await: a value that needs no decoding
     const known = this.peekOutcome(rank)
     if (known?.outcome.state === 'COMPLETED' && !known.marked) return known.outcome.value as R
-    const o = await this.outcome(rank)
-    if (o.state !== 'COMPLETED') throw this.failure(rank, o)
+    const o = await this.#outcome(rank)
+    if (o.state !== 'COMPLETED') throw this.#failure(rank, o)
     return o.value as R
   }
 
@@ -270,8 +274,8 @@ export class Job<R> {
       throw e
     }
     for (let t = 0; t < this.numTasks; t++) {
-      const o = await this.outcome(t)
-      if (o.state !== 'COMPLETED') return this.failure(t, o)
+      const o = await this.#outcome(t)
+      if (o.state !== 'COMPLETED') return this.#failure(t, o)
     }
     return null
   }
@@ -282,15 +286,15 @@ export class Job<R> {
    * (as submitit's job.stdout()); `job.stdout(t)` or `job.task(t).stdout()` give one task's.
    */
   stdout(task?: number): string | null {
-    return this.logs((t) => this.paths.stdout(t), task)
+    return this.#logs((t) => this.paths.stdout(t), task)
   }
 
   /** What task `task` printed to stderr so far (every task's without `task`, as stdout()). */
   stderr(task?: number): string | null {
-    return this.logs((t) => this.paths.stderr(t), task)
+    return this.#logs((t) => this.paths.stderr(t), task)
   }
 
-  private logs(file: (task: number) => string, task: number | undefined): string | null {
+  #logs(file: (task: number) => string, task: number | undefined): string | null {
     if (task !== undefined || this.numTasks === 1) return readIfExists(file(task ?? 0))
     const texts: string[] = []
     for (let t = 0; t < this.numTasks; t++) {
