@@ -96,11 +96,25 @@ export async function sbatch(scriptPath: string, extraArgs: readonly string[] = 
   if (r.failed) {
     throw new FailedSubmissionError(command, r.exitCode, r.stderr || r.message)
   }
-  // --parsable prints 'id' or 'id;cluster'; warnings may come before it on other lines.
-  const last = r.stdout.trim().split('\n').pop()?.trim() ?? ''
-  const m = /^(\d+)(;\S+)?$/.exec(last)
-  if (!m) throw new FailedSubmissionError(command, r.exitCode, `could not read a job id from sbatch's output: ${JSON.stringify(r.stdout)}\n${r.stderr}`)
-  return m[1]!
+  const id = parseSbatchOutput(r.stdout)
+  if (id === undefined)
+    throw new FailedSubmissionError(command, r.exitCode, `could not read a job id from sbatch's output: ${JSON.stringify(r.stdout)}\n${r.stderr}`)
+  return id
+}
+
+/**
+ * The job id sbatch printed: --parsable's 'id' or 'id;cluster', or 'Submitted batch job id' (what a
+ * site's wrapper that drops --parsable, or an older sbatch, prints; ' on cluster x' may follow).
+ * Warnings and banners may come on other lines: the last line that is one of these wins.
+ */
+export function parseSbatchOutput(stdout: string): string | undefined {
+  const lines = stdout.split(/\r?\n/)
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const line = lines[i]!.trim()
+    const m = /^(\d+)(;\S+)?$/.exec(line) ?? /^Submitted batch job (\d+)(?: on cluster \S+)?\.?$/i.exec(line)
+    if (m) return m[1]!
+  }
+  return undefined
 }
 
 async function perBatch(ids: readonly string[], options: SlurmCommandOptions, call: (joined: string) => Promise<string>): Promise<string> {

@@ -98,7 +98,9 @@ export class SlurmJobWatcher implements JobWatcher {
     if (this.superseded(job)) return 'FAILED'
     this.watch(job)
     const state = this.watcher.state(job.jobId)
-    return state === 'UNKNOWN' ? 'PENDING' : state
+    // just submitted, not asked about yet: queued. Once the scheduler was asked and could not tell
+    // (sacct lags, shows a blank state, a command failed), UNKNOWN, its reason saying why
+    return state === 'UNKNOWN' && this.watcher.info(job.jobId).reason === undefined ? 'PENDING' : state
   }
 
   isFinal(jobId: string): boolean {

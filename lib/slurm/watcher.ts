@@ -6,9 +6,10 @@
 // remaining jobs (array tasks collapsed to their array id). sacct trails squeue by
 // up to 3.5 s and array tasks that never started exist only in its compact row
 // ('158_[2-5%2]|PENDING'), which parseSacct expands. When sacct fails (accounting
-// disabled, slurmdbd down) or has not shown a job for a while, squeue is asked;
-// a job missing from both for goneGraceMs, with no result, is FAILED: no job
-// stays UNKNOWN forever.
+// disabled, slurmdbd down) or has not shown a job for a while, or shows it with a
+// blank state, squeue is asked; a job missing from both (or blank in sacct and
+// missing from squeue) for goneGraceMs, with no result, is FAILED: no job stays
+// UNKNOWN forever. Meanwhile it reads UNKNOWN (not PENDING), its reason saying why.
 
 import { batchIds, sacct, scancel, squeue, type SlurmCommandOptions } from './commands.js'
 import { isFinalState, isNeverRunnable, parseSacct, parseSqueue, type JobEntry, type JobState } from './parse.js'
@@ -394,7 +395,8 @@ export class SlurmWatcher {
     }
     const needSqueue = new Set(
       open.filter((j) => {
-        const row = fromSacct && lookup(fromSacct, j)
+        // a row with a blank (or unknown) state says nothing: as absent
+        const row = fromSacct && known(lookup(fromSacct, j))
         // a one-shot look (askNow) also asks squeue why pending jobs wait (sacct's reason lags)
         return !fromSacct || (!row && (askNow || at - j.registeredAt >= (this.options.sacctAbsentMs ?? 10_000))) || (askNow && row?.state === 'PENDING')
       }),
@@ -411,8 +413,9 @@ export class SlurmWatcher {
     }
     const stuck: Watched[] = []
     for (const job of open) {
-      const sacctRow = fromSacct && lookup(fromSacct, job)
-      const squeueRow = fromSqueue && lookup(fromSqueue, job)
+      const rawSacctRow = fromSacct && lookup(fromSacct, job)
+      const sacctRow = known(rawSacctRow)
+      const squeueRow = fromSqueue && known(lookup(fromSqueue, job))
       // squeue's row wins for a pending job (fresh reason), sacct's otherwise (exit codes)
       const inSacct = sacctRow && !(sacctRow.state === 'PENDING' && squeueRow) ? sacctRow : undefined
       const inSqueue = inSacct ? undefined : squeueRow
@@ -432,7 +435,9 @@ export class SlurmWatcher {
           this.update(job, entryInfo(entry, source))
         }
       } else if (fromSqueue && needSqueue.has(job)) {
-        await this.handleMissing(job)
+        await this.handleMissing(job, rawSacctRow !== undefined)
+      } else {
+        this.unanswered(job, fromSacct, rawSacctRow !== undefined, needSqueue.has(job))
       }
     }
     if (stuck.length > 0) await this.giveUp(stuck, fromSacct, fromSqueue)
@@ -487,13 +492,45 @@ export class SlurmWatcher {
     }
   }
 
-  /** In neither sacct nor squeue: give the result file goneGraceMs to appear, then FAILED. */
-  private async handleMissing(job: Watched): Promise<void> {
+  /**
+   * In neither sacct nor squeue (or blank in sacct): UNKNOWN, saying so, while the result file has
+   * goneGraceMs to appear; then FAILED.
+   */
+  private async handleMissing(job: Watched, blank: boolean): Promise<void> {
     const now = Date.now() // after the squeue call: the grace period starts when absence was seen
     job.missingSince ??= now
-    if (now - job.missingSince < (this.options.goneGraceMs ?? 30_000)) return
+    const grace = this.options.goneGraceMs ?? 30_000
+    const what = blank ? 'sacct shows it without a state and squeue does not know it' : 'neither sacct nor squeue knows it'
+    if (now - job.missingSince < grace) {
+      // what was known before (RUNNING...) is no longer true: unknown, until the grace decides
+      const reason = `${what}; waiting up to ${Math.ceil(grace / 1000)} s for its result before taking it for lost`
+      if (job.info.state !== 'UNKNOWN' || job.info.reason !== reason)
+        this.update(job, { state: 'UNKNOWN', reason, source: job.info.source === 'none' ? 'squeue' : job.info.source })
+      return
+    }
     if (await this.checkResult(job)) return
-    this.update(job, { state: 'FAILED', reason: 'gone from the queue without a result', source: 'gone' })
+    this.update(job, {
+      state: 'FAILED',
+      reason: blank ? `${what} for ${Math.ceil(grace / 1000)} s, and it wrote no result` : 'gone from the queue without a result',
+      source: 'gone',
+    })
+  }
+
+  /**
+   * The scheduler said nothing of the job this poll (sacct lags, or a command failed): a job that
+   * was never seen reads UNKNOWN once the scheduler was asked, with why; a known state is kept.
+   */
+  private unanswered(job: Watched, fromSacct: Map<string, JobEntry> | undefined, blank: boolean, squeueAsked: boolean): void {
+    if (job.info.state !== 'UNKNOWN') return
+    const failed = this.lastError ? `: ${this.lastError.message.split('\n')[0]}` : ''
+    const reason = !fromSacct
+      ? `the scheduler did not answer (sacct${squeueAsked ? ' and squeue' : ''} failed${failed})`
+      : squeueAsked
+        ? `sacct does not show it and squeue did not answer${failed}`
+        : blank
+          ? 'sacct shows it without a state yet'
+          : 'not in sacct yet (sacct lags the controller by a few seconds)'
+    if (job.info.reason !== reason || job.info.source === 'none') this.update(job, { state: 'UNKNOWN', reason, source: fromSacct ? 'sacct' : 'none' })
   }
 
   private update(job: Watched, info: JobInfo): void {
@@ -516,6 +553,11 @@ export class SlurmWatcher {
       this.refreshTimerRef()
     }
   }
+}
+
+/** A row that tells a state (sacct may print a job with a blank one), else undefined. */
+function known(row: JobEntry | undefined): JobEntry | undefined {
+  return row && row.state !== 'UNKNOWN' ? row : undefined
 }
 
 /** Nothing more to wait for: the job ended, or Slurm says it can never start. */
