@@ -4,9 +4,8 @@ import path from 'node:path'
 import t from 'tap'
 import { attachJob, DebugExecutor, type FailedJobError } from '../dist/lib/index.js'
 import { add, chatty, env, fails, square } from '../dist/fixtures/tasks.js'
-import { distPath, plainEnv, runNode } from './helpers.js'
-
-const MAIN = distPath('worker/main.js')
+import { WORKER_MAIN as MAIN } from './helpers/paths.js'
+import { plainEnv, runNode } from './helpers/processes.js'
 
 // the DebugExecutor writes a submission and runs nothing until asked: the CLI runs it instead
 t.test('--array-id A --index i runs that element, writes its result file and exits 0', async (t) => {

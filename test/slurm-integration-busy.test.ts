@@ -10,22 +10,15 @@ import t from 'tap'
 import { SlurmExecutor } from '../dist/lib/slurm/executor.js'
 import { busyCount } from '../dist/fixtures/busy-tasks.js'
 import { needsCluster } from './slurm-cluster.js'
+import { until } from './helpers/waiting.js'
 
 const skip = needsCluster(t)
-
-async function until(cond: () => boolean, what: string, ms = 200_000): Promise<void> {
-  const end = Date.now() + ms
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`not seen within ${ms / 1000} s: ${what}`)
-    await new Promise((r) => setTimeout(r, 200))
-  }
-}
 
 t.test('a busy task, preempted: it sees the warning, saves, and the rerun resumes from there', { ...skip, timeout: 280_000 }, async (t) => {
   const ex = new SlurmExecutor({ folder: path.join(t.testdir(), '%j'), timeoutMin: 10 })
   // 100 steps of 100 ms of CPU, never yielding; it looks at JobEnvironment.warned between steps
   const job = await ex.submit(busyCount, 100, 0, 100, 0, true)
-  await until(() => /step 10\b/.test(job.stdout() ?? ''), 'step 10')
+  await until(() => /step 10\b/.test(job.stdout() ?? ''), 200_000, 'step 10', 200)
   execFileSync('scancel', ['--signal=USR2', job.jobId])
   const result = await job.result()
   const warnedAfter = Number(/warned after step (\d+)/.exec(job.stdout() ?? '')?.[1])

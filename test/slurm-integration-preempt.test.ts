@@ -10,22 +10,15 @@ import { SlurmExecutor } from '../dist/lib/slurm/executor.js'
 import { resumableCount } from '../dist/fixtures/tasks.js'
 import { restartsAfter } from '../dist/fixtures/slurm-tasks.js'
 import { needsCluster } from './slurm-cluster.js'
+import { until } from './helpers/waiting.js'
 
 const skip = needsCluster(t)
 const opts = { ...skip, timeout: 280_000 }
 
-async function until(cond: () => boolean, what: string, ms = 200_000): Promise<void> {
-  const end = Date.now() + ms
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`not seen within ${ms / 1000} s: ${what}`)
-    await new Promise((r) => setTimeout(r, 200))
-  }
-}
-
 t.test('preempted without a checkpoint: requeued, the rerun starts from scratch', opts, async (t) => {
   const ex = new SlurmExecutor({ folder: path.join(t.testdir(), '%j'), timeoutMin: 10 })
   const job = await ex.submit(restartsAfter, 15_000)
-  await until(() => /started/.test(job.stdout() ?? ''), 'the task started')
+  await until(() => /started/.test(job.stdout() ?? ''), 200_000, 'the task started', 200)
   execFileSync('scancel', ['--signal=USR2', job.jobId])
   t.equal(await job.result(), 1, 'the rerun (restarts = 1) returned')
   t.match(job.stderr() ?? '', /the job is preempted[\s\S]*no checkpoint: it starts again from scratch/)
@@ -36,7 +29,7 @@ t.test('preempted without a checkpoint: requeued, the rerun starts from scratch'
 t.test('preempted with a checkpoint: resumes from it, even with maxNumTimeout: 0', opts, async (t) => {
   const ex = new SlurmExecutor({ folder: path.join(t.testdir(), '%j'), timeoutMin: 10, maxNumTimeout: 0 })
   const job = await ex.submit(resumableCount, 100, 0, 100)
-  await until(() => /step 5\b/.test(job.stdout() ?? ''), 'step 5')
+  await until(() => /step 5\b/.test(job.stdout() ?? ''), 200_000, 'step 5', 200)
   execFileSync('scancel', ['--signal=USR2', job.jobId])
   const result = await job.result()
   t.ok(result.from >= 5, `resumed from step ${result.from}`)
@@ -48,7 +41,7 @@ t.test('preempted with a checkpoint: resumes from it, even with maxNumTimeout: 0
 t.test('SIGUSR2 then SIGTERM at once (a preemption): the checkpoint is written, the job resumes from it', opts, async (t) => {
   const ex = new SlurmExecutor({ folder: path.join(t.testdir(), '%j'), timeoutMin: 10 })
   const job = await ex.submit(resumableCount, 100, 0, 100)
-  await until(() => /step 5\b/.test(job.stdout() ?? ''), 'step 5')
+  await until(() => /step 5\b/.test(job.stdout() ?? ''), 200_000, 'step 5', 200)
   execFileSync('scancel', ['--signal=USR2', job.jobId])
   execFileSync('scancel', ['--signal=TERM', job.jobId])
   const result = await job.result()

@@ -9,22 +9,15 @@ import { SlurmExecutor } from '../dist/lib/slurm/executor.js'
 import { resumableCount } from '../dist/fixtures/tasks.js'
 import { restartsAfter } from '../dist/fixtures/slurm-tasks.js'
 import { needsCluster } from './slurm-cluster.js'
+import { until } from './helpers/waiting.js'
 
 const skip = needsCluster(t)
 const opts = { ...skip, timeout: 280_000 }
 
-async function until(cond: () => boolean, what: string, ms = 200_000): Promise<void> {
-  const end = Date.now() + ms
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`not seen within ${ms / 1000} s: ${what}`)
-    await new Promise((r) => setTimeout(r, 200))
-  }
-}
-
 t.test('SIGUSR2 to the batch shell goes on to the worker: checkpoint, requeue, COMPLETED', opts, async (t) => {
   const ex = new SlurmExecutor({ folder: path.join(t.testdir(), '%j'), timeoutMin: 10 })
   const job = await ex.submit(resumableCount, 100, 0, 100)
-  await until(() => /step 5\b/.test(job.stdout() ?? ''), 'step 5')
+  await until(() => /step 5\b/.test(job.stdout() ?? ''), 200_000, 'step 5', 200)
   execFileSync('scancel', ['--signal=USR2', '--batch', job.jobId])
   const result = await job.result()
   t.ok(result.from >= 5, `resumed from step ${result.from}`)
@@ -35,7 +28,7 @@ t.test('SIGUSR2 to the batch shell goes on to the worker: checkpoint, requeue, C
 t.test('SIGTERM to the steps and to the batch shell: logged, the job runs to its end', opts, async (t) => {
   const ex = new SlurmExecutor({ folder: path.join(t.testdir(), 'logs'), timeoutMin: 10 })
   const job = await ex.submit(restartsAfter, 8000)
-  await until(() => /started/.test(job.stdout() ?? ''), 'the task started')
+  await until(() => /started/.test(job.stdout() ?? ''), 200_000, 'the task started', 200)
   execFileSync('scancel', ['--signal=TERM', job.jobId])
   execFileSync('scancel', ['--signal=TERM', '--batch', job.jobId])
   t.equal(await job.result(), 0, 'its value, from its first run')

@@ -4,7 +4,6 @@
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { FailedJobError } from '../dist/lib/index.js'
 import { SlurmExecutor } from '../dist/lib/slurm/executor.js'
@@ -15,11 +14,8 @@ import { resumableCount } from '../dist/fixtures/tasks.js'
 import { restartsAfter } from '../dist/fixtures/slurm-tasks.js'
 import { awaitsWarning, busyCount, exhaustsHeap, slowCheckpoint } from '../dist/fixtures/busy-tasks.js'
 import { readCheckpoint } from '../dist/lib/core/format.js'
-import { plainEnv } from './helpers.js'
-
-const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..')
-const fakeBin = path.join(root, 'fixtures', 'fake-slurm')
-const MAIN = path.join(root, 'dist', 'worker', 'main.js')
+import { FAKE_SLURM_BIN as fakeBin, WORKER_MAIN as MAIN } from './helpers/paths.js'
+import { plainEnv } from './helpers/processes.js'
 
 t.test('time limit or preemption, and what to do', async (t) => {
   const s = { timeLimitS: 3600, signalDelayS: 90 }
