@@ -7,6 +7,7 @@ import path from 'node:path'
 import t from 'tap'
 import { SlurmExecutor } from '../dist/lib/index.js'
 import { parseSbatchOutput, sbatch } from '../dist/lib/slurm/commands.js'
+import { parseSacct } from '../dist/lib/slurm/parse.js'
 import { SlurmWatcher, type SlurmWatcherOptions } from '../dist/lib/slurm/watcher.js'
 import { add } from '../dist/fixtures/tasks.js'
 import { ROOT, until } from './helpers.js'
@@ -73,6 +74,14 @@ t.test('an sbatch wrapper that prints "Submitted batch job N" is understood, by 
     jobs.map((j) => j.jobId),
     ['1002_0', '1002_1'],
   )
+})
+
+t.test('parseSacct: a blank or unheard-of state is UNKNOWN, never PENDING', async (t) => {
+  const rows = parseSacct('50||0:0|\n51|   |0:0|\n52|BOOT_FAIL_NEW|0:0|\n53|PENDING|0:0|None\n')
+  t.match(rows.get('50'), { state: 'UNKNOWN', rawState: '' })
+  t.match(rows.get('51'), { state: 'UNKNOWN', rawState: '' })
+  t.match(rows.get('52'), { state: 'UNKNOWN', rawState: 'BOOT_FAIL_NEW' })
+  t.equal(rows.get('53')?.state, 'PENDING')
 })
 
 t.test('a job sacct shows with a blank state: UNKNOWN (not PENDING), then squeue decides', async (t) => {
