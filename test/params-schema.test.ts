@@ -97,6 +97,7 @@ t.test("AutoExecutor's generic mapping is each backend's data", async (t) => {
     gpusPerNode: 'gpusPerNode',
     memGb: 'memGb',
     stderrToStdout: 'stderrToStdout',
+    chunkSize: 'chunkSize',
   })
   t.same(mapping('local'), { timeoutMin: 'timeoutMin', tasksPerNode: 'tasksPerNode', nodes: 'nodes', memGb: 'memGb' })
   t.same(mapping('debug'), { tasksPerNode: 'tasksPerNode', nodes: 'nodes' })

@@ -15,8 +15,9 @@ import { encodeOutcome, readSubmission, writeResultFile, type SubmissionRecord }
 import { WorkerCrashError } from '../lib/core/job-errors.js'
 import { JobPaths, makeJobId, resultsPath, submittedPath } from '../lib/core/paths.js'
 import { chunkMemory, type RunReply, type RunRequest } from '../lib/core/protocol.js'
-import { heapLimitMb, onWarning, slurmIds, type WarnedJob } from '../lib/slurm/node.js'
+import { heapLimitMb, onPackWarning, onWarning, slurmIds, type WarnedJob } from '../lib/slurm/node.js'
 import { settingsFromEnv } from '../lib/slurm/requeue.js'
+import { runPack } from './pack.js'
 import type { FromThread } from './thread.js'
 
 export interface CliIds {
@@ -92,8 +93,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   const paths = new JobPaths(template, jobId, { arrayId: ids.arrayId, index: ids.index })
   const memory = chunkMemory(1)
   const job: WarnedJob = { paths, rank: ids.task, index: ids.index ?? 0, settings: settingsFromEnv(env), control: memory.control }
+  // a Slurm array task that runs a pack of elements (chunkSize): see worker/pack.ts
+  const pack = Number(env.SUBMITIT_PACK) || 1
   // SIGUSR2 (signalDelayS, or a preemption): checkpoint and requeue; its default action would kill us
-  process.on('SIGUSR2', () => void onWarning(job))
+  process.on('SIGUSR2', () => void (pack > 1 ? onPackWarning(job) : onWarning(job)))
   // SIGTERM comes on a preemption, a scancel or the end of the job, maybe with the warning: it must not
   // end the worker while a checkpoint is written. Logged, and the worker goes on (as submitit's
   // "bypass"): Slurm kills it after KillWait (or the preemption's GraceTime) if it is still there.
@@ -105,6 +108,11 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   const expected = values.nonce ?? (env.SUBMITIT_NONCE || undefined)
   const waitMs = Number(env.SUBMITIT_SUBMISSION_WAIT_MS) || SUBMISSION_WAIT_MS
   job.sub = await waitForSubmission(submitted, expected, waitMs)
+  if (pack > 1) {
+    const threads = Number(env.SLURM_CPUS_PER_TASK) || 1
+    const failures = await runPack({ submitted, sub: job.sub, pack, packIndex: job.index, threads, restarts: ids.restarts })
+    return failures > 0 ? 1 : 0
+  }
   const reply = await runInThread(
     {
       submitted,

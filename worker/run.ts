@@ -192,7 +192,7 @@ function writeResults(run: InFlight): { file: string; bytes: Uint8Array; failure
   const { sub, req } = run
   if (req.gated && req.memory) claimResult(req.memory.control)
   const file = resultsPath(sub.folder, sub.arrayId, sub.isArray, req.first, run.outcomes.length, req.task)
-  const { record, bytes } = writeResultFile(sub, file, req.first, req.task, run.outcomes, run.marked, run.times)
+  const { record, bytes } = writeResultFile(sub, file, req.first, req.task, run.outcomes, run.marked, run.times, req.exclusive)
   for (const segment of run.segments) if (segment !== file) removeQuietly(segment)
   let failures = 0
   for (const state of record.states) if (state !== 0) failures++

@@ -32,6 +32,8 @@ export interface GenericParameters extends CoreParameters {
   /** 0: no GPU */
   gpusPerNode?: number
   tasksPerNode?: number
+  /** Slurm: elements per array task (see SlurmParameters.chunkSize); locally chunks are always sized automatically */
+  chunkSize?: number | 'auto'
 }
 
 type Prefixed<P, Prefix extends string> = { [K in keyof P as `${Prefix}${Capitalize<K & string>}`]?: P[K] | null }

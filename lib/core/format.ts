@@ -21,6 +21,8 @@ export interface WorkerParameters {
   nodes: number
   /** a task's stderr goes to its _log.out (the worker's capture; Slurm's own logs follow the script) */
   stderrToStdout?: boolean
+  /** Slurm's chunkSize: elements per Slurm array task (a pack); element i runs in task ⌊i / pack⌋ */
+  pack?: number
 }
 
 /** One file per array (or single job): everything needed to run any of its elements. */
@@ -153,11 +155,13 @@ export function writeResultFile(
   outcomes: readonly Outcome[],
   marked: boolean,
   times?: ElementTimes,
-): { record: ResultRecord; bytes: Uint8Array; written: boolean } {
+  /** write only if no result is there yet (first writer wins: a packed element's cancel and its run) */
+  exclusive = false,
+): { record: ResultRecord; bytes: Uint8Array; written: boolean; existed?: boolean } {
   let record = resultRecord(sub, first, task, outcomes, marked, times)
   let bytes: Uint8Array = encodeRecord(record)
   try {
-    writeAtomic(file, bytes)
+    if (!writeAtomic(file, bytes, exclusive)) return { record, bytes, written: false, existed: true }
     return { record, bytes, written: true }
   } catch (e) {
     const failed = outcomes.map(
@@ -204,7 +208,7 @@ export interface CheckpointRecord {
  * Writes through a temporary file and a rename, so a reader never sees half a file. On failure
  * (disk full, read-only or missing folder) no temporary file is left, and the error names the file.
  */
-export function writeAtomic(file: string, data: Uint8Array): void {
+export function writeAtomic(file: string, data: Uint8Array, exclusive = false): boolean {
   const tmp = `${file}.tmp-${process.pid}-${threadId}`
   try {
     try {
@@ -214,7 +218,20 @@ export function writeAtomic(file: string, data: Uint8Array): void {
       makeFolder(path.dirname(file))
       fs.writeFileSync(tmp, data, { mode: 0o600 })
     }
-    fs.renameSync(tmp, file)
+    if (!exclusive) {
+      fs.renameSync(tmp, file)
+      return true
+    }
+    // a link fails if the name exists: whole, and only if no one wrote it first
+    try {
+      fs.linkSync(tmp, file)
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
+      return false
+    } finally {
+      fs.unlinkSync(tmp)
+    }
+    return true
   } catch (e) {
     try {
       fs.unlinkSync(tmp)

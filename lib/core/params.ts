@@ -16,6 +16,8 @@ export type ParameterKind =
   | 'oneOf'
   /** a positive integer or a string such as 'a100:2' */
   | 'countOrString'
+  /** a positive integer or 'auto' */
+  | 'posIntOrAuto'
   /** a number of MB or a size string such as '4G' */
   | 'memory'
   | 'boolOrString'
@@ -33,6 +35,7 @@ export const GENERIC_NAMES = [
   'tasksPerNode',
   'stderrToStdout',
   'maxSubmissionSizeGb',
+  'chunkSize',
 ] as const
 export type GenericName = (typeof GENERIC_NAMES)[number]
 
@@ -83,6 +86,7 @@ export const GENERIC_SPECS: Readonly<Record<GenericName, ParameterSpec>> = {
   tasksPerNode: { kind: 'posInt' },
   stderrToStdout: { kind: 'bool' },
   maxSubmissionSizeGb: { kind: 'nonNegNumber' },
+  chunkSize: { kind: 'posIntOrAuto' },
 }
 
 const KIND_TEXT: Record<ParameterKind, string> = {
@@ -98,6 +102,7 @@ const KIND_TEXT: Record<ParameterKind, string> = {
   memory: "a number of MB or a size string such as '4G' or '4096M'",
   boolOrString: 'a boolean or a string',
   record: 'an object of string, number or boolean values',
+  posIntOrAuto: "a positive integer or 'auto'",
 }
 
 const MEMORY_RE = /^\d+(\.\d+)?[KMGT]?$/i
@@ -125,6 +130,8 @@ export function hasKind(spec: ParameterSpec, v: unknown): boolean {
       return (spec.values ?? []).includes(v as string)
     case 'countOrString':
       return posInt(v) || (typeof v === 'string' && /^([\w.-]+:)?\d+$/.test(v))
+    case 'posIntOrAuto':
+      return posInt(v) || v === 'auto'
     case 'memory':
       return (typeof v === 'number' && Number.isFinite(v) && v > 0) || (typeof v === 'string' && MEMORY_RE.test(v))
     case 'boolOrString':

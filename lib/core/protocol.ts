@@ -37,6 +37,8 @@ export interface RunRequest {
    * Set on a node, where a requeue decided while the task ends must not leave a result behind.
    */
   gated?: boolean
+  /** write the result only if none is there yet (a packed element: its cancel may have written one) */
+  exclusive?: boolean
   /**
    * This thread or process runs only jobs (a pool thread, the CLI): an uncaught error fails the job
    * it came from, and an exit saves the outcomes so far before the thread goes.

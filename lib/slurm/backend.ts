@@ -5,7 +5,7 @@ import path from 'node:path'
 import type { BackendDefinition } from '../core/backends.js'
 import type { Executor } from '../core/executor.js'
 import { SlurmExecutor } from './executor.js'
-import { SlurmJobWatcher } from './job-watcher.js'
+import { attachedWatcher } from './job-watcher.js'
 import { SLURM_PARAMETERS } from './params.js'
 import { getSharedWatcher } from './watcher.js'
 
@@ -27,6 +27,6 @@ export const slurmBackend: BackendDefinition = {
   parameters: SLURM_PARAMETERS,
   isAvailable: () => onPath('sbatch'),
   priority: 10,
-  attach: (record) => new SlurmJobWatcher(getSharedWatcher(), {}, false, { arrayId: record.arrayId, isArray: record.isArray, size: record.args.length }),
+  attach: (record) => attachedWatcher(record, getSharedWatcher()),
   refresh: () => getSharedWatcher().refresh(),
 }

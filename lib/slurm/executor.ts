@@ -6,7 +6,6 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { registerAttach } from '../core/attach.js'
 import { ParameterError } from '../core/errors.js'
 import { Executor, type PreparedArray } from '../core/executor.js'
 import { encodeRecord, makeFolder, readCheckpoint, readResult, readSubmission, writeAtomic, type SubmissionRecord } from '../core/format.js'
@@ -14,12 +13,15 @@ import { Job } from '../core/job.js'
 import { JobPaths, makeJobId, submittedPath } from '../core/paths.js'
 import { batchIds, commandPath, sbatch, scancel, scontrolShowConfig, type SlurmCommandOptions } from './commands.js'
 import { SlurmJobWatcher } from './job-watcher.js'
-import { SLURM_PARAMETER_NAMES, validateSlurmParameters, type SlurmParameters } from './params.js'
+import { SLURM_PARAMETER_NAMES, SLURM_PARAMETERS, type SlurmParameters } from './params.js'
 import { maxArraySize, parseScontrolConfig } from './parse.js'
 import { makeBatchScript, staticPrefix } from './script.js'
 import { getSharedWatcher, SlurmWatcher } from './watcher.js'
 
 const WORKER_MAIN = fileURLToPath(new URL('../../worker/main.js', import.meta.url))
+
+/** chunkSize 'auto' without an arrayParallelism: this many packs (Slurm array tasks) at most. */
+export const AUTO_PACKS = 64
 
 export interface SlurmExecutorOptions extends SlurmParameters {
   folder: string
@@ -94,6 +96,7 @@ function isTemplated(template: string): boolean {
 
 export class SlurmExecutor extends Executor<SlurmParameters> {
   protected readonly parameterNames = SLURM_PARAMETER_NAMES
+  protected override readonly parameterSchema = SLURM_PARAMETERS
   private readonly commands: SlurmCommandOptions
   private readonly watcher: SlurmJobWatcher
   private maxArray: number | undefined
@@ -124,14 +127,6 @@ export class SlurmExecutor extends Executor<SlurmParameters> {
     }
   }
 
-  protected override checkParameter(name: string, value: unknown): void {
-    try {
-      validateSlurmParameters({ [name]: value })
-    } catch (e) {
-      throw new ParameterError((e as Error).message)
-    }
-  }
-
   /** MaxArraySize from the cluster's configuration, asked once (arrays hold indices 0..Max-1). */
   private async arrayLimit(): Promise<number> {
     if (this.maxArray === undefined) {
@@ -148,15 +143,18 @@ export class SlurmExecutor extends Executor<SlurmParameters> {
     // refused before sbatch when over maxSubmissionSizeGb (the record is written once the id is known)
     this.checkSubmissionSize(encodeRecord({ ...prepared, arrayId: '0', isArray, backend: 'slurm', folder: this.folder }).byteLength, prepared.args.length)
     const size = prepared.args.length
-    const limit = isArray ? await this.arrayLimit() : 1
+    const pack = isArray ? this.packSize(size) : 1
+    // an array task runs `pack` elements: an sbatch array holds `limit` tasks
+    const limit = isArray ? (await this.arrayLimit()) * pack : 1
     const jobs: Job<unknown>[] = []
     const arrays: string[] = []
     if (size > limit && this.params.arrayParallelism !== undefined) this.ownDependency() // throws before anything is submitted
     // an array larger than the cluster takes goes as several arrays, in order
     for (let start = 0; start < size; start += limit) {
       const end = Math.min(size, start + limit)
-      const part: PreparedArray =
+      let part: PreparedArray =
         start === 0 && end === size ? prepared : { ...prepared, fnIndex: prepared.fnIndex.slice(start, end), args: prepared.args.slice(start, end) }
+      if (pack > 1) part = { ...part, params: { ...part.params, pack } }
       try {
         const made = await this.submitOne(part, isArray, this.chained(arrays.at(-1)))
         jobs.push(...made)
@@ -168,6 +166,20 @@ export class SlurmExecutor extends Executor<SlurmParameters> {
       }
     }
     return jobs
+  }
+
+  /**
+   * Elements per Slurm array task (chunkSize): 1 unless asked. 'auto' makes as many packs as the
+   * array may run at once (arrayParallelism, else AUTO_PACKS), and says what it chose.
+   */
+  private packSize(size: number): number {
+    const asked = this.params.chunkSize
+    if (asked === undefined || asked === 1) return 1
+    if (asked !== 'auto') return Math.min(asked, size)
+    const packs = Math.min(size, this.params.arrayParallelism ?? AUTO_PACKS)
+    const pack = Math.ceil(size / packs)
+    process.stderr.write(`submitit-ts: chunkSize 'auto': ${size} elements in ${Math.ceil(size / pack)} Slurm array task(s) of up to ${pack}\n`)
+    return pack
   }
 
   /**
@@ -201,17 +213,20 @@ export class SlurmExecutor extends Executor<SlurmParameters> {
 
   private async submitOne(part: PreparedArray, isArray: boolean, params: SlurmParameters = this.params): Promise<Job<unknown>[]> {
     const n = part.args.length
+    const pack = part.params.pack ?? 1
     const templated = isTemplated(this.folder)
     const { script, sbatchArgs } = makeBatchScript({
       params,
       folder: slurmFolderPattern(this.folder, isArray),
       folderIsPattern: true,
-      array: isArray ? { size: n, parallelism: params.arrayParallelism } : undefined,
+      array: isArray ? { size: Math.ceil(n / pack), parallelism: params.arrayParallelism } : undefined,
       // a folder with ids cannot exist before sbatch answers: the script makes it (see folderSetup)
       makeFolders: templated ? { template: this.folder, numTasks: part.params.tasksPerNode * part.params.nodes } : undefined,
+      // a pack's elements have their own folders and logs (the worker makes them); the pack, one log
+      packed: pack > 1 ? { template: this.folder } : undefined,
       command: [process.execPath, WORKER_MAIN, this.folder],
       // the worker runs only the submission with this nonce, not one an older job with the same id left
-      env: { SUBMITIT_NONCE: part.nonce },
+      env: { SUBMITIT_NONCE: part.nonce, ...(pack > 1 ? { SUBMITIT_PACK: String(pack) } : {}) },
     })
     // the script's final name needs the job id: write it aside, sbatch copies it at submission
     const staging = fs.mkdtempSync(path.join(os.tmpdir(), 'submitit-ts-'))
@@ -252,12 +267,14 @@ export class SlurmExecutor extends Executor<SlurmParameters> {
     fs.renameSync(scriptFile, path.join(isArray ? arrayPaths.arrayFolder : arrayPaths.folder, `${arrayId}_submission.sh`))
 
     const jobs: Job<unknown>[] = new Array(n)
+    const pack = part.params.pack ?? 1
+    if (pack > 1) this.watcher.packed(arrayId, pack, n)
     for (let i = 0; i < n; i++) {
       const index = isArray ? i : null
       const paths = new JobPaths(this.folder, makeJobId(arrayId, index), { arrayId, index })
       jobs[i] = new Job(paths, numTasks, this.watcher, record.nonce)
       this.watcher.claim(jobs[i])
-      if (this.cancelsAtExit) this.submitted.add(jobs[i].jobId)
+      if (this.cancelsAtExit) this.submitted.add(this.watcher.slurmId(jobs[i]))
     }
     return jobs
   }
@@ -333,8 +350,3 @@ export function moveStaleFiles(template: string, arrayId: string, isArray: boole
     }
   }
 }
-
-registerAttach(
-  'slurm',
-  (record) => new SlurmJobWatcher(getSharedWatcher(), {}, false, { arrayId: record.arrayId, isArray: record.isArray, size: record.args.length }),
-)

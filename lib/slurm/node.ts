@@ -114,6 +114,30 @@ function saved(job: WarnedJob, nonce: string): boolean {
   }
 }
 
+/**
+ * The warning to a pack (chunkSize): its elements have no checkpoint of their own to save. A
+ * preemption requeues the pack, whose rerun skips the elements that have a result; near the time
+ * limit it goes on, and the elements Slurm stops end as the pack does (TIMEOUT).
+ */
+export async function onPackWarning(job: WarnedJob): Promise<void> {
+  const { paths, settings } = job
+  const elapsedS = settings.startedAtS !== undefined ? Date.now() / 1000 - settings.startedAtS : process.uptime()
+  if (isTimeLimitWarning(elapsedS, settings)) {
+    return log(`SIGUSR2 received after ${Math.round(elapsedS)} s: the time limit is near; the elements not done by then end TIMEOUT`)
+  }
+  if (handling) return
+  handling = true
+  try {
+    log(`SIGUSR2 received after ${Math.round(elapsedS)} s: the pack is preempted; requeueing ${paths.jobId}: its rerun goes on after the elements done`)
+    await requeue(paths.jobId)
+    process.exit(0)
+  } catch (e) {
+    log(`requeue of ${paths.jobId} failed, the pack goes on: ${(e as Error).stack ?? e}`)
+  } finally {
+    handling = false
+  }
+}
+
 /** Waits for the task's thread to save its checkpoint, for the task to end, or for the grace to pass. */
 async function checkpointed(job: WarnedJob, running: () => boolean): Promise<void> {
   const end = Date.now() + job.settings.checkpointGraceS * 1000

@@ -59,6 +59,13 @@ export interface SlurmParameters {
   /** At most this many array tasks at once (the %P of --array), over the whole array even when split. */
   arrayParallelism?: number
   /**
+   * Elements of a mapArray per Slurm array task (a pack): 1 (default, as submitit) is one Slurm task
+   * per element; n > 1 packs n consecutive elements into each, run on the node's thread pool
+   * (cpusPerTask threads), each still a job of its own; 'auto' picks n from the array's size and the
+   * parallelism. For many short tasks; not when each element needs its own GPUs, memory or time limit.
+   */
+  chunkSize?: number | 'auto'
+  /**
    * How many times a job may be requeued after reaching its time limit (its task's checkpoint saved):
    * default 3, as submitit. Preemptions do not count. Once spent, the job ends TIMEOUT.
    */
@@ -123,6 +130,7 @@ const SPECS: { [K in keyof Required<SlurmParameters>]: SlurmSpec } = {
   srunArgs: spec('stringArray'),
   useSrun: spec('bool'),
   arrayParallelism: spec('posInt'),
+  chunkSize: spec('posIntOrAuto', undefined, { generic: 'chunkSize' }),
   maxNumTimeout: spec('nonNegInt'),
   additionalParameters: spec('record', undefined, { check: flagRecord }),
 }
@@ -136,6 +144,13 @@ export const SLURM_PARAMETERS: ParameterSchema = {
   specs: SPECS,
   label: 'Slurm parameter',
   rules: [
+    (p) => {
+      const packs = p.chunkSize !== undefined && p.chunkSize !== null && p.chunkSize !== 1
+      const tasks = [p.nodes, p.tasksPerNode].some((v) => typeof v === 'number' && v > 1)
+      return packs && tasks
+        ? `Slurm parameter chunkSize ${JSON.stringify(p.chunkSize)} packs single-task elements: it cannot be combined with nodes or tasksPerNode above 1`
+        : undefined
+    },
     (p) => {
       const mems = MEMORIES.filter((k) => p[k] !== undefined && p[k] !== null)
       return mems.length > 1

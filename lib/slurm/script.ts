@@ -41,6 +41,12 @@ export interface BatchScriptOptions {
    * folderSetup). `folder` must then be the Slurm pattern of `template` (folderIsPattern).
    */
   makeFolders?: MakeFolders
+  /**
+   * Each array task runs a pack of elements (chunkSize), each with its own folder and logs, made
+   * by the worker: the script and srun write to one log per pack, slurm-<A>_<a>.out in the part of
+   * `template` that needs no id (a pack's id A_k is not element k's).
+   */
+  packed?: { template: string }
 }
 
 export interface MakeFolders {
@@ -249,12 +255,11 @@ export function makeBatchScript(opts: BatchScriptOptions): BatchScript {
   if (opts.command.length === 0) throw new Error('The command must have at least one element')
   const isArray = opts.array !== undefined
   const useSrun = params.useSrun ?? true
-  const out = logPattern(opts.folder, isArray, 'out', opts.folderIsPattern)
-  const err = params.stderrToStdout ? out : logPattern(opts.folder, isArray, 'err', opts.folderIsPattern)
   // Slurm's own log: in the job's folder, or beside it when that folder needs the job's id (folderSetup)
-  const slurmLog =
-    opts.makeFolders &&
-    `${escapeSlurmPattern(staticPrefix(opts.makeFolders.template).replace(/%%/g, '%')).replace(/\/+$/, '')}/slurm-${isArray ? '%A_%a' : '%j'}.out`
+  const outside = opts.packed?.template ?? opts.makeFolders?.template
+  const slurmLog = outside && `${escapeSlurmPattern(staticPrefix(outside).replace(/%%/g, '%')).replace(/\/+$/, '')}/slurm-${isArray ? '%A_%a' : '%j'}.out`
+  const out = opts.packed ? slurmLog! : logPattern(opts.folder, isArray, 'out', opts.folderIsPattern)
+  const err = params.stderrToStdout || opts.packed ? out : logPattern(opts.folder, isArray, 'err', opts.folderIsPattern)
 
   const flags = [...(opts.array ? [arrayFlag(opts.array, params)] : []), ...sbatchFlags({ ...SBATCH_DEFAULTS, ...params })]
   const lines = ['#!/bin/bash', '', '# Parameters']
@@ -267,7 +272,7 @@ export function makeBatchScript(opts: BatchScriptOptions): BatchScript {
   if (sbatchArgs.length > 3) lines.push('# (more flags, whose values #SBATCH lines cannot hold, are on the sbatch command line)')
   lines.push('', ...signalTraps(useSrun))
   lines.push('', ...requeueEnv(flags, params.maxNumTimeout ?? 3))
-  if (opts.makeFolders) lines.push('', ...folderSetup(opts.makeFolders, isArray, params.stderrToStdout ?? false))
+  if (opts.makeFolders && !opts.packed) lines.push('', ...folderSetup(opts.makeFolders, isArray, params.stderrToStdout ?? false))
 
   if (params.setup?.length) lines.push('', '# setup', ...params.setup)
 
