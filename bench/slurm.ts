@@ -14,7 +14,7 @@ import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import type { Target } from './run.js'
 import { fmtMs, fmtNum, fmtStat, median, quantile, stat, table, type Stat } from './stats.js'
-import { trivial } from './tasks.js'
+import { busy, trivial } from './tasks.js'
 
 const HERE = path.dirname(fileURLToPath(import.meta.url))
 const ROOT = path.resolve(HERE, '..', '..')
@@ -32,6 +32,10 @@ export interface SlurmSpec {
   /** poll period used for the CPU figure, ms (fast, to get many polls) */
   pollMs: number
   dir: string
+  /** the real cluster: elements per Slurm array task (issue 11), threads per pack, and a CPU-bound task of taskMs (else trivial) */
+  chunkSize?: number | 'auto'
+  cpusPerTask?: number
+  taskMs?: number
 }
 
 export interface SlurmResult {
@@ -103,13 +107,20 @@ export async function measureSlurm(spec: SlurmSpec): Promise<SlurmResult> {
   const ex = new lib.SlurmExecutor({
     folder: spec.kind === 'fake' ? `${folder}/jobs` : `${folder}/%j`,
     ...(spec.maxArraySize ? { maxArraySize: spec.maxArraySize } : {}),
+    ...(spec.chunkSize ? { chunkSize: spec.chunkSize } : {}),
+    ...(spec.cpusPerTask ? { cpusPerTask: spec.cpusPerTask } : {}),
   })
   const xs = Array.from({ length: spec.m }, (_, i) => i)
 
   // 4. submission
   const c0 = cpuMs()
   const t0 = performance.now()
-  const jobs = await ex.mapArray(trivial, xs)
+  const jobs = spec.taskMs
+    ? await ex.mapArray(
+        busy,
+        xs.map(() => spec.taskMs!),
+      )
+    : await ex.mapArray(trivial, xs)
   const submitWallMs = performance.now() - t0
   const submitCpuMs = cpuMs() - c0
   const arrayIds = [...new Set(jobs.map((j) => j.jobId.split('_')[0]))]
@@ -236,16 +247,25 @@ export async function runSlurm(o: RunOptions): Promise<unknown> {
   submit.oneSbatch = fake[submitN] ?? []
   let real: SlurmResult | undefined
   let realSkipped: string | undefined
+  const packed: { label: string; r: SlurmResult }[] = []
   if (!o.realSlurm) realSkipped = 'not asked (smoke run, or --no-real-slurm)'
   else {
     try {
       execFileSync('sinfo', ['-h'], { stdio: 'ignore', timeout: 10_000 })
       o.progress('slurm (real cluster): 100 jobs')
-      real = await o.child<SlurmResult>(
-        'slurm.js',
-        { part: 'slurm', kind: 'real', m: 100, polls: 0, pollMs: 0, dir: path.join(ROOT, 'bench', 'results') } satisfies SlurmSpec,
-        300_000,
-      )
+      const results = path.join(ROOT, 'bench', 'results')
+      real = await o.child<SlurmResult>('slurm.js', { part: 'slurm', kind: 'real', m: 100, polls: 0, pollMs: 0, dir: results } satisfies SlurmSpec, 300_000)
+      packed.push({ label: 'trivial, chunkSize 1 (submitit)', r: real })
+      // 5. packing (issue 11), side by side on the same cluster
+      for (const [label, spec] of PACKED_RUNS) {
+        o.progress(`slurm (real cluster): ${label}`)
+        const r = await o.child<SlurmResult>(
+          'slurm.js',
+          { part: 'slurm', kind: 'real', polls: 0, pollMs: 0, dir: results, ...spec } satisfies SlurmSpec,
+          900_000,
+        )
+        packed.push({ label, r })
+      }
     } catch (e) {
       realSkipped =
         (e as Error).message.includes('sinfo') || (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no Slurm cluster here (sinfo failed)' : (e as Error).message
@@ -295,6 +315,7 @@ export async function runSlurm(o: RunOptions): Promise<unknown> {
         `${real.schedulerCallsPerPoll.toFixed(2)} scheduler calls / poll, client CPU ${fmtMs(real.cpuPerPollMs)} / poll, job end (result file) → seen: median ${fmtMs(real.endToSeenMs)}, p90 ${fmtMs(real.endToSeenP90Ms!)}`,
     )
   } else console.log(`   real cluster: skipped: ${realSkipped}`)
+  if (packed.length > 1) printPacked(packed, o.targets, summary)
 
   console.log(`\n4. Slurm submission: client time of mapArray(${submitN.toLocaleString('en')}) with the fake sbatch (files + sbatch)`)
   const srows: string[][] = []
@@ -361,4 +382,53 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
       process.exit(1)
     },
   )
+}
+
+/** Part 5's runs on the real cluster: trivial and 100 ms CPU tasks, one element per Slurm task or packed. */
+const PACKED_RUNS: [string, Partial<SlurmSpec> & { m: number }][] = [
+  ['trivial, chunkSize 500', { m: 2000, chunkSize: 500, cpusPerTask: 2 }],
+  ["trivial, chunkSize 'auto'", { m: 2000, chunkSize: 'auto', cpusPerTask: 2 }],
+  ['100 ms CPU, chunkSize 1 (submitit)', { m: 500, taskMs: 100 }],
+  ["100 ms CPU, chunkSize 'auto'", { m: 500, taskMs: 100, chunkSize: 'auto', cpusPerTask: 2 }],
+]
+
+/** 5. What packing gives: jobs per second, and for CPU tasks the share of the machine's real cores kept busy. */
+function printPacked(runs: { label: string; r: SlurmResult }[], targets: Target[], summary: Record<string, unknown>): void {
+  const cores = os.availableParallelism()
+  const rows = runs.map(({ label, r }) => {
+    const wallS = r.totalMs! / 1000
+    const jobsPerS = r.spec.m / wallS
+    const busyShare = r.spec.taskMs ? (r.spec.m * r.spec.taskMs) / 1000 / cores / wallS : undefined
+    return { label, m: r.spec.m, wallS, jobsPerS, busyShare, calls: r.schedulerCallsPerPoll }
+  })
+  summary.packed = rows
+  console.log(`\n5. Packing on the real cluster (chunkSize, side by side; CPU share = ideal time on ${cores} real cores ÷ wall time)`)
+  console.log(
+    table(
+      ['run', 'elements', 'wall', 'jobs/s', 'CPU share', 'scheduler calls / poll'],
+      rows.map((x) => [
+        x.label,
+        fmtNum(x.m),
+        fmtMs(x.wallS * 1000),
+        x.jobsPerS.toFixed(1),
+        x.busyShare === undefined ? '' : `${(100 * x.busyShare).toFixed(0)} %`,
+        x.calls.toFixed(2),
+      ]),
+    ),
+  )
+  const one = rows.find((x) => x.label.startsWith('trivial, chunkSize 1'))
+  const best = Math.max(...rows.filter((x) => x.label.startsWith('trivial, chunkSize') && x !== one).map((x) => x.jobsPerS))
+  if (one) {
+    const ratio = best / one.jobsPerS
+    targets.push({ what: 'trivial tasks on Slurm, packed vs one per Slurm task', target: '≥ 50×', measured: `${ratio.toFixed(0)}×`, met: ratio >= 50 })
+  }
+  const cpu = rows.find((x) => x.label === "100 ms CPU, chunkSize 'auto'")
+  if (cpu?.busyShare !== undefined) {
+    targets.push({
+      what: '100 ms CPU tasks packed: real cores kept busy',
+      target: '≥ 80 %',
+      measured: `${(100 * cpu.busyShare).toFixed(0)} %`,
+      met: cpu.busyShare >= 0.8,
+    })
+  }
 }

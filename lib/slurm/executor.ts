@@ -169,6 +169,14 @@ export class SlurmExecutor extends Executor<SlurmParameters> {
   }
 
   /**
+   * The Slurm job that runs `job`: its own id, or with chunkSize the array task of its pack
+   * (element A_i of packs of n runs in A_⌊i/n⌋), as squeue, sacct and scancel know it.
+   */
+  slurmJobIdOf(job: Job<unknown>): string {
+    return this.watcher.slurmId(job)
+  }
+
+  /**
    * Elements per Slurm array task (chunkSize): 1 unless asked. 'auto' makes as many packs as the
    * array may run at once (arrayParallelism, else AUTO_PACKS), and says what it chose.
    */
