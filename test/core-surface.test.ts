@@ -16,12 +16,7 @@ const ownFile = (file: string) => path.resolve(file).startsWith(distPath('lib') 
  * Names public signatures still show that should not be public at all (not exported on purpose),
  * each to be hidden by the owner of its file: issue 9 item 5. The list may only shrink.
  */
-const KNOWN = new Set([
-  'LocalExecutor uses ChunkRunner (local/array.d.ts)', // schedule/stop/taskTimes: public only to implement it
-  'LocalExecutor uses Chunk (local/array.d.ts)',
-  'AutoParameters uses Prefixed (auto/executor.d.ts)', // a type alias auto/executor.ts does not export
-  'CodeSnapshot uses ActiveSnapshot (core/snapshot.d.ts)', // CodeSnapshot implements the internal interface
-])
+const KNOWN = new Set<string>()
 
 const resolve = (s: ts.Symbol): ts.Symbol => (s.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(s) : s)
 const indexSymbol = checker.getSymbolAtLocation(program.getSourceFile(INDEX)!)!

@@ -36,7 +36,8 @@ export interface GenericParameters extends CoreParameters {
   chunkSize?: number | 'auto'
 }
 
-type Prefixed<P, Prefix extends string> = { [K in keyof P as `${Prefix}${Capitalize<K & string>}`]?: P[K] | null }
+/** The parameters of one cluster under its prefix (slurmPartition, localMaxWorkers). */
+export type Prefixed<P, Prefix extends string> = { [K in keyof P as `${Prefix}${Capitalize<K & string>}`]?: P[K] | null }
 
 export type AutoParameters = ParameterUpdate<GenericParameters> &
   Prefixed<SlurmParameters & Omit<GenericParameters, keyof SlurmParameters>, 'slurm'> &

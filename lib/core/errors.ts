@@ -11,14 +11,6 @@ export class UnserializableValueError extends TypeError {
   }
 }
 
-/** What a task's failure looked like on the worker, as stored in its result file. */
-export interface RemoteErrorInfo {
-  name: string
-  message: string
-  stack?: string
-  code?: unknown
-}
-
 /**
  * A job ended without a value: the task threw, timed out, was cancelled or its worker died.
  * `remoteStack` is the stack from the worker; `error` the re-created remote error, if any.

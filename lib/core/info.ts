@@ -253,12 +253,5 @@ export async function elementStates(scan: ArrayScan, refresh?: () => Promise<voi
   return { states, reasons }
 }
 
-/** "990 completed, 7 failed, 3 running": the counts of each state, most frequent first. */
-export function countStates(states: Iterable<JobState>): Partial<Record<JobState, number>> {
-  const counts: Partial<Record<JobState, number>> = {}
-  for (const s of states) counts[s] = (counts[s] ?? 0) + 1
-  return counts
-}
-
 /** Splits an id given on a command line into its array id and index. */
 export { parseJobId }

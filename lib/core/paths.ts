@@ -112,26 +112,3 @@ export function resultsPath(template: string, arrayId: string, isArray: boolean,
   }
   return chunkResultPath(template, arrayId, first, first + count - 1, task)
 }
-
-/** Finds the chunk file holding element `index`, task `task`, among the names of the array folder. */
-export function findChunk(names: readonly string[], arrayId: string, index: number, task: number): string | undefined {
-  const prefix = `${arrayId}_`
-  const suffix = `_${task}_result.${EXT}`
-  for (const name of names) {
-    if (!name.startsWith(prefix) || !name.endsWith(suffix)) continue
-    const m = /^(\d+)-(\d+)$/.exec(name.slice(prefix.length, name.length - suffix.length))
-    if (m && Number(m[1]) <= index && index <= Number(m[2])) return name
-  }
-  return undefined
-}
-
-/** The chunk files of task `task` whose elements all lie in from..to (partial files of a chunk). */
-export function chunksWithin(names: readonly string[], arrayId: string, task: number, from: number, to: number): string[] {
-  const prefix = `${arrayId}_`
-  const suffix = `_${task}_result.${EXT}`
-  return names.filter((name) => {
-    if (!name.startsWith(prefix) || !name.endsWith(suffix)) return false
-    const m = /^(\d+)-(\d+)$/.exec(name.slice(prefix.length, name.length - suffix.length))
-    return m !== null && from <= Number(m[1]) && Number(m[2]) <= to
-  })
-}

@@ -23,11 +23,6 @@ export function runInSnapshot<T>(snapshot: ActiveSnapshot, fn: () => T): T {
   return active.run(snapshot, fn)
 }
 
-/** The snapshot active here, if any. */
-export function activeSnapshot(): ActiveSnapshot | undefined {
-  return active.getStore()
-}
-
 /**
  * The URL of `moduleUrl`'s copy in the active snapshot. Modules outside the project (packages under
  * node_modules, the snapshot itself, other folders) are left as they are; a project file the snapshot

@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { ParameterError } from '../core/errors.js'
-import { runInSnapshot, type ActiveSnapshot } from '../core/snapshot.js'
+import { runInSnapshot } from '../core/snapshot.js'
 
 export interface CodeSnapshotOptions {
   /** where the copy goes: a new or empty folder (a snapshot is never overwritten) */
@@ -27,7 +27,7 @@ export interface CodeSnapshotOptions {
 }
 
 /** A copy of the project's code; jobs submitted in run() import their tasks from it. */
-export class CodeSnapshot implements ActiveSnapshot {
+export class CodeSnapshot {
   readonly files: ReadonlySet<string>
 
   private constructor(

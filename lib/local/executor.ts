@@ -31,7 +31,7 @@ const SEND_SUBMISSION_MAX = 64 << 10
 /** how long a warned task may take to save its checkpoint before its thread is stopped anyway */
 const CHECKPOINT_GRACE_MS = 5_000
 
-export class LocalExecutor extends Executor<LocalParameters> implements ChunkRunner {
+export class LocalExecutor extends Executor<LocalParameters> {
   protected readonly parameterNames = LOCAL_PARAMETER_NAMES
   protected override readonly parameterSchema = LOCAL_PARAMETERS
   private pool: Piscina<RunRequest, RunReply> | null = null
@@ -41,9 +41,8 @@ export class LocalExecutor extends Executor<LocalParameters> implements ChunkRun
   private watchdog: NodeJS.Timeout | null = null
   /** tells other processes that this one still runs its arrays (see lib/core/owner.ts) */
   private readonly heartbeat = new Heartbeat()
-  readonly taskTimes = new Map<string, number>()
-  /** see ChunkRunner.chunkOverheadMs (a first guess until chunks come back) */
-  chunkOverheadMs = 0.2
+  /** what the arrays see of this executor (kept off its public surface) */
+  readonly #runner: ChunkRunner
   /** process groups of commands that jobs on the pool threads run (see lib/helpers/process-group.ts) */
   private readonly groups = new GroupKiller()
   /** the processes of running jobs (isolation: 'process'), killed when this process exits */
@@ -52,6 +51,23 @@ export class LocalExecutor extends Executor<LocalParameters> implements ChunkRun
   constructor(options: { folder: string } & LocalParameters) {
     const { folder, ...params } = options
     super(folder, { maxWorkers: os.availableParallelism() }, 'local')
+    const executor = this
+    this.#runner = {
+      get arrayParallelism() {
+        return Math.min(executor.params.arrayParallelism ?? Infinity, executor.params.maxWorkers!)
+      },
+      get maxNumTimeout() {
+        return executor.params.maxNumTimeout ?? 3
+      },
+      get isolated() {
+        return executor.isolated
+      },
+      taskTimes: new Map(),
+      // a first guess until chunks come back
+      chunkOverheadMs: 0.2,
+      stop: (chunk, why, index) => this.stop(chunk, why, index),
+      schedule: () => this.schedule(),
+    }
     this.updateParameters(params)
   }
 
@@ -67,20 +83,11 @@ export class LocalExecutor extends Executor<LocalParameters> implements ChunkRun
     makeFolderBeforeWrite(path.dirname(file))
     writeAtomic(file, bytes)
     // a small submission travels with its chunks: a pool thread need not read the file back
-    const array = new LocalArray(record, file, this, bytes.byteLength <= SEND_SUBMISSION_MAX ? bytes : undefined)
+    const array = new LocalArray(record, file, this.#runner, bytes.byteLength <= SEND_SUBMISSION_MAX ? bytes : undefined)
     this.active.add(array)
     this.heartbeat.add(file)
     this.schedule()
     return array.jobs
-  }
-
-  get maxNumTimeout(): number {
-    return this.params.maxNumTimeout ?? 3
-  }
-
-  /** How many chunks of the array may run at once. */
-  get arrayParallelism(): number {
-    return Math.min(this.params.arrayParallelism ?? Infinity, this.params.maxWorkers!)
   }
 
   private getPool(): Piscina<RunRequest, RunReply> {
@@ -95,7 +102,7 @@ export class LocalExecutor extends Executor<LocalParameters> implements ChunkRun
   }
 
   /** Keeps two chunks per thread in flight: enough to hide the round trip, not a flood. */
-  schedule(): void {
+  private schedule(): void {
     // a job's own process starts at once: no more than there are workers
     const limit = this.params.maxWorkers! * (this.isolated ? 1 : 2)
     while (this.running.size < limit) {
@@ -115,7 +122,7 @@ export class LocalExecutor extends Executor<LocalParameters> implements ChunkRun
   }
 
   /** Each job in a process of its own (isolation: 'process'): one element per chunk. */
-  get isolated(): boolean {
+  private get isolated(): boolean {
     return this.params.isolation === 'process'
   }
 
@@ -156,7 +163,7 @@ export class LocalExecutor extends Executor<LocalParameters> implements ChunkRun
   }
 
   /** Stops the chunk's thread (the running task cannot be interrupted otherwise). */
-  stop(chunk: Chunk, why: 'TIMEOUT' | 'CANCELLED', index: number): void {
+  private stop(chunk: Chunk, why: 'TIMEOUT' | 'CANCELLED', index: number): void {
     if (chunk.stopReason) return
     chunk.stopReason = why
     chunk.stopTarget = index

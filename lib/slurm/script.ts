@@ -92,14 +92,6 @@ export function logPattern(folder: string, isArray: boolean, kind: 'out' | 'err'
 }
 
 /**
- * The log file of a task once the job id is known: jobId is '12' or '12_3' (array task),
- * taskRank is the srun task (%t; 0 without srun). stderr is the .out file with stderrToStdout.
- */
-export function logPath(folder: string, jobId: string, taskRank: number, kind: 'out' | 'err'): string {
-  return `${folder.replace(/\/+$/, '')}/${jobId}_${taskRank}_log.${kind}`
-}
-
-/**
  * The part of a folder template before its first id code (%j, %A, %a, %t), as whole directories:
  * '/logs/run_%j/x' → '/logs'. It exists before sbatch (the executor makes it), so Slurm's own log
  * of a job whose folder depends on its ids goes there. Literal '%%' are kept as written.
