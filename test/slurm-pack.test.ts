@@ -150,6 +150,24 @@ t.test("chunkSize 'auto' and what is refused", async (t) => {
   t.throws(() => new SlurmExecutor({ folder: path.join(dir, 'x'), chunkSize: 'big' as unknown as number }), ParameterError)
   t.throws(() => new SlurmExecutor({ folder: path.join(dir, 'x'), chunkSize: 0 }), ParameterError)
   t.throws(() => new SlurmExecutor({ folder: path.join(dir, 'x'), chunkSize: 2, tasksPerNode: 2 }), /cannot be combined with nodes or tasksPerNode/)
+  // without arrayParallelism: as many packs as the partition runs at once (sinfo: 8 CPUs / 2 per task)
+  const { dir: dir2, slurm: slurm2, ex: ex2 } = setup(t, { chunkSize: 'auto', cpusPerTask: 2 }, 'logs2/%j')
+  await ex2.mapArray(
+    countedRun,
+    Array.from({ length: 10 }, () => dir2),
+    Array.from({ length: 10 }, (_, i) => i),
+    Array.from({ length: 10 }, () => 0),
+  )
+  t.match(slurm2.script(1000), /^export SUBMITIT_PACK=3$/m, '10 elements over 4 slots: packs of 3')
+  const { dir: dir3, slurm: slurm3, ex: ex3 } = setup(t, { chunkSize: 'auto' }, 'logs3/%j')
+  slurm3.write('sinfo.fail', '1')
+  await ex3.mapArray(
+    countedRun,
+    Array.from({ length: 200 }, () => dir3),
+    Array.from({ length: 200 }, (_, i) => i),
+    Array.from({ length: 200 }, () => 0),
+  )
+  t.match(slurm3.script(1000), /^export SUBMITIT_PACK=4$/m, 'sinfo failing: 64 packs (200 elements: packs of 4)')
   const single = await ex.submit(countedRun, dir, 0, 0)
   t.notMatch(slurm.script(1001), /SUBMITIT_PACK/, 'a single job is never packed')
   t.equal(single.jobId, '1001')

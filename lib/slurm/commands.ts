@@ -5,7 +5,7 @@
 import { join } from 'node:path'
 import { FailedSubmissionError, SlurmCommandError } from './errors.js'
 
-export type SlurmCommandName = 'sbatch' | 'sacct' | 'squeue' | 'scancel' | 'scontrol'
+export type SlurmCommandName = 'sbatch' | 'sacct' | 'squeue' | 'scancel' | 'scontrol' | 'sinfo'
 
 export interface SlurmCommandOptions {
   /** Full path (or name) per command. */
@@ -172,4 +172,15 @@ export async function scontrolShowConfig(options: SlurmCommandOptions = {}): Pro
   const r = await run('scontrol', args, options)
   if (r.failed) fail('scontrol', args, options, r)
   return r.stdout
+}
+
+/** The CPUs of the partition (every partition when none is given): what can run at once. */
+export async function sinfoCpus(partition: string | undefined, options: SlurmCommandOptions = {}): Promise<number> {
+  const args = ['-h', '-o', '%C', ...(partition ? ['-p', partition] : [])]
+  const r = await run('sinfo', args, options)
+  if (r.failed) fail('sinfo', args, options, r)
+  // allocated/idle/other/total, one line per partition
+  let total = 0
+  for (const line of r.stdout.split('\n')) total += Number(line.trim().split('/')[3]) || 0
+  return total
 }

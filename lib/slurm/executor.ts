@@ -11,7 +11,7 @@ import { Executor, type PreparedArray } from '../core/executor.js'
 import { encodeRecord, makeFolder, readCheckpoint, readResult, readSubmission, writeAtomic, type SubmissionRecord } from '../core/format.js'
 import { Job } from '../core/job.js'
 import { JobPaths, makeJobId, submittedPath } from '../core/paths.js'
-import { batchIds, commandPath, sbatch, scancel, scontrolShowConfig, type SlurmCommandOptions } from './commands.js'
+import { batchIds, commandPath, sbatch, scancel, scontrolShowConfig, sinfoCpus, type SlurmCommandOptions } from './commands.js'
 import { SlurmJobWatcher } from './job-watcher.js'
 import { SLURM_PARAMETER_NAMES, SLURM_PARAMETERS, type SlurmParameters } from './params.js'
 import { maxArraySize, parseScontrolConfig } from './parse.js'
@@ -20,7 +20,7 @@ import { getSharedWatcher, SlurmWatcher } from './watcher.js'
 
 const WORKER_MAIN = fileURLToPath(new URL('../../worker/main.js', import.meta.url))
 
-/** chunkSize 'auto' without an arrayParallelism: this many packs (Slurm array tasks) at most. */
+/** chunkSize 'auto' when sinfo cannot tell the partition's CPUs: this many packs (Slurm array tasks). */
 export const AUTO_PACKS = 64
 
 export interface SlurmExecutorOptions extends SlurmParameters {
@@ -143,7 +143,7 @@ export class SlurmExecutor extends Executor<SlurmParameters> {
     // refused before sbatch when over maxSubmissionSizeGb (the record is written once the id is known)
     this.checkSubmissionSize(encodeRecord({ ...prepared, arrayId: '0', isArray, backend: 'slurm', folder: this.folder }).byteLength, prepared.args.length)
     const size = prepared.args.length
-    const pack = isArray ? this.packSize(size) : 1
+    const pack = isArray ? await this.packSize(size) : 1
     // an array task runs `pack` elements: an sbatch array holds `limit` tasks
     const limit = isArray ? (await this.arrayLimit()) * pack : 1
     const jobs: Job<unknown>[] = []
@@ -177,16 +177,31 @@ export class SlurmExecutor extends Executor<SlurmParameters> {
   }
 
   /**
-   * Elements per Slurm array task (chunkSize): 1 unless asked. 'auto' makes as many packs as the
-   * array may run at once (arrayParallelism, else AUTO_PACKS), and says what it chose.
+   * Elements per Slurm array task (chunkSize): 1 unless asked. 'auto' makes as many packs as can run
+   * at once — the partition's CPUs over cpusPerTask (sinfo), at most arrayParallelism; AUTO_PACKS when
+   * sinfo cannot tell — so that each pack starts once, and says what it chose.
    */
-  private packSize(size: number): number {
+  private async packSize(size: number): Promise<number> {
     const asked = this.params.chunkSize
     if (asked === undefined || asked === 1) return 1
     if (asked !== 'auto') return Math.min(asked, size)
-    const packs = Math.min(size, this.params.arrayParallelism ?? AUTO_PACKS)
-    const pack = Math.ceil(size / packs)
-    process.stderr.write(`submitit-ts: chunkSize 'auto': ${size} elements in ${Math.ceil(size / pack)} Slurm array task(s) of up to ${pack}\n`)
+    let slots = AUTO_PACKS
+    let why = `${AUTO_PACKS} (sinfo could not tell the partition's CPUs)`
+    try {
+      const cpus = await sinfoCpus(this.params.partition, this.commands)
+      if (cpus > 0) {
+        slots = Math.max(1, Math.floor(cpus / (this.params.cpusPerTask ?? 1)))
+        why = `${cpus} CPUs / ${this.params.cpusPerTask ?? 1} per task`
+      }
+    } catch {
+      /* AUTO_PACKS */
+    }
+    if (this.params.arrayParallelism !== undefined && this.params.arrayParallelism < slots) {
+      slots = this.params.arrayParallelism
+      why = `arrayParallelism ${slots}`
+    }
+    const pack = Math.ceil(size / Math.min(size, slots))
+    process.stderr.write(`submitit-ts: chunkSize 'auto': ${size} elements in ${Math.ceil(size / pack)} Slurm array task(s) of up to ${pack} (slots: ${why})\n`)
     return pack
   }
 
