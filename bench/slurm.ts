@@ -52,6 +52,8 @@ export interface SlurmResult {
   endToSeenMs: number
   endToSeenP90Ms?: number
   totalMs?: number
+  /** the real cluster (on this machine): share of the machine's CPU time busy during the run (/proc/stat) */
+  machineBusy?: number
 }
 
 interface SlurmModules {
@@ -114,6 +116,7 @@ export async function measureSlurm(spec: SlurmSpec): Promise<SlurmResult> {
 
   // 4. submission
   const c0 = cpuMs()
+  const stat0 = spec.kind === 'real' ? procStat() : undefined
   const t0 = performance.now()
   const jobs = spec.taskMs
     ? await ex.mapArray(
@@ -133,6 +136,7 @@ export async function measureSlurm(spec: SlurmSpec): Promise<SlurmResult> {
     endToSeenMs = NaN
   let endToSeenP90Ms: number | undefined
   let totalMs: number | undefined
+  let machineBusy: number | undefined
   if (spec.kind === 'fake') {
     // sacct prints one row per array task, as the real one does for running arrays
     const sacctFile = path.join(fakeDir, 'sacct.txt')
@@ -174,6 +178,8 @@ export async function measureSlurm(spec: SlurmSpec): Promise<SlurmResult> {
       ),
     )
     totalMs = performance.now() - t0
+    const stat1 = procStat()
+    if (stat0 && stat1) machineBusy = (stat1.busy - stat0.busy) / Math.max(1, stat1.total - stat0.total)
     polls = s.polls - polls0
     schedulerCallsPerPoll = (s.schedulerCalls - calls0) / Math.max(polls, 1)
     cpuPerPollMs = (cpuMs() - cpu0) / Math.max(polls, 1)
@@ -185,7 +191,20 @@ export async function measureSlurm(spec: SlurmSpec): Promise<SlurmResult> {
   await ex.shutdown()
   lib.resetSharedWatcher()
   fs.rmSync(folder, { recursive: true, force: true })
-  return { spec, submitWallMs, submitCpuMs, sbatchCalls, polls, schedulerCallsPerPoll, cpuPerPollMs, wallPerPollMs, endToSeenMs, endToSeenP90Ms, totalMs }
+  return {
+    spec,
+    submitWallMs,
+    submitCpuMs,
+    sbatchCalls,
+    polls,
+    schedulerCallsPerPoll,
+    cpuPerPollMs,
+    wallPerPollMs,
+    endToSeenMs,
+    endToSeenP90Ms,
+    totalMs,
+    machineBusy,
+  }
 }
 
 /** Scheduler calls in the first minute and per minute later, at the watcher's default cadence. */
@@ -384,6 +403,17 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   )
 }
 
+/** The machine's CPU time so far (jiffies, every core): busy and total, from /proc/stat; undefined elsewhere. */
+function procStat(): { busy: number; total: number } | undefined {
+  try {
+    const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number)
+    const total = f.slice(0, 8).reduce((a, b) => a + b, 0)
+    return { busy: total - f[3] - f[4], total } // minus idle and iowait
+  } catch {
+    return undefined
+  }
+}
+
 /** Part 5's runs on the real cluster: trivial and 100 ms CPU tasks, one element per Slurm task or packed. */
 const PACKED_RUNS: [string, Partial<SlurmSpec> & { m: number }][] = [
   ['trivial, chunkSize 500', { m: 2000, chunkSize: 500, cpusPerTask: 2 }],
@@ -398,11 +428,10 @@ function printPacked(runs: { label: string; r: SlurmResult }[], targets: Target[
   const rows = runs.map(({ label, r }) => {
     const wallS = r.totalMs! / 1000
     const jobsPerS = r.spec.m / wallS
-    const busyShare = r.spec.taskMs ? (r.spec.m * r.spec.taskMs) / 1000 / cores / wallS : undefined
-    return { label, m: r.spec.m, wallS, jobsPerS, busyShare, calls: r.schedulerCallsPerPoll }
+    return { label, m: r.spec.m, wallS, jobsPerS, busyShare: r.spec.taskMs ? r.machineBusy : undefined, calls: r.schedulerCallsPerPoll }
   })
   summary.packed = rows
-  console.log(`\n5. Packing on the real cluster (chunkSize, side by side; CPU share = ideal time on ${cores} real cores ÷ wall time)`)
+  console.log(`\n5. Packing on the real cluster (chunkSize, side by side; CPU share: the machine's ${cores} real cores busy during the run, /proc/stat)`)
   console.log(
     table(
       ['run', 'elements', 'wall', 'jobs/s', 'CPU share', 'scheduler calls / poll'],

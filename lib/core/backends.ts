@@ -11,8 +11,16 @@ import { GENERIC_NAMES, type ParameterSchema, schemaProblem } from './params.js'
 export interface BackendDefinition {
   /** lower case letters and digits ('pbs'); also the prefix of its parameters in AutoExecutor ('pbsQueue') */
   readonly name: string
-  /** An executor of this backend on `folder`, with its default parameters (AutoExecutor sets them after). */
-  createExecutor(options: { folder: string }): Executor<object>
+  /**
+   * An executor of this backend on `folder`, with its default parameters (AutoExecutor sets them
+   * after). `commands`: where the scheduler's commands are, for a backend that runs any (tests use fakes).
+   */
+  createExecutor(options: { folder: string; commands?: unknown }): Executor<object>
+  /**
+   * The parameters of this backend a submission was made with that its record does not hold (Slurm:
+   * the batch script's partition, account, CPUs, memory...): rerun() submits again with them.
+   */
+  parametersOf?(record: SubmissionRecord): Record<string, unknown>
   /** Its parameters, as data: AutoExecutor's names and generic mapping come from it, updateParameters checks with it. */
   readonly parameters: ParameterSchema
   /**

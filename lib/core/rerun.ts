@@ -4,10 +4,8 @@
 import { randomUUID } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
-import { DebugExecutor } from '../debug/executor.js'
-import { LocalExecutor } from '../local/executor.js'
-import type { SlurmCommandOptions } from '../slurm/commands.js'
-import { SlurmExecutor } from '../slurm/executor.js'
+import { getBackend } from './backends.js'
+import { BackendError } from './errors.js'
 import type { Executor, PreparedArray } from './executor.js'
 import { FORMAT_VERSION, readSubmission, writeAtomic, type SubmissionRecord } from './format.js'
 import type { Job } from './job.js'
@@ -15,8 +13,8 @@ import { currentOwner } from './owner.js'
 import { arrayFolder } from './paths.js'
 
 export interface RerunOptions {
-  /** Slurm only: where sbatch & co. are (tests use fakes) */
-  commands?: SlurmCommandOptions
+  /** where the scheduler's commands are (Slurm: sbatch & co.; tests use fakes), given to the backend's createExecutor */
+  commands?: unknown
 }
 
 /** What `<A>_rerun.json` holds: each rerun of jobs of array A, old job id → new job id. */
@@ -107,40 +105,17 @@ function usedTasks(record: SubmissionRecord, indices: number[]): Pick<Submission
   return { fns, fnIndex }
 }
 
-/** An executor of the record's backend on its folder, with its parameters, then `params`. */
+/** An executor of the record's backend (from the registry) on its folder, with its parameters, then `params`. */
 function executorFor(record: SubmissionRecord, params: Record<string, unknown>, options: RerunOptions): Executor<object> {
-  const { timeoutMin, tasksPerNode, nodes, stderrToStdout } = record.params
-  const base: Record<string, unknown> = { tasksPerNode, nodes }
-  if (stderrToStdout) base.stderrToStdout = true
-  let executor: Executor<object>
-  if (record.backend === 'slurm') {
-    executor = new SlurmExecutor({ folder: record.folder, commands: options.commands, ...slurmParamsOf(record) }) as unknown as Executor<object>
-  } else if (record.backend === 'local') {
-    executor = new LocalExecutor({ folder: record.folder }) as unknown as Executor<object>
-  } else {
-    executor = new DebugExecutor({ folder: record.folder }) as unknown as Executor<object>
+  const backend = getBackend(record.backend)
+  if (!backend) {
+    throw new BackendError(`cannot rerun jobs of array ${record.arrayId}: its backend "${record.backend}" is not registered in this process (registerBackend)`)
   }
+  const { timeoutMin, tasksPerNode, nodes, stderrToStdout } = record.params
+  const base: Record<string, unknown> = { tasksPerNode, nodes, ...backend.parametersOf?.(record) }
+  if (stderrToStdout) base.stderrToStdout = true
+  const executor = backend.createExecutor({ folder: record.folder, commands: options.commands })
   if (timeoutMin !== undefined && record.backend !== 'debug') base.timeoutMin = timeoutMin
   executor.updateParameters({ ...base, ...params } as never)
   return executor
-}
-
-/** The parameters of an old Slurm batch script worth keeping (its #SBATCH lines). */
-function slurmParamsOf(record: SubmissionRecord): Record<string, unknown> {
-  let script: string
-  try {
-    script = fs.readFileSync(path.join(arrayFolder(record.folder, record.arrayId, record.isArray), `${record.arrayId}_submission.sh`), 'utf8')
-  } catch {
-    return {}
-  }
-  const flags = new Map<string, string>()
-  for (const m of script.matchAll(/^#SBATCH --([a-z-]+)=(.*)$/gm)) flags.set(m[1], m[2].replace(/^'(.*)'$/, '$1'))
-  const out: Record<string, unknown> = {}
-  const text: Record<string, string> = { partition: 'partition', account: 'account', qos: 'qos', constraint: 'constraint', 'job-name': 'jobName' }
-  for (const [flag, name] of Object.entries(text)) if (flags.has(flag)) out[name] = flags.get(flag)
-  const ints: Record<string, string> = { 'cpus-per-task': 'cpusPerTask', 'gpus-per-node': 'gpusPerNode' }
-  for (const [flag, name] of Object.entries(ints)) if (/^\d+$/.test(flags.get(flag) ?? '')) out[name] = Number(flags.get(flag))
-  const mem = /^(\d+)([KMGT]?)$/.exec(flags.get('mem') ?? '')
-  if (mem) out.memGb = Number(mem[1]) * ({ K: 1 / 1024 ** 2, M: 1 / 1024, G: 1, T: 1024, '': 1 / 1024 } as Record<string, number>)[mem[2]]
-  return out
 }

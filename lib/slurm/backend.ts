@@ -2,6 +2,9 @@
 // AutoExecutor when sbatch is on the PATH; attached jobs are watched by the process-wide poller.
 import fs from 'node:fs'
 import path from 'node:path'
+import { arrayFolder } from '../core/paths.js'
+import type { SubmissionRecord } from '../core/format.js'
+import type { SlurmCommandOptions } from './commands.js'
 import type { BackendDefinition } from '../core/backends.js'
 import type { Executor } from '../core/executor.js'
 import { SlurmExecutor } from './executor.js'
@@ -23,10 +26,31 @@ export function onPath(command: string): boolean {
 
 export const slurmBackend: BackendDefinition = {
   name: 'slurm',
-  createExecutor: ({ folder }) => new SlurmExecutor({ folder }) as unknown as Executor<object>,
+  createExecutor: ({ folder, commands }) => new SlurmExecutor({ folder, commands: commands as SlurmCommandOptions | undefined }) as unknown as Executor<object>,
+  parametersOf: scriptParameters,
   parameters: SLURM_PARAMETERS,
   isAvailable: () => onPath('sbatch'),
   priority: 10,
   attach: (record) => attachedWatcher(record, getSharedWatcher()),
   refresh: () => getSharedWatcher().refresh(),
+}
+
+/** The parameters of an old submission's batch script worth keeping for a rerun (its #SBATCH lines). */
+function scriptParameters(record: SubmissionRecord): Record<string, unknown> {
+  let script: string
+  try {
+    script = fs.readFileSync(path.join(arrayFolder(record.folder, record.arrayId, record.isArray), `${record.arrayId}_submission.sh`), 'utf8')
+  } catch {
+    return {}
+  }
+  const flags = new Map<string, string>()
+  for (const m of script.matchAll(/^#SBATCH --([a-z-]+)=(.*)$/gm)) flags.set(m[1], m[2].replace(/^'(.*)'$/, '$1'))
+  const out: Record<string, unknown> = {}
+  const text: Record<string, string> = { partition: 'partition', account: 'account', qos: 'qos', constraint: 'constraint', 'job-name': 'jobName' }
+  for (const [flag, name] of Object.entries(text)) if (flags.has(flag)) out[name] = flags.get(flag)
+  const ints: Record<string, string> = { 'cpus-per-task': 'cpusPerTask', 'gpus-per-node': 'gpusPerNode' }
+  for (const [flag, name] of Object.entries(ints)) if (/^\d+$/.test(flags.get(flag) ?? '')) out[name] = Number(flags.get(flag))
+  const mem = /^(\d+)([KMGT]?)$/.exec(flags.get('mem') ?? '')
+  if (mem) out.memGb = Number(mem[1]) * ({ K: 1 / 1024 ** 2, M: 1 / 1024, G: 1, T: 1024, '': 1 / 1024 } as Record<string, number>)[mem[2]]
+  return out
 }
