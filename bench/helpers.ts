@@ -6,10 +6,9 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { Writable } from 'node:stream'
-import { pathToFileURL } from 'node:url'
 import { asCompleted, attachJob, LocalExecutor, monitorJobs } from '../lib/index.js'
 import type { Target } from './run.js'
-import { fmtMs, fmtStat, stat, table, type Stat } from './stats.js'
+import { benchChild, fmtMs, fmtStat, stat, table, type Stat } from './stats.js'
 import { trivial } from './tasks.js'
 
 export interface HelpersSpec {
@@ -133,15 +132,4 @@ export async function runHelpers(o: RunOptions): Promise<unknown> {
   return summary
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  measureHelpers(JSON.parse(process.argv[2]) as HelpersSpec).then(
-    (r) => {
-      process.stdout.write(`BENCH_RESULT ${JSON.stringify(r)}\n`)
-      process.exit(0)
-    },
-    (e: Error) => {
-      console.error(e.stack ?? e.message)
-      process.exit(1)
-    },
-  )
-}
+benchChild(import.meta.url, measureHelpers)

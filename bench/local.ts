@@ -12,12 +12,12 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { fileURLToPath, pathToFileURL } from 'node:url'
+import { fileURLToPath } from 'node:url'
 import { Piscina } from 'piscina'
 import { Tinypool } from 'tinypool'
 import { LocalExecutor } from '../lib/index.js'
 import { arrayFolder, EXT } from '../lib/core/paths.js'
-import { median, quantile } from './stats.js'
+import { benchChild, median, quantile } from './stats.js'
 import { busy, trivial } from './tasks.js'
 
 export type LocalSystem = 'local' | 'piscina-all' | 'piscina-bounded' | 'tinypool-all' | 'tinypool-bounded'
@@ -224,15 +224,4 @@ export function defaultDir(): string {
 }
 
 // As a child process: node dist/bench/local.js '<LocalSpec as JSON>' → one line "BENCH_RESULT {...}".
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const spec = JSON.parse(process.argv[2]) as LocalSpec
-  measureLocal(spec).then(
-    (r) => {
-      process.stdout.write(`BENCH_RESULT ${JSON.stringify(r)}\n`)
-    },
-    (e: Error) => {
-      console.error(e.stack ?? e.message)
-      process.exitCode = 1
-    },
-  )
-}
+benchChild(import.meta.url, measureLocal, false)

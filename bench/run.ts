@@ -4,7 +4,7 @@
 // alike, and every ratio is taken within a round, then its median over the rounds is reported.
 // Prints tables and the targets, and writes bench/results/<timestamp>.json and bench/results/latest.json.
 //
-//   node dist/bench/run.js [--smoke] [--rounds N] [--only serialization,local,slurm,helpers] [--dir DIR]
+//   node dist/bench/run.js [--smoke] [--rounds N] [--only serialization,local,isolation,slurm,helpers] [--dir DIR]
 //                          [--keep-files] [--out DIR] [--real-slurm | --no-real-slurm]
 import { execFileSync, spawn } from 'node:child_process'
 import fs from 'node:fs'
@@ -65,7 +65,7 @@ function config(): Config {
   return {
     smoke,
     rounds,
-    parts: (values.only ?? 'serialization,local,slurm,helpers').split(',').map((s) => s.trim()),
+    parts: (values.only ?? 'serialization,local,isolation,slurm,helpers').split(',').map((s) => s.trim()),
     dir: path.resolve(values.dir ?? process.env.BENCH_DIR ?? os.tmpdir()),
     keepFiles: values['keep-files'] === true,
     threads: os.availableParallelism(),
@@ -441,6 +441,10 @@ async function main(): Promise<void> {
   const out: Record<string, unknown> = { meta }
   if (cfg.parts.includes('serialization')) out.serialization = await runSerialization(cfg, targets)
   if (cfg.parts.includes('local')) out.local = await runLocal(cfg, targets)
+  if (cfg.parts.includes('isolation')) {
+    const { runIsolation } = await import('./isolation.js')
+    out.isolation = await runIsolation({ smoke: cfg.smoke, rounds: cfg.rounds, threads: cfg.threads, dir: cfg.dir, child, progress, targets })
+  }
   if (cfg.parts.includes('slurm')) {
     const slurm = await import('./slurm.js').catch((e: Error) => ({ error: e }))
     if ('error' in slurm) console.log(`\n3./4. Slurm: skipped: ${slurm.error.message}`)

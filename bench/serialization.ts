@@ -7,11 +7,10 @@
 // "per task in an array" is one record of `arrayN` elements (a mapArray submission, a chunk's result)
 // divided by arrayN: what a task costs inside mapArray.
 import v8 from 'node:v8'
-import { pathToFileURL } from 'node:url'
 import * as format from '../lib/core/format.js'
 import type { Outcome, ResultRecord, SubmissionRecord } from '../lib/core/format.js'
 import { decodeValue, encodeValue } from '../lib/core/values.js'
-import { timeLoop } from './stats.js'
+import { benchChild, timeLoop } from './stats.js'
 
 export type Payload = 'small' | 'typed1MB' | 'nested10MB'
 export const PAYLOADS: Payload[] = ['small', 'typed1MB', 'nested10MB']
@@ -218,12 +217,4 @@ export function measureSerialization(spec: SerializationSpec): SerializationResu
 }
 
 // As a child process: node dist/bench/serialization.js '<spec as JSON>' → one line "BENCH_RESULT {...}".
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  try {
-    const r = measureSerialization(JSON.parse(process.argv[2]) as SerializationSpec)
-    process.stdout.write(`BENCH_RESULT ${JSON.stringify(r)}\n`)
-  } catch (e) {
-    console.error((e as Error).stack ?? e)
-    process.exitCode = 1
-  }
-}
+benchChild(import.meta.url, measureSerialization, false)

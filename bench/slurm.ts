@@ -11,9 +11,9 @@ import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { fileURLToPath, pathToFileURL } from 'node:url'
+import { fileURLToPath } from 'node:url'
 import type { Target } from './run.js'
-import { fmtMs, fmtNum, fmtStat, median, quantile, stat, table, type Stat } from './stats.js'
+import { benchChild, fmtMs, fmtNum, fmtStat, median, quantile, stat, table, type Stat } from './stats.js'
 import { busy, trivial } from './tasks.js'
 
 const HERE = path.dirname(fileURLToPath(import.meta.url))
@@ -389,20 +389,6 @@ export async function runSlurm(o: RunOptions): Promise<unknown> {
   return summary
 }
 
-// As a child process: node dist/bench/slurm.js '<SlurmSpec as JSON>' → one line "BENCH_RESULT {...}".
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  measureSlurm(JSON.parse(process.argv[2]) as SlurmSpec).then(
-    (r) => {
-      process.stdout.write(`BENCH_RESULT ${JSON.stringify(r)}\n`)
-      process.exit(0)
-    },
-    (e: Error) => {
-      console.error(e.stack ?? e.message)
-      process.exit(1)
-    },
-  )
-}
-
 /** The machine's CPU time so far (jiffies, every core): busy and total, from /proc/stat; undefined elsewhere. */
 function procStat(): { busy: number; total: number } | undefined {
   try {
@@ -461,3 +447,6 @@ function printPacked(runs: { label: string; r: SlurmResult }[], targets: Target[
     })
   }
 }
+
+// As a child process: node dist/bench/slurm.js '<SlurmSpec as JSON>' → one line "BENCH_RESULT {...}".
+benchChild(import.meta.url, measureSlurm)

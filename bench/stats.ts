@@ -1,4 +1,5 @@
 // Medians and spreads of repeated measurements, and the helpers every bench part shares.
+import { pathToFileURL } from 'node:url'
 
 /** A figure measured over several rounds: its median and how far the rounds spread around it. */
 export interface Stat {
@@ -108,4 +109,26 @@ export function timeLoop(fn: () => unknown, budgetMs: number, minIters = 3): num
     per.push((performance.now() - t0) / iters)
   }
   return median(per)
+}
+
+/**
+ * A bench part's child process (run.ts runs each measurement in a fresh one): when `moduleUrl` is the
+ * script run, measures the spec given as argv[2] and prints its `BENCH_RESULT <json>` line. With
+ * `exit`, the process exits at once after (pools and watchers left open need not close first).
+ */
+export function benchChild<S, R>(moduleUrl: string, measure: (spec: S) => R | Promise<R>, exit = true): void {
+  if (moduleUrl !== pathToFileURL(process.argv[1] ?? '').href) return
+  Promise.resolve()
+    .then(() => measure(JSON.parse(process.argv[2]) as S))
+    .then(
+      (r) => {
+        process.stdout.write(`BENCH_RESULT ${JSON.stringify(r)}\n`)
+        if (exit) process.exit(0)
+      },
+      (e: Error) => {
+        console.error(e?.stack ?? e)
+        if (exit) process.exit(1)
+        process.exitCode = 1
+      },
+    )
 }
