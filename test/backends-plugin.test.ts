@@ -21,7 +21,9 @@ import {
   unregisterBackend,
 } from '../dist/lib/index.js'
 import { add, fails } from '../dist/fixtures/tasks.js'
-import { distPath, plainEnv, rejection, runNode } from './helpers.js'
+import { distPath } from './helpers/paths.js'
+import { plainEnv, runNode } from './helpers/processes.js'
+import { rejection } from './helpers/waiting.js'
 
 /** Runs fn with the environment variable set (or removed), restoring it after. */
 function withEnv<T>(name: string, value: string | undefined, fn: () => T): T {

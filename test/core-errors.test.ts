@@ -3,7 +3,7 @@ import fs from 'node:fs'
 import t from 'tap'
 import { DebugExecutor, FailedJobError, LocalExecutor, ParameterError } from '../dist/lib/index.js'
 import { add, fails, failsWithCause } from '../dist/fixtures/tasks.js'
-import { rejection } from './helpers.js'
+import { rejection } from './helpers/waiting.js'
 
 t.test('a failing task: result() throws FailedJobError with the remote stack, exception() returns it', async (t) => {
   const folder = t.testdir()

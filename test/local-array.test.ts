@@ -2,7 +2,8 @@
 import t, { type Test } from 'tap'
 import { delayed, LocalExecutor, ParameterError, attachJob, type Job } from '../dist/lib/index.js'
 import { add, fails, sleepMs, square } from '../dist/fixtures/tasks.js'
-import { listFiles, rejection } from './helpers.js'
+import { listFiles } from './helpers/files.js'
+import { rejection } from './helpers/waiting.js'
 
 const folder = t.testdir()
 const ex = new LocalExecutor({ folder: `${folder}/%j`, maxWorkers: 2 })

@@ -6,7 +6,7 @@ import path from 'node:path'
 import t from 'tap'
 import { FailedJobError, LocalExecutor, ParameterError } from '../dist/lib/index.js'
 import { seen } from '../dist/fixtures/setup-tasks.js'
-import { rejection } from './helpers.js'
+import { rejection } from './helpers/waiting.js'
 
 t.test("the lines' exports, quotes and cd reach the task; each job gets its own", async (t) => {
   const folder = t.testdir({ work: {} })

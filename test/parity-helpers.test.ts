@@ -5,7 +5,7 @@ import { cleanEnv, delayed, DebugExecutor, functionSequence, LocalExecutor, runS
 import { checkpointOf } from '../dist/lib/core/task.js'
 import { gatedTriple, gateReached, openGate, triple, tripleCalls } from '../dist/fixtures/parity-tasks.js'
 import { fails } from '../dist/fixtures/tasks.js'
-import { until } from './helpers.js'
+import { until } from './helpers/waiting.js'
 
 const cluster = () =>
   Object.keys(process.env)

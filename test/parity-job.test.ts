@@ -7,7 +7,7 @@ import t from 'tap'
 import { DebugExecutor, expandNodeList, FailedJobError, Job, JobEnvironment, JobPaths, JobTask, LocalExecutor, UncompletedJobError } from '../dist/lib/index.js'
 import { failsOnRank } from '../dist/fixtures/tasks.js'
 import { failsMine, failsMineSync, hostnames, MyError, rankChatty } from '../dist/fixtures/parity-tasks.js'
-import { rejection } from './helpers.js'
+import { rejection } from './helpers/waiting.js'
 
 t.test("a multi-task job: stdout() and stderr() give every task's output, as submitit's", async (t) => {
   const folder = t.testdir()

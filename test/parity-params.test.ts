@@ -5,7 +5,8 @@ import t from 'tap'
 import { DebugExecutor, LocalExecutor, ParameterError, SlurmExecutor, SubmissionTooLargeError } from '../dist/lib/index.js'
 import { add, chatty } from '../dist/fixtures/tasks.js'
 import { size } from '../dist/fixtures/parity-tasks.js'
-import { listFiles, rejection } from './helpers.js'
+import { listFiles } from './helpers/files.js'
+import { rejection } from './helpers/waiting.js'
 
 t.test('null and undefined unset a parameter, back to its default', async (t) => {
   const folder = t.testdir()

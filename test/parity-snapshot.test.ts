@@ -9,7 +9,8 @@ import { pathToFileURL } from 'node:url'
 import t from 'tap'
 import { CodeSnapshot, DebugExecutor, delayed, functionSequence, LocalExecutor, withCodeSnapshot, type TaskLike } from '../dist/lib/index.js'
 import { globRegExp } from '../dist/lib/helpers/snapshot.js'
-import { distUrl, rejection } from './helpers.js'
+import { distUrl } from './helpers/paths.js'
+import { rejection } from './helpers/waiting.js'
 
 /** A small project in its own git repository: tasks.js imports helper.js, which the test edits. */
 function makeRepo(dir: string): string {

@@ -10,7 +10,8 @@ import { parseSbatchOutput, sbatch } from '../dist/lib/slurm/commands.js'
 import { parseSacct } from '../dist/lib/slurm/parse.js'
 import { SlurmWatcher, type SlurmWatcherOptions } from '../dist/lib/slurm/watcher.js'
 import { add } from '../dist/fixtures/tasks.js'
-import { ROOT, until } from './helpers.js'
+import { ROOT } from './helpers/paths.js'
+import { until } from './helpers/waiting.js'
 
 const fakeBin = path.join(ROOT, 'fixtures', 'fake-slurm')
 

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { kebabCase, sbatchFlags, SLURM_PARAMETER_NAMES, validateSlurmParameters } from '../lib/slurm/params.js'
+import { kebabCase, sbatchFlags, SLURM_PARAMETER_NAMES, validateSlurmParameters } from '../dist/lib/slurm/params.js'
 
 t.test('unknown name: clear error with the closest name and every valid name', async (t) => {
   const err = t.throws(() => validateSlurmParameters({ timeout_min: 5 })) as Error

@@ -2,7 +2,16 @@ import t from 'tap'
 import { readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { expandArrayRange, isFinalState, maxArraySize, normalizeState, parseJobId, parseSacct, parseScontrolConfig, parseSqueue } from '../lib/slurm/parse.js'
+import {
+  expandArrayRange,
+  isFinalState,
+  maxArraySize,
+  normalizeState,
+  parseJobId,
+  parseSacct,
+  parseScontrolConfig,
+  parseSqueue,
+} from '../dist/lib/slurm/parse.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
 

@@ -4,7 +4,7 @@
 import t from 'tap'
 import { LocalExecutor, UnserializableValueError } from '../dist/lib/index.js'
 import { echo } from '../dist/fixtures/tasks.js'
-import { rejection } from './helpers.js'
+import { rejection } from './helpers/waiting.js'
 
 t.test('values at the edges', async (t) => {
   const ex = new LocalExecutor({ folder: `${t.testdir()}/%j`, maxWorkers: 1 })

@@ -17,7 +17,8 @@ import {
   TreeNode,
   warm,
 } from '../dist/fixtures/core-tasks.js'
-import { listFiles, rejection } from './helpers.js'
+import { listFiles } from './helpers/files.js'
+import { rejection } from './helpers/waiting.js'
 
 const folder = t.testdir()
 const ex = new LocalExecutor({ folder: `${folder}/%j`, maxWorkers: 2 })
