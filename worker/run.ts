@@ -165,7 +165,18 @@ function flush(run: InFlight): void {
   const to = run.outcomes.length
   if (from === to) return
   const file = resultsPath(sub.folder, sub.arrayId, sub.isArray, req.first + from, to - from, req.task)
-  if (!writeResultFile(sub, file, req.first + from, req.task, run.outcomes.slice(from), run.marked, run.times.slice(2 * from, 2 * to)).written) {
+  const { written, existed } = writeResultFile(
+    sub,
+    file,
+    req.first + from,
+    req.task,
+    run.outcomes.slice(from),
+    run.marked,
+    run.times.slice(2 * from, 2 * to),
+    req.exclusive,
+  )
+  if (existed) return // a packed element cancelled meanwhile: its result is the canceller's
+  if (!written) {
     run.arenaFull = true
     return
   }
