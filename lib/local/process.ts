@@ -107,7 +107,7 @@ export function runInProcess(chunk: Chunk, req: RunRequest, options: ProcessOpti
   }
   startedAt[0] = Date.now() // until the process says it started the task (see 'started')
   Atomics.store(control, CURRENT, chunk.first)
-  chunk.warn = (index) => child.send({ warn: index } satisfies ToJob)
+  chunk.warn = (index) => child.send({ warn: index } satisfies ToJob, () => {})
   chunk.abort!.signal.addEventListener('abort', () => {
     child.kill('SIGTERM')
     setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS).unref()
@@ -137,6 +137,7 @@ export function runInProcess(chunk: Chunk, req: RunRequest, options: ProcessOpti
         reject(new Error(`its process ended ${signal ? `by signal ${signal}` : `with exit code ${code}`} before it answered`))
       }
     })
-    child.send({ run: request } satisfies ToJob)
+    // a process that ends first (a failing setup line) cannot take it: its 'exit' says why, not EPIPE
+    child.send({ run: request } satisfies ToJob, () => {})
   })
 }
