@@ -50,6 +50,12 @@ export interface WarnedJob {
 }
 
 const log = (msg: string) => console.error(`submitit-ts worker: ${msg}`)
+
+/** How long this run has lasted, and whether a warning now is the time limit's (else a preemption). */
+function warningOf(settings: RequeueSettings): { elapsedS: number; timedOut: boolean } {
+  const elapsedS = settings.startedAtS !== undefined ? Date.now() / 1000 - settings.startedAtS : process.uptime()
+  return { elapsedS, timedOut: isTimeLimitWarning(elapsedS, settings) }
+}
 let handling = false
 
 /**
@@ -63,8 +69,7 @@ let handling = false
  */
 export async function onWarning(job: WarnedJob): Promise<void> {
   const { paths, settings, sub, control, index } = job
-  const elapsedS = settings.startedAtS !== undefined ? Date.now() / 1000 - settings.startedAtS : process.uptime()
-  const timedOut = isTimeLimitWarning(elapsedS, settings)
+  const { elapsedS, timedOut } = warningOf(settings)
   const limit = settings.timeLimitS === undefined ? 'an unknown time limit' : `its time limit of ${settings.timeLimitS} s`
   log(
     `SIGUSR2 received at ${new Date().toISOString()} after ${Math.round(elapsedS)} s of ${limit}: ${timedOut ? 'the time limit is near' : 'the job is preempted'}`,
@@ -121,8 +126,8 @@ function saved(job: WarnedJob, nonce: string): boolean {
  */
 export async function onPackWarning(job: WarnedJob): Promise<void> {
   const { paths, settings } = job
-  const elapsedS = settings.startedAtS !== undefined ? Date.now() / 1000 - settings.startedAtS : process.uptime()
-  if (isTimeLimitWarning(elapsedS, settings)) {
+  const { elapsedS, timedOut } = warningOf(settings)
+  if (timedOut) {
     return log(`SIGUSR2 received after ${Math.round(elapsedS)} s: the time limit is near; the elements not done by then end TIMEOUT`)
   }
   if (handling) return
