@@ -7,8 +7,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { Writable } from 'node:stream'
 import { asCompleted, attachJob, LocalExecutor, monitorJobs } from '../lib/index.js'
-import type { Target } from './run.js'
-import { benchChild, fmtMs, fmtStat, stat, table, type Stat } from './stats.js'
+import { benchChild, fmtMs, fmtStat, stat, table, type Stat, type PartOptions } from './stats.js'
 import { trivial } from './tasks.js'
 
 export interface HelpersSpec {
@@ -78,17 +77,7 @@ export async function measureHelpers(spec: HelpersSpec): Promise<HelpersResult> 
   }
 }
 
-interface RunOptions {
-  smoke: boolean
-  rounds: number
-  threads: number
-  dir: string
-  child: <T>(script: string, spec: unknown, timeoutMs?: number) => Promise<T>
-  progress: (msg: string) => void
-  targets: Target[]
-}
-
-export async function runHelpers(o: RunOptions): Promise<unknown> {
+export async function runHelpers(o: PartOptions): Promise<unknown> {
   // the targets' sizes; smoke runs stay short
   const spec: HelpersSpec = { part: 'helpers', n: o.smoke ? 10_000 : 100_000, m: o.smoke ? 2000 : 10_000, threads: o.threads, dir: o.dir }
   const rs: HelpersResult[] = []

@@ -4,8 +4,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { LocalExecutor } from '../lib/index.js'
-import type { Target } from './run.js'
-import { benchChild, fmtMs, fmtStat, stat, table, type Stat } from './stats.js'
+import { benchChild, fmtMs, fmtStat, stat, table, type Stat, type PartOptions } from './stats.js'
 import { trivial } from './tasks.js'
 
 export interface IsolationSpec {
@@ -51,17 +50,7 @@ export async function measureIsolation(spec: IsolationSpec): Promise<IsolationRe
   }
 }
 
-interface RunOptions {
-  smoke: boolean
-  rounds: number
-  threads: number
-  dir: string
-  child: <T>(script: string, spec: unknown, timeoutMs?: number) => Promise<T>
-  progress: (msg: string) => void
-  targets: Target[]
-}
-
-export async function runIsolation(o: RunOptions): Promise<unknown> {
+export async function runIsolation(o: PartOptions): Promise<unknown> {
   const n = o.smoke ? 5 : 40
   const rs: Record<'thread' | 'process', IsolationResult[]> = { thread: [], process: [] }
   const errors: string[] = []

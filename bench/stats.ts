@@ -1,5 +1,6 @@
 // Medians and spreads of repeated measurements, and the helpers every bench part shares.
 import { pathToFileURL } from 'node:url'
+import type { Target } from './run.js'
 
 /** A figure measured over several rounds: its median and how far the rounds spread around it. */
 export interface Stat {
@@ -131,4 +132,15 @@ export function benchChild<S, R>(moduleUrl: string, measure: (spec: S) => R | Pr
         process.exitCode = 1
       },
     )
+}
+
+/** What run.ts gives a bench part: its size, how to run a measurement in a child, where targets go. */
+export interface PartOptions {
+  smoke: boolean
+  rounds: number
+  threads: number
+  dir: string
+  child: <T>(script: string, spec: unknown, timeoutMs?: number) => Promise<T>
+  progress: (msg: string) => void
+  targets: Target[]
 }
