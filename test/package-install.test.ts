@@ -72,7 +72,7 @@ t.test('npm pack, npm install into a new project, the README quick start with ts
   if (!t.ok(tarball, `npm pack wrote a tarball (${fs.readdirSync(tmp).join(', ')})`)) return
   const list = await run('tar', ['-tzf', path.join(tmp, tarball!)], tmp, 60_000)
   const files = list.stdout.split('\n')
-  for (const f of ['dist/lib/index.js', 'dist/lib/index.d.ts', 'dist/worker/pool.js', 'dist/worker/main.js']) {
+  for (const f of ['dist/lib/index.js', 'dist/lib/index.d.ts', 'dist/lib/task.js', 'dist/lib/task.d.ts', 'dist/worker/pool.js', 'dist/worker/main.js']) {
     t.ok(files.includes(`package/${f}`), `the tarball has ${f}`, details(list))
   }
 
@@ -139,4 +139,18 @@ export { loss }
     fs.writeFileSync(path.join(jsDir, `${name}.js`), js)
   }
   checkOutput('node main.js', await run(process.execPath, ['main.js'], jsDir, 3 * 60_000))
+
+  // a task module importing the light entry, submitit-ts/task: the same task, the same results
+  const lightDir = path.join(app, 'light')
+  fs.mkdirSync(lightDir)
+  const light = tasks.replace("from 'submitit-ts'", "from 'submitit-ts/task'")
+  t.not(light, tasks, "the quick start's task module imports submitit-ts")
+  for (const [name, source] of [
+    ['tasks', light],
+    ['main', main],
+  ]) {
+    const js = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText
+    fs.writeFileSync(path.join(lightDir, `${name}.js`), js)
+  }
+  checkOutput("node main.js, tasks from 'submitit-ts/task'", await run(process.execPath, ['main.js'], lightDir, 3 * 60_000))
 })
