@@ -11,9 +11,9 @@ import fs from 'node:fs'
 import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { Worker } from 'node:worker_threads'
-import { encodeOutcome, readSubmission, writeResultFile, type SubmissionRecord } from '../lib/core/format.js'
+import { readSubmission, writeEndedResult, type SubmissionRecord } from '../lib/core/format.js'
 import { WorkerCrashError } from '../lib/core/job-errors.js'
-import { JobPaths, makeJobId, resultsPath, submittedPath } from '../lib/core/paths.js'
+import { JobPaths, makeJobId, submittedPath } from '../lib/core/paths.js'
 import { chunkMemory, type RunReply, type RunRequest } from '../lib/core/protocol.js'
 import { heapLimitMb, onPackWarning, onWarning, slurmIds, type WarnedJob } from '../lib/slurm/node.js'
 import { settingsFromEnv } from '../lib/slurm/requeue.js'
@@ -156,15 +156,12 @@ function runInThread(req: RunRequest, sub: SubmissionRecord, heapMb: number | un
     })
     thread.on('exit', (code) => {
       if (answered) return
-      const file = resultsPath(sub.folder, sub.arrayId, sub.isArray, req.first, 1, req.task)
+      // a task calling process.exit has saved its outcome: only a thread that died with none is failed here
       const jobId = makeJobId(sub.arrayId, sub.isArray ? req.first : null)
-      if (!fs.existsSync(file)) {
-        const limit = heapMb === undefined ? '' : ` (its heap limit: ${heapMb} MB, from the memory Slurm gives the task)`
-        const error = new WorkerCrashError(`the thread running job ${jobId} died (exit code ${code})${limit}${why ? `: ${why}` : ''}`)
-        const { outcome, marked } = encodeOutcome({ state: 'FAILED', error }, `the result of job ${jobId}`)
-        writeResultFile(sub, file, req.first, req.task, [outcome], marked)
-        console.error(`submitit-ts worker: ${error.message}`)
-      }
+      const limit = heapMb === undefined ? '' : ` (its heap limit: ${heapMb} MB, from the memory Slurm gives the task)`
+      const error = new WorkerCrashError(`the thread running job ${jobId} died (exit code ${code})${limit}${why ? `: ${why}` : ''}`)
+      const { file, written } = writeEndedResult(sub, req.first, req.task, 'FAILED', error, true)
+      if (written) console.error(`submitit-ts worker: ${error.message}`)
       resolve({ file, bytes: new Uint8Array(), failures: 1, runMs: 0 })
     })
   })

@@ -5,14 +5,12 @@
 // skipped, so a requeued pack goes on after what is done; a running element whose result appears
 // (it was cancelled) is stopped.
 import fs from 'node:fs'
-import { createRequire } from 'node:module'
-import { fileURLToPath } from 'node:url'
-import { encodeOutcome, readResult, writeResultFile, type SubmissionRecord } from '../lib/core/format.js'
+import { readResult, writeEndedResult, type SubmissionRecord } from '../lib/core/format.js'
 import { WorkerCrashError } from '../lib/core/job-errors.js'
 import { makeJobId, resultsPath } from '../lib/core/paths.js'
-import type { RunReply, RunRequest } from '../lib/core/protocol.js'
+import type { RunRequest } from '../lib/core/protocol.js'
+import { jobPool } from '../lib/local/pool.js'
 
-const POOL_FILE = fileURLToPath(new URL('./pool.js', import.meta.url))
 /** How often the running elements are looked at for a cancel (their result file appearing). */
 const CANCEL_POLL_MS = 1000
 
@@ -32,8 +30,7 @@ export async function runPack(opts: PackOptions): Promise<number> {
   const first = opts.packIndex * pack
   const end = Math.min(sub.args.length, first + pack)
   if (first >= end) throw new Error(`pack ${opts.packIndex} of ${pack} elements is past the end of array ${sub.arrayId} (${sub.args.length} elements)`)
-  const { Piscina } = createRequire(import.meta.url)('piscina') as typeof import('piscina')
-  const pool = new Piscina<RunRequest, RunReply>({ filename: POOL_FILE, maxThreads: opts.threads, minThreads: opts.threads })
+  const pool = jobPool(opts.threads)
   const resultFile = (i: number) => resultsPath(sub.folder, sub.arrayId, true, i, 1, 0)
   const running = new Map<number, AbortController>()
   const cancels = setInterval(() => {
@@ -70,7 +67,7 @@ export async function runPack(opts: PackOptions): Promise<number> {
               (e: Error) => {
                 if (stop.signal.aborted) return // cancelled: its result is the canceller's
                 failures++
-                crashed(sub, i, resultFile(i), e)
+                crashed(sub, i, e)
               },
             )
             .finally(() => {
@@ -100,10 +97,9 @@ function hasResult(file: string, nonce: string): boolean {
 }
 
 /** The thread running element i died (out of memory...): the element fails, saying so. */
-function crashed(sub: SubmissionRecord, i: number, file: string, e: Error): void {
+function crashed(sub: SubmissionRecord, i: number, e: Error): void {
   const jobId = makeJobId(sub.arrayId, i)
   const error = new WorkerCrashError(`the thread running job ${jobId} died: ${e.message}`)
-  const { outcome, marked } = encodeOutcome({ state: 'FAILED', error }, `the result of job ${jobId}`)
-  writeResultFile(sub, file, i, 0, [outcome], marked, undefined, true)
+  writeEndedResult(sub, i, 0, 'FAILED', error, true)
   console.error(`submitit-ts worker: ${error.message}`)
 }

@@ -7,6 +7,7 @@ import { threadId } from 'node:worker_threads'
 import { decodeValue, encodeValue, unsendableError } from './values.js'
 import { ResultWriteError } from './job-errors.js'
 import type { Owner } from './owner.js'
+import { makeJobId, resultsPath } from './paths.js'
 import type { TaskRef } from './task.js'
 
 // 2: submissions, results and checkpoints carry the submission's nonce
@@ -182,6 +183,24 @@ export function writeResultFile(
     bytes = encodeRecord(record)
     return { record, bytes, written: false }
   }
+}
+
+/**
+ * Writes the result file of element `index`, task `task`, that ended without a value (a crash, a
+ * time limit, a cancel) for `error`, as the worker or the canceller records it. `exclusive`: only if
+ * no result is there yet (a packed element): `written` says whether this one was.
+ */
+export function writeEndedResult(
+  sub: Pick<SubmissionRecord, 'folder' | 'arrayId' | 'nonce' | 'isArray'>,
+  index: number,
+  task: number,
+  state: Exclude<FinalState, 'COMPLETED'>,
+  error: Error,
+  exclusive = false,
+): { file: string; written: boolean } {
+  const file = resultsPath(sub.folder, sub.arrayId, sub.isArray, index, 1, task)
+  const { outcome, marked } = encodeOutcome({ state, error }, `the result of job ${makeJobId(sub.arrayId, sub.isArray ? index : null)}`)
+  return { file, written: writeResultFile(sub, file, index, task, [outcome], marked, undefined, exclusive).written }
 }
 
 /** The outcome of element first+k of a record. */

@@ -6,25 +6,22 @@
 import type { ChildProcess } from 'node:child_process'
 import os from 'node:os'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { createRequire } from 'node:module'
-import type { Piscina } from 'piscina'
 import { ParameterError } from '../core/errors.js'
 import { Executor, type PreparedArray } from '../core/executor.js'
 import { makeFolderBeforeWrite, writeAtomic, type SubmissionRecord } from '../core/format.js'
 import type { Job } from '../core/job.js'
 import { Heartbeat } from '../core/owner.js'
 import { submittedPath } from '../core/paths.js'
-import { CHECKPOINTED, CURRENT, WARNED, type RunReply, type RunRequest } from '../core/protocol.js'
+import { CHECKPOINTED, CURRENT, WARNED, type RunRequest } from '../core/protocol.js'
 import { GroupKiller } from '../helpers/process-group.js'
 import { LocalArray, type Chunk, type ChunkRunner } from './array.js'
+import { type JobPool, jobPool } from './pool.js'
 import { runInProcess } from './process.js'
 import { LOCAL_PARAMETER_NAMES, LOCAL_PARAMETERS, type LocalParameters } from './params.js'
 import { newArrayId } from '../core/ids.js'
 
 export type { LocalParameters } from './params.js'
 
-const POOL_FILE = fileURLToPath(new URL('../../worker/pool.js', import.meta.url))
 const WATCHDOG_MS = 100
 /** submissions up to this size are sent with each chunk (a copy per chunk), larger ones read from their file once per thread */
 const SEND_SUBMISSION_MAX = 64 << 10
@@ -34,7 +31,7 @@ const CHECKPOINT_GRACE_MS = 5_000
 export class LocalExecutor extends Executor<LocalParameters> {
   protected readonly parameterNames = LOCAL_PARAMETER_NAMES
   protected override readonly parameterSchema = LOCAL_PARAMETERS
-  private pool: Piscina<RunRequest, RunReply> | null = null
+  private pool: JobPool | null = null
   /** arrays with work left, oldest first: their chunks go to the pool in that order */
   private readonly active = new Set<LocalArray>()
   private readonly running = new Set<Chunk>()
@@ -90,14 +87,8 @@ export class LocalExecutor extends Executor<LocalParameters> {
     return array.jobs
   }
 
-  private getPool(): Piscina<RunRequest, RunReply> {
-    this.pool ??= new (loadPiscina())<RunRequest, RunReply>({
-      filename: POOL_FILE,
-      // all threads up at once (they start in parallel); idle ones do not keep the process alive
-      maxThreads: this.params.maxWorkers,
-      minThreads: this.params.maxWorkers,
-      idleTimeout: 30_000,
-    })
+  private getPool(): JobPool {
+    this.pool ??= jobPool(this.params.maxWorkers!)
     return this.pool
   }
 
@@ -219,12 +210,4 @@ export class LocalExecutor extends Executor<LocalParameters> {
     this.pool = null
     await pool?.destroy()
   }
-}
-
-/**
- * piscina, loaded with the first pool: importing it costs ~0.1 s of CPU, which every task module
- * (they import the library) would pay at start, in each pool thread and on each Slurm node.
- */
-function loadPiscina(): typeof Piscina {
-  return (createRequire(import.meta.url)('piscina') as typeof import('piscina')).Piscina
 }

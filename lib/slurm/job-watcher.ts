@@ -3,7 +3,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { isFinalState, type Job, type JobState, type JobWatcher, type KnownOutcome } from '../core/job.js'
-import { encodeOutcome, worstState, writeResultFile, type FinalState, type SubmissionRecord } from '../core/format.js'
+import { worstState, writeEndedResult, type FinalState, type SubmissionRecord } from '../core/format.js'
 import { CancelledError } from '../core/job-errors.js'
 import { JobPaths, makeJobId } from '../core/paths.js'
 import { scancel, type SlurmCommandOptions } from './commands.js'
@@ -221,10 +221,8 @@ export class SlurmJobWatcher implements JobWatcher {
    * and stops a running one whose result appears. A pack left with nothing to run is scancelled.
    */
   private async cancelPacked(job: Job<unknown>): Promise<void> {
-    const { arrayId, index } = job.paths
-    const error = new CancelledError(`job ${job.jobId} was cancelled`)
-    const { outcome, marked } = encodeOutcome({ state: 'CANCELLED', error }, `the result of job ${job.jobId}`)
-    writeResultFile({ arrayId, nonce: job.nonce!, isArray: true }, job.paths.resultFile(0), index!, 0, [outcome], marked, undefined, true)
+    const { arrayId, index, folderTemplate: folder } = job.paths
+    writeEndedResult({ folder, arrayId, nonce: job.nonce!, isArray: true }, index!, 0, 'CANCELLED', new CancelledError(`job ${job.jobId} was cancelled`), true)
     this.listings.delete(path.dirname(job.paths.resultFile(0)))
     const open = this.packOf(job).some((paths) => !fs.existsSync(paths.resultFile(0)))
     const slurmId = this.slurmId(job)

@@ -2,8 +2,8 @@
 // read its ids from Slurm's variables, and act on the warning that the job will end (SIGUSR2):
 // checkpoint, requeue, or end TIMEOUT, by the rules of ./requeue.ts. The task runs in a thread
 // (worker/main.ts), so this runs on the process's main thread even while the task is busy.
-import { encodeOutcome, writeResultFile, type SubmissionRecord } from '../core/format.js'
-import { type JobPaths, resultsPath } from '../core/paths.js'
+import { writeEndedResult, type SubmissionRecord } from '../core/format.js'
+import type { JobPaths } from '../core/paths.js'
 import { CHECKPOINTED, CURRENT, holdResult, releaseResult, WARNED } from '../core/protocol.js'
 import { readCheckpointOf } from '../core/checkpoint.js'
 import { TimeoutError } from '../core/job-errors.js'
@@ -165,8 +165,7 @@ function giveUp(job: WarnedJob, sub: SubmissionRecord, timeouts: number): never 
     `job ${paths.jobId} reached its time limit again after ${timeouts} requeue(s) for time limits, the most allowed ` +
       `(maxNumTimeout: ${settings.maxNumTimeout}): it was not requeued again; its last checkpoint is in ${paths.checkpoint}`,
   )
-  const { outcome, marked } = encodeOutcome({ state: 'TIMEOUT', error }, `the result of job ${paths.jobId}`)
-  writeResultFile(sub, resultsPath(sub.folder, sub.arrayId, sub.isArray, job.index, 1, job.rank), job.index, job.rank, [outcome], marked)
+  writeEndedResult(sub, job.index, job.rank, 'TIMEOUT', error)
   log(error.message)
   process.exit(1)
 }
