@@ -13,7 +13,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Target } from './run.js'
-import { benchChild, fmtMs, fmtNum, fmtStat, median, quantile, stat, table, type Stat } from './stats.js'
+import { benchChild, fmtMs, fmtNum, fmtStat, median, quantile, stat, table, type Stat, type PartOptions } from './stats.js'
 import { busy, trivial } from './tasks.js'
 
 const HERE = path.dirname(fileURLToPath(import.meta.url))
@@ -215,14 +215,8 @@ function callsPerMinute(nextDelay: SlurmModules['nextDelay'], callsPerPoll: numb
   return { firstMinute: n * callsPerPoll, after10Min: (60_000 / nextDelay(600_000)) * callsPerPoll }
 }
 
-interface RunOptions {
-  smoke: boolean
-  rounds: number
-  realSlurm: boolean
-  child: <T>(script: string, spec: unknown, timeoutMs?: number) => Promise<T>
-  progress: (msg: string) => void
-  targets: Target[]
-}
+/** The Slurm part runs no threads nor job folders of its own; it may use the real cluster. */
+type RunOptions = Omit<PartOptions, 'threads' | 'dir'> & { realSlurm: boolean }
 
 export async function runSlurm(o: RunOptions): Promise<unknown> {
   let lib: SlurmModules

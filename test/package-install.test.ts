@@ -52,6 +52,16 @@ function copySources(dest: string): void {
   fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(dest, 'node_modules'), 'dir')
 }
 
+/** The TypeScript sources, without their types, as `<name>.js` files in a new folder `dir` (returned). */
+function writeJavaScript(dir: string, sources: Record<string, string>): string {
+  fs.mkdirSync(dir)
+  for (const [name, source] of Object.entries(sources)) {
+    const js = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText
+    fs.writeFileSync(path.join(dir, `${name}.js`), js)
+  }
+  return dir
+}
+
 const OUTPUT = [/^\S+ \{ loss: 0\.001 \}$/, /^\S+_0 [A-Z]+ \{ loss: 0\.01\d* \}$/, /^\S+_1 [A-Z]+ \{ loss: 0\.001 \}$/]
 
 t.test('npm pack, npm install into a new project, the README quick start with tsx and with node', async (t) => {
@@ -129,28 +139,12 @@ export { loss }
   t.equal(tsc.code, 0, 'tsc on the quick start and its type checks', details(tsc))
 
   // the JavaScript version: the same files without their types, run by a plain node
-  const jsDir = path.join(app, 'js')
-  fs.mkdirSync(jsDir)
-  for (const [name, source] of [
-    ['tasks', tasks],
-    ['main', main],
-  ]) {
-    const js = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText
-    fs.writeFileSync(path.join(jsDir, `${name}.js`), js)
-  }
+  const jsDir = writeJavaScript(path.join(app, 'js'), { tasks, main })
   checkOutput('node main.js', await run(process.execPath, ['main.js'], jsDir, 3 * 60_000))
 
   // a task module importing the light entry, submitit-ts/task: the same task, the same results
-  const lightDir = path.join(app, 'light')
-  fs.mkdirSync(lightDir)
   const light = tasks.replace("from 'submitit-ts'", "from 'submitit-ts/task'")
   t.not(light, tasks, "the quick start's task module imports submitit-ts")
-  for (const [name, source] of [
-    ['tasks', light],
-    ['main', main],
-  ]) {
-    const js = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText
-    fs.writeFileSync(path.join(lightDir, `${name}.js`), js)
-  }
+  const lightDir = writeJavaScript(path.join(app, 'light'), { tasks: light, main })
   checkOutput("node main.js, tasks from 'submitit-ts/task'", await run(process.execPath, ['main.js'], lightDir, 3 * 60_000))
 })

@@ -12,6 +12,17 @@ import { fakeSlurm } from './helpers/fake-slurm.js'
 import { WORKER_MAIN } from './helpers/paths.js'
 import { until } from './helpers/waiting.js'
 
+/** countedRun over elements 0..n-1 (`ms[i]`: how long element i waits), its runs in `dir`/runs.txt. */
+function counted(ex: Pick<SlurmExecutor, 'mapArray'>, dir: string, ms: number[]) {
+  return ex.mapArray(
+    countedRun,
+    ms.map(() => dir),
+    ms.map((_, i) => i),
+    ms,
+  )
+}
+const zeros = (n: number) => Array.from({ length: n }, () => 0)
+
 function setup(t: { testdir: () => string }, params: object = {}, folderName = 'logs/%j') {
   const dir = t.testdir()
   const slurm = fakeSlurm(dir)
@@ -22,12 +33,7 @@ function setup(t: { testdir: () => string }, params: object = {}, folderName = '
 
 t.test('chunkSize: n consecutive elements per Slurm array task; every element keeps its own id', async (t) => {
   const { dir, slurm, ex } = setup(t, { chunkSize: 4 })
-  const jobs = await ex.mapArray(
-    countedRun,
-    Array.from({ length: 10 }, () => dir),
-    Array.from({ length: 10 }, (_, i) => i),
-    Array.from({ length: 10 }, () => 0),
-  )
+  const jobs = await counted(ex, dir, zeros(10))
   t.same(
     jobs.map((j) => j.jobId),
     Array.from({ length: 10 }, (_, i) => `1000_${i}`),
@@ -42,12 +48,7 @@ t.test('chunkSize: n consecutive elements per Slurm array task; every element ke
 t.test('a pack runs its elements, each with its own result, logs and failure; the other packs wait', async (t) => {
   const { dir, slurm, folder, ex } = setup(t, { chunkSize: 4 })
   const n = 16
-  const jobs = await ex.mapArray(
-    countedRun,
-    Array.from({ length: n }, () => dir),
-    Array.from({ length: n }, (_, i) => i),
-    Array.from({ length: n }, () => 0),
-  )
+  const jobs = await counted(ex, dir, zeros(n))
   const r = slurm.runOnNode(folder, '1000', 3, { SUBMITIT_PACK: '4', SLURM_CPUS_PER_TASK: '2' })
   t.equal(r.status, 1, `a failed element makes the pack's exit 1: ${r.stderr}`)
   t.same(
@@ -66,12 +67,7 @@ t.test('a pack runs its elements, each with its own result, logs and failure; th
 
 t.test('exactly once: a rerun of a pack (requeued) runs only the elements without a result', async (t) => {
   const { dir, slurm, folder, ex } = setup(t, { chunkSize: 5 })
-  const jobs = await ex.mapArray(
-    countedRun,
-    Array.from({ length: 5 }, () => dir),
-    [0, 1, 2, 3, 4],
-    [0, 0, 1500, 1500, 1500],
-  )
+  const jobs = await counted(ex, dir, [0, 0, 1500, 1500, 1500])
   // the first run is killed (a node failure) once elements 0 and 1 are done, during element 2
   const env = slurm.nodeEnv('1000', 0, { SUBMITIT_PACK: '5', SLURM_CPUS_PER_TASK: '1' })
   const first = spawn(process.execPath, [WORKER_MAIN, folder], { env, stdio: 'ignore' })
@@ -88,12 +84,7 @@ t.test('exactly once: a rerun of a pack (requeued) runs only the elements withou
 
 t.test('cancelling one element of a pack: CANCELLED at once, the pack skips it; a pack with nothing left is scancelled', async (t) => {
   const { dir, slurm, folder, ex } = setup(t, { chunkSize: 2 })
-  const jobs = await ex.mapArray(
-    countedRun,
-    Array.from({ length: 4 }, () => dir),
-    [0, 1, 2, 3],
-    [0, 0, 0, 0],
-  )
+  const jobs = await counted(ex, dir, zeros(4))
   await jobs[1].cancel()
   t.equal(jobs[1].state, 'CANCELLED', 'at once, while its pack waits')
   t.same(slurm.cancelled(), [], 'its pack still has element 0 to run')
@@ -111,7 +102,7 @@ t.test('cancelling one element of a pack: CANCELLED at once, the pack skips it; 
 
 t.test('cancelling a running element of a pack stops it; the others go on', async (t) => {
   const { dir, slurm, folder, ex } = setup(t, { chunkSize: 3 })
-  const jobs = await ex.mapArray(countedRun, [dir, dir, dir], [0, 1, 2], [60_000, 0, 0])
+  const jobs = await counted(ex, dir, [60_000, 0, 0])
   const env = slurm.nodeEnv('1000', 0, { SUBMITIT_PACK: '3', SLURM_CPUS_PER_TASK: '2' })
   const node = spawn(process.execPath, [WORKER_MAIN, folder], { env, stdio: ['ignore', 'ignore', 'pipe'] })
   let stderr = ''
@@ -129,7 +120,7 @@ t.test('cancelling a running element of a pack stops it; the others go on', asyn
 
 t.test('re-attach to a packed element from another process: its state and result', async (t) => {
   const { dir, slurm, folder, ex } = setup(t, { chunkSize: 2 })
-  const jobs = await ex.mapArray(countedRun, [dir, dir, dir], [0, 1, 2], [0, 0, 0])
+  const jobs = await counted(ex, dir, zeros(3))
   slurm.runOnNode(folder, '1000', 1, { SUBMITIT_PACK: '2' })
   const attached = attachJob<number>(folder, jobs[2].jobId)
   t.equal(await attached.result(), 4)
@@ -139,12 +130,7 @@ t.test('re-attach to a packed element from another process: its state and result
 
 t.test("chunkSize 'auto' and what is refused", async (t) => {
   const { dir, slurm, ex } = setup(t, { chunkSize: 'auto', arrayParallelism: 3 })
-  const jobs = await ex.mapArray(
-    countedRun,
-    Array.from({ length: 10 }, () => dir),
-    Array.from({ length: 10 }, (_, i) => i),
-    Array.from({ length: 10 }, () => 0),
-  )
+  const jobs = await counted(ex, dir, zeros(10))
   t.equal(jobs.length, 10)
   t.match(slurm.script(1000), /^export SUBMITIT_PACK=4$/m, '10 elements over 3 array tasks: packs of 4')
   t.throws(() => new SlurmExecutor({ folder: path.join(dir, 'x'), chunkSize: 'big' as unknown as number }), ParameterError)
@@ -152,21 +138,11 @@ t.test("chunkSize 'auto' and what is refused", async (t) => {
   t.throws(() => new SlurmExecutor({ folder: path.join(dir, 'x'), chunkSize: 2, tasksPerNode: 2 }), /cannot be combined with nodes or tasksPerNode/)
   // without arrayParallelism: as many packs as the partition runs at once (sinfo: 8 CPUs / 2 per task)
   const { dir: dir2, slurm: slurm2, ex: ex2 } = setup(t, { chunkSize: 'auto', cpusPerTask: 2 }, 'logs2/%j')
-  await ex2.mapArray(
-    countedRun,
-    Array.from({ length: 10 }, () => dir2),
-    Array.from({ length: 10 }, (_, i) => i),
-    Array.from({ length: 10 }, () => 0),
-  )
+  await counted(ex2, dir2, zeros(10))
   t.match(slurm2.script(1000), /^export SUBMITIT_PACK=3$/m, '10 elements over 4 slots: packs of 3')
   const { dir: dir3, slurm: slurm3, ex: ex3 } = setup(t, { chunkSize: 'auto' }, 'logs3/%j')
   slurm3.write('sinfo.fail', '1')
-  await ex3.mapArray(
-    countedRun,
-    Array.from({ length: 200 }, () => dir3),
-    Array.from({ length: 200 }, (_, i) => i),
-    Array.from({ length: 200 }, () => 0),
-  )
+  await counted(ex3, dir3, zeros(200))
   t.match(slurm3.script(1000), /^export SUBMITIT_PACK=4$/m, 'sinfo failing: 64 packs (200 elements: packs of 4)')
   const single = await ex.submit(countedRun, dir, 0, 0)
   t.notMatch(slurm.script(1001), /SUBMITIT_PACK/, 'a single job is never packed')

@@ -87,7 +87,13 @@ async function node(t: { testdir: () => string }, submit: (ex: SlurmExecutor) =>
   }
   const counts = () => JSON.parse(fs.readFileSync(path.join(folder, '1000_requeues.json'), 'utf8'))
   const requeued = () => (fs.existsSync(path.join(state, 'requeued')) ? fs.readFileSync(path.join(state, 'requeued'), 'utf8').trim().split('\n') : [])
-  return { job, child, exited, started, counts, requeued, folder, nonce, stderr: () => stderr, stdout: () => stdout }
+  /** once the task runs, Slurm's warning (SIGUSR2); resolves with the worker's exit code */
+  const warn = async () => {
+    await started()
+    child.kill('SIGUSR2')
+    return exited
+  }
+  return { job, exited, warn, counts, requeued, folder, nonce, stderr: () => stderr, stdout: () => stdout }
 }
 
 const nearLimit = { SUBMITIT_TIME_LIMIT_S: '120', SUBMITIT_SIGNAL_DELAY_S: '90', SUBMITIT_MAX_NUM_TIMEOUT: '3' }
@@ -95,9 +101,7 @@ const earlyInAnHour = { SUBMITIT_TIME_LIMIT_S: '3600', SUBMITIT_SIGNAL_DELAY_S: 
 
 t.test('time limit, with a checkpoint: saved, counted, requeued', async (t) => {
   const n = await node(t, (ex) => ex.submit(resumableCount, 1000, 0, 50), nearLimit)
-  await n.started()
-  n.child.kill('SIGUSR2')
-  t.equal(await n.exited, 0, n.stderr())
+  t.equal(await n.warn(), 0, n.stderr())
   t.same(n.requeued(), ['1000'])
   t.same(n.counts(), { nonce: n.nonce, timeouts: 1, preemptions: 0 })
   t.ok(fs.existsSync(n.job.paths.checkpoint), 'checkpoint saved')
@@ -108,9 +112,7 @@ t.test('time limit, with a checkpoint: saved, counted, requeued', async (t) => {
 t.test('time limit once the requeues allowed are spent: the job ends TIMEOUT, its result says so', async (t) => {
   const n = await node(t, (ex) => ex.submit(resumableCount, 1000, 0, 50), { ...nearLimit, SUBMITIT_MAX_NUM_TIMEOUT: '2' })
   fs.writeFileSync(path.join(n.folder, '1000_requeues.json'), JSON.stringify({ nonce: n.nonce, timeouts: 2, preemptions: 1 }))
-  await n.started()
-  n.child.kill('SIGUSR2')
-  t.equal(await n.exited, 1)
+  t.equal(await n.warn(), 1)
   t.same(n.requeued(), [], 'not requeued')
   const e = (await n.job.result().then(
     () => null,
@@ -128,17 +130,13 @@ t.test('time limit once the requeues allowed are spent: the job ends TIMEOUT, it
 t.test("a countdown of another submission (a reused id) is not this job's", async (t) => {
   const n = await node(t, (ex) => ex.submit(resumableCount, 1000, 0, 50), nearLimit)
   fs.writeFileSync(path.join(n.folder, '1000_requeues.json'), JSON.stringify({ nonce: 'an-older-job', timeouts: 3, preemptions: 0 }))
-  await n.started()
-  n.child.kill('SIGUSR2')
-  t.equal(await n.exited, 0)
+  t.equal(await n.warn(), 0)
   t.same(n.counts(), { nonce: n.nonce, timeouts: 1, preemptions: 0 }, 'counted from zero for this submission')
 })
 
 t.test('preemption, with a checkpoint: requeued, and it does not use the time-limit requeues', async (t) => {
   const n = await node(t, (ex) => ex.submit(resumableCount, 1000, 0, 50), { ...earlyInAnHour, SUBMITIT_MAX_NUM_TIMEOUT: '0' })
-  await n.started()
-  n.child.kill('SIGUSR2')
-  t.equal(await n.exited, 0, n.stderr())
+  t.equal(await n.warn(), 0, n.stderr())
   t.same(n.requeued(), ['1000'])
   t.same(n.counts(), { nonce: n.nonce, timeouts: 0, preemptions: 1 })
   t.match(n.stderr(), /the job is preempted/)
@@ -146,9 +144,7 @@ t.test('preemption, with a checkpoint: requeued, and it does not use the time-li
 
 t.test('preemption, without a checkpoint: requeued from scratch', async (t) => {
   const n = await node(t, (ex) => ex.submit(restartsAfter, 60_000), earlyInAnHour)
-  await n.started()
-  n.child.kill('SIGUSR2')
-  t.equal(await n.exited, 0, n.stderr())
+  t.equal(await n.warn(), 0, n.stderr())
   t.same(n.requeued(), ['1000'])
   t.notOk(fs.existsSync(n.job.paths.checkpoint), 'no checkpoint: the rerun starts from scratch')
   t.match(n.stderr(), /no checkpoint: it starts again from scratch/)
@@ -156,9 +152,7 @@ t.test('preemption, without a checkpoint: requeued from scratch', async (t) => {
 
 t.test('time limit, without a checkpoint: not requeued, the task goes on', async (t) => {
   const n = await node(t, (ex) => ex.submit(restartsAfter, 3000), nearLimit)
-  await n.started()
-  n.child.kill('SIGUSR2')
-  t.equal(await n.exited, 0, n.stderr())
+  t.equal(await n.warn(), 0, n.stderr())
   t.same(n.requeued(), [])
   t.equal(await n.job.result(), 0, 'it finished in the time left')
   t.match(n.stderr(), /a timed-out job is not requeued; it goes on/)
@@ -170,9 +164,7 @@ const savedArgs = (file: string) => readCheckpoint(file).args
 
 t.test('a busy task that never yields nor saves: preempted, requeued from scratch after the grace', async (t) => {
   const n = await node(t, (ex) => ex.submit(busyCount, 100_000, 0, 50, 0, false), graceOf2s)
-  await n.started()
-  n.child.kill('SIGUSR2')
-  t.equal(await n.exited, 0, n.stderr())
+  t.equal(await n.warn(), 0, n.stderr())
   t.same(n.requeued(), ['1000'], 'requeued although the task never answered')
   t.match(
     n.stderr(),
@@ -183,9 +175,7 @@ t.test('a busy task that never yields nor saves: preempted, requeued from scratc
 
 t.test('a busy task that saves every few steps: its first save after the warning requeues it, from there', async (t) => {
   const n = await node(t, (ex) => ex.submit(busyCount, 100_000, 0, 50, 5, false), { ...earlyInAnHour, SUBMITIT_CHECKPOINT_GRACE_S: '600' })
-  await n.started()
-  n.child.kill('SIGUSR2')
-  t.equal(await n.exited, 0, n.stderr())
+  t.equal(await n.warn(), 0, n.stderr())
   t.same(n.requeued(), ['1000'])
   t.notMatch(n.stderr(), /did not answer/, 'no grace waited')
   t.match(n.stderr(), /requeueing job 1000 \(it resumes from its checkpoint/)
@@ -195,9 +185,7 @@ t.test('a busy task that saves every few steps: its first save after the warning
 
 t.test('a busy task that polls JobEnvironment.warned and saves: requeued at once, from where it was warned', async (t) => {
   const n = await node(t, (ex) => ex.submit(busyCount, 100_000, 0, 50, 0, true), { ...earlyInAnHour, SUBMITIT_CHECKPOINT_GRACE_S: '600' })
-  await n.started()
-  n.child.kill('SIGUSR2')
-  t.equal(await n.exited, 0, n.stderr())
+  t.equal(await n.warn(), 0, n.stderr())
   t.same(n.requeued(), ['1000'])
   t.notMatch(n.stderr(), /did not answer/, 'no grace waited: the save told the node')
   const warnedAfter = Number(/warned after step (\d+)/.exec(n.stdout())?.[1])
@@ -206,9 +194,7 @@ t.test('a busy task that polls JobEnvironment.warned and saves: requeued at once
 
 t.test('a busy task at its time limit that saved nothing: requeued after the grace, from scratch', async (t) => {
   const n = await node(t, (ex) => ex.submit(busyCount, 30, 0, 50, 0, false), { ...nearLimit, SUBMITIT_CHECKPOINT_GRACE_S: '1' })
-  await n.started()
-  n.child.kill('SIGUSR2')
-  t.equal(await n.exited, 0, n.stderr())
+  t.equal(await n.warn(), 0, n.stderr())
   // it has a checkpoint function: requeued after the grace, from scratch (it saved nothing)
   t.same(n.requeued(), ['1000'])
   t.match(n.stderr(), /no checkpoint: it starts again from scratch/)
@@ -216,9 +202,7 @@ t.test('a busy task at its time limit that saved nothing: requeued after the gra
 
 t.test('JobEnvironment.signal is aborted when the job is warned', async (t) => {
   const n = await node(t, (ex) => ex.submit(awaitsWarning, 60_000), nearLimit)
-  await n.started()
-  n.child.kill('SIGUSR2')
-  t.equal(await n.exited, 0, n.stderr())
+  t.equal(await n.warn(), 0, n.stderr())
   t.same(await n.job.result(), { aborted: true, reason: 'job 1000 was warned that it will end (time limit or preemption)' })
   t.same(n.requeued(), [], 'no checkpoint, a time limit: not requeued')
 })
@@ -226,9 +210,7 @@ t.test('JobEnvironment.signal is aborted when the job is warned', async (t) => {
 t.test('the task ends while its checkpoint is taken: its result stands, the job is not requeued', async (t) => {
   // the checkpoint function is called when the task yields; the task ends before it returns
   const n = await node(t, (ex) => ex.submit(slowCheckpoint, 300, 3000), earlyInAnHour)
-  await n.started()
-  n.child.kill('SIGUSR2')
-  t.equal(await n.exited, 0, n.stderr())
+  t.equal(await n.warn(), 0, n.stderr())
   t.same(n.requeued(), [])
   t.equal(await n.job.result(), 'done', 'the value of its only run')
   t.match(n.stderr(), /the task ended meanwhile: its result stands/)
@@ -236,9 +218,7 @@ t.test('the task ends while its checkpoint is taken: its result stands, the job 
 
 t.test('the task ends while the requeue is under way: no result is written, the rerun gives it', async (t) => {
   const n = await node(t, (ex) => ex.submit(resumableCount, 8, 0, 100), { ...earlyInAnHour, FAKE_REQUEUE_DELAY_S: '3' })
-  await n.started()
-  n.child.kill('SIGUSR2')
-  t.equal(await n.exited, 0, n.stderr())
+  t.equal(await n.warn(), 0, n.stderr())
   t.match(n.stdout(), /step 7/, 'the task ended during the requeue')
   t.same(n.requeued(), ['1000'])
   t.notOk(fs.existsSync(n.job.paths.resultFile(0)), 'its result was held back: the requeued run writes the only one')
