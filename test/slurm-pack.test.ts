@@ -8,6 +8,7 @@ import t from 'tap'
 import { AutoExecutor, attachJob, FailedJobError, ParameterError } from '../dist/lib/index.js'
 import { SlurmExecutor } from '../dist/lib/slurm/executor.js'
 import { countedRun, runsIn } from '../dist/fixtures/pack-tasks.js'
+import { readSubmission, writeResultFile } from '../dist/lib/core/format.js'
 import { fakeSlurm } from './helpers/fake-slurm.js'
 import { WORKER_MAIN } from './helpers/paths.js'
 import { until } from './helpers/waiting.js'
@@ -158,4 +159,21 @@ t.test('AutoExecutor: chunkSize is generic; on Slurm it packs, locally the chunk
   t.same(await Promise.all(jobs.map((j) => j.result())), [0, 2, 4])
   await local.shutdown()
   t.throws(() => new AutoExecutor({ folder: path.join(dir, 'x'), cluster: 'local', chunkSize: -1 }), /chunkSize/)
+})
+
+t.test('a packed element has one result: the first writer wins, a later one (its run after its cancel) changes nothing', async (t) => {
+  const { dir, ex } = setup(t, { chunkSize: 2 })
+  const [job] = await counted(ex, dir, zeros(2))
+  await job.cancel()
+  const before = fs.readFileSync(job.paths.resultFile(0))
+  const sub = readSubmission(job.paths.submitted)
+  const late = writeResultFile(sub, job.paths.resultFile(0), 0, 0, [{ state: 'COMPLETED', value: 0 }], false, undefined, true)
+  t.same({ written: late.written, existed: late.existed }, { written: false, existed: true })
+  t.same(fs.readFileSync(job.paths.resultFile(0)), before, 'the CANCELLED result stands')
+  t.same(
+    fs.readdirSync(path.dirname(job.paths.resultFile(0))).filter((f) => f.includes('.tmp')),
+    [],
+    'no temporary file left',
+  )
+  t.equal(job.state, 'CANCELLED')
 })
