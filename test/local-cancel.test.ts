@@ -5,6 +5,7 @@ import t from 'tap'
 import { FailedJobError, LocalExecutor } from '../dist/lib/index.js'
 import { add, busyMs } from '../dist/fixtures/tasks.js'
 import { touch } from '../dist/fixtures/core-tasks.js'
+import { listFiles } from './helpers/files.js'
 import { rejection, until } from './helpers/waiting.js'
 
 t.test('a queued job is CANCELLED and never runs', async (t) => {
@@ -89,4 +90,22 @@ t.test('shutdown() cancels the jobs still queued', async (t) => {
   await Promise.all([running.wait(), queued.wait()])
   t.equal(queued.state, 'CANCELLED')
   t.ok(running.done(), `the running job has ended (${running.state})`)
+})
+
+t.test('once shutdown() resolves, nothing more is written: the stopped chunks have written what they saved', async (t) => {
+  const folder = path.join(t.testdir(), 'logs')
+  for (let round = 0; round < 5; round++) {
+    const ex = new LocalExecutor({ folder: `${folder}/%j`, maxWorkers: 2 })
+    // quick elements done, then a busy one stopped in the middle of its chunk: its rescue writes files
+    const jobs = await ex.mapArray(busyMs, [0, 0, 0, 0, 60_000, 0, 0, 0])
+    await until(() => jobs[4].state === 'RUNNING', 60_000, 'the busy element running')
+    await ex.shutdown()
+    const after = listFiles(folder)
+    await new Promise((r) => setTimeout(r, 300))
+    t.same(listFiles(folder), after, `round ${round}: no file appeared after shutdown`)
+    t.ok(
+      jobs.every((j) => j.done()),
+      'every job is final',
+    )
+  }
 })

@@ -35,6 +35,8 @@ export class LocalExecutor extends Executor<LocalParameters> {
   /** arrays with work left, oldest first: their chunks go to the pool in that order */
   private readonly active = new Set<LocalArray>()
   private readonly running = new Set<Chunk>()
+  /** each running chunk's end (its result or its rescue written): shutdown waits for them */
+  private readonly settling = new Set<Promise<void>>()
   private watchdog: NodeJS.Timeout | null = null
   /** tells other processes that this one still runs its arrays (see lib/core/owner.ts) */
   private readonly heartbeat = new Heartbeat()
@@ -135,15 +137,18 @@ export class LocalExecutor extends Executor<LocalParameters> {
       restarts: chunk.resume?.restarts,
     }
     const run = this.isolated ? runInProcess(chunk, req, this.params, this.children) : this.getPool().run(req, { signal: chunk.abort.signal })
-    run.then(
-      (reply) => this.finish(chunk, () => chunk.array.completed(chunk, reply)),
-      (error: unknown) => {
-        // commands the stopped thread started (runCommand) go with it, even before their watchdog runs
-        const ids = new Set(chunk.array.jobs.slice(chunk.first, chunk.first + chunk.count).map((j) => j.jobId))
-        this.groups.killJobs((jobId) => ids.has(jobId))
-        this.finish(chunk, () => chunk.array.interrupted(chunk, error))
-      },
-    )
+    const settled = run
+      .then(
+        (reply) => this.finish(chunk, () => chunk.array.completed(chunk, reply)),
+        (error: unknown) => {
+          // commands the stopped thread started (runCommand) go with it, even before their watchdog runs
+          const ids = new Set(chunk.array.jobs.slice(chunk.first, chunk.first + chunk.count).map((j) => j.jobId))
+          this.groups.killJobs((jobId) => ids.has(jobId))
+          this.finish(chunk, () => chunk.array.interrupted(chunk, error))
+        },
+      )
+      .finally(() => this.settling.delete(settled))
+    this.settling.add(settled)
   }
 
   private finish(chunk: Chunk, report: () => void): void {
@@ -209,5 +214,8 @@ export class LocalExecutor extends Executor<LocalParameters> {
     const pool = this.pool
     this.pool = null
     await pool?.destroy()
+    // the stopped chunks write what they had finished, and their stopped element's outcome, as they
+    // settle: once shutdown resolves, nothing more is written in the folder
+    await Promise.allSettled([...this.settling])
   }
 }
