@@ -16,6 +16,7 @@ import { readCheckpointOf } from '../core/checkpoint.js'
 import { CancelledError, cancelledBeforeStart, TimeoutError, WorkerCrashError } from '../core/job-errors.js'
 import { Job, type JobState, type JobWatcher, type KnownOutcome } from '../core/job.js'
 import { JobPaths, makeJobId, resultsPath } from '../core/paths.js'
+import type { ChunkStop } from './pool.js'
 import { CANCEL_FLAG, chunkMemory, CURRENT, DONE_FLAG, FLAGS, flushedSegments, PENDING_FLAG, storedOutcomes, type ChunkMemory } from '../core/protocol.js'
 
 /** Work a chunk should hold, so that one pool call outweighs its file and message costs. */
@@ -36,7 +37,8 @@ export interface Chunk {
   task: number
   /** shared with the worker: see lib/core/protocol.ts */
   memory: ChunkMemory
-  abort?: AbortController
+  /** set once the chunk is sent to the pool (or its process): stops it */
+  abort?: ChunkStop
   stopReason?: 'TIMEOUT' | 'CANCELLED'
   stopTarget?: number
   /** a requeued job: its one element runs from its checkpoint, for the restarts-th time */

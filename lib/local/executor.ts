@@ -15,7 +15,7 @@ import { submittedPath } from '../core/paths.js'
 import { CHECKPOINTED, CURRENT, WARNED, type RunRequest } from '../core/protocol.js'
 import { GroupKiller } from '../helpers/process-group.js'
 import { LocalArray, type Chunk, type ChunkRunner } from './array.js'
-import { type JobPool, jobPool } from './pool.js'
+import { ChunkStop, type JobPool, jobPool } from './pool.js'
 import { runInProcess } from './process.js'
 import { LOCAL_PARAMETER_NAMES, LOCAL_PARAMETERS, type LocalParameters } from './params.js'
 import { newArrayId } from '../core/ids.js'
@@ -122,7 +122,7 @@ export class LocalExecutor extends Executor<LocalParameters> {
   private start(chunk: Chunk): void {
     this.running.add(chunk)
     chunk.array.running++
-    chunk.abort = new AbortController()
+    chunk.abort = new ChunkStop()
     chunk.sentAt = performance.now()
     const req: RunRequest = {
       submitted: chunk.array.file,
@@ -136,7 +136,7 @@ export class LocalExecutor extends Executor<LocalParameters> {
       resume: chunk.resume !== undefined,
       restarts: chunk.resume?.restarts,
     }
-    const run = this.isolated ? runInProcess(chunk, req, this.params, this.children) : this.getPool().run(req, { signal: chunk.abort.signal })
+    const run = this.isolated ? runInProcess(chunk, req, this.params, this.children) : this.getPool().run(req, { signal: chunk.abort })
     const settled = run
       .then(
         (reply) => this.finish(chunk, () => chunk.array.completed(chunk, reply)),

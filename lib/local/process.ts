@@ -108,7 +108,7 @@ export function runInProcess(chunk: Chunk, req: RunRequest, options: ProcessOpti
   startedAt[0] = Date.now() // until the process says it started the task (see 'started')
   Atomics.store(control, CURRENT, chunk.first)
   chunk.warn = (index) => child.send({ warn: index } satisfies ToJob, () => {})
-  chunk.abort!.signal.addEventListener('abort', () => {
+  chunk.abort!.once('abort', () => {
     child.kill('SIGTERM')
     setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS).unref()
   })
