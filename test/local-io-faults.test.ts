@@ -8,7 +8,7 @@ import path from 'node:path'
 import t from 'tap'
 import { DebugExecutor, FailedJobError, LocalExecutor } from '../dist/lib/index.js'
 import { add, chatty } from '../dist/fixtures/tasks.js'
-import { fillDisk } from '../dist/fixtures/trust-tasks.js'
+import { countRun, fillDisk } from '../dist/fixtures/trust-tasks.js'
 import { listFiles } from './helpers/files.js'
 
 /** Mounts a tmpfs of `size` at a new folder; unmounted at teardown. */
@@ -102,4 +102,41 @@ t.test('a submission that cannot be written leaves nothing behind', async (t) =>
     [],
     'no temporary file left',
   )
+})
+
+// a small submission's first chunks are sent before its file is written (lib/core/protocol.ts
+// awaitSubmission): when the write fails, submit rejects and not one task has run
+t.test('a small submission that cannot be written runs no task, and the executor goes on', async (t) => {
+  const mnt = tmpfs(t, '64k')
+  if (!mnt) return
+  const runs = path.join(t.testdir(), 'runs')
+  fs.writeFileSync(runs, '')
+  const ex = new LocalExecutor({ folder: `${mnt}/%j`, maxWorkers: 2 })
+  t.teardown(() => ex.shutdown())
+  // warm the pool so that its threads would be quick to run what they get
+  t.equal(await (await ex.submit(countRun, runs, 0, -1, 0)).result(), 0)
+  fs.writeFileSync(path.join(mnt, 'filler'), Buffer.alloc(1024 * 1024).subarray(0, fs.statfsSync(mnt).bavail * fs.statfsSync(mnt).bsize))
+  for (let round = 0; round < 5; round++) {
+    const single = await ex.submit(countRun, runs, 1, -1, 0).then(
+      () => null,
+      (err: Error) => err,
+    )
+    t.match(single?.message, /ENOSPC|disk is full/, 'submit rejects with the cause')
+    const array = await ex.mapArray(countRun, [runs, runs, runs], [2, 3, 4], [-1, -1, -1], [0, 0, 0]).then(
+      () => null,
+      (err: Error) => err,
+    )
+    t.match(array?.message, /ENOSPC|disk is full/, 'mapArray rejects with the cause')
+  }
+  // give a thread that wrongly went on the time to write its line
+  await new Promise((r) => setTimeout(r, 300))
+  t.equal(fs.readFileSync(runs, 'utf8'), '0\n', 'no task of a refused submission ran')
+  t.same(
+    listFiles(mnt).filter((f) => f.includes('.tmp')),
+    [],
+    'no temporary file left',
+  )
+  fs.rmSync(path.join(mnt, 'filler'))
+  t.equal(await (await ex.submit(countRun, runs, 5, -1, 0)).result(), 5, 'with space again, jobs run')
+  t.same(await Promise.all((await ex.mapArray(countRun, [runs, runs], [6, 7], [-1, -1], [0, 0])).map((j) => j.result())), [6, 7])
 })

@@ -7,6 +7,7 @@ import { JobEnvironment } from '../lib/core/environment.js'
 import { decodeSubmission, encodeOutcome, readSubmission, writeResultFile, type Outcome, type SubmissionRecord } from '../lib/core/format.js'
 import { JobPaths, makeJobId, resultsPath } from '../lib/core/paths.js'
 import {
+  awaitSubmission,
   CANCEL_FLAG,
   CHECKPOINTED,
   claimResult,
@@ -89,6 +90,8 @@ export async function runTasks(req: RunRequest): Promise<RunReply> {
   } catch (e) {
     fns = e as Error // each job fails with it, and says why
   }
+  // the executor may still be writing the submission file (see awaitSubmission): no task runs before it is there
+  if (req.memory && !awaitSubmission(req.memory.control)) throw new Error(`${req.submitted} could not be written: the submission was refused, nothing runs`)
   const run: InFlight = { req, sub, outcomes: [], marked: false, flushed: 0, segments: [], arenaFull: false, current: null, times: [] }
   inFlight = run
   const control = req.memory?.control

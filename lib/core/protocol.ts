@@ -63,7 +63,8 @@ export const FLUSHED = 1 // how many outcomes (from the chunk's first) are in pa
 export const WARNED = 2 // set by the executor: this element is past its time, checkpoint it (-1: none)
 export const CHECKPOINTED = 3 // set by the worker: this element's checkpoint is saved (-1: none)
 export const GATE = 4 // who writes the chunk's result: see claimResult/holdResult (a node's requeue)
-export const FLAGS = 5 // control[FLAGS + k]: one of the flags below, for element first+k
+export const SUBMISSION = 5 // the submission file: written (1, the default), being written (0), could not be (-1); see awaitSubmission
+export const FLAGS = 6 // control[FLAGS + k]: one of the flags below, for element first+k
 export const PENDING_FLAG = 0
 export const CANCEL_FLAG = 1 // set by the executor: skip it
 export const DONE_FLAG = 2 // set by the worker: it has run, its outcome is in the arena
@@ -89,11 +90,33 @@ export function chunkMemory(count: number): ChunkMemory {
   control[CURRENT] = -1
   control[WARNED] = -1
   control[CHECKPOINTED] = -1
+  control[SUBMISSION] = SUBMISSION_WRITTEN
   return {
     control,
     startedAt: new Float64Array(buffer, controlBytes, 1),
     arena: new Uint8Array(buffer, controlBytes + 8, arenaBytes),
   }
+}
+
+export const SUBMISSION_WRITTEN = 1
+export const SUBMISSION_PENDING = 0
+export const SUBMISSION_FAILED = -1
+
+/**
+ * The LocalExecutor sends a small submission's first chunks with its bytes before it writes its
+ * file, so that their thread wakes up and decodes it meanwhile (a thread's wake-up and a file write
+ * are the two largest costs of a single job). No task runs before the file is there: the worker
+ * waits here, and runs nothing when the executor says the file could not be written.
+ */
+export function awaitSubmission(control: Int32Array): boolean {
+  while (Atomics.load(control, SUBMISSION) === SUBMISSION_PENDING) Atomics.wait(control, SUBMISSION, SUBMISSION_PENDING)
+  return Atomics.load(control, SUBMISSION) === SUBMISSION_WRITTEN
+}
+
+/** The executor: the submission file is written (or could not be); a waiting worker goes on. */
+export function settleSubmission(control: Int32Array, written: boolean): void {
+  Atomics.store(control, SUBMISSION, written ? SUBMISSION_WRITTEN : SUBMISSION_FAILED)
+  Atomics.notify(control, SUBMISSION)
 }
 
 // GATE values: nobody yet; the worker is writing the result; the result is held back (not written)

@@ -17,7 +17,20 @@ import { CancelledError, cancelledBeforeStart, TimeoutError, WorkerCrashError } 
 import { Job, type JobState, type JobWatcher, type KnownOutcome } from '../core/job.js'
 import { JobPaths, makeJobId, resultsPath } from '../core/paths.js'
 import type { ChunkStop } from './pool.js'
-import { CANCEL_FLAG, chunkMemory, CURRENT, DONE_FLAG, FLAGS, flushedSegments, PENDING_FLAG, storedOutcomes, type ChunkMemory } from '../core/protocol.js'
+import {
+  CANCEL_FLAG,
+  chunkMemory,
+  CURRENT,
+  DONE_FLAG,
+  FLAGS,
+  flushedSegments,
+  PENDING_FLAG,
+  settleSubmission,
+  storedOutcomes,
+  SUBMISSION,
+  SUBMISSION_PENDING,
+  type ChunkMemory,
+} from '../core/protocol.js'
 
 /** Work a chunk should hold, so that one pool call outweighs its file and message costs. */
 const CHUNK_TARGET_MS = 50
@@ -97,6 +110,10 @@ export class LocalArray implements JobWatcher {
   private readonly timeKey: string | undefined
   /** by element: a promise someone awaits (an array, not a Map: 100k of them is common) */
   private readonly waiters: ({ promise: Promise<void>; resolve: () => void } | undefined)[] = []
+  /** while the submission file is being written: the chunks made meanwhile, which wait for it */
+  private awaitingFile: Chunk[] | undefined
+  /** its submission file could not be written: the submit failed, nothing runs */
+  private abandoned = false
 
   constructor(
     readonly record: SubmissionRecord,
@@ -104,7 +121,10 @@ export class LocalArray implements JobWatcher {
     private readonly runner: ChunkRunner,
     /** the submission file's bytes, sent with each chunk when small (see RunRequest.submission) */
     readonly submissionBytes?: Uint8Array,
+    /** its file is not written yet: the chunks made until then wait for it (see awaitSubmission) */
+    writing = false,
   ) {
+    if (writing) this.awaitingFile = []
     this.size = record.args.length
     this.numTasks = record.params.tasksPerNode * record.params.nodes
     this.parallelism = runner.arrayParallelism
@@ -127,11 +147,25 @@ export class LocalArray implements JobWatcher {
   }
 
   get finished(): boolean {
-    return this.unfinished === 0
+    return this.unfinished === 0 || this.abandoned
+  }
+
+  /** The submission file is written: the chunks sent before run. */
+  submissionWritten(): void {
+    for (const chunk of this.awaitingFile ?? []) settleSubmission(chunk.memory.control, true)
+    this.awaitingFile = undefined
+  }
+
+  /** The submission file could not be written (the submit rejects): the chunks sent before run nothing. */
+  abandon(): void {
+    this.abandoned = true
+    for (const chunk of this.awaitingFile ?? []) settleSubmission(chunk.memory.control, false)
+    this.awaitingFile = undefined
   }
 
   /** The next chunk to run, or null when there is none for now. */
   take(): Chunk | null {
+    if (this.abandoned) return null
     const retry = this.retries.shift()
     if (retry) return retry
     // until one chunk has come back, probe with single elements, no more than can run at once
@@ -159,6 +193,10 @@ export class LocalArray implements JobWatcher {
 
   private makeChunk(first: number, count: number, task: number): Chunk {
     const chunk: Chunk = { array: this, first, count, task, memory: chunkMemory(count) }
+    if (this.awaitingFile) {
+      chunk.memory.control[SUBMISSION] = SUBMISSION_PENDING
+      this.awaitingFile.push(chunk)
+    }
     for (let k = 0; k < count; k++) {
       const slot = task * this.size + first + k
       this.chunkOf[slot] = chunk
@@ -169,6 +207,7 @@ export class LocalArray implements JobWatcher {
 
   /** A chunk's worker replied with its result record. */
   completed(chunk: Chunk, reply: { bytes: Uint8Array; runMs: number }): void {
+    if (this.abandoned) return
     const record = decodeResult(reply.bytes, `result of ${chunk.array.record.arrayId} chunk ${chunk.first}`)
     // the time of the tasks alone: a chunk's fixed cost (two files, a message) must not shrink chunks
     const perElement = reply.runMs / chunk.count
@@ -209,6 +248,7 @@ export class LocalArray implements JobWatcher {
    * when it crashed) gets its outcome; the elements it had not reached run in new chunks.
    */
   interrupted(chunk: Chunk, error: unknown): void {
+    if (this.abandoned) return // it ran nothing: the submit failed
     const { control } = chunk.memory
     if (this.runner.isolated && this.savedByProcess(chunk)) return
     for (const [from, to] of flushedSegments(chunk.memory, chunk.count)) {

@@ -22,6 +22,11 @@ import { newArrayId } from '../core/ids.js'
 
 export type { LocalParameters } from './params.js'
 
+function writeSubmission(file: string, bytes: Uint8Array): void {
+  makeFolderBeforeWrite(path.dirname(file))
+  writeAtomic(file, bytes)
+}
+
 const WATCHDOG_MS = 100
 /** submissions up to this size are sent with each chunk (a copy per chunk), larger ones read from their file once per thread */
 const SEND_SUBMISSION_MAX = 64 << 10
@@ -79,13 +84,25 @@ export class LocalExecutor extends Executor<LocalParameters> {
     const record: SubmissionRecord = { ...prepared, arrayId: newArrayId(), isArray, backend: 'local', folder: this.folder }
     const file = submittedPath(this.folder, record.arrayId, isArray)
     const bytes = this.encodeSubmission(record) // refused here when over maxSubmissionSizeGb
-    makeFolderBeforeWrite(path.dirname(file))
-    writeAtomic(file, bytes)
-    // a small submission travels with its chunks: a pool thread need not read the file back
-    const array = new LocalArray(record, file, this.#runner, bytes.byteLength <= SEND_SUBMISSION_MAX ? bytes : undefined)
+    // a small submission travels with its chunks: a pool thread need not read the file back, and its
+    // first chunks go out before the file is written, to wake their threads meanwhile (see awaitSubmission)
+    const sent = bytes.byteLength <= SEND_SUBMISSION_MAX ? bytes : undefined
+    const early = sent !== undefined && !this.isolated
+    if (!early) writeSubmission(file, bytes)
+    const array = new LocalArray(record, file, this.#runner, sent, early)
     this.active.add(array)
-    this.heartbeat.add(file)
     this.schedule()
+    if (early) {
+      try {
+        writeSubmission(file, bytes)
+      } catch (e) {
+        this.active.delete(array)
+        array.abandon() // its chunks run nothing
+        throw e
+      }
+      array.submissionWritten()
+    }
+    this.heartbeat.add(file)
     return array.jobs
   }
 
