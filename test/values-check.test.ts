@@ -93,3 +93,35 @@ t.test('exotic objects on the fast path: arguments, a Proxy, an array with a get
   Object.defineProperty(arr, 0, { get: () => ({ f: () => 1 }), enumerable: true })
   t.throws(() => encodeValue(arr, 'x'), /function/, 'an array element read through its getter is checked like any element')
 })
+
+// The walk keeps no set of visited objects until a value is deeper than 64 levels or holds more
+// than a million objects (a cycle, a long chain, parts shared again and again): then it walks again
+// with the set. Both walks must end, and refuse the same things at the same places.
+t.test('cycles, deep chains and heavily shared parts: the check ends and finds what it must', { timeout: 120_000 }, async (t) => {
+  const cyclic: Record<string, unknown> = { a: { b: [1, 2] } }
+  ;(cyclic.a as Record<string, unknown>).self = cyclic
+  t.same(encodeValue(cyclic, 'x'), { value: cyclic, marked: false }, 'a cycle of plain objects: sent as it is')
+  ;(cyclic.a as Record<string, unknown>).fn = () => 1
+  t.match(refusal(cyclic).message, /argument 1 of f\.a\.fn is a function/, 'a function inside a cycle: refused at its place')
+
+  // 2^60 paths through 60 levels of [x, x]: walked once each with the set
+  let shared: unknown = { leaf: true }
+  for (let i = 0; i < 60; i++) shared = [shared, shared]
+  t.same(encodeValue(shared, 'x').marked, false, 'parts shared along 2^60 paths: checked once each')
+  let bad: unknown = { leaf: Symbol('s') }
+  for (let i = 0; i < 60; i++) bad = [bad, bad]
+  t.match(refusal(bad).message, /argument 1 of f(\[0\]){60}\.leaf is a Symbol/, 'and refused at the first path to it')
+
+  // a chain deeper than the untracked walk goes, with a bad value at its end
+  const head: Record<string, unknown> = {}
+  let node = head
+  for (let i = 0; i < 500; i++) node = node.next = {}
+  node.when = new (class Hidden {})()
+  t.match(refusal(head).message, /argument 1 of f(\.next){500}\.when is an Hidden instance/, 'found 500 levels down, its path whole')
+
+  // a million and more objects, each visited once
+  const many = Array.from({ length: 1_100_000 }, (_, i) => ({ i }))
+  t.equal(encodeValue(many, 'x').value, many, 'a million small objects: sent as they are')
+  many[1_099_999] = { i: new URL('https://example.com') as unknown as number }
+  t.equal(encodeValue(many, 'x').marked, true, 'the last of them needing a marker is seen')
+})

@@ -99,19 +99,44 @@ function isOpaque(obj: object, proto: unknown): boolean {
 }
 
 /**
+ * A walk that keeps no set of the objects it visited (a third of the cost of a large value) gives
+ * up past this depth or this many objects: a cycle, a deep chain, or shared parts visited again and
+ * again. The walk then starts over with the set (and the stack's own limit, see tooDeep).
+ */
+const UNTRACKED_DEPTH = 64
+const UNTRACKED_VISITS = 1_000_000
+const GIVE_UP = Symbol('walk again, tracking what was visited')
+
+/** Where a part of a value is, as its parent holds it: a property, an index, or a label (".<key>"). */
+type Step = string | number | { label: string }
+
+/**
  * First pass: refuses what v8 would lose or reject, and tells whether anything needs a marker.
  * Most values need none, and are then given to v8 as they are, uncopied.
  */
 function check(value: unknown, where: string | (() => string)): boolean {
+  try {
+    return checkWalk(value, where, undefined)
+  } catch (e) {
+    if (e !== GIVE_UP) throw e
+  }
+  return checkWalk(value, where, new Set())
+}
+
+/** check's walk; without `visited`, it throws GIVE_UP past UNTRACKED_DEPTH or UNTRACKED_VISITS. */
+function checkWalk(value: unknown, where: string | (() => string), visited: Set<object> | undefined): boolean {
   let needsMarkers = false
-  const visited = new Set<object>()
-  // where we are, as a stack of keys joined only for an error: most values never need it
-  const keys: string[] = []
-  const here = (key?: string) => (typeof where === 'string' ? where : where()) + keys.join('') + (key ?? '')
-  const enter = (v: unknown, key: string): void => {
-    keys.push(key)
+  let visits = 0
+  // where we are, as a stack of steps formatted only for an error: most values never need it
+  const steps: Step[] = []
+  const here = (key?: string) =>
+    (typeof where === 'string' ? where : where()) +
+    steps.map((s) => (typeof s === 'number' ? `[${s}]` : typeof s === 'string' ? `.${s}` : s.label)).join('') +
+    (key ?? '')
+  const enter = (v: unknown, step: Step): void => {
+    steps.push(step)
     walk(v)
-    keys.pop()
+    steps.pop()
   }
   /** v8 sends a Date, RegExp, Map or Set without the properties set on it */
   const refuseExtraKeys = (obj: object): void => {
@@ -140,7 +165,7 @@ function check(value: unknown, where: string | (() => string)): boolean {
       if (d.get || d.set) return refuse(here(`.${k}`), 'is a getter or setter, which would arrive as a plain value', 'pass the value itself')
       if (!d.enumerable) return refuse(here(`.${k}`), 'is a non-enumerable property, which would be dropped', 'make it enumerable or leave it out')
       const item = d.value
-      if (typeof item === 'object' || typeof item === 'function' || typeof item === 'symbol') enter(item, `.${k}`)
+      if (typeof item === 'object' || typeof item === 'function' || typeof item === 'symbol') enter(item, k)
     }
   }
   const walk = (v: unknown): void => {
@@ -156,9 +181,14 @@ function check(value: unknown, where: string | (() => string)): boolean {
       case 'symbol':
         return refuse(here(), 'is a Symbol', 'Symbols cannot be sent: pass a string')
     }
-    if (v === null || visited.has(v as object)) return
+    if (v === null) return
     const obj = v as object
-    visited.add(obj)
+    if (visited) {
+      if (visited.has(obj)) return
+      visited.add(obj)
+    } else if (++visits > UNTRACKED_VISITS || steps.length > UNTRACKED_DEPTH) {
+      throw GIVE_UP
+    }
     const proto = Object.getPrototypeOf(obj)
     // the common cases first: a plain object, a plain array (nothing below applies to them)
     if (proto === Object.prototype) return walkProperties(obj)
@@ -179,9 +209,9 @@ function check(value: unknown, where: string | (() => string)): boolean {
     if (obj instanceof Error) {
       needsMarkers = true
       const e = obj as Error & Record<string, unknown>
-      if ('cause' in e) enter(e.cause, `.cause`)
-      if (obj instanceof AggregateError) obj.errors.forEach((x, i) => enter(x, `.errors[${i}]`))
-      for (const k of Object.keys(e)) enter(e[k], `.${k}`)
+      if ('cause' in e) enter(e.cause, 'cause')
+      if (obj instanceof AggregateError) obj.errors.forEach((x, i) => enter(x, { label: `.errors[${i}]` }))
+      for (const k of Object.keys(e)) enter(e[k], k)
       return
     }
     if (obj instanceof Promise) return refuse(here(), 'is a Promise', 'await it before submitting and pass its value')
@@ -197,15 +227,15 @@ function check(value: unknown, where: string | (() => string)): boolean {
       if (proto !== Map.prototype) return refuse(here(), `is a ${typeName(obj)}`, 'subclasses of Map come back as plain Maps')
       refuseExtraKeys(obj)
       for (const [k, item] of obj) {
-        enter(k, `.<key>`)
-        enter(item, `.get(${String(k)})`)
+        enter(k, { label: '.<key>' })
+        enter(item, { label: `.get(${String(k)})` })
       }
       return
     }
     if (obj instanceof Set) {
       if (proto !== Set.prototype) return refuse(here(), `is a ${typeName(obj)}`, 'subclasses of Set come back as plain Sets')
       refuseExtraKeys(obj)
-      for (const item of obj) enter(item, `.<item>`)
+      for (const item of obj) enter(item, { label: '.<item>' })
       return
     }
     // a null-prototype object, or an instance of some class
@@ -223,7 +253,7 @@ function check(value: unknown, where: string | (() => string)): boolean {
   const walkItems = (arr: unknown[]): void => {
     for (let i = 0; i < arr.length; i++) {
       const item = arr[i]
-      if (typeof item === 'object' || typeof item === 'function' || typeof item === 'symbol') enter(item, `[${i}]`)
+      if (typeof item === 'object' || typeof item === 'function' || typeof item === 'symbol') enter(item, i)
     }
   }
   walk(value)
