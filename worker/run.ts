@@ -209,7 +209,7 @@ function writeResults(run: InFlight): { file: string; bytes: Uint8Array; failure
   const { record, bytes } = writeResultFile(sub, file, req.first, req.task, run.outcomes, run.marked, run.times, req.exclusive)
   for (const segment of run.segments) if (segment !== file) removeQuietly(segment)
   let failures = 0
-  for (const state of record.states) if (state !== 0) failures++
+  for (let k = 0; k < record.states.length; k++) if (record.states[k] !== 0) failures++
   return { file, bytes, failures }
 }
 

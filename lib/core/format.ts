@@ -82,15 +82,26 @@ export interface ResultRecord {
   first: number
   task: number
   marked: boolean
-  states: Uint8Array
+  /** typed arrays in a chunk's record, plain arrays in a record of a few elements (see SMALL_RECORD) */
+  states: Column
   values: unknown[]
   /** when each element started and ended (ms since the epoch; absent in records of older writers) */
-  startedAt?: Float64Array
-  endedAt?: Float64Array
+  startedAt?: Column
+  endedAt?: Column
   /** where the elements ran: the host (a Slurm node) and the worker thread's id there */
   host?: string
   thread?: number
 }
+
+/** A column of numbers in a record, read by index. */
+export type Column = ArrayLike<number>
+
+/**
+ * Up to this many elements, a result record's columns are plain arrays: v8 writes a typed array
+ * through a JavaScript callback of Node's (~1 µs each, three per record: a third of a single job's
+ * result record), and a plain array of a few numbers costs nothing.
+ */
+const SMALL_RECORD = 16
 
 /** Start and end of each element of a record, interleaved: [start0, end0, start1, end1, ...]. */
 export type ElementTimes = readonly number[]
@@ -111,12 +122,15 @@ export function resultRecord(
   marked: boolean,
   times?: ElementTimes,
 ): ResultRecord {
-  const states = new Uint8Array(outcomes.length)
-  const values = new Array<unknown>(outcomes.length)
-  outcomes.forEach((o, k) => {
+  const n = outcomes.length
+  const column = n <= SMALL_RECORD ? (): number[] => new Array<number>(n).fill(0) : (): Float64Array => new Float64Array(n)
+  const states = n <= SMALL_RECORD ? new Array<number>(n) : new Uint8Array(n)
+  const values = new Array<unknown>(n)
+  for (let k = 0; k < n; k++) {
+    const o = outcomes[k]
     states[k] = FINAL_STATES.indexOf(o.state)
     values[k] = o.state === 'COMPLETED' ? o.value : o.error
-  })
+  }
   const record: ResultRecord = {
     format: 'submitit-ts/result',
     version: FORMAT_VERSION,
@@ -129,14 +143,16 @@ export function resultRecord(
     states,
     values,
   }
-  if (times && times.length >= 2 * outcomes.length) {
+  if (times && times.length >= 2 * n) {
     // two columns, no object per element (read by `submitit-ts list`, `report`, jobInfo())
-    record.startedAt = new Float64Array(outcomes.length)
-    record.endedAt = new Float64Array(outcomes.length)
-    for (let k = 0; k < outcomes.length; k++) {
-      record.startedAt[k] = times[2 * k]
-      record.endedAt[k] = times[2 * k + 1]
+    const startedAt = column()
+    const endedAt = column()
+    for (let k = 0; k < n; k++) {
+      startedAt[k] = times[2 * k]
+      endedAt[k] = times[2 * k + 1]
     }
+    record.startedAt = startedAt
+    record.endedAt = endedAt
     record.host = hostname()
     record.thread = threadId
   }
