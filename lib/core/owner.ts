@@ -57,7 +57,9 @@ export function currentOwner(): Owner {
     startTicks: startTicksOf('self'),
     heartbeatMs: heartbeatMs(),
   }
-  return { ...self, at: Date.now() }
+  // a literal, not a spread: every submission makes one
+  const s = self
+  return { pid: s.pid, host: s.host, at: Date.now(), bootId: s.bootId, pidNs: s.pidNs, startTicks: s.startTicks, heartbeatMs: s.heartbeatMs }
 }
 
 /**

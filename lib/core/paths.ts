@@ -23,8 +23,48 @@ export interface FolderVars {
 
 /** Replaces %j, %A, %a and %t in a folder template; %% is a literal %. */
 export function resolveFolder(template: string, vars: FolderVars): string {
-  const resolved = template.replace(/%([jAat%])/g, (_, k: string) => (k === '%' ? '%' : vars[k as keyof FolderVars]))
-  return path.resolve(resolved)
+  const { texts, names, normal } = parseTemplate(template)
+  let resolved = texts[0]
+  let clean = normal
+  for (let i = 0; i < names.length; i++) {
+    const value = vars[names[i]]
+    // a value that could make the path unnormalized ('', '..', 'a/b') needs path.resolve after all
+    clean &&= value !== '' && value !== '.' && value !== '..' && !value.includes('/')
+    resolved += value + texts[i + 1]
+  }
+  return clean ? resolved : path.resolve(resolved)
+}
+
+/** A template cut at its variables: names[i] comes between texts[i] and texts[i + 1]. */
+interface ParsedTemplate {
+  texts: string[]
+  names: (keyof FolderVars)[]
+  /** absolute and normalized, as executors make their folders: path.resolve would not change it */
+  normal: boolean
+}
+
+/** Every job's files ask for their folder (a single job twice or more): each template is cut once. */
+const parsedTemplates = new Map<string, ParsedTemplate>()
+
+function parseTemplate(template: string): ParsedTemplate {
+  let parsed = parsedTemplates.get(template)
+  if (parsed) return parsed
+  const texts = ['']
+  const names: (keyof FolderVars)[] = []
+  let last = 0
+  for (const m of template.matchAll(/%([jAat%])/g)) {
+    texts[texts.length - 1] += template.slice(last, m.index) + (m[1] === '%' ? '%' : '')
+    if (m[1] !== '%') {
+      names.push(m[1] as keyof FolderVars)
+      texts.push('')
+    }
+    last = m.index + 2
+  }
+  texts[texts.length - 1] += template.slice(last)
+  parsed = { texts, names, normal: path.isAbsolute(template) && path.resolve(template) === template }
+  if (parsedTemplates.size >= 64) parsedTemplates.clear()
+  parsedTemplates.set(template, parsed)
+  return parsed
 }
 
 /** Splits "A_a" into its array id and index (index null for a single job). */
