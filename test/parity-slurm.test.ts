@@ -48,6 +48,41 @@ t.test('with %A/%a in the folder, the script is beside the submission, where a r
   t.same(getBackend('slurm')!.parametersOf!(record), { partition: 'gpu', jobName: 'submitit', cpusPerTask: 3 }, 'a rerun keeps its parameters')
 })
 
+t.test("the #SBATCH lines of submitit's recorded script, --wckey=submitit included", async (t) => {
+  const dir = t.testdir()
+  const f = fakeSlurm(dir)
+  const ex = new SlurmExecutor({
+    folder: path.join(dir, 'logs'),
+    commands: f.commands,
+    partition: 'learnfair',
+    exclusive: true,
+    additionalParameters: { blublu: 12 },
+    srunArgs: ['-vv', '--cpu-bind', 'none'],
+  })
+  const job = await ex.submit(add, 1, 2)
+  const script = fs.readFileSync(job.paths.submissionFile, 'utf8')
+  for (const line of [
+    '#SBATCH --blublu=12',
+    '#SBATCH --exclusive',
+    '#SBATCH --job-name=submitit',
+    '#SBATCH --nodes=1',
+    '#SBATCH --partition=learnfair',
+    '#SBATCH --signal=USR2@90',
+    '#SBATCH --time=5',
+    '#SBATCH --wckey=submitit',
+  ]) {
+    t.ok(script.split('\n').includes(line), line)
+  }
+  t.notMatch(script, /constraint/)
+  t.match(script, /^srun --unbuffered .* -vv --cpu-bind none /m, 'the srun arguments, in order')
+  t.ok(f.sbatchArgs(1000).includes('--open-mode=append'))
+
+  ex.updateParameters({ wckey: 'mine', additionalParameters: null })
+  t.match(f.script((await ex.submit(add, 1, 2)).jobId), /^#SBATCH --wckey=mine$/m, 'a wckey of your own')
+  ex.updateParameters({ wckey: null, additionalParameters: { wckey: false } })
+  t.notMatch(f.script((await ex.submit(add, 1, 2)).jobId), /^#SBATCH --wckey/m, 'additionalParameters: { wckey: false } drops it')
+})
+
 t.test('a job folder on another file system than os.tmpdir() (a local /tmp, logs on a shared disk)', async (t) => {
   const dir = t.testdir()
   const shm = '/dev/shm'
