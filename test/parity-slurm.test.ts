@@ -7,6 +7,7 @@ import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
 import { getBackend, SlurmExecutor } from '../dist/lib/index.js'
+import { cluster } from '../dist/fixtures/parity-tasks.js'
 import { add, square } from '../dist/fixtures/tasks.js'
 import { fakeSlurm } from './helpers/fake-slurm.js'
 
@@ -112,4 +113,15 @@ t.test('a job folder on another file system than os.tmpdir() (a local /tmp, logs
   const node = f.runOnNode(folder, job.jobId, null)
   t.equal(node.status, 0, node.stderr)
   t.equal(await job.result(), 42)
+})
+
+t.test('JobEnvironment.cluster on a node is slurm', async (t) => {
+  const dir = t.testdir()
+  const f = fakeSlurm(dir)
+  const folder = path.join(dir, 'logs')
+  const ex = new SlurmExecutor({ folder, commands: f.commands })
+  const job = await ex.submit(cluster)
+  const node = f.runOnNode(folder, job.jobId, null)
+  t.equal(node.status, 0, node.stderr)
+  t.equal(await job.result(), 'slurm')
 })
