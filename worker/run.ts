@@ -380,7 +380,7 @@ function watchWarning(control: Int32Array, run: InFlight, env: JobEnvironment, i
       .then(
         (args) => {
           writeCheckpoint(env.paths, env.nonce!, args)
-          process.stderr.write(`submitit-ts: job ${env.jobId} passed its time limit; checkpoint saved, it will be requeued\n`)
+          process.stderr.write(`submitit-ts: job ${env.jobId} was warned of its end (time limit or preemption); checkpoint saved\n`)
           Atomics.store(control, CHECKPOINTED, index)
         },
         (e: Error) => process.stderr.write(`submitit-ts: the checkpoint of job ${env.jobId} failed: ${e?.stack ?? e}\n`),
