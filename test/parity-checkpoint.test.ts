@@ -4,7 +4,7 @@
 // (a task's checkpoint changes the arguments of its rerun).
 import t from 'tap'
 import { delayed, type FailedJobError, functionSequence, LocalExecutor } from '../dist/lib/index.js'
-import { slacker, slowCall } from '../dist/fixtures/parity-tasks.js'
+import { checkpointReturnsNothing, slacker, slowCall } from '../dist/fixtures/parity-tasks.js'
 import { rejection } from './helpers/waiting.js'
 
 t.test('a function sequence past its time: requeued from its checkpoint maxNumTimeout times, then TIMEOUT', async (t) => {
@@ -31,4 +31,17 @@ t.test("a task's checkpoint sets the arguments of its rerun (submitit's test_cus
   t.equal(await job.result(), 'worked hard')
   t.equal(job.state, 'COMPLETED')
   t.match(job.stdout(), /Slacking\n[\s\S]*Interrupted while slacking\. I won't slack next time\.\n[\s\S]*Working hard\n/)
+})
+
+t.test('a checkpoint that returns nothing: logged as a failed checkpoint, not requeued, the job ends TIMEOUT', async (t) => {
+  // submitit: "Job not requeued because: checkpoint function returned None"
+  const dir = t.testdir()
+  const ex = new LocalExecutor({ folder: `${dir}/%j`, maxWorkers: 1, timeoutMin: 1 / 60 })
+  t.teardown(() => ex.shutdown())
+  const job = await ex.submit(checkpointReturnsNothing)
+  const e = (await rejection(job.result())) as FailedJobError
+  t.equal(job.state, 'TIMEOUT', 'as a checkpoint that throws: not a failure of the task')
+  t.match(e.message, /ran past its timeoutMin of \S+ min; its worker thread was stopped\n/, 'not requeued')
+  t.match(job.stderr(), /the checkpoint of job \S+ failed: TypeError: the checkpoint of job \S+ must be the arguments to re-run with, as an array/)
+  t.notMatch(job.stderr(), /resumes from its checkpoint/)
 })

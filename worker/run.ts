@@ -377,9 +377,10 @@ function watchWarning(control: Int32Array, run: InFlight, env: JobEnvironment, i
     if (!checkpoint) return
     env
       .run(() => Promise.resolve().then(() => checkpoint(...running.args!)))
+      // a return that is not the arguments (or a file that cannot be written) fails the checkpoint as a throw does
+      .then((args) => writeCheckpoint(env.paths, env.nonce!, args))
       .then(
-        (args) => {
-          writeCheckpoint(env.paths, env.nonce!, args)
+        () => {
           process.stderr.write(`submitit-ts: job ${env.jobId} was warned of its end (time limit or preemption); checkpoint saved\n`)
           Atomics.store(control, CHECKPOINTED, index)
         },
