@@ -28,7 +28,7 @@ t.test('an async task with a checkpoint finishes across requeues, each run resum
   )
   // between the checkpoint and the stop (one watchdog tick) the task goes on: a step may be done again
   t.ok(steps.length <= 25 + 2 * r.restarts, `each run resumed from its checkpoint (${steps.length} steps done for 25)`)
-  t.match(job.stderr(), /checkpoint saved, it will be requeued/)
+  t.match(job.stderr(), /was warned of its end \(time limit or preemption\); checkpoint saved/)
   t.match(job.stderr(), /resumes from its checkpoint/)
   t.equal(attachJob(`${dir}/%j`, job.jobId).state, 'COMPLETED', 'its result file is on disk')
 })

@@ -98,8 +98,9 @@ t.test("AutoExecutor's generic mapping is each backend's data", async (t) => {
     memGb: 'memGb',
     stderrToStdout: 'stderrToStdout',
     chunkSize: 'chunkSize',
+    maxNumTimeout: 'maxNumTimeout',
   })
-  t.same(mapping('local'), { timeoutMin: 'timeoutMin', tasksPerNode: 'tasksPerNode', nodes: 'nodes', memGb: 'memGb' })
+  t.same(mapping('local'), { timeoutMin: 'timeoutMin', tasksPerNode: 'tasksPerNode', nodes: 'nodes', memGb: 'memGb', maxNumTimeout: 'maxNumTimeout' })
   t.same(mapping('debug'), { tasksPerNode: 'tasksPerNode', nodes: 'nodes' })
   const folder = t.testdir()
   const ex = new AutoExecutor({ folder, cluster: 'local', localMaxWorkers: 1, localIsolation: 'process', localSetup: ['export A=1'], memGb: 1 })

@@ -6,7 +6,7 @@ import path from 'node:path'
 import t from 'tap'
 import { DebugExecutor, expandNodeList, FailedJobError, Job, JobEnvironment, JobPaths, JobTask, LocalExecutor, UncompletedJobError } from '../dist/lib/index.js'
 import { failsOnRank } from '../dist/fixtures/tasks.js'
-import { failsMine, failsMineSync, hostnames, MyError, rankChatty } from '../dist/fixtures/parity-tasks.js'
+import { cluster, failsMine, failsMineSync, hostnames, MyError, rankChatty } from '../dist/fixtures/parity-tasks.js'
 import { rejection } from './helpers/waiting.js'
 
 t.test("a multi-task job: stdout() and stderr() give every task's output, as submitit's", async (t) => {
@@ -148,4 +148,14 @@ t.test('JobEnvironment.hostnames: the expanded SLURM_JOB_NODELIST, this host els
   const folder = t.testdir()
   const ex = new DebugExecutor({ folder: `${folder}/%j` })
   t.same(await (await ex.submit(hostnames)).result(), [os.hostname()], 'from a task')
+})
+
+t.test("JobEnvironment.cluster names the backend running the job, as submitit's env.cluster", async (t) => {
+  const folder = t.testdir()
+  const local = new LocalExecutor({ folder: `${folder}/local/%j`, maxWorkers: 1 })
+  t.teardown(() => local.shutdown())
+  t.equal(await (await local.submit(cluster)).result(), 'local')
+  const debug = new DebugExecutor({ folder: `${folder}/debug/%j` })
+  t.equal(await (await debug.submit(cluster)).result(), 'debug')
+  t.throws(() => JobEnvironment.current().cluster, /outside a submitit-ts job/, 'outside a job there is none')
 })

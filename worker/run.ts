@@ -380,10 +380,11 @@ function watchWarning(control: Int32Array, run: InFlight, env: JobEnvironment, i
     if (!checkpoint) return
     env
       .run(() => Promise.resolve().then(() => checkpoint(...running.args!)))
+      // a return that is not the arguments (or a file that cannot be written) fails the checkpoint as a throw does
+      .then((args) => writeCheckpoint(env.paths, env.nonce!, args))
       .then(
-        (args) => {
-          writeCheckpoint(env.paths, env.nonce!, args)
-          process.stderr.write(`submitit-ts: job ${env.jobId} passed its time limit; checkpoint saved, it will be requeued\n`)
+        () => {
+          process.stderr.write(`submitit-ts: job ${env.jobId} was warned of its end (time limit or preemption); checkpoint saved\n`)
           Atomics.store(control, CHECKPOINTED, index)
         },
         (e: Error) => process.stderr.write(`submitit-ts: the checkpoint of job ${env.jobId} failed: ${e?.stack ?? e}\n`),

@@ -34,6 +34,11 @@ export interface GenericParameters extends CoreParameters {
   tasksPerNode?: number
   /** Slurm: elements per array task (see SlurmParameters.chunkSize); locally chunks are always sized automatically */
   chunkSize?: number | 'auto'
+  /**
+   * requeues allowed after a time limit, from the task's checkpoint (default 3, as submitit's
+   * max_num_timeout): Slurm and the LocalExecutor; ignored on the DebugExecutor (no time limit there)
+   */
+  maxNumTimeout?: number
 }
 
 /** The parameters of one cluster under its prefix (slurmPartition, localMaxWorkers). */

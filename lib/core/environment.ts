@@ -148,6 +148,11 @@ export class JobEnvironment implements JobEnvironmentInfo {
     this.#controller?.abort(new Error(`job ${this.jobId} was warned that it will end (time limit or preemption)`))
   }
 
+  /** The backend running the job ('slurm', 'local', 'debug' or a plugin's), as submitit's `JobEnvironment().cluster`. */
+  get cluster(): string {
+    return this.backend
+  }
+
   /**
    * The hosts of the job, for multi-node set-ups (the first is a natural rendezvous): on Slurm, the
    * expanded SLURM_JOB_NODELIST; elsewhere, this host alone.

@@ -244,7 +244,11 @@ export abstract class Executor<P extends CommonParameters> {
   submitArray<R>(items: readonly Delayed<R>[]): Promise<Job<R>[]> {
     const batch = this.openBatch()
     if (batch) return this.join(batch, items as Delayed<unknown>[], (jobs) => jobs as Job<R>[])
-    if (items.length === 0) return Promise.resolve([])
+    if (items.length === 0) {
+      // as submitit's "Received an empty job array": often an iterable consumed earlier, or a filter that kept nothing
+      process.emitWarning('mapArray/submitArray got no elements: no job was submitted', { code: 'SUBMITIT_EMPTY_ARRAY' })
+      return Promise.resolve([])
+    }
     return this.submitItems(items, true) as Promise<Job<R>[]>
   }
 

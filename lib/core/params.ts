@@ -36,6 +36,7 @@ export const GENERIC_NAMES = [
   'stderrToStdout',
   'maxSubmissionSizeGb',
   'chunkSize',
+  'maxNumTimeout',
 ] as const
 export type GenericName = (typeof GENERIC_NAMES)[number]
 
@@ -87,6 +88,7 @@ export const GENERIC_SPECS: Readonly<Record<GenericName, ParameterSpec>> = {
   stderrToStdout: { kind: 'bool' },
   maxSubmissionSizeGb: { kind: 'nonNegNumber' },
   chunkSize: { kind: 'posIntOrAuto' },
+  maxNumTimeout: { kind: 'nonNegInt' },
 }
 
 const KIND_TEXT: Record<ParameterKind, string> = {

@@ -117,6 +117,15 @@ export class JobPaths {
     return path.join(resolveFolder(this.folderTemplate, this.vars(task)), `${this.jobId}_${task}_result.${EXT}`)
   }
 
+  /**
+   * The Slurm batch script of the job's array (or single job), `<A>_submission.sh` beside its
+   * submission (submitit's `paths.submission_file`: one per array). Only Slurm writes one; the local
+   * executors run no script.
+   */
+  get submissionFile(): string {
+    return submissionScriptPath(this.folderTemplate, this.arrayId, this.index !== null)
+  }
+
   /** The arguments a checkpointed job is re-run with (see TaskOptions.checkpoint). */
   get checkpoint(): string {
     return path.join(this.folder, `${this.jobId}_checkpoint.${EXT}`)
@@ -137,6 +146,11 @@ export function arrayFolder(template: string, arrayId: string, isArray: boolean)
 
 export function submittedPath(template: string, arrayId: string, isArray: boolean): string {
   return path.join(arrayFolder(template, arrayId, isArray), `${arrayId}_submitted.${EXT}`)
+}
+
+/** The Slurm batch script of an array (or single job): beside its submission. */
+export function submissionScriptPath(template: string, arrayId: string, isArray: boolean): string {
+  return path.join(arrayFolder(template, arrayId, isArray), `${arrayId}_submission.sh`)
 }
 
 /** Results of tasks `task` of elements first..last of an array, written as one file. */

@@ -40,7 +40,7 @@ export const LOCAL_PARAMETERS: ParameterSchema = {
     nodes: { kind: 'posInt', generic: 'nodes' },
     maxWorkers: { kind: 'posInt' },
     arrayParallelism: { kind: 'posInt' },
-    maxNumTimeout: { kind: 'nonNegInt', max: 255, text: 'an integer from 0 to 255' },
+    maxNumTimeout: { kind: 'nonNegInt', max: 255, text: 'an integer from 0 to 255', generic: 'maxNumTimeout' },
     isolation: { kind: 'oneOf', values: ['thread', 'process'] },
     memGb: { kind: 'posNumber', text: 'a positive number of GB', generic: 'memGb' },
     setup: { kind: 'stringArray', check: noNul },

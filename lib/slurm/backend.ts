@@ -2,7 +2,7 @@
 // AutoExecutor when sbatch is on the PATH; attached jobs are watched by the process-wide poller.
 import fs from 'node:fs'
 import path from 'node:path'
-import { arrayFolder } from '../core/paths.js'
+import { submissionScriptPath } from '../core/paths.js'
 import type { SubmissionRecord } from '../core/format.js'
 import type { SlurmCommandOptions } from './commands.js'
 import type { BackendDefinition } from '../core/backends.js'
@@ -39,7 +39,7 @@ export const slurmBackend: BackendDefinition = {
 function scriptParameters(record: SubmissionRecord): Record<string, unknown> {
   let script: string
   try {
-    script = fs.readFileSync(path.join(arrayFolder(record.folder, record.arrayId, record.isArray), `${record.arrayId}_submission.sh`), 'utf8')
+    script = fs.readFileSync(submissionScriptPath(record.folder, record.arrayId, record.isArray), 'utf8')
   } catch {
     return {}
   }

@@ -10,7 +10,7 @@ import { ParameterError } from '../core/errors.js'
 import { Executor, type PreparedArray } from '../core/executor.js'
 import { encodeRecord, makeFolder, readCheckpoint, readResult, readSubmission, writeAtomic, type SubmissionRecord } from '../core/format.js'
 import { Job } from '../core/job.js'
-import { JobPaths, makeJobId, submittedPath } from '../core/paths.js'
+import { arrayFolder, JobPaths, makeJobId, submissionScriptPath, submittedPath } from '../core/paths.js'
 import { batchIds, commandPath, sbatch, scancel, scontrolShowConfig, sinfoCpus, type SlurmCommandOptions } from './commands.js'
 import { SlurmJobWatcher } from './job-watcher.js'
 import { SLURM_PARAMETER_NAMES, SLURM_PARAMETERS, type SlurmParameters } from './params.js'
@@ -282,12 +282,13 @@ export class SlurmExecutor extends Executor<SlurmParameters> {
     const n = part.args.length
     const numTasks = part.params.tasksPerNode * part.params.nodes
     const record: SubmissionRecord = { ...part, arrayId, isArray, backend: 'slurm', folder: this.folder }
-    const arrayPaths = new JobPaths(this.folder, arrayId, { arrayId, index: null })
-    makeFolder(isArray ? arrayPaths.arrayFolder : arrayPaths.folder)
+    makeFolder(arrayFolder(this.folder, arrayId, isArray))
     // before the submission is written: until then the new job's worker waits and writes nothing
     moveStaleFiles(this.folder, arrayId, isArray, n, numTasks, record.nonce)
     writeAtomic(submittedPath(this.folder, arrayId, isArray), encodeRecord(record))
-    fs.renameSync(scriptFile, path.join(isArray ? arrayPaths.arrayFolder : arrayPaths.folder, `${arrayId}_submission.sh`))
+    // a copy, not a rename: the staging folder (os.tmpdir()) is often on another file system than
+    // the job folder on a cluster (a local /tmp, a shared /home), where a rename fails with EXDEV
+    fs.copyFileSync(scriptFile, submissionScriptPath(this.folder, arrayId, isArray))
 
     const jobs: Job<unknown>[] = new Array(n)
     const pack = part.params.pack ?? 1

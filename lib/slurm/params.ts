@@ -131,7 +131,7 @@ const SPECS: { [K in keyof Required<SlurmParameters>]: SlurmSpec } = {
   useSrun: spec('bool'),
   arrayParallelism: spec('posInt'),
   chunkSize: spec('posIntOrAuto', undefined, { generic: 'chunkSize' }),
-  maxNumTimeout: spec('nonNegInt'),
+  maxNumTimeout: spec('nonNegInt', undefined, { generic: 'maxNumTimeout' }),
   additionalParameters: spec('record', undefined, { check: flagRecord }),
 }
 

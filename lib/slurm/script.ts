@@ -75,11 +75,13 @@ export function escapeSlurmPattern(s: string): string {
 }
 
 /**
- * What a job gets unless told otherwise, as submitit does: a name, one node, 5 minutes, and SIGUSR2
- * 90 s before the time limit (so a task with a checkpoint is warned without any setting). Slurm's
- * own defaults would be the partition's (often its MaxTime, i.e. no warning ever comes in time).
+ * What a job gets unless told otherwise, as submitit does: a name, one node, 5 minutes, SIGUSR2 90 s
+ * before the time limit (so a task with a checkpoint is warned without any setting), and the wckey
+ * 'submitit' (ignored by clusters that do not track wckeys; `additionalParameters: { wckey: false }`
+ * drops it). Slurm's own defaults would be the partition's (often its MaxTime, i.e. no warning ever
+ * comes in time).
  */
-export const SBATCH_DEFAULTS = { jobName: 'submitit', nodes: 1, timeoutMin: 5, signalDelayS: 90 } as const satisfies SlurmParameters
+export const SBATCH_DEFAULTS = { jobName: 'submitit', nodes: 1, timeoutMin: 5, signalDelayS: 90, wckey: 'submitit' } as const satisfies SlurmParameters
 
 /** Values sbatch reads from an '#SBATCH --flag=value' line exactly as written. */
 const SBATCH_LINE_SAFE = /^--[a-z0-9-]+(=[A-Za-z0-9_.,:@%+/=[\]-]*)?$/
