@@ -2,6 +2,7 @@
 // DebugExecutor and the CLI on a Slurm node all call runTasks() over the same files.
 import fs from 'node:fs'
 import v8 from 'node:v8'
+import { threadId } from 'node:worker_threads'
 import { cachedGet } from '../lib/core/cache.js'
 import { JobEnvironment } from '../lib/core/environment.js'
 import { decodeSubmission, encodeOutcome, readSubmission, writeResultFile, type Outcome, type SubmissionRecord } from '../lib/core/format.js'
@@ -12,8 +13,10 @@ import {
   claimResult,
   CURRENT,
   DONE_FLAG,
+  endChunk,
   FLAGS,
   markFlushed,
+  startChunk,
   storeOutcome,
   WARNED,
   type RunReply,
@@ -79,6 +82,17 @@ let inFlight: InFlight | null = null
 
 export async function runTasks(req: RunRequest): Promise<RunReply> {
   if (req.guard) installGuards()
+  const control = req.memory?.control
+  // a chunk the executor stopped before it started never runs (see takeBackChunk)
+  if (control && !startChunk(control, threadId)) throw new Error('this chunk was stopped before it started')
+  try {
+    return await runChunk(req, control)
+  } finally {
+    if (control) endChunk(control)
+  }
+}
+
+async function runChunk(req: RunRequest, control: Int32Array | undefined): Promise<RunReply> {
   const sub = submission(req)
   if (req.nonce !== undefined && sub.nonce !== req.nonce) {
     throw new Error(`${req.submitted} holds another submission (nonce ${sub.nonce}) than the one expected (${req.nonce})`)
@@ -91,7 +105,6 @@ export async function runTasks(req: RunRequest): Promise<RunReply> {
   }
   const run: InFlight = { req, sub, outcomes: [], marked: false, flushed: 0, segments: [], arenaFull: false, current: null, times: [] }
   inFlight = run
-  const control = req.memory?.control
   const t0 = performance.now()
   try {
     for (let k = 0; k < req.count; k++) {

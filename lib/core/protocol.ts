@@ -63,7 +63,8 @@ export const FLUSHED = 1 // how many outcomes (from the chunk's first) are in pa
 export const WARNED = 2 // set by the executor: this element is past its time, checkpoint it (-1: none)
 export const CHECKPOINTED = 3 // set by the worker: this element's checkpoint is saved (-1: none)
 export const GATE = 4 // who writes the chunk's result: see claimResult/holdResult (a node's requeue)
-export const FLAGS = 5 // control[FLAGS + k]: one of the flags below, for element first+k
+export const OWNER = 5 // who runs the chunk: see startChunk/takeBackChunk
+export const FLAGS = 6 // control[FLAGS + k]: one of the flags below, for element first+k
 export const PENDING_FLAG = 0
 export const CANCEL_FLAG = 1 // set by the executor: skip it
 export const DONE_FLAG = 2 // set by the worker: it has run, its outcome is in the arena
@@ -94,6 +95,34 @@ export function chunkMemory(count: number): ChunkMemory {
     startedAt: new Float64Array(buffer, controlBytes, 1),
     arena: new Uint8Array(buffer, controlBytes + 8, arenaBytes),
   }
+}
+
+// OWNER values: not started; taken back by the executor (it never runs); ended (1 + threadId: running)
+const OWNER_NONE = 0
+const OWNER_TAKEN_BACK = -1
+const OWNER_ENDED = -2
+
+/**
+ * The worker, before it runs anything of the chunk: false when the executor took it back (it was
+ * stopped before it started: nothing of it may run).
+ */
+export function startChunk(control: Int32Array, threadId: number): boolean {
+  return Atomics.compareExchange(control, OWNER, OWNER_NONE, 1 + threadId) === OWNER_NONE
+}
+
+/** The worker is done with the chunk (it replied or threw): it writes nothing more for it. */
+export function endChunk(control: Int32Array): void {
+  Atomics.store(control, OWNER, OWNER_ENDED)
+}
+
+/**
+ * The executor, once the chunk's pool call has failed (stopped, thread died): the id of the thread
+ * still in the chunk, which may go on writing its memory and files until it has exited; undefined
+ * when nothing runs it (it ended, or never started and now never will).
+ */
+export function takeBackChunk(control: Int32Array): number | undefined {
+  const was = Atomics.compareExchange(control, OWNER, OWNER_NONE, OWNER_TAKEN_BACK)
+  return was > 0 ? was - 1 : undefined
 }
 
 // GATE values: nobody yet; the worker is writing the result; the result is held back (not written)

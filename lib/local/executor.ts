@@ -12,10 +12,10 @@ import { makeFolderBeforeWrite, writeAtomic, type SubmissionRecord } from '../co
 import type { Job } from '../core/job.js'
 import { Heartbeat } from '../core/owner.js'
 import { submittedPath } from '../core/paths.js'
-import { CHECKPOINTED, CURRENT, WARNED, type RunRequest } from '../core/protocol.js'
+import { CHECKPOINTED, CURRENT, takeBackChunk, WARNED, type RunRequest } from '../core/protocol.js'
 import { GroupKiller } from '../helpers/process-group.js'
 import { LocalArray, type Chunk, type ChunkRunner } from './array.js'
-import { type JobPool, jobPool } from './pool.js'
+import { type JobPool, jobPool, threadExited } from './pool.js'
 import { runInProcess } from './process.js'
 import { LOCAL_PARAMETER_NAMES, LOCAL_PARAMETERS, type LocalParameters } from './params.js'
 import { newArrayId } from '../core/ids.js'
@@ -136,15 +136,19 @@ export class LocalExecutor extends Executor<LocalParameters> {
       resume: chunk.resume !== undefined,
       restarts: chunk.resume?.restarts,
     }
-    const run = this.isolated ? runInProcess(chunk, req, this.params, this.children) : this.getPool().run(req, { signal: chunk.abort.signal })
+    const pool = this.isolated ? undefined : this.getPool()
+    const run = pool ? pool.run(req, { signal: chunk.abort.signal }) : runInProcess(chunk, req, this.params, this.children)
     const settled = run
       .then(
         (reply) => this.finish(chunk, () => chunk.array.completed(chunk, reply)),
-        (error: unknown) => {
+        async (error: unknown) => {
           // commands the stopped thread started (runCommand) go with it, even before their watchdog runs
           const ids = new Set(chunk.array.jobs.slice(chunk.first, chunk.first + chunk.count).map((j) => j.jobId))
           this.groups.killJobs((jobId) => ids.has(jobId))
-          this.finish(chunk, () => chunk.array.interrupted(chunk, error))
+          // the call fails as soon as the thread is told to stop: what it saved is read once it is gone
+          const thread = this.isolated ? undefined : takeBackChunk(chunk.memory.control)
+          if (thread !== undefined && pool) await threadExited(pool, thread)
+          this.finish(chunk, () => chunk.array.interrupted(chunk, error, thread))
         },
       )
       .finally(() => this.settling.delete(settled))
@@ -154,7 +158,12 @@ export class LocalExecutor extends Executor<LocalParameters> {
   private finish(chunk: Chunk, report: () => void): void {
     this.running.delete(chunk)
     chunk.array.running--
-    report()
+    try {
+      report()
+    } catch (error) {
+      // never the caller's process: the chunk's jobs without an outcome fail with it
+      chunk.array.failUnfinished(chunk, error)
+    }
     this.schedule()
   }
 

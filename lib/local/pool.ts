@@ -14,5 +14,24 @@ export type JobPool = Piscina<RunRequest, RunReply>
 /** All `threads` threads up at once (they start in parallel); idle ones do not keep the process alive. */
 export function jobPool(threads: number): JobPool {
   const { Piscina } = createRequire(import.meta.url)('piscina') as typeof import('piscina')
-  return new Piscina<RunRequest, RunReply>({ filename: POOL_FILE, maxThreads: threads, minThreads: threads, idleTimeout: 30_000 })
+  const pool = new Piscina<RunRequest, RunReply>({ filename: POOL_FILE, maxThreads: threads, minThreads: threads, idleTimeout: 30_000 })
+  const exits = new Map<number, Promise<void>>()
+  // piscina says a worker is created before it gives it a task; the Worker itself is in pool.threads
+  pool.on('workerCreate', ({ id }: { id: number }) => {
+    const worker = pool.threads.find((w) => w.threadId === id)
+    if (worker) exits.set(id, new Promise<void>((resolve) => worker.once('exit', () => resolve(void exits.delete(id)))))
+  })
+  threadExits.set(pool, exits)
+  return pool
+}
+
+const threadExits = new WeakMap<JobPool, Map<number, Promise<void>>>()
+
+/**
+ * Resolves once pool thread `threadId` has exited. A stopped call rejects as soon as its thread is
+ * told to terminate, while the thread may still run a little (a system call, the next statements):
+ * what it leaves in memory and files is read only once it is gone.
+ */
+export function threadExited(pool: JobPool, threadId: number): Promise<void> {
+  return threadExits.get(pool)?.get(threadId) ?? Promise.resolve()
 }
