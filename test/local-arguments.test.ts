@@ -2,7 +2,7 @@
 // another job or the caller, on the LocalExecutor and the DebugExecutor alike.
 import t from 'tap'
 import { DebugExecutor, LocalExecutor } from '../dist/lib/index.js'
-import { bumpConfig, sameObject } from '../dist/fixtures/trust-tasks.js'
+import { bumpConfig, returnsModuleState, sameObject } from '../dist/fixtures/trust-tasks.js'
 
 const backends = [
   ['LocalExecutor', (folder: string) => new LocalExecutor({ folder, maxWorkers: 2 })],
@@ -41,5 +41,26 @@ for (const [name, make] of backends) {
       { same: true, hasUrl: true },
       { same: false, hasUrl: true },
     ])
+  })
+
+  t.test(`${name}: a result is the value as its task returned it, even when a later job of the thread changes that object`, async (t) => {
+    const ex = make(`${t.testdir()}/%j`)
+    t.teardown(() => ex.shutdown())
+    const n = 300
+    // an earlier array of the task: this one goes in chunks of many elements from the start
+    await Promise.all(
+      (
+        await ex.mapArray(
+          returnsModuleState,
+          Array.from({ length: n }, (_, i) => i),
+        )
+      ).map((j) => j.wait()),
+    )
+    const jobs = await ex.mapArray(
+      returnsModuleState,
+      Array.from({ length: n }, (_, i) => i),
+    )
+    const seen = (await Promise.all(jobs.map((j) => j.result()))).map((r) => `thread ${r.thread} run ${r.runs}`)
+    t.equal(new Set(seen).size, n, 'every job saw a run count of its own')
   })
 }

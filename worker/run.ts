@@ -149,8 +149,16 @@ function keep(run: InFlight, k: number, jobId: string, outcome: Outcome): void {
   const memory = run.arenaFull ? undefined : run.req.memory
   let fits = true
   try {
-    if (memory) fits = storeOutcome(memory, run.req.count, k, enc.outcome, enc.marked)
-    else checkSendable(enc.outcome)
+    const value = enc.outcome.state === 'COMPLETED' ? enc.outcome.value : enc.outcome.error
+    let bytes: Uint8Array | undefined
+    if (typeof value === 'object' && value !== null && k < run.req.count - 1) {
+      // the value as its task returned it: the chunk's next tasks may change it (a module's state it
+      // points into) before the chunk's file is written
+      bytes = v8.serialize(value)
+      enc = { outcome: withValue(enc.outcome, v8.deserialize(bytes)), marked: enc.marked }
+    }
+    if (memory) fits = storeOutcome(memory, run.req.count, k, enc.outcome, enc.marked, bytes)
+    else if (!bytes) checkSendable(enc.outcome)
   } catch (e) {
     enc = encodeOutcome(unsendableOutcome(outcome, where, e), where)
     if (memory) fits = storeOutcome(memory, run.req.count, k, enc.outcome, enc.marked)
@@ -159,6 +167,10 @@ function keep(run: InFlight, k: number, jobId: string, outcome: Outcome): void {
   run.marked ||= enc.marked
   // a chunk of one has nothing else to protect: its file comes next
   if (!fits && run.req.count > 1) flush(run)
+}
+
+function withValue(outcome: Outcome, value: unknown): Outcome {
+  return outcome.state === 'COMPLETED' ? { state: 'COMPLETED', value } : { state: outcome.state, error: value }
 }
 
 /** Throws what v8 throws for a value it cannot send (storeOutcome does the same with an arena). */

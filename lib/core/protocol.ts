@@ -171,9 +171,9 @@ const fromUtf8 = new TextDecoder()
 /**
  * Stores element k's encoded outcome after element k-1's, or at the start when k is the first
  * since a flush. Returns false when it does not fit (the caller flushes, then stores again). Throws
- * what v8 throws for a value it cannot send.
+ * what v8 throws for a value it cannot send. `serialized`: the value's v8 bytes, when the caller has them.
  */
-export function storeOutcome(memory: ChunkMemory, count: number, k: number, outcome: Outcome, marked: boolean): boolean {
+export function storeOutcome(memory: ChunkMemory, count: number, k: number, outcome: Outcome, marked: boolean, serialized?: Uint8Array): boolean {
   const { control, arena } = memory
   const start = k === Atomics.load(control, FLUSHED) ? 0 : control[END(count, k - 1)]
   const value = outcome.state === 'COMPLETED' ? outcome.value : outcome.error
@@ -192,7 +192,7 @@ export function storeOutcome(memory: ChunkMemory, count: number, k: number, outc
     end += utf8.encodeInto(value, arena.subarray(end)).written
   } else {
     tag = V8
-    bytes = v8.serialize(value)
+    bytes = serialized ?? v8.serialize(value)
     end += bytes.length
   }
   if (end > arena.length) return false
