@@ -4,7 +4,7 @@
 import path from 'node:path'
 import t from 'tap'
 import { DebugExecutor, delayed, LocalExecutor } from '../dist/lib/index.js'
-import { add } from '../dist/fixtures/tasks.js'
+import { add, echo } from '../dist/fixtures/tasks.js'
 import { distUrl } from './helpers/paths.js'
 import { runNode, writeScript } from './helpers/processes.js'
 import { rejection } from './helpers/waiting.js'
@@ -150,4 +150,41 @@ t.test('a submit from another async flow while a batch is open is not part of it
   const jobs = await open
   t.equal(jobs.length, 1)
   t.equal(await jobs[0].result(), 2)
+})
+
+for (const [name, make] of backends) {
+  t.test(`${name}: inside batch(), each submit takes its arguments as they are at its call`, async (t) => {
+    const ex = make(`${t.testdir()}/%j`)
+    t.teardown(() => ex.shutdown())
+    const config = { lr: -1 }
+    const shared = { big: 'x'.repeat(100) }
+    const jobs = await ex.batch(() => {
+      for (let lr = 0; lr < 3; lr++) {
+        config.lr = lr
+        ex.submit(echo, { config, shared })
+      }
+      ex.mapArray(echo, [config, config])
+      config.lr = 99
+    })
+    const seen = (await Promise.all(jobs.map((j) => j.result()))) as { lr?: number; config?: { lr: number } }[]
+    t.same(
+      seen.map((v) => v.config?.lr ?? v.lr),
+      [0, 1, 2, 2, 2],
+    )
+  })
+}
+
+t.test('mapArray of 200,000 elements inside batch() joins it (no spread of its items on the stack)', async (t) => {
+  const ex = new DebugExecutor({ folder: `${t.testdir()}/%j` })
+  t.teardown(() => ex.shutdown())
+  const n = 200_000
+  const jobs = await ex.batch(() => {
+    ex.mapArray(
+      add,
+      Array.from({ length: n }, (_, i) => i),
+      Array(n).fill(1),
+    )
+  })
+  t.equal(jobs.length, n)
+  t.equal(await jobs[n - 1].result(), n)
 })

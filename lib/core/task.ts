@@ -64,6 +64,11 @@ export function taskRef<F extends (...args: never[]) => unknown>(module: string,
 
 const resolved = new WeakMap<object, TaskRef>()
 
+/** The reference of a task resolved before, without waiting (undefined: resolveTask it). */
+export function resolvedTask(t: TaskLike<unknown[], unknown>): TaskRef | undefined {
+  return typeof t === 'function' || (typeof t === 'object' && t !== null) ? resolved.get(t) : undefined
+}
+
 /** Finds the export name of a task by identity in its module, and checks an explicit reference. */
 export async function resolveTask(t: TaskLike<unknown[], unknown>): Promise<TaskRef> {
   const cached = resolved.get(t)

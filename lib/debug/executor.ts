@@ -100,6 +100,8 @@ class DebugWatcher implements JobWatcher {
 export class DebugExecutor extends Executor<DebugParameters> {
   protected readonly parameterNames = DEBUG_PARAMETER_NAMES
   protected override readonly parameterSchema = DEBUG_PARAMETERS
+  /** submitPrepared encodes the submission before it waits: arguments need no copy at the call */
+  protected override readonly encodesAtOnce = true
   private readonly heartbeat = new Heartbeat()
 
   constructor(options: { folder: string } & DebugParameters) {

@@ -31,6 +31,8 @@ const CHECKPOINT_GRACE_MS = 5_000
 export class LocalExecutor extends Executor<LocalParameters> {
   protected readonly parameterNames = LOCAL_PARAMETER_NAMES
   protected override readonly parameterSchema = LOCAL_PARAMETERS
+  /** submitPrepared encodes the submission before it waits: arguments need no copy at the call */
+  protected override readonly encodesAtOnce = true
   private pool: JobPool | null = null
   /** arrays with work left, oldest first: their chunks go to the pool in that order */
   private readonly active = new Set<LocalArray>()

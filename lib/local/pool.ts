@@ -22,6 +22,14 @@ export function jobPool(threads: number): JobPool {
     if (worker) exits.set(id, new Promise<void>((resolve) => worker.once('exit', () => resolve(void exits.delete(id)))))
   })
   threadExits.set(pool, exits)
+  // an 'error' without a listener would be thrown in the caller's process. piscina emits one for a
+  // reply that comes after its call was stopped (shutdown() while a thread answers: the chunk's result
+  // file is read instead), and for a thread that fails between calls
+  pool.on('error', (error: Error) => {
+    if (!String(error?.message).startsWith('Unexpected message from Worker')) {
+      process.emitWarning(`a thread of the LocalExecutor's pool failed outside any job: ${error?.stack ?? error}`, { code: 'SUBMITIT_POOL_ERROR' })
+    }
+  })
   return pool
 }
 
