@@ -79,6 +79,8 @@ interface InFlight {
   current: { jobId: string; fail: (e: unknown) => void; fn?: (...args: unknown[]) => unknown; args?: unknown[] } | null
 }
 let inFlight: InFlight | null = null
+/** The chunks running here without guards of their own (the DebugExecutor's, which may interleave): see failRunning. */
+const unguarded = new Set<InFlight>()
 
 export async function runTasks(req: RunRequest): Promise<RunReply> {
   if (req.guard) installGuards()
@@ -105,6 +107,7 @@ async function runChunk(req: RunRequest, control: Int32Array | undefined): Promi
   }
   const run: InFlight = { req, sub, outcomes: [], marked: false, flushed: 0, segments: [], arenaFull: false, current: null, times: [] }
   inFlight = run
+  if (!req.guard) unguarded.add(run)
   const t0 = performance.now()
   try {
     for (let k = 0; k < req.count; k++) {
@@ -135,7 +138,23 @@ async function runChunk(req: RunRequest, control: Int32Array | undefined): Promi
     return { file, bytes, failures, runMs }
   } finally {
     inFlight = null
+    unguarded.delete(run)
   }
+}
+
+/**
+ * Fails running job `jobId` with `error`, thrown by one of its task's callbacks or a rejection it left
+ * unhandled, as the guards of a pool thread do (the DebugExecutor's, in the caller's thread). False
+ * when it does not run here (any more).
+ */
+export function failRunning(jobId: string, error: unknown): boolean {
+  for (const run of unguarded) {
+    if (run.current?.jobId === jobId) {
+      run.current.fail(error)
+      return true
+    }
+  }
+  return false
 }
 
 /**
