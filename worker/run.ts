@@ -24,7 +24,7 @@ import {
 } from '../lib/core/protocol.js'
 import { readCheckpointOf, writeCheckpoint } from '../lib/core/checkpoint.js'
 import { cancelledBeforeStart, WorkerCrashError } from '../lib/core/job-errors.js'
-import { checkpointOf, loadTask } from '../lib/core/task.js'
+import { checkpointOf, loadingTasksForJobs, loadTask } from '../lib/core/task.js'
 import { decodeValue, encodeValue, unsendableError } from '../lib/core/values.js'
 import { captureOutput } from './capture.js'
 
@@ -42,20 +42,23 @@ function errorOutcome(state: Exclude<Outcome['state'], 'COMPLETED'>, error: unkn
 // module already loaded still resolves its path, ~50 µs for each single job otherwise)
 const loaded = new WeakMap<SubmissionRecord, ((...args: unknown[]) => unknown)[]>()
 const functions = new Map<string, (...args: unknown[]) => unknown>()
-async function taskFunctions(sub: SubmissionRecord): Promise<((...args: unknown[]) => unknown)[]> {
+async function taskFunctions(sub: SubmissionRecord, jobsOnly: boolean | undefined): Promise<((...args: unknown[]) => unknown)[]> {
   let fns = loaded.get(sub)
   if (!fns) {
-    fns = await Promise.all(
-      sub.fns.map(async (ref) => {
-        const key = `${ref.module}#${ref.exportName}`
-        let fn = functions.get(key)
-        if (!fn) {
-          fn = await loadTask(ref)
-          functions.set(key, fn)
-        }
-        return fn
-      }),
-    )
+    const load = () =>
+      Promise.all(
+        sub.fns.map(async (ref) => {
+          const key = `${ref.module}#${ref.exportName}`
+          let fn = functions.get(key)
+          if (!fn) {
+            fn = await loadTask(ref)
+            functions.set(key, fn)
+          }
+          return fn
+        }),
+      )
+    // a thread or process that only runs jobs: the import may make no executor (see loadingTasksForJobs)
+    fns = jobsOnly ? await loadingTasksForJobs(load) : await load()
     loaded.set(sub, fns)
   }
   return fns
@@ -101,7 +104,7 @@ async function runChunk(req: RunRequest, control: Int32Array | undefined): Promi
   }
   let fns: ((...args: unknown[]) => unknown)[] | Error
   try {
-    fns = await taskFunctions(sub)
+    fns = await taskFunctions(sub, req.guard)
   } catch (e) {
     fns = e as Error // each job fails with it, and says why
   }

@@ -6,13 +6,14 @@ import { randomUUID } from 'node:crypto'
 import path from 'node:path'
 import v8 from 'node:v8'
 import { getBackend } from './backends.js'
+import { calledFromEntryScript } from './entry-script.js'
 import { checkParameterNames, ParameterError, SubmissionTooLargeError } from './errors.js'
 import { encodeRecord, FORMAT_VERSION, type BackendName, type SubmissionRecord, type WorkerParameters } from './format.js'
 import type { Job } from './job.js'
 import { currentOwner } from './owner.js'
 import { allSpecs, checkRules, checkValue, CORE_SPECS, type ParameterSchema } from './params.js'
 import { snapshotted } from './snapshot.js'
-import { resolvedTask, resolveTask, type TaskLike, type TaskRef } from './task.js'
+import { isLoadingTasksForJobs, resolvedTask, resolveTask, type TaskLike, type TaskRef } from './task.js'
 import { encodeArgs } from './values.js'
 
 /** A submission not sent yet: see `delayed()` and `submitArray()`. */
@@ -139,6 +140,13 @@ export abstract class Executor<P extends CommonParameters> {
     /** the backend's name, as registered (see lib/core/backends.ts) */
     readonly backend: BackendName | (string & {}),
   ) {
+    if (isLoadingTasksForJobs() && calledFromEntryScript()) {
+      throw new Error(
+        "the script being run is running again, in a worker that imports a task's module to run a job: the task's module " +
+          "imports the script (directly or not), so every worker would run it and submit jobs of its own. Move what the task's " +
+          'module takes from the script (constants, helpers) to a module of their own.',
+      )
+    }
     if (typeof folder !== 'string' || folder === '') throw new ParameterError("an executor needs a folder for its jobs' files")
     this.folder = path.resolve(folder)
     this.params = { ...defaults }
