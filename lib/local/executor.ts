@@ -148,7 +148,7 @@ export class LocalExecutor extends Executor<LocalParameters> {
           const ids = new Set(chunk.array.jobs.slice(chunk.first, chunk.first + chunk.count).map((j) => j.jobId))
           this.groups.killJobs((jobId) => ids.has(jobId))
           // the call fails as soon as the thread is told to stop: what it saved is read once it is gone
-          const thread = this.isolated ? undefined : takeBackChunk(chunk.memory.control)
+          const thread = pool ? takeBackChunk(chunk.memory.control) : undefined
           if (thread !== undefined && pool) await threadExited(pool, thread)
           this.finish(chunk, () => chunk.array.interrupted(chunk, error, thread))
         },
