@@ -188,3 +188,27 @@ t.test('mapArray of 200,000 elements inside batch() joins it (no spread of its i
   t.equal(jobs.length, n)
   t.equal(await jobs[n - 1].result(), n)
 })
+
+for (const [name, make] of backends) {
+  t.test(`${name}: a mapArray or submitArray refused inside batch() rejects batch(), never goes separately or unhandled`, async (t) => {
+    const ex = make(`${t.testdir()}/%j`)
+    t.teardown(() => ex.shutdown())
+    const calls: [string, RegExp, () => void][] = [
+      ['different lengths', /mapArray: the iterables have different lengths \(2, 1\)/, () => void ex.mapArray(add, [1, 2], [1])],
+      ['not iterable', /mapArray: argument 2 is not iterable \(got number\)/, () => void ex.mapArray(add, 5 as unknown as number[], [1])],
+      ['not an array', /submitArray takes an array of delayed\(task, \.\.\.args\), got number/, () => void ex.submitArray(5 as unknown as [])],
+    ]
+    for (const [what, message, call] of calls) {
+      const e = await rejection(
+        ex.batch(() => {
+          ex.submit(add, 1, 2)
+          call() // not awaited, as inside a batch
+        }),
+      )
+      t.match(e.message, message, `${what}: batch() rejects with it`)
+    }
+    // outside a batch, a number is not taken for an empty iterable either
+    t.match((await rejection(ex.mapArray(add, 5 as unknown as number[], [1]))).message, /argument 2 is not iterable/)
+    t.equal(await (await ex.submit(add, 20, 22)).result(), 42, 'the executor goes on')
+  })
+}

@@ -78,6 +78,8 @@ interface Batch {
   allowImplicitSubmissions: boolean
   /** a submission awaited inside the batch (which would wait for ever): batch() rejects with it */
   misuse?: Error
+  /** a call inside the batch refused before it could join it (mapArray's iterables...): batch() rejects with it */
+  refused?: { error: unknown }
   /** implicit submissions made so far (allowImplicitSubmissions) */
   submitting?: Promise<void>
 }
@@ -248,7 +250,15 @@ export abstract class Executor<P extends CommonParameters> {
   mapArray<A extends unknown[], R>(fn: TaskLike<A, R>, ...iterables: Iterables<A>): Promise<Job<Awaited<R>>[]> {
     let items: Delayed<unknown>[]
     try {
-      const columns = iterables.map((it) => Array.from(it as Iterable<unknown>))
+      const columns = iterables.map((it, j) => {
+        // Array.from(5) is []: a number or an object would silently make no job
+        if (typeof (it as Iterable<unknown>)?.[Symbol.iterator] !== 'function') {
+          throw new ParameterError(
+            `mapArray: argument ${j + 2} is not iterable (got ${it === null ? 'null' : typeof it}); pass one array (or iterable) per parameter of the task`,
+          )
+        }
+        return Array.from(it as Iterable<unknown>)
+      })
       const n = columns.length === 0 ? 0 : Math.min(...columns.map((c) => c.length))
       if (columns.some((c) => c.length !== n)) {
         throw new ParameterError(`mapArray: the iterables have different lengths (${columns.map((c) => c.length).join(', ')})`)
@@ -256,13 +266,15 @@ export abstract class Executor<P extends CommonParameters> {
       items = new Array(n)
       for (let i = 0; i < n; i++) items[i] = { fn: fn as TaskLike<unknown[], unknown>, args: columns.map((c) => c[i]) }
     } catch (e) {
-      return Promise.reject(e)
+      return this.refuse(e)
     }
     return this.submitArray(items) as Promise<Job<Awaited<R>>[]>
   }
 
   /** Submits delayed(fn, ...args) items as one array (inside batch(), they join the batch's array). */
   submitArray<R>(items: readonly Delayed<R>[]): Promise<Job<R>[]> {
+    if (!Array.isArray(items))
+      return this.refuse(new ParameterError(`submitArray takes an array of delayed(task, ...args), got ${items === null ? 'null' : typeof items}`))
     const batch = this.openBatch()
     if (batch) return this.join(batch, items, (jobs) => jobs as Job<R>[])
     if (items.length === 0) return Promise.resolve([])
@@ -377,6 +389,7 @@ export abstract class Executor<P extends CommonParameters> {
     } catch (e) {
       fail(e)
     }
+    if (batch.refused) fail(batch.refused.error)
     if (batch.misuse) fail(batch.misuse)
     batch.open = false
     if (batch.items.length === 0 && !batch.submitting) {
@@ -400,6 +413,16 @@ export abstract class Executor<P extends CommonParameters> {
     }
     for (const w of waiters) w.resolve(jobs.slice(w.from, w.to))
     return jobs
+  }
+
+  /** A call refused before it could join a batch: inside one, the batch fails with it (nothing goes separately). */
+  private refuse<T>(e: unknown): Promise<T> {
+    const batch = this.openBatch()
+    if (!batch) return Promise.reject(e)
+    batch.refused ??= { error: e }
+    const p = Promise.reject(e)
+    p.catch(() => {}) // batch() rejects with it: an unawaited call must not crash the process
+    return p
   }
 
   private openBatch(): Batch | undefined {
