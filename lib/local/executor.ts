@@ -25,6 +25,12 @@ export type { LocalParameters } from './params.js'
 const WATCHDOG_MS = 100
 /** submissions up to this size are sent with each chunk (a copy per chunk), larger ones read from their file once per thread */
 const SEND_SUBMISSION_MAX = 64 << 10
+/**
+ * How long the rescue of a stopped chunk waits for its thread to be gone. A thread running JavaScript
+ * goes within milliseconds; one blocked in a system call (execSync) writes nothing until it returns,
+ * and then ends at once: its job's TIMEOUT or CANCELLED does not wait for the call.
+ */
+const STOPPED_THREAD_WAIT_MS = 1_000
 /** how long a warned task may take to save its checkpoint before its thread is stopped anyway */
 const CHECKPOINT_GRACE_MS = 5_000
 
@@ -149,7 +155,7 @@ export class LocalExecutor extends Executor<LocalParameters> {
           this.groups.killJobs((jobId) => ids.has(jobId))
           // the call fails as soon as the thread is told to stop: what it saved is read once it is gone
           const thread = pool ? takeBackChunk(chunk.memory.control) : undefined
-          if (thread !== undefined && pool) await threadExited(pool, thread)
+          if (thread !== undefined && pool) await threadExited(pool, thread, STOPPED_THREAD_WAIT_MS)
           this.finish(chunk, () => chunk.array.interrupted(chunk, error, thread))
         },
       )

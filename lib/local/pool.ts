@@ -36,10 +36,13 @@ export function jobPool(threads: number): JobPool {
 const threadExits = new WeakMap<JobPool, Map<number, Promise<void>>>()
 
 /**
- * Resolves once pool thread `threadId` has exited. A stopped call rejects as soon as its thread is
- * told to terminate, while the thread may still run a little (a system call, the next statements):
- * what it leaves in memory and files is read only once it is gone.
+ * Resolves once pool thread `threadId` has exited, or after `maxMs`. A stopped call rejects as soon
+ * as its thread is told to terminate, while the thread may still run a little (the next statements):
+ * what it leaves in memory and files is read once it is gone.
  */
-export function threadExited(pool: JobPool, threadId: number): Promise<void> {
-  return threadExits.get(pool)?.get(threadId) ?? Promise.resolve()
+export function threadExited(pool: JobPool, threadId: number, maxMs: number): Promise<void> {
+  const exit = threadExits.get(pool)?.get(threadId)
+  if (!exit) return Promise.resolve()
+  let timer: NodeJS.Timeout | undefined
+  return Promise.race([exit, new Promise<void>((r) => (timer = setTimeout(r, maxMs)))]).finally(() => clearTimeout(timer))
 }
