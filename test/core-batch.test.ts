@@ -4,7 +4,7 @@
 import path from 'node:path'
 import t from 'tap'
 import { DebugExecutor, delayed, LocalExecutor } from '../dist/lib/index.js'
-import { add } from '../dist/fixtures/tasks.js'
+import { add, echo } from '../dist/fixtures/tasks.js'
 import { distUrl } from './helpers/paths.js'
 import { runNode, writeScript } from './helpers/processes.js'
 import { rejection } from './helpers/waiting.js'
@@ -151,3 +151,64 @@ t.test('a submit from another async flow while a batch is open is not part of it
   t.equal(jobs.length, 1)
   t.equal(await jobs[0].result(), 2)
 })
+
+for (const [name, make] of backends) {
+  t.test(`${name}: inside batch(), each submit takes its arguments as they are at its call`, async (t) => {
+    const ex = make(`${t.testdir()}/%j`)
+    t.teardown(() => ex.shutdown())
+    const config = { lr: -1 }
+    const shared = { big: 'x'.repeat(100) }
+    const jobs = await ex.batch(() => {
+      for (let lr = 0; lr < 3; lr++) {
+        config.lr = lr
+        ex.submit(echo, { config, shared })
+      }
+      ex.mapArray(echo, [config, config])
+      config.lr = 99
+    })
+    const seen = (await Promise.all(jobs.map((j) => j.result()))) as { lr?: number; config?: { lr: number } }[]
+    t.same(
+      seen.map((v) => v.config?.lr ?? v.lr),
+      [0, 1, 2, 2, 2],
+    )
+  })
+}
+
+t.test('mapArray of 200,000 elements inside batch() joins it (no spread of its items on the stack)', async (t) => {
+  const ex = new DebugExecutor({ folder: `${t.testdir()}/%j` })
+  t.teardown(() => ex.shutdown())
+  const n = 200_000
+  const jobs = await ex.batch(() => {
+    ex.mapArray(
+      add,
+      Array.from({ length: n }, (_, i) => i),
+      Array(n).fill(1),
+    )
+  })
+  t.equal(jobs.length, n)
+  t.equal(await jobs[n - 1].result(), n)
+})
+
+for (const [name, make] of backends) {
+  t.test(`${name}: a mapArray or submitArray refused inside batch() rejects batch(), never goes separately or unhandled`, async (t) => {
+    const ex = make(`${t.testdir()}/%j`)
+    t.teardown(() => ex.shutdown())
+    const calls: [string, RegExp, () => void][] = [
+      ['different lengths', /mapArray: the iterables have different lengths \(2, 1\)/, () => void ex.mapArray(add, [1, 2], [1])],
+      ['not iterable', /mapArray: argument 2 is not iterable \(got number\)/, () => void ex.mapArray(add, 5 as unknown as number[], [1])],
+      ['not an array', /submitArray takes an array of delayed\(task, \.\.\.args\), got number/, () => void ex.submitArray(5 as unknown as [])],
+    ]
+    for (const [what, message, call] of calls) {
+      const e = await rejection(
+        ex.batch(() => {
+          ex.submit(add, 1, 2)
+          call() // not awaited, as inside a batch
+        }),
+      )
+      t.match(e.message, message, `${what}: batch() rejects with it`)
+    }
+    // outside a batch, a number is not taken for an empty iterable either
+    t.match((await rejection(ex.mapArray(add, 5 as unknown as number[], [1]))).message, /argument 2 is not iterable/)
+    t.equal(await (await ex.submit(add, 20, 22)).result(), 42, 'the executor goes on')
+  })
+}

@@ -58,6 +58,28 @@ t.test('a reused pid is not taken for the owner (its start time differs)', async
   t.match(job.reason, /its pid is another process's now/)
 })
 
+t.test('an owner on another machine of the same name (another boot id) is alive while its heartbeat goes on', async (t) => {
+  const dir = t.testdir()
+  const { child, match } = await startNode([ownerScript(dir)], /JOBS (\S+) (\S+)\n/)
+  t.teardown(() => child.kill('SIGKILL'))
+  const a = match[1]
+  // as the other machine's submission would read here: its host name is ours, its boot id and pid are not
+  const file = attachJob(`${dir}/%j`, a).paths.submitted
+  const record = readSubmission(file)
+  writeAtomic(file, encodeRecord({ ...record, owner: { ...record.owner, bootId: 'another-machine', pid: 999_999 } }))
+  await new Promise((r) => setImmediate(r)) // attachJob checks a submission file once per turn
+  t.equal(attachJob(`${dir}/%j`, a).state, 'RUNNING', 'its submission file was touched just now: alive')
+  const old = new Date(Date.now() - 3_600_000)
+  fs.utimesSync(file, old, old)
+  child.kill('SIGKILL') // its heartbeat would touch the file again
+  await new Promise((r) => child.once('exit', r))
+  fs.utimesSync(file, old, old)
+  await new Promise((r) => setImmediate(r))
+  const job = attachJob(`${dir}/%j`, a)
+  t.equal(job.state, 'FAILED', 'silent for an hour: dead')
+  t.match(job.reason, /has given no heartbeat for \d+ s \(it ran before this machine restarted, or on another machine of this name\)/)
+})
+
 t.test('an owner in another PID namespace: RUNNING while its heartbeat goes on, FAILED once it stops', async (t) => {
   try {
     execFileSync('unshare', ['--pid', '--fork', '--mount-proc', 'true'], { stdio: 'pipe' })

@@ -5,6 +5,8 @@ import t from 'tap'
 import { AutoExecutor, DebugExecutor, FailedJobError, ParameterError } from '../dist/lib/index.js'
 import { add, fails } from '../dist/fixtures/tasks.js'
 import { throwsObject } from '../dist/fixtures/trust-tasks.js'
+import { distUrl } from './helpers/paths.js'
+import { runNode, writeScript } from './helpers/processes.js'
 import { rejection } from './helpers/waiting.js'
 
 t.test('polling done() runs the job; a job nobody asked for stays PENDING', async (t) => {
@@ -58,4 +60,41 @@ t.test('a task that throws a non-Error: the message shows what was thrown', asyn
   t.notMatch(e.message, /\[object Object\]/)
   const f = await rejection((await ex.submit(fails, 'x')).result())
   t.match(f.message, /ValidationError: x/)
+})
+
+t.test("a task's unhandled rejection or late throw fails its job, not the caller; the caller's own errors are still fatal", async (t) => {
+  const dir = t.testdir()
+  const script = (own: string) =>
+    writeScript(
+      dir,
+      `main-${own}.mjs`,
+      `
+    import { DebugExecutor } from ${JSON.stringify(distUrl('lib/index.js'))}
+    import { add, throwsLater } from ${JSON.stringify(distUrl('fixtures/tasks.js'))}
+    import { leavesRejection, waitThenReturn } from ${JSON.stringify(distUrl('fixtures/trust-tasks.js'))}
+    const ex = new DebugExecutor({ folder: ${JSON.stringify(`${dir}/%j`)} })
+    if (${JSON.stringify(own)} === 'none') {
+      const jobs = [...(await ex.mapArray(leavesRejection, [1, 2])), await ex.submit(throwsLater, 'late boom')]
+      for (const j of jobs) await j.result().then((v) => console.log('value ' + v), (e) => console.log(j.state + ': ' + e.message.split('\\n')[0]))
+      console.log('after: ' + (await (await ex.submit(add, 20, 22)).result()))
+    } else {
+      // the caller's own, while a debug job runs: as fatal as without the executor
+      const job = await ex.submit(waitThenReturn, 500, 1)
+      setTimeout(() => { if (${JSON.stringify(own)} === 'throw') throw new Error('own error'); Promise.reject(new Error('own rejection')) }, 50)
+      console.log('value ' + (await job.result()))
+    }
+  `,
+    )
+  const r = await runNode([script('none')])
+  t.equal(r.code, 0, `the caller lives (stderr: ${r.stderr.slice(-500)})`)
+  t.match(r.stdout, /FAILED: job \S+_0 failed: Error: rejection left by job 1/)
+  t.match(r.stdout, /FAILED: job \S+_1 failed: Error: rejection left by job 2/)
+  t.match(r.stdout, /FAILED: job \S+ failed: Error: late boom/)
+  t.match(r.stdout, /after: 42/)
+  for (const own of ['throw', 'reject']) {
+    const r2 = await runNode([script(own)])
+    t.equal(r2.code, 1, `the caller's own ${own} ends it, as Node does`)
+    t.match(r2.stderr, own === 'throw' ? /own error/ : /own rejection/)
+    t.notMatch(r2.stdout, /value 1/)
+  }
 })

@@ -109,3 +109,27 @@ t.test('once shutdown() resolves, nothing more is written: the stopped chunks ha
     )
   }
 })
+
+t.test('shutdown() while threads answer (the main thread was busy): the caller goes on, the answers are read from their files', async (t) => {
+  const ex = new LocalExecutor({ folder: `${t.testdir()}/%j`, maxWorkers: 2 })
+  await Promise.all((await ex.mapArray(busyMs, [0, 0, 0, 0])).map((j) => j.wait())) // the threads are up
+  const jobs = await ex.mapArray(
+    busyMs,
+    Array.from({ length: 40 }, () => 20),
+  )
+  // the threads finish their calls and answer while this thread cannot listen; shutdown() then stops the calls
+  const end = Date.now() + 1500
+  while (Date.now() < end) {
+    /* busy */
+  }
+  await ex.shutdown()
+  await new Promise((r) => setTimeout(r, 200)) // an 'error' of the pool would have ended this process
+  t.ok(
+    jobs.every((j) => j.state === 'COMPLETED' || j.state === 'CANCELLED'),
+    'every job completed or was cancelled',
+  )
+  t.ok(
+    jobs.some((j) => j.state === 'COMPLETED'),
+    'the calls that had answered keep their results',
+  )
+})

@@ -154,3 +154,56 @@ t.test('control: the same task in its own module works, on both executors', asyn
     }
   }
 })
+
+// the task in its own module, but that module imports the script (for a constant): the same trap
+const CIRCULAR_TASKS = `import { task } from ${LIB}
+import { FACTOR } from './main.js'
+export const scale = task(import.meta.url, (x) => x * FACTOR)
+`
+const circularMain = (style: 'await' | 'then', isolation = 'thread') => `import { LocalExecutor } from ${LIB}
+import { scale } from './tasks.js'
+export const FACTOR = 2
+console.log('top level ran')
+const ex = new LocalExecutor({ folder: process.argv[2] + '/%j', maxWorkers: 2, isolation: '${isolation}' })
+${
+  style === 'await'
+    ? "console.log('result', await (await ex.submit(scale, 21)).result())"
+    : "ex.submit(scale, 21).then((j) => j.result()).then((r) => console.log('result', r), (e) => { console.error(e.message); process.exitCode = 1 })"
+}
+`
+const IMPORTS_SCRIPT =
+  /the module of the task imports the script being run: (.+) → (.+)\. A worker imports a task's module to find it, which would run this script again .* Move what the task's module takes from the script/
+
+for (const style of ['await', 'then'] as const) {
+  t.test(`a task whose module imports the script being run (${style}) is refused at submit, naming the chain`, async (t) => {
+    const dir = t.testdir({ 'package.json': '{ "type": "module" }' })
+    writeScript(dir, 'tasks.js', CIRCULAR_TASKS)
+    const script = writeScript(dir, 'main.js', circularMain(style))
+    const r = await runWatched([script, dir], dir)
+    const out = `stdout: ${r.stdout}\nstderr: ${r.stderr}`
+    t.equal(r.signal, null, `ended by itself (${out})`)
+    t.not(r.code, 0, 'a non-zero exit code')
+    t.not(r.code, 13, 'not "unsettled top-level await" (exit 13)')
+    const m = IMPORTS_SCRIPT.exec(r.stderr)
+    t.ok(m, `stderr has the clear message (${out})`)
+    if (m) t.same([fs.realpathSync(m[1]), fs.realpathSync(m[2])], [fs.realpathSync(path.join(dir, 'tasks.js')), fs.realpathSync(script)])
+    t.equal(r.stdout.match(/top level ran/g)?.length, 1, 'the script ran once')
+  })
+}
+
+for (const isolation of ['thread', 'process']) {
+  t.test(
+    `a task module reaching the script in a way the submit cannot see (${isolation}): the script, run again in a worker, may make no executor`,
+    async (t) => {
+      // "#main" (package imports) is not followed by the submit-time check: the worker's own guard tells
+      const dir = t.testdir({ 'package.json': '{ "type": "module", "imports": { "#main": "./main.js" } }' })
+      writeScript(dir, 'tasks.js', CIRCULAR_TASKS.replace("'./main.js'", "'#main'"))
+      const script = writeScript(dir, 'main.js', circularMain('then', isolation))
+      const r = await runWatched([script, dir], dir)
+      t.equal(r.signal, null, `ended by itself (${r.stderr})`)
+      t.match(r.stderr, /the script being run is running again, in a worker that imports a task's module to run a job/)
+      t.notMatch(r.stdout, /result/)
+      if (fs.existsSync('/proc/self/status')) t.ok(r.maxThreads < 40, `no threads spawning threads (max ${r.maxThreads})`)
+    },
+  )
+}

@@ -116,3 +116,62 @@ t.test('large results overflow the shared memory into partial files: still exact
     'no temporary file left',
   )
 })
+
+t.test('elements cancelled inside a chunk that is then stopped read CANCELLED on disk too (a re-attached reader, the CLI)', async (t) => {
+  const dir = t.testdir()
+  const log = path.join(dir, 'runs.txt')
+  const ex = new LocalExecutor({ folder: `${dir}/%j`, maxWorkers: 1 })
+  t.teardown(() => ex.shutdown())
+  await warmUp(ex, countRun, dir, 200)
+  const n = 300
+  const slow = 40
+  const jobs = await countArray(ex, countRun, log, n, slow)
+  await until(() => fs.existsSync(`${log}.slow-started`), 60_000, 'the slow element to start')
+  // queued in the slow element's chunk: cancelled here, for its thread to write; then the thread is stopped
+  const queued = [slow + 1, slow + 2, slow + 30]
+  await Promise.all(queued.map((i) => jobs[i].cancel()))
+  await jobs[slow].cancel()
+  await Promise.all(jobs.map((j) => j.wait()))
+  const { attachJob } = await import('../dist/lib/index.js')
+  for (const i of [slow, ...queued]) {
+    t.equal(jobs[i].state, 'CANCELLED', `job ${i} in memory`)
+    t.equal(attachJob(`${dir}/%j`, jobs[i].jobId).state, 'CANCELLED', `job ${i} on disk`)
+  }
+  t.same(
+    runsOf(log, n),
+    Array.from({ length: n }, (_, i) => (queued.includes(i) ? 0 : 1)),
+    'the cancelled ones never ran, the others once',
+  )
+})
+
+t.test('shutdown() in the middle of chunks writing partial files: the caller goes on, every job ends, the files agree, no temporary file', async (t) => {
+  const dir = t.testdir()
+  const log = path.join(dir, 'runs.txt')
+  const ex = new LocalExecutor({ folder: `${dir}/%j`, maxWorkers: 2 })
+  await warmUp(ex, countRunLarge, dir, 100)
+  const n = 600
+  const slow = 400
+  const jobs = await countArray(ex, countRunLarge, log, n, slow)
+  await until(() => fs.existsSync(log) && runsOf(log, n)[slow] > 0, 60_000, 'the slow element to start')
+  await ex.shutdown()
+  t.same(
+    jobs.filter((j) => !['COMPLETED', 'CANCELLED'].includes(j.state)).map((j) => `${j.jobId} ${j.state}`),
+    [],
+    'every job completed or was cancelled',
+  )
+  t.ok(
+    runsOf(log, n).every((r) => r <= 1),
+    'none ran twice',
+  )
+  const { attachJob } = await import('../dist/lib/index.js')
+  t.same(
+    jobs.filter((j) => attachJob(`${dir}/%j`, j.jobId).state !== j.state).map((j) => `${j.jobId} ${j.state} on disk: ${attachJob(`${dir}/%j`, j.jobId).state}`),
+    [],
+    'what the files say is what the executor said',
+  )
+  t.same(
+    listFiles(dir).filter((f) => f.includes('.tmp')),
+    [],
+    'no temporary file left',
+  )
+})

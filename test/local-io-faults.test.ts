@@ -6,8 +6,8 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
-import { DebugExecutor, FailedJobError, LocalExecutor } from '../dist/lib/index.js'
-import { add, chatty } from '../dist/fixtures/tasks.js'
+import { DebugExecutor, delayed, FailedJobError, LocalExecutor } from '../dist/lib/index.js'
+import { add, busyMs, chatty, fails } from '../dist/fixtures/tasks.js'
 import { countRun, fillDisk } from '../dist/fixtures/trust-tasks.js'
 import { listFiles } from './helpers/files.js'
 
@@ -82,6 +82,25 @@ for (const [name, make] of backends) {
     )
     t.match(e?.message, /read-only/i)
     t.match(e?.message, /choose another folder/)
+  })
+}
+
+for (const [name, make] of backends) {
+  t.test(`${name}: a log that cannot be written loses the output, not the job: its own error and its siblings' results stand`, async (t) => {
+    const dir = t.testdir()
+    const ex = name === 'LocalExecutor' ? new LocalExecutor({ folder: `${dir}/%j`, maxWorkers: 1 }) : make(`${dir}/%j`)
+    t.teardown(() => ex.shutdown())
+    // the one thread is busy: the array waits while its logs are made unwritable
+    const busy = name === 'LocalExecutor' ? await ex.submit(busyMs, 1000) : undefined
+    const jobs = await ex.submitArray([delayed(add, 1, 2), delayed(fails, 'boom'), delayed(chatty, 2)])
+    // a folder where each log file goes: opening it fails (EISDIR), as a full disk or a read-only folder would
+    for (const j of jobs) for (const log of [j.paths.stdout(0), j.paths.stderr(0)]) fs.mkdirSync(log, { recursive: true })
+    await busy?.wait()
+    t.equal(await jobs[0].result(), 3)
+    const e = await jobs[1].exception()
+    t.match(e?.message, /failed: ValidationError: boom/, "the task's own error, not the log's")
+    await jobs[2].wait()
+    t.equal(jobs[2].state, 'COMPLETED', 'a task printing to it completes')
   })
 }
 

@@ -6,7 +6,7 @@ import path from 'node:path'
 import t from 'tap'
 import { type FailedJobError, LocalExecutor } from '../dist/lib/index.js'
 import { busyMs, exits } from '../dist/fixtures/tasks.js'
-import { allocate, isolationProbe, pidThenWait, resumableSteps } from '../dist/fixtures/trust-tasks.js'
+import { allocate, isolationProbe, pidThenWait, resumableSteps, threadProbe } from '../dist/fixtures/trust-tasks.js'
 import { distUrl } from './helpers/paths.js'
 import { isAlive, startNode, writeScript } from './helpers/processes.js'
 import { rejection, until } from './helpers/waiting.js'
@@ -40,6 +40,26 @@ t.test('each job has its own process: globals, process.env, working directory', 
   t.notOk(r.some((x) => x.pid === process.pid))
   t.equal(process.cwd(), cwdBefore, "the caller's working directory is untouched")
   t.equal(process.env.SUBMITIT_PROBE, undefined)
+})
+
+t.test('threads share a process, as the README says: globals and process.env live on in a thread, the caller changes neither, chdir throws', async (t) => {
+  const dir = t.testdir()
+  const ex = new LocalExecutor({ folder: `${dir}/%j`, maxWorkers: 1 })
+  t.teardown(() => ex.shutdown())
+  const first = await (await ex.submit(threadProbe, dir)).result()
+  t.same(first, { envBefore: null, runs: 1, callerVar: null, chdir: 'ERR_WORKER_UNSUPPORTED_OPERATION' }, 'process.chdir throws in a thread')
+  // the thread's environment is its own copy, made when the pool started
+  process.env.SUBMITIT_CALLER_PROBE = 'set after the pool started'
+  t.teardown(() => {
+    delete process.env.SUBMITIT_CALLER_PROBE
+  })
+  const second = await (await ex.submit(threadProbe, dir)).result()
+  t.same(
+    second,
+    { envBefore: 'changed', runs: 2, callerVar: null, chdir: 'ERR_WORKER_UNSUPPORTED_OPERATION' },
+    "the thread's earlier job left its global and env",
+  )
+  t.equal(process.env.SUBMITIT_THREAD_PROBE, undefined, "the caller's process.env is untouched")
 })
 
 t.test("timeout, cancel and process.exit end the job's process and only that job", async (t) => {

@@ -1,9 +1,12 @@
 // timeoutMin stops a task that runs too long (even a synchronous loop), and the pool goes on.
 import fs from 'node:fs'
+import path from 'node:path'
 import t from 'tap'
 import { attachJob, FailedJobError, LocalExecutor } from '../dist/lib/index.js'
 import { add, busyMs } from '../dist/fixtures/tasks.js'
-import { rejection } from './helpers/waiting.js'
+import { blocksInSyscall } from '../dist/fixtures/trust-tasks.js'
+import { rejection, until } from './helpers/waiting.js'
+import { isAlive } from './helpers/processes.js'
 
 t.test('a busy task past timeoutMin ends as TIMEOUT; the pool keeps working', async (t) => {
   const folder = t.testdir()
@@ -73,4 +76,23 @@ t.test('why a job ended is a real class: TimeoutError, CancelledError, WorkerCra
   const crashed = await ex.submit(exits, 2)
   t.type((await crashed.exception())?.cause, WorkerCrashError)
   t.type((await attachJob(`${folder}/%j`, crashed.jobId).exception())?.cause, WorkerCrashError)
+})
+
+t.test('a task blocked in a system call (execSync) ends TIMEOUT or CANCELLED without waiting for the call', async (t) => {
+  const folder = t.testdir()
+  const ex = new LocalExecutor({ folder: `${folder}/%j`, maxWorkers: 2, timeoutMin: 0.01 }) // 0.6 s
+  t.teardown(() => ex.shutdown())
+  const [a, b] = [path.join(folder, 'a.pid'), path.join(folder, 'b.pid')]
+  const timedOut = await ex.submit(blocksInSyscall, a, 300)
+  ex.updateParameters({ timeoutMin: null })
+  const cancelled = await ex.submit(blocksInSyscall, b, 300)
+  const pidOf = (f: string) => (fs.existsSync(f) ? Number(fs.readFileSync(f, 'utf8')) || 0 : 0)
+  await until(() => pidOf(a) > 0 && pidOf(b) > 0, 60_000, 'both calls to start')
+  await cancelled.cancel()
+  await timedOut.wait()
+  t.equal(timedOut.state, 'TIMEOUT')
+  t.equal(cancelled.state, 'CANCELLED')
+  // the rescue waited a little for the stopped threads, not for their calls: both sleeps still run
+  t.ok(isAlive(pidOf(a)) && isAlive(pidOf(b)), 'both jobs ended while their calls were still blocked')
+  for (const f of [a, b]) if (pidOf(f) > 1) process.kill(pidOf(f)) // the threads return from their calls, and go
 })

@@ -117,7 +117,7 @@ t.test('cycles, deep chains and heavily shared parts: the check ends and finds w
   let node = head
   for (let i = 0; i < 500; i++) node = node.next = {}
   node.when = new (class Hidden {})()
-  t.match(refusal(head).message, /argument 1 of f(\.next){500}\.when is an Hidden instance/, 'found 500 levels down, its path whole')
+  t.match(refusal(head).message, /argument 1 of f(\.next){500}\.when is an? .*Hidden/, 'found 500 levels down, its path whole')
 
   // a million and more objects, each visited once
   const many = Array.from({ length: 1_100_000 }, (_, i) => ({ i }))

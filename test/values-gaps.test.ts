@@ -4,6 +4,7 @@
 import t from 'tap'
 import { LocalExecutor, UnserializableValueError } from '../dist/lib/index.js'
 import { echo } from '../dist/fixtures/tasks.js'
+import { BigVault, Palette, Vault } from '../dist/fixtures/trust-tasks.js'
 import { rejection } from './helpers/waiting.js'
 
 t.test('values at the edges', async (t) => {
@@ -31,6 +32,23 @@ t.test('values at the edges', async (t) => {
     t.type(e, UnserializableValueError, label)
     t.match(e.message, new RegExp(`argument 1 of echo\\.value is a ${label} instance with properties of its own`), label)
   }
+
+  // v8 sends a RegExp as its source and flags: where a /g or /y one had got to would be lost
+  const sticky = /a/g
+  sticky.exec('aaa')
+  const lastIndex = await rejection(ex.submit(echo, { re: sticky }))
+  t.type(lastIndex, UnserializableValueError)
+  t.match(lastIndex.message, /argument 1 of echo\.re is a RegExp whose lastIndex is 1, which would arrive as 0/)
+  t.same(((await (await ex.submit(echo, /a/g)).result()) as RegExp).flags, 'g', 'one at lastIndex 0 is sent')
+
+  // private members (#key) are no own properties: a re-created instance would not have them
+  for (const v of [new Vault('k'), new BigVault('k')]) {
+    const e = await rejection(ex.submit(echo, v))
+    t.type(e, UnserializableValueError)
+    t.match(e.message, new RegExp(`argument 1 of echo is an instance of class ${v.constructor.name}, which has private members \\(#key\\)`))
+  }
+  const palette = (await (await ex.submit(echo, new Palette())).result()) as Palette
+  t.ok(palette instanceof Palette && palette.color === '#fff', "a '#' in a string is no private member")
 
   let deep: Record<string, unknown> = {}
   const root = deep

@@ -11,23 +11,47 @@ import path from 'node:path'
  */
 export type CaptureMode = 'files' | 'tee' | 'none' | 'fds'
 
+/**
+ * A log file opened on the first write. One that cannot be written (a full disk, a read-only folder)
+ * loses what the task prints, said once on the process's own stderr: the task goes on, and neither
+ * its outcome nor the job's error report (its stack goes to the log too) is replaced by the I/O error.
+ */
 class LazyFile {
   private fd: number | null = null
+  private failed = false
   constructor(private readonly file: () => string) {}
   write(chunk: string | Uint8Array): void {
-    if (this.fd === null) {
-      const file = this.file()
-      fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 })
-      this.fd = fs.openSync(file, 'a', 0o600)
+    if (this.failed) return
+    try {
+      if (this.fd === null) {
+        const file = this.file()
+        fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 })
+        this.fd = fs.openSync(file, 'a', 0o600)
+      }
+      if (typeof chunk === 'string') fs.writeSync(this.fd, chunk)
+      else fs.writeSync(this.fd, chunk)
+    } catch (e) {
+      this.failed = true
+      const note = `submitit-ts: cannot write the log ${this.file()} (${(e as Error).message}): what the task prints from now on is lost\n`
+      try {
+        originalStderr?.(note)
+      } catch {
+        /* nowhere to say it */
+      }
     }
-    if (typeof chunk === 'string') fs.writeSync(this.fd, chunk)
-    else fs.writeSync(this.fd, chunk)
   }
   close(): void {
-    if (this.fd !== null) fs.closeSync(this.fd)
+    try {
+      if (this.fd !== null) fs.closeSync(this.fd)
+    } catch {
+      /* its writes failed already */
+    }
     this.fd = null
   }
 }
+
+/** process.stderr's own write, before the patch (to say that a log cannot be written). */
+let originalStderr: ((s: string) => void) | undefined
 
 interface Sink {
   out: LazyFile
@@ -39,6 +63,7 @@ let patched = false
 
 function patch(stream: NodeJS.WriteStream, pick: (s: Sink) => LazyFile): void {
   const original = stream.write
+  if (stream === process.stderr) originalStderr = (s) => original.call(stream, s)
   stream.write = function (this: NodeJS.WriteStream, chunk: string | Uint8Array, ...rest: unknown[]): boolean {
     const s = sink
     if (s === null || s.tee) {

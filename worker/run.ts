@@ -2,6 +2,7 @@
 // DebugExecutor and the CLI on a Slurm node all call runTasks() over the same files.
 import fs from 'node:fs'
 import v8 from 'node:v8'
+import { threadId } from 'node:worker_threads'
 import { cachedGet } from '../lib/core/cache.js'
 import { JobEnvironment } from '../lib/core/environment.js'
 import { decodeSubmission, encodeOutcome, readSubmission, writeResultFile, type Outcome, type SubmissionRecord } from '../lib/core/format.js'
@@ -13,8 +14,10 @@ import {
   claimResult,
   CURRENT,
   DONE_FLAG,
+  endChunk,
   FLAGS,
   markFlushed,
+  startChunk,
   storeOutcome,
   WARNED,
   type RunReply,
@@ -22,7 +25,7 @@ import {
 } from '../lib/core/protocol.js'
 import { readCheckpointOf, writeCheckpoint } from '../lib/core/checkpoint.js'
 import { cancelledBeforeStart, WorkerCrashError } from '../lib/core/job-errors.js'
-import { checkpointOf, loadTask } from '../lib/core/task.js'
+import { checkpointOf, loadingTasksForJobs, loadTask } from '../lib/core/task.js'
 import { decodeValue, encodeValue, unsendableError } from '../lib/core/values.js'
 import { captureOutput } from './capture.js'
 
@@ -40,20 +43,23 @@ function errorOutcome(state: Exclude<Outcome['state'], 'COMPLETED'>, error: unkn
 // module already loaded still resolves its path, ~50 µs for each single job otherwise)
 const loaded = new WeakMap<SubmissionRecord, ((...args: unknown[]) => unknown)[]>()
 const functions = new Map<string, (...args: unknown[]) => unknown>()
-async function taskFunctions(sub: SubmissionRecord): Promise<((...args: unknown[]) => unknown)[]> {
+async function taskFunctions(sub: SubmissionRecord, jobsOnly: boolean | undefined): Promise<((...args: unknown[]) => unknown)[]> {
   let fns = loaded.get(sub)
   if (!fns) {
-    fns = await Promise.all(
-      sub.fns.map(async (ref) => {
-        const key = `${ref.module}#${ref.exportName}`
-        let fn = functions.get(key)
-        if (!fn) {
-          fn = await loadTask(ref)
-          functions.set(key, fn)
-        }
-        return fn
-      }),
-    )
+    const load = () =>
+      Promise.all(
+        sub.fns.map(async (ref) => {
+          const key = `${ref.module}#${ref.exportName}`
+          let fn = functions.get(key)
+          if (!fn) {
+            fn = await loadTask(ref)
+            functions.set(key, fn)
+          }
+          return fn
+        }),
+      )
+    // a thread or process that only runs jobs: the import may make no executor (see loadingTasksForJobs)
+    fns = jobsOnly ? await loadingTasksForJobs(load) : await load()
     loaded.set(sub, fns)
   }
   return fns
@@ -77,24 +83,37 @@ interface InFlight {
   current: { jobId: string; fail: (e: unknown) => void; fn?: (...args: unknown[]) => unknown; args?: unknown[] } | null
 }
 let inFlight: InFlight | null = null
+/** The chunks running here without guards of their own (the DebugExecutor's, which may interleave): see failRunning. */
+const unguarded = new Set<InFlight>()
 
 export async function runTasks(req: RunRequest): Promise<RunReply> {
   if (req.guard) installGuards()
+  const control = req.memory?.control
+  // a chunk the executor stopped before it started never runs (see takeBackChunk)
+  if (control && !startChunk(control, threadId)) throw new Error('this chunk was stopped before it started')
+  try {
+    return await runChunk(req, control)
+  } finally {
+    if (control) endChunk(control)
+  }
+}
+
+async function runChunk(req: RunRequest, control: Int32Array | undefined): Promise<RunReply> {
   const sub = submission(req)
   if (req.nonce !== undefined && sub.nonce !== req.nonce) {
     throw new Error(`${req.submitted} holds another submission (nonce ${sub.nonce}) than the one expected (${req.nonce})`)
   }
   let fns: ((...args: unknown[]) => unknown)[] | Error
   try {
-    fns = await taskFunctions(sub)
+    fns = await taskFunctions(sub, req.guard)
   } catch (e) {
     fns = e as Error // each job fails with it, and says why
   }
   // the executor may still be writing the submission file (see awaitSubmission): no task runs before it is there
-  if (req.memory && !awaitSubmission(req.memory.control)) throw new Error(`${req.submitted} could not be written: the submission was refused, nothing runs`)
+  if (control && !awaitSubmission(control)) throw new Error(`${req.submitted} could not be written: the submission was refused, nothing runs`)
   const run: InFlight = { req, sub, outcomes: [], marked: false, flushed: 0, segments: [], arenaFull: false, current: null, times: [] }
   inFlight = run
-  const control = req.memory?.control
+  if (!req.guard) unguarded.add(run)
   const t0 = performance.now()
   try {
     for (let k = 0; k < req.count; k++) {
@@ -125,7 +144,23 @@ export async function runTasks(req: RunRequest): Promise<RunReply> {
     return { file, bytes, failures, runMs }
   } finally {
     inFlight = null
+    unguarded.delete(run)
   }
+}
+
+/**
+ * Fails running job `jobId` with `error`, thrown by one of its task's callbacks or a rejection it left
+ * unhandled, as the guards of a pool thread do (the DebugExecutor's, in the caller's thread). False
+ * when it does not run here (any more).
+ */
+export function failRunning(jobId: string, error: unknown): boolean {
+  for (const run of unguarded) {
+    if (run.current?.jobId === jobId) {
+      run.current.fail(error)
+      return true
+    }
+  }
+  return false
 }
 
 /**
@@ -139,8 +174,16 @@ function keep(run: InFlight, k: number, jobId: string, outcome: Outcome): void {
   const memory = run.arenaFull ? undefined : run.req.memory
   let fits = true
   try {
-    if (memory) fits = storeOutcome(memory, run.req.count, k, enc.outcome, enc.marked)
-    else checkSendable(enc.outcome)
+    const value = enc.outcome.state === 'COMPLETED' ? enc.outcome.value : enc.outcome.error
+    let bytes: Uint8Array | undefined
+    if (typeof value === 'object' && value !== null && k < run.req.count - 1) {
+      // the value as its task returned it: the chunk's next tasks may change it (a module's state it
+      // points into) before the chunk's file is written
+      bytes = v8.serialize(value)
+      enc = { outcome: withValue(enc.outcome, v8.deserialize(bytes)), marked: enc.marked }
+    }
+    if (memory) fits = storeOutcome(memory, run.req.count, k, enc.outcome, enc.marked, bytes)
+    else if (!bytes) checkSendable(enc.outcome)
   } catch (e) {
     enc = encodeOutcome(unsendableOutcome(outcome, where, e), where)
     if (memory) fits = storeOutcome(memory, run.req.count, k, enc.outcome, enc.marked)
@@ -149,6 +192,10 @@ function keep(run: InFlight, k: number, jobId: string, outcome: Outcome): void {
   run.marked ||= enc.marked
   // a chunk of one has nothing else to protect: its file comes next
   if (!fits && run.req.count > 1) flush(run)
+}
+
+function withValue(outcome: Outcome, value: unknown): Outcome {
+  return outcome.state === 'COMPLETED' ? { state: 'COMPLETED', value } : { state: outcome.state, error: value }
 }
 
 /** Throws what v8 throws for a value it cannot send (storeOutcome does the same with an arena). */

@@ -4,7 +4,7 @@
 // with top-level await, waits on the script's own unfinished evaluation (node exits with 13).
 import fs from 'node:fs'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { getEnvironmentData, isMainThread, setEnvironmentData } from 'node:worker_threads'
 
 // what node (`node main`) and tsx (`tsx main`) may have added to an entry given without extension
@@ -19,6 +19,8 @@ const real = (file: string): string | undefined => {
 }
 
 const KEY = 'submitit-ts.entry-script'
+/** how a job's own process (isolation: 'process') learns the submitter's entry script */
+export const ENTRY_ENV = 'SUBMITIT_ENTRY_SCRIPT'
 
 /** process.argv[1] of the main thread, '' when there is no script (`node -e code arg`: an argument). */
 function mainArg(): string {
@@ -36,7 +38,7 @@ let entries: Set<string> | undefined
 function entryFiles(): Set<string> {
   if (entries) return entries
   entries = new Set()
-  const main = isMainThread ? mainArg() : getEnvironmentData(KEY)
+  const main = process.env[ENTRY_ENV] || (isMainThread ? mainArg() : getEnvironmentData(KEY))
   if (typeof main !== 'string' || !main) return entries
   const abs = path.resolve(main)
   for (const f of [abs, ...EXTENSIONS.map((e) => abs + e)]) {
@@ -47,6 +49,26 @@ function entryFiles(): Set<string> {
 }
 
 const checked = new Map<string, string | undefined>()
+
+/** The entry script this process (or thread) was started for, as the main thread gives it ('' when none). */
+export function entryScriptArg(): string {
+  const main = process.env[ENTRY_ENV] || (isMainThread ? mainArg() : getEnvironmentData(KEY))
+  return typeof main === 'string' && main !== '' ? path.resolve(main) : ''
+}
+
+/**
+ * Whether the code calling the caller of this function is the entry script (its stack tells): the
+ * script running again in a worker that imported it.
+ */
+export function calledFromEntryScript(): boolean {
+  for (const line of (new Error().stack ?? '').split('\n').slice(3)) {
+    const m = /(file:\/\/[^\s)]+?|\/[^\s():]+):\d+:\d+\)?$/.exec(line)
+    if (!m) continue
+    const url = m[1].startsWith('file:') ? m[1] : pathToFileURL(m[1]).href
+    if (entryScriptOf(url)) return true
+  }
+  return false
+}
 
 /** The file of `moduleUrl` when it is the process's entry script, else undefined. */
 export function entryScriptOf(moduleUrl: string): string | undefined {
@@ -80,5 +102,91 @@ export function entryScriptError(file: string, task?: string): TypeError {
   return new TypeError(
     `${what} the script being run (${file}): a worker imports a task's module to find it, ` +
       `which would run this script again. Move ${move} to its own module (e.g. tasks.ts) and import it from this script.`,
+  )
+}
+
+// import/export ... from 'x', import 'x', import('x') with a literal: what a module statically names
+const IMPORTS = /\b(?:import|export)\s[^'"`;]*?\bfrom\s*(['"])([^'"\n]+)\1|\bimport\s*(['"])([^'"\n]+)\3|\bimport\s*\(\s*(['"])([^'"\n]+)\5\s*\)/g
+// what a .js specifier may be on disk (tsx maps x.js to x.ts)
+const TWINS: Record<string, string[]> = { '.js': ['.ts', '.tsx'], '.mjs': ['.mts'], '.cjs': ['.cts'], '.jsx': ['.tsx'] }
+/** files looked at, at most, from one module: a task module's own code, not a whole project */
+const SCAN_MAX = 200
+
+/** The files a relative or file: specifier may name from `from` (a file), as node or tsx would find them. */
+function candidates(spec: string, from: string): string[] {
+  let base: string
+  if (spec.startsWith('file:')) {
+    try {
+      base = fileURLToPath(spec)
+    } catch {
+      return []
+    }
+  } else if (spec.startsWith('./') || spec.startsWith('../') || spec.startsWith('/')) base = path.resolve(path.dirname(from), spec.replace(/[?#].*$/, ''))
+  else return [] // a package: not the user's script
+  const ext = path.extname(base)
+  const out = [base, ...(TWINS[ext] ?? []).map((e) => base.slice(0, -ext.length) + e)]
+  if (!ext) out.push(...EXTENSIONS.map((e) => base + e), ...EXTENSIONS.map((e) => path.join(base, `index${e}`)))
+  return out
+}
+
+const chains = new Map<string, string[] | undefined>()
+
+/**
+ * The chain of imports by which the module at `moduleUrl` loads the script being run (read from the
+ * sources: static imports and literal dynamic ones, relative or file: specifiers), or undefined. A
+ * worker importing such a module would run the script again (and the submitter's import of it, with
+ * top-level await, would wait on the script's own evaluation for ever).
+ */
+export function entryImportChain(moduleUrl: string): string[] | undefined {
+  if (chains.has(moduleUrl)) return chains.get(moduleUrl)
+  let chain: string[] | undefined
+  const entry = entryFiles()
+  if (entry.size > 0 && moduleUrl.startsWith('file:')) {
+    let start: string
+    try {
+      start = real(fileURLToPath(moduleUrl.replace(/[?#].*$/, ''))) ?? ''
+    } catch {
+      start = ''
+    }
+    // breadth first: the shortest chain, each file read once
+    const parent = new Map<string, string | null>([[start, null]])
+    const queue = start ? [start] : []
+    while (queue.length > 0 && parent.size <= SCAN_MAX && !chain) {
+      const file = queue.shift()!
+      if (file.split(path.sep).includes('node_modules')) continue
+      let source: string
+      try {
+        source = fs.readFileSync(file, 'utf8')
+      } catch {
+        continue
+      }
+      for (const m of source.matchAll(IMPORTS)) {
+        const spec = m[2] ?? m[4] ?? m[6]
+        for (const c of candidates(spec, file)) {
+          const r = real(c)
+          if (!r || parent.has(r)) continue
+          if (!fs.statSync(r).isFile()) continue
+          parent.set(r, file)
+          if (entry.has(r)) {
+            chain = [r]
+            for (let f: string | null = file; f; f = parent.get(f) ?? null) chain.unshift(f)
+            break
+          }
+          queue.push(r)
+        }
+        if (chain) break
+      }
+    }
+  }
+  chains.set(moduleUrl, chain)
+  return chain
+}
+
+/** The error for a task whose module imports the script being run: `chain` from that module to the script. */
+export function entryImportError(chain: string[], task: string): TypeError {
+  return new TypeError(
+    `the module of ${task ? `task ${task}` : 'the task'} imports the script being run: ${chain.join(' → ')}. A worker imports a ` +
+      `task's module to find it, which would run this script again (and, with top-level await, this submit would wait on ` +
+      `the script for ever). Move what the task's module takes from the script (constants, helpers) to a module of their own.`,
   )
 }

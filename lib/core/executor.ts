@@ -4,14 +4,16 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { randomUUID } from 'node:crypto'
 import path from 'node:path'
+import v8 from 'node:v8'
 import { getBackend } from './backends.js'
+import { calledFromEntryScript } from './entry-script.js'
 import { checkParameterNames, ParameterError, SubmissionTooLargeError } from './errors.js'
 import { encodeRecord, FORMAT_VERSION, type BackendName, type SubmissionRecord, type WorkerParameters } from './format.js'
 import type { Job } from './job.js'
 import { currentOwner } from './owner.js'
 import { allSpecs, checkRules, checkValue, CORE_SPECS, type ParameterSchema } from './params.js'
 import { snapshotted } from './snapshot.js'
-import { resolveTask, type TaskLike, type TaskRef } from './task.js'
+import { isLoadingTasksForJobs, resolvedTask, resolveTask, type TaskLike, type TaskRef } from './task.js'
 import { encodeArgs } from './values.js'
 
 /** A submission not sent yet: see `delayed()` and `submitArray()`. */
@@ -56,14 +58,28 @@ export type PreparedArray = Omit<SubmissionRecord, 'arrayId' | 'isArray' | 'back
 /** The arguments of mapArray: one iterable per parameter of the task. */
 export type Iterables<A extends unknown[]> = { [K in keyof A]: Iterable<A[K]> }
 
+/**
+ * A job's task and its arguments as they were when submit (or mapArray...) was called: checked and
+ * encoded for v8, and no longer the caller's objects (see takeArgs).
+ */
+interface TakenItem {
+  fn: TaskLike<unknown[], unknown>
+  args: unknown[]
+  marked: boolean
+  /** why the arguments were refused (said once the task's name is known) */
+  refused?: unknown
+}
+
 /** An open batch(): the items submitted inside it, and who waits for which of their jobs. */
 interface Batch {
-  items: Delayed<unknown>[]
+  items: TakenItem[]
   waiters: { from: number; to: number; resolve: (jobs: Job<unknown>[]) => void; reject: (e: unknown) => void }[]
   open: boolean
   allowImplicitSubmissions: boolean
   /** a submission awaited inside the batch (which would wait for ever): batch() rejects with it */
   misuse?: Error
+  /** a call inside the batch refused before it could join it (mapArray's iterables...): batch() rejects with it */
+  refused?: { error: unknown }
   /** implicit submissions made so far (allowImplicitSubmissions) */
   submitting?: Promise<void>
 }
@@ -126,6 +142,13 @@ export abstract class Executor<P extends CommonParameters> {
     /** the backend's name, as registered (see lib/core/backends.ts) */
     readonly backend: BackendName | (string & {}),
   ) {
+    if (isLoadingTasksForJobs() && calledFromEntryScript()) {
+      throw new Error(
+        "the script being run is running again, in a worker that imports a task's module to run a job: the task's module " +
+          "imports the script (directly or not), so every worker would run it and submit jobs of its own. Move what the task's " +
+          'module takes from the script (constants, helpers) to a module of their own.',
+      )
+    }
     if (typeof folder !== 'string' || folder === '') throw new ParameterError("an executor needs a folder for its jobs' files")
     this.folder = path.resolve(folder)
     this.params = { ...defaults }
@@ -227,7 +250,15 @@ export abstract class Executor<P extends CommonParameters> {
   mapArray<A extends unknown[], R>(fn: TaskLike<A, R>, ...iterables: Iterables<A>): Promise<Job<Awaited<R>>[]> {
     let items: Delayed<unknown>[]
     try {
-      const columns = iterables.map((it) => Array.from(it as Iterable<unknown>))
+      const columns = iterables.map((it, j) => {
+        // Array.from(5) is []: a number or an object would silently make no job
+        if (typeof (it as Iterable<unknown>)?.[Symbol.iterator] !== 'function') {
+          throw new ParameterError(
+            `mapArray: argument ${j + 2} is not iterable (got ${it === null ? 'null' : typeof it}); pass one array (or iterable) per parameter of the task`,
+          )
+        }
+        return Array.from(it as Iterable<unknown>)
+      })
       const n = columns.length === 0 ? 0 : Math.min(...columns.map((c) => c.length))
       if (columns.some((c) => c.length !== n)) {
         throw new ParameterError(`mapArray: the iterables have different lengths (${columns.map((c) => c.length).join(', ')})`)
@@ -235,15 +266,17 @@ export abstract class Executor<P extends CommonParameters> {
       items = new Array(n)
       for (let i = 0; i < n; i++) items[i] = { fn: fn as TaskLike<unknown[], unknown>, args: columns.map((c) => c[i]) }
     } catch (e) {
-      return Promise.reject(e)
+      return this.refuse(e)
     }
     return this.submitArray(items) as Promise<Job<Awaited<R>>[]>
   }
 
   /** Submits delayed(fn, ...args) items as one array (inside batch(), they join the batch's array). */
   submitArray<R>(items: readonly Delayed<R>[]): Promise<Job<R>[]> {
+    if (!Array.isArray(items))
+      return this.refuse(new ParameterError(`submitArray takes an array of delayed(task, ...args), got ${items === null ? 'null' : typeof items}`))
     const batch = this.openBatch()
-    if (batch) return this.join(batch, items as Delayed<unknown>[], (jobs) => jobs as Job<R>[])
+    if (batch) return this.join(batch, items, (jobs) => jobs as Job<R>[])
     if (items.length === 0) {
       // as submitit's "Received an empty job array": often an iterable consumed earlier, or a filter that kept nothing
       process.emitWarning('mapArray/submitArray got no elements: no job was submitted', { code: 'SUBMITIT_EMPTY_ARRAY' })
@@ -252,8 +285,93 @@ export abstract class Executor<P extends CommonParameters> {
     return this.submitItems(items, true) as Promise<Job<R>[]>
   }
 
-  private async submitItems(items: readonly Delayed<unknown>[], isArray: boolean): Promise<Job<unknown>[]> {
-    return await this.submitPrepared(await this.prepare(items), isArray)
+  /**
+   * Whether submitPrepared encodes the submission before it first waits. The arguments are then
+   * taken as they are at the call, uncopied; otherwise (and inside batch(), and while a task's
+   * module is being looked up) they are copied at the call (see takeArgs).
+   */
+  protected readonly encodesAtOnce: boolean = false
+
+  private submitItems(items: readonly Delayed<unknown>[], isArray: boolean): Promise<Job<unknown>[]> {
+    const refs = knownTasks(items)
+    // the common case goes through to the backend's encoding without waiting: nothing to copy
+    const now = this.encodesAtOnce && refs.size > 0 && [...refs.values()].every((r) => r !== undefined)
+    try {
+      return this.submitTaken(this.takeArgs(items, !now, refs), isArray, refs, now)
+    } catch (e) {
+      return Promise.reject(e)
+    }
+  }
+
+  /**
+   * The arguments of `items` as they are now, checked and encoded, before anything waits: a caller
+   * may change its objects as soon as submit() returns ('cfg.lr = lr; ex.submit(train, cfg)' in a
+   * loop, without await). With `copy` they are also copied, all at once (an object that several of
+   * them hold stays one object): the backend encodes them later. An argument refused is kept with
+   * its error, said once the task's name is known.
+   */
+  private takeArgs(
+    items: readonly Delayed<unknown>[],
+    copy: boolean,
+    refs: Map<TaskLike<unknown[], unknown>, TaskRef | undefined>,
+    /** a refused argument is said when the items are submitted (a batch's: named by their place in it) */
+    later = false,
+  ): TakenItem[] {
+    const taken: TakenItem[] = new Array(items.length)
+    let objects = false
+    for (let i = 0; i < items.length; i++) {
+      const { fn, args } = items[i]
+      try {
+        if (!Array.isArray(args)) throw new ParameterError(`the arguments of element ${i} are not an array`)
+        const enc = encodeArgs(args, (j) => argumentName(refs.get(fn), i, j, items.length))
+        taken[i] = { fn, args: enc.value as unknown[], marked: enc.marked }
+        if (copy && !objects) objects = hasObjects(taken[i].args)
+      } catch (refused) {
+        if (refs.get(fn) && !later) throw refused // named already
+        // the submission fails: the others need not be taken
+        return items.map((item, k) => ({ fn: item.fn, args: item.args, marked: false, refused: k === i ? refused : undefined }))
+      }
+    }
+    if (objects) {
+      let copies: unknown[][]
+      try {
+        copies = v8.deserialize(v8.serialize(taken.map((t) => t.args))) as unknown[][]
+      } catch {
+        return taken // v8 refuses one (a Proxy): the submission's encoding names it
+      }
+      for (let i = 0; i < taken.length; i++) taken[i].args = copies[i]
+    }
+    return taken
+  }
+
+  /** Resolves the tasks (when not known yet) and hands the taken items to the backend. */
+  private submitTaken(taken: TakenItem[], isArray: boolean, refs = knownTasks(taken), now = false): Promise<Job<unknown>[]> {
+    // what the call saw: the parameters, the owner, the nonce
+    const base = this.preparedBase()
+    if (now) return this.submitPrepared(assemble(base, taken, refs), isArray)
+    return (async () => {
+      for (const [fn, ref] of refs) if (!ref) refs.set(fn, await resolveTask(fn))
+      for (let i = 0; i < taken.length; i++) {
+        const { fn, args, refused } = taken[i]
+        if (refused === undefined) continue
+        // the same check again, now that the error can name the task
+        if (Array.isArray(args)) encodeArgs(args, (j) => argumentName(refs.get(fn), i, j, taken.length))
+        throw refused
+      }
+      return await this.submitPrepared(assemble(base, taken, refs), isArray)
+    })()
+  }
+
+  /** The parts of a prepared submission that come from the executor, as they are at the call. */
+  private preparedBase(): Omit<PreparedArray, 'fns' | 'fnIndex' | 'args' | 'marked'> {
+    return {
+      format: 'submitit-ts/submission',
+      version: FORMAT_VERSION,
+      node: process.version,
+      nonce: randomUUID(),
+      params: this.workerParameters(),
+      owner: currentOwner(),
+    }
   }
 
   /**
@@ -275,6 +393,7 @@ export abstract class Executor<P extends CommonParameters> {
     } catch (e) {
       fail(e)
     }
+    if (batch.refused) fail(batch.refused.error)
     if (batch.misuse) fail(batch.misuse)
     batch.open = false
     if (batch.items.length === 0 && !batch.submitting) {
@@ -291,7 +410,7 @@ export abstract class Executor<P extends CommonParameters> {
     if (items.length === 0) return []
     let jobs: Job<unknown>[]
     try {
-      jobs = await this.submitItems(items, true)
+      jobs = await this.submitTaken(items, true)
     } catch (e) {
       for (const w of waiters) w.reject(e)
       throw e
@@ -300,13 +419,23 @@ export abstract class Executor<P extends CommonParameters> {
     return jobs
   }
 
+  /** A call refused before it could join a batch: inside one, the batch fails with it (nothing goes separately). */
+  private refuse<T>(e: unknown): Promise<T> {
+    const batch = this.openBatch()
+    if (!batch) return Promise.reject(e)
+    batch.refused ??= { error: e }
+    const p = Promise.reject(e)
+    p.catch(() => {}) // batch() rejects with it: an unawaited call must not crash the process
+    return p
+  }
+
   private openBatch(): Batch | undefined {
     const batch = this.batches.getStore()
     return batch?.open ? batch : undefined
   }
 
   /** Adds items to the open batch; the promise resolves once the batch is submitted. */
-  private join<T>(batch: Batch, items: Delayed<unknown>[], pick: (jobs: Job<unknown>[]) => T): Promise<T> {
+  private join<T>(batch: Batch, items: readonly Delayed<unknown>[], pick: (jobs: Job<unknown>[]) => T): Promise<T> {
     let resolve!: (v: T) => void
     let reject!: (e: unknown) => void
     const p = new Batched<T>((res, rej) => {
@@ -316,7 +445,8 @@ export abstract class Executor<P extends CommonParameters> {
     p.batch = batch
     p.flush = () => (batch.submitting = (batch.submitting ?? Promise.resolve()).then(() => this.submitBatch(batch).then(() => {})))
     const from = batch.items.length
-    batch.items.push(...items)
+    // as they are now: the callback may change its objects before the batch is submitted
+    for (const item of this.takeArgs(items, true, knownTasks(items), true)) batch.items.push(item) // a refused one: batch() rejects
     batch.waiters.push({ from, to: batch.items.length, resolve: (jobs) => resolve(pick(jobs)), reject })
     // batch() itself throws; a promise left unawaited must not crash the process
     Promise.prototype.then.call(p, undefined, () => {})
@@ -350,37 +480,50 @@ export abstract class Executor<P extends CommonParameters> {
 
   /** Resolves the tasks and checks and encodes every argument: bad input fails here, not on a node. */
   protected async prepare(items: readonly Delayed<unknown>[]): Promise<PreparedArray> {
-    const fns: TaskRef[] = []
-    const fnIndexOf = new Map<TaskLike<unknown[], unknown>, number>()
-    const fnIndex: number[] = new Array(items.length)
-    const args: unknown[][] = new Array(items.length)
-    let marked = false
-    for (let i = 0; i < items.length; i++) {
-      const { fn, args: a } = items[i]
-      let k = fnIndexOf.get(fn)
-      if (k === undefined) {
-        k = fns.push(await resolveTask(fn)) - 1
-        fnIndexOf.set(fn, k)
-      }
-      fnIndex[i] = k
-      if (!Array.isArray(a)) throw new ParameterError(`the arguments of element ${i} are not an array`)
-      // the name of the place is only made for an error
-      const enc = encodeArgs(a, (j) => `argument ${j + 1} of ${fns[k!].exportName}${items.length > 1 ? ` (element ${i})` : ''}`)
-      marked ||= enc.marked
-      args[i] = enc.value as unknown[]
-    }
-    const prepared: PreparedArray = {
-      format: 'submitit-ts/submission',
-      version: FORMAT_VERSION,
-      node: process.version,
-      nonce: randomUUID(),
-      params: this.workerParameters(),
-      owner: currentOwner(),
-      fns,
-      fnIndex,
-      args,
-      marked,
-    }
-    return snapshotted(prepared) // inside withCodeSnapshot(): tasks and classes from the snapshot
+    const refs = knownTasks(items)
+    for (const [fn, ref] of refs) if (!ref) refs.set(fn, await resolveTask(fn))
+    const taken = this.takeArgs(items, false, refs)
+    return assemble(this.preparedBase(), taken, refs)
   }
+}
+
+/** The tasks of `items`, each with its reference when it was resolved before (else undefined). */
+function knownTasks(items: readonly { fn: TaskLike<unknown[], unknown> }[]): Map<TaskLike<unknown[], unknown>, TaskRef | undefined> {
+  const refs = new Map<TaskLike<unknown[], unknown>, TaskRef | undefined>()
+  for (const { fn } of items) if (!refs.has(fn)) refs.set(fn, resolvedTask(fn))
+  return refs
+}
+
+function argumentName(ref: TaskRef | undefined, i: number, j: number, n: number): string {
+  return `argument ${j + 1} of ${ref?.exportName ?? 'the task'}${n > 1 ? ` (element ${i})` : ''}`
+}
+
+function hasObjects(args: unknown[]): boolean {
+  for (const a of args) if (typeof a === 'object' && a !== null) return true
+  return false
+}
+
+/** A prepared submission from its taken items, their tasks resolved. */
+function assemble(
+  base: Omit<PreparedArray, 'fns' | 'fnIndex' | 'args' | 'marked'>,
+  taken: TakenItem[],
+  refs: Map<TaskLike<unknown[], unknown>, TaskRef | undefined>,
+): PreparedArray {
+  const fns: TaskRef[] = []
+  const fnIndexOf = new Map<TaskLike<unknown[], unknown>, number>()
+  const fnIndex: number[] = new Array(taken.length)
+  const args: unknown[][] = new Array(taken.length)
+  let marked = false
+  for (let i = 0; i < taken.length; i++) {
+    const { fn } = taken[i]
+    let k = fnIndexOf.get(fn)
+    if (k === undefined) {
+      k = fns.push(refs.get(fn)!) - 1
+      fnIndexOf.set(fn, k)
+    }
+    fnIndex[i] = k
+    args[i] = taken[i].args
+    marked ||= taken[i].marked
+  }
+  return snapshotted({ ...base, fns, fnIndex, args, marked }) // inside withCodeSnapshot(): tasks and classes from the snapshot
 }

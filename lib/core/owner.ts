@@ -78,10 +78,9 @@ export function ownerDeath(owner: Owner, submitted: string): string | undefined 
     if (owner.startTicks !== undefined && startTicksOf(owner.pid) !== owner.startTicks) return `${who} has exited (its pid is another process's now)`
     return undefined
   }
-  if (owner.host === me.host && owner.bootId !== undefined && me.bootId !== undefined && owner.bootId !== me.bootId) {
-    return `${who} ran before this machine restarted`
-  }
-  // another host, container or PID namespace: only the heartbeat can tell
+  // another host (a host name is not an identity either: another machine may have this one's, so
+  // another boot id does not tell a restart), container or PID namespace: only the heartbeat can tell
+  const otherBoot = owner.host === me.host && owner.bootId !== undefined && me.bootId !== undefined && owner.bootId !== me.bootId
   let mtime: number
   try {
     mtime = fs.statSync(submitted).mtimeMs
@@ -91,7 +90,8 @@ export function ownerDeath(owner: Owner, submitted: string): string | undefined 
   const grace = Math.max(3 * owner.heartbeatMs, owner.heartbeatMs + 5_000)
   const silent = Date.now() - mtime
   if (silent > grace) {
-    return `${who} has given no heartbeat for ${Math.round(silent / 1000)} s (it touches ${submitted} every ${owner.heartbeatMs / 1000} s while it runs jobs)`
+    const where = otherBoot ? ' (it ran before this machine restarted, or on another machine of this name)' : ''
+    return `${who} has given no heartbeat for ${Math.round(silent / 1000)} s${where} (it touches ${submitted} every ${owner.heartbeatMs / 1000} s while it runs jobs)`
   }
   return undefined
 }

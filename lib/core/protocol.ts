@@ -63,8 +63,9 @@ export const FLUSHED = 1 // how many outcomes (from the chunk's first) are in pa
 export const WARNED = 2 // set by the executor: this element is past its time, checkpoint it (-1: none)
 export const CHECKPOINTED = 3 // set by the worker: this element's checkpoint is saved (-1: none)
 export const GATE = 4 // who writes the chunk's result: see claimResult/holdResult (a node's requeue)
-export const SUBMISSION = 5 // the submission file: written (1, the default), being written (0), could not be (-1); see awaitSubmission
-export const FLAGS = 6 // control[FLAGS + k]: one of the flags below, for element first+k
+export const OWNER = 5 // who runs the chunk: see startChunk/takeBackChunk
+export const SUBMISSION = 6 // the submission file: written (1, the default), being written (0), could not be (-1); see awaitSubmission
+export const FLAGS = 7 // control[FLAGS + k]: one of the flags below, for element first+k
 export const PENDING_FLAG = 0
 export const CANCEL_FLAG = 1 // set by the executor: skip it
 export const DONE_FLAG = 2 // set by the worker: it has run, its outcome is in the arena
@@ -119,6 +120,34 @@ export function settleSubmission(control: Int32Array, written: boolean): void {
   Atomics.notify(control, SUBMISSION)
 }
 
+// OWNER values: not started; taken back by the executor (it never runs); ended (1 + threadId: running)
+const OWNER_NONE = 0
+const OWNER_TAKEN_BACK = -1
+const OWNER_ENDED = -2
+
+/**
+ * The worker, before it runs anything of the chunk: false when the executor took it back (it was
+ * stopped before it started: nothing of it may run).
+ */
+export function startChunk(control: Int32Array, threadId: number): boolean {
+  return Atomics.compareExchange(control, OWNER, OWNER_NONE, 1 + threadId) === OWNER_NONE
+}
+
+/** The worker is done with the chunk (it replied or threw): it writes nothing more for it. */
+export function endChunk(control: Int32Array): void {
+  Atomics.store(control, OWNER, OWNER_ENDED)
+}
+
+/**
+ * The executor, once the chunk's pool call has failed (stopped, thread died): the id of the thread
+ * still in the chunk, which may go on writing its memory and files until it has exited; undefined
+ * when nothing runs it (it ended, or never started and now never will).
+ */
+export function takeBackChunk(control: Int32Array): number | undefined {
+  const was = Atomics.compareExchange(control, OWNER, OWNER_NONE, OWNER_TAKEN_BACK)
+  return was > 0 ? was - 1 : undefined
+}
+
 // GATE values: nobody yet; the worker is writing the result; the result is held back (not written)
 const GATE_OPEN = 0
 const GATE_WRITING = 1
@@ -165,9 +194,9 @@ const fromUtf8 = new TextDecoder()
 /**
  * Stores element k's encoded outcome after element k-1's, or at the start when k is the first
  * since a flush. Returns false when it does not fit (the caller flushes, then stores again). Throws
- * what v8 throws for a value it cannot send.
+ * what v8 throws for a value it cannot send. `serialized`: the value's v8 bytes, when the caller has them.
  */
-export function storeOutcome(memory: ChunkMemory, count: number, k: number, outcome: Outcome, marked: boolean): boolean {
+export function storeOutcome(memory: ChunkMemory, count: number, k: number, outcome: Outcome, marked: boolean, serialized?: Uint8Array): boolean {
   const { control, arena } = memory
   const start = k === Atomics.load(control, FLUSHED) ? 0 : control[END(count, k - 1)]
   const value = outcome.state === 'COMPLETED' ? outcome.value : outcome.error
@@ -186,7 +215,7 @@ export function storeOutcome(memory: ChunkMemory, count: number, k: number, outc
     end += utf8.encodeInto(value, arena.subarray(end)).written
   } else {
     tag = V8
-    bytes = v8.serialize(value)
+    bytes = serialized ?? v8.serialize(value)
     end += bytes.length
   }
   if (end > arena.length) return false

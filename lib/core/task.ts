@@ -2,7 +2,7 @@
 // URL plus the export's name, found by identity so that no string has to be kept in sync.
 import fs from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { entryScriptError, entryScriptOf } from './entry-script.js'
+import { entryImportChain, entryImportError, entryScriptError, entryScriptOf } from './entry-script.js'
 
 /** A reference to an exported function, as stored in a submission file. */
 export interface TaskRef {
@@ -64,6 +64,11 @@ export function taskRef<F extends (...args: never[]) => unknown>(module: string,
 
 const resolved = new WeakMap<object, TaskRef>()
 
+/** The reference of a task resolved before, without waiting (undefined: resolveTask it). */
+export function resolvedTask(t: TaskLike<unknown[], unknown>): TaskRef | undefined {
+  return typeof t === 'function' || (typeof t === 'object' && t !== null) ? resolved.get(t) : undefined
+}
+
 /** Finds the export name of a task by identity in its module, and checks an explicit reference. */
 export async function resolveTask(t: TaskLike<unknown[], unknown>): Promise<TaskRef> {
   const cached = resolved.get(t)
@@ -80,6 +85,8 @@ export async function resolveTask(t: TaskLike<unknown[], unknown>): Promise<Task
     // checked before importing: importing the entry script from itself waits on its own top-level await
     const entry = entryScriptOf(module)
     if (entry) throw entryScriptError(entry, t.name)
+    const chain = entryImportChain(module)
+    if (chain) throw entryImportError(chain, t.name)
     const mod = await importModule(module)
     const exportName = Object.keys(mod).find((k) => mod[k] === t)
     if (!exportName) {
@@ -134,6 +141,28 @@ export async function importModule(module: string): Promise<Record<string, unkno
     tsHooks = true
   }
   return (await import(module)) as Record<string, unknown>
+}
+
+/** How many imports of task modules a worker (a thread or process that only runs jobs) has under way. */
+let loadingForJobs = 0
+
+/**
+ * Runs `load` (a worker's import of the task modules of a submission), during which no executor may
+ * be made: a module imported to find a task that makes executors when imported (the script being
+ * run, imported by the task's module) would run again in every worker.
+ */
+export async function loadingTasksForJobs<T>(load: () => Promise<T>): Promise<T> {
+  loadingForJobs++
+  try {
+    return await load()
+  } finally {
+    loadingForJobs--
+  }
+}
+
+/** Whether a worker is importing task modules (see loadingTasksForJobs). */
+export function isLoadingTasksForJobs(): boolean {
+  return loadingForJobs > 0
 }
 
 /** The function a reference names, with a clear error when it is not there. */

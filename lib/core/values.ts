@@ -98,6 +98,34 @@ function isOpaque(obj: object, proto: unknown): boolean {
   )
 }
 
+const privateOf = new WeakMap<Function, string | undefined>()
+// `this.#x`, `obj.#x`, or a member declared `#x` (a field, a method): what a class's source shows of private members
+const PRIVATE = /\.\s*#([A-Za-z_$][\w$]*)|^\s*(?:static\s+)?(?:async\s+)?(?:get\s+|set\s+)?\*?\s*#([A-Za-z_$][\w$]*)\s*[=;(]/gm
+
+/**
+ * The private members (#x) a registered class or one it extends declares, as its source shows them
+ * ('#a, #b'), or undefined: they are not own properties, so a re-created instance would lack them.
+ */
+function privateMembers(cls: Function): string | undefined {
+  if (privateOf.has(cls)) return privateOf.get(cls)
+  const names = new Set<string>()
+  for (let c: unknown = cls; typeof c === 'function' && c !== Function.prototype && c !== Object; c = Object.getPrototypeOf(c)) {
+    let source: string
+    try {
+      source = Function.prototype.toString.call(c)
+    } catch {
+      continue
+    }
+    if (!source.startsWith('class')) continue
+    // strings and comments say nothing of members
+    const code = source.replace(/'(?:\\.|[^'\\])*'|"(?:\\.|[^"\\])*"|`(?:\\.|[^`\\])*`|\/\/[^\n]*|\/\*[\s\S]*?\*\//g, '""')
+    for (const m of code.matchAll(PRIVATE)) names.add(`#${m[1] ?? m[2]}`)
+  }
+  const found = names.size > 0 ? [...names].join(', ') : undefined
+  privateOf.set(cls, found)
+  return found
+}
+
 /**
  * A walk that keeps no set of the objects it visited (a third of the cost of a large value) gives
  * up past this depth or this many objects: a cycle, a deep chain, or shared parts visited again and
@@ -199,6 +227,9 @@ function checkWalk(value: unknown, where: string | (() => string), visited: Set<
           refuse(here(), `is a ${typeName(obj)}`, 'subclasses of typed arrays come back as the base array: pass the plain typed array')
       } else if (proto !== String.prototype) {
         refuseExtraKeys(obj)
+        if (proto === RegExp.prototype && (obj as RegExp).lastIndex !== 0) {
+          refuse(here(), `is a RegExp whose lastIndex is ${(obj as RegExp).lastIndex}, which would arrive as 0`, 'send the lastIndex beside it')
+        }
       }
       return
     }
@@ -243,8 +274,16 @@ function checkWalk(value: unknown, where: string | (() => string), visited: Set<
       const name = proto?.constructor?.name || 'TheClass'
       return refuse(
         here(),
-        `is an ${typeName(obj)}, which would arrive as a plain object without its methods`,
+        `is an instance of ${proto?.constructor?.name ? `class ${proto.constructor.name}` : 'an anonymous class'}, which would arrive as a plain object without its methods`,
         `mark the class with serializable(import.meta.url, ${name}) in the module that exports it, or pass a plain object`,
+      )
+    }
+    const hidden = proto === null ? undefined : privateMembers(proto.constructor)
+    if (hidden) {
+      return refuse(
+        here(),
+        `is an instance of class ${proto.constructor.name || '(anonymous)'}, which has private members (${hidden}): an instance is re-created from its own properties, without them`,
+        'keep what must travel in ordinary properties',
       )
     }
     needsMarkers = true

@@ -10,10 +10,63 @@ import { cancelledBeforeStart } from '../core/job-errors.js'
 import { Job, type JobState, type JobWatcher, type KnownOutcome } from '../core/job.js'
 import { Heartbeat } from '../core/owner.js'
 import { JobPaths, makeJobId, submittedPath } from '../core/paths.js'
-import { runTasks } from '../../worker/run.js'
+import { failRunning, runTasks } from '../../worker/run.js'
+import { JobEnvironment } from '../core/environment.js'
 import { DEBUG_PARAMETER_NAMES, DEBUG_PARAMETERS, type DebugParameters } from './params.js'
 
 export type { DebugParameters } from './params.js'
+
+/**
+ * While debug jobs run (in this thread), an error thrown by one of their task's callbacks, or a
+ * rejection one left unhandled, fails that job, as it fails a job on a pool thread or a node, instead
+ * of taking the caller's process down. Errors from anything else are handled as they would be without
+ * these listeners: by the caller's own listeners if it has some, else as Node does.
+ */
+let runningJobs = 0
+function guardJobs(): () => void {
+  if (runningJobs++ === 0) {
+    process.on('uncaughtException', onJobError)
+    process.on('unhandledRejection', onJobRejection)
+  }
+  return () => {
+    if (--runningJobs === 0) unguard()
+  }
+}
+function unguard(): void {
+  process.removeListener('uncaughtException', onJobError)
+  process.removeListener('unhandledRejection', onJobRejection)
+}
+/** Whether it came from a debug job (its async context tells), which it fails (or outlived). */
+function fromJob(error: unknown): boolean {
+  const jobId = JobEnvironment.maybe()?.jobId
+  if (jobId === undefined) return false
+  if (!failRunning(jobId, error)) {
+    process.stderr.write(`submitit-ts: an error was thrown by job ${jobId} after it had ended: ${(error as Error)?.stack ?? error}\n`)
+  }
+  return true
+}
+function onJobError(error: Error): void {
+  if (fromJob(error) || process.listenerCount('uncaughtException') > 1) return
+  // not a job's, and nobody else listens: what Node does without a listener
+  unguard()
+  process.nextTick(() => {
+    throw error
+  })
+}
+function onJobRejection(reason: unknown): void {
+  if (fromJob(reason) || process.listenerCount('unhandledRejection') > 1) return
+  const mode = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].find((a) => a.startsWith('--unhandled-rejections='))?.split('=')[1]
+  if (mode === 'none' || mode === 'warn') return // Node warns by itself in 'warn' mode
+  if (mode === 'warn-with-error-code') {
+    process.emitWarning(`Unhandled promise rejection: ${(reason as Error)?.stack ?? reason}`, 'UnhandledPromiseRejectionWarning')
+    process.exitCode = 1
+    return
+  }
+  unguard()
+  process.nextTick(() => {
+    throw reason instanceof Error ? reason : new Error(`a promise was rejected with ${String(reason)} and nobody handled it`)
+  })
+}
 
 class DebugWatcher implements JobWatcher {
   private readonly runs = new Map<string, Promise<void>>()
@@ -58,6 +111,15 @@ class DebugWatcher implements JobWatcher {
 
   private async run(job: Job<unknown>): Promise<void> {
     this.states.set(job.jobId, 'RUNNING')
+    const unguardJob = guardJobs()
+    try {
+      await this.runTasks(job)
+    } finally {
+      unguardJob()
+    }
+  }
+
+  private async runTasks(job: Job<unknown>): Promise<void> {
     const states: FinalState[] = []
     for (let t = 0; t < job.numTasks; t++) {
       let known: KnownOutcome
@@ -100,6 +162,8 @@ class DebugWatcher implements JobWatcher {
 export class DebugExecutor extends Executor<DebugParameters> {
   protected readonly parameterNames = DEBUG_PARAMETER_NAMES
   protected override readonly parameterSchema = DEBUG_PARAMETERS
+  /** submitPrepared encodes the submission before it waits: arguments need no copy at the call */
+  protected override readonly encodesAtOnce = true
   private readonly heartbeat = new Heartbeat()
 
   constructor(options: { folder: string } & DebugParameters) {

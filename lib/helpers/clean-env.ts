@@ -15,7 +15,9 @@ export interface CleanEnvOptions {
  * Runs `fn` without the SLURM_*, SLURMD_*, SRUN_*, SBATCH_*, SUBMITIT_* variables (nor MASTER_ADDR,
  * MASTER_PORT, RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, nor `extraNames`), and puts them back
  * afterwards: when `fn` returns, throws, or, for a promise, settles. process.env is the process's:
- * other code running meanwhile (and the LocalExecutor's threads) sees it cleaned too.
+ * other code running meanwhile sees it cleaned too (the LocalExecutor's threads have copies of their
+ * own, made when its pool starts; a job's own process, isolation: 'process', gets the environment
+ * when it starts).
  */
 export function cleanEnv<T>(fn: () => T, options: CleanEnvOptions = {}): T {
   const extra = new Set(options.extraNames ?? [])

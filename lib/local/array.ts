@@ -1,5 +1,6 @@
 // One submitted array on the LocalExecutor: cuts it into chunks, tracks each job's state, and is
 // the JobWatcher of its jobs. Element i's task t is slot t * size + i.
+import fs from 'node:fs'
 import {
   decodeResult,
   encodeOutcome,
@@ -13,7 +14,7 @@ import {
   type SubmissionRecord,
 } from '../core/format.js'
 import { readCheckpointOf } from '../core/checkpoint.js'
-import { CancelledError, cancelledBeforeStart, TimeoutError, WorkerCrashError } from '../core/job-errors.js'
+import { CancelledError, cancelledBeforeStart, ResultWriteError, TimeoutError, WorkerCrashError } from '../core/job-errors.js'
 import { Job, type JobState, type JobWatcher, type KnownOutcome } from '../core/job.js'
 import { JobPaths, makeJobId, resultsPath } from '../core/paths.js'
 import type { ChunkStop } from './pool.js'
@@ -23,6 +24,7 @@ import {
   CURRENT,
   DONE_FLAG,
   FLAGS,
+  FLUSHED,
   flushedSegments,
   PENDING_FLAG,
   settleSubmission,
@@ -94,6 +96,10 @@ export class LocalArray implements JobWatcher {
   /** each slot's value or error, and whether it holds markers */
   private readonly values: unknown[]
   private readonly marked: Uint8Array
+  /** slots cancelled here while their chunk runs, whose result file its worker is to write */
+  private readonly unwritten: Uint8Array
+  /** shut down: the elements not run yet are cancelled, none starts */
+  private closed = false
   /** how many times each slot was requeued from its checkpoint after passing its time */
   private readonly restarts: Uint8Array
   /** the chunk a slot was last sent in */
@@ -134,6 +140,7 @@ export class LocalArray implements JobWatcher {
     this.codes = new Uint8Array(this.size * this.numTasks)
     this.values = new Array(this.size * this.numTasks)
     this.marked = new Uint8Array(this.size * this.numTasks)
+    this.unwritten = new Uint8Array(this.size * this.numTasks)
     this.chunkOf = new Array(this.size * this.numTasks)
     this.restarts = new Uint8Array(this.size * this.numTasks)
     this.next = new Array(this.numTasks).fill(0)
@@ -232,7 +239,10 @@ export class LocalArray implements JobWatcher {
 
   private settle(index: number, task: number, state: number, value: unknown, marked: boolean): void {
     const slot = task * this.size + index
-    if (this.codes[slot] !== 0) return // cancelled here already
+    if (this.codes[slot] !== 0) {
+      this.unwritten[slot] = 0 // cancelled here already: the record holds it
+      return
+    }
     this.codes[slot] = state + 1
     this.values[slot] = value
     this.marked[slot] = marked ? 1 : 0
@@ -245,23 +255,36 @@ export class LocalArray implements JobWatcher {
   }
 
   /**
-   * A chunk's thread died or was stopped. What it had finished is kept (a partial result file, then
-   * the shared arena): nothing that ran runs again. The element it was stopped for (or was running
-   * when it crashed) gets its outcome; the elements it had not reached run in new chunks.
+   * A chunk's thread died or was stopped (and is gone: see takeBackChunk). What it had finished is
+   * kept (its result file if it got that far, else its partial result files and the shared arena):
+   * nothing that ran runs again. The element it was stopped for (or was running when it crashed)
+   * gets its outcome; the elements it had not reached run in new chunks, or, once the array is shut
+   * down, get their cancel written.
    */
-  interrupted(chunk: Chunk, error: unknown): void {
+  interrupted(chunk: Chunk, error: unknown, thread?: number): void {
     if (this.abandoned) return // it ran nothing: the submit failed
     const { control } = chunk.memory
-    if (this.runner.isolated && this.savedByProcess(chunk)) return
+    if (thread !== undefined) this.removeLeftovers(chunk, thread)
+    // it wrote the chunk's result just before it was stopped (a job's own process: before it exited)
+    if (this.savedByWorker(chunk)) return
     for (const [from, to] of flushedSegments(chunk.memory, chunk.count)) {
-      this.report(readResult(resultsPath(this.record.folder, this.record.arrayId, this.record.isArray, chunk.first + from, to - from, chunk.task)))
+      let record: ResultRecord
+      try {
+        record = readResult(resultsPath(this.record.folder, this.record.arrayId, this.record.isArray, chunk.first + from, to - from, chunk.task))
+      } catch (e) {
+        // they ran: never again; say why their outcomes are not there
+        for (let i = chunk.first + from; i < chunk.first + to; i++) this.writeOwnResult(i, chunk.task, { state: 'FAILED', error: this.lostError(i, e) })
+        continue
+      }
+      this.report(record)
     }
     const stored = storedOutcomes(chunk.memory, chunk.count)
     if (stored.outcomes.length > 0) this.writeRecord(chunk.first + stored.first, chunk.task, stored.outcomes, stored.marked)
     const reached = chunk.first + stored.first + stored.outcomes.length // the first element without an outcome
     const current = Atomics.load(control, CURRENT)
     const target = chunk.stopReason ? chunk.stopTarget! : current >= reached ? current : -1
-    if (target >= reached && !(chunk.stopReason === 'TIMEOUT' && this.requeue(target, chunk.task))) {
+    const unsettled = (i: number) => this.codes[chunk.task * this.size + i] === 0
+    if (target >= reached && unsettled(target) && !(chunk.stopReason === 'TIMEOUT' && this.requeue(target, chunk.task))) {
       const jobId = this.jobs[target].jobId
       const requeues = this.restarts[chunk.task * this.size + target]
       const outcome: Outcome =
@@ -282,18 +305,28 @@ export class LocalArray implements JobWatcher {
               }
             : { state: 'FAILED', error: this.crashError(target, chunk.task, error) }
       this.writeOwnResult(target, chunk.task, outcome)
-    } else if (reached === chunk.first && !chunk.stopReason) {
+    } else if (reached === chunk.first && !chunk.stopReason && !this.closed) {
       // it died outside any task (e.g. the submission could not be read): the same would happen again
-      for (let k = 0; k < chunk.count; k++) {
-        const i = chunk.first + k
-        this.writeOwnResult(i, chunk.task, { state: 'FAILED', error: this.crashError(i, chunk.task, error) })
+      for (let i = chunk.first; i < chunk.first + chunk.count; i++) {
+        if (unsettled(i)) this.writeOwnResult(i, chunk.task, { state: 'FAILED', error: this.crashError(i, chunk.task, error) })
+        else this.writeSettled(i, chunk.task)
       }
       return
     }
     // the elements it had not reached run in new chunks, split around the target
     const rest: number[] = []
     for (let i = reached; i < chunk.first + chunk.count; i++) {
-      if (i !== target && this.codes[chunk.task * this.size + i] === 0) rest.push(i)
+      if (!unsettled(i)) {
+        // cancelled while the chunk ran, for the worker to write (or the target, just written): written now
+        this.writeSettled(i, chunk.task)
+      } else if (i === target) {
+        // requeued from its checkpoint
+      } else if (Atomics.load(control, FLAGS + i - chunk.first) === DONE_FLAG) {
+        // it ran, but its outcome reached neither the memory nor a file (the disk is full): never again
+        this.writeOwnResult(i, chunk.task, { state: 'FAILED', error: this.lostError(i, error) })
+      } else if (this.closed) {
+        this.writeOwnResult(i, chunk.task, { state: 'CANCELLED', error: cancelledBeforeStart(this.jobs[i].jobId) })
+      } else rest.push(i)
     }
     for (let a = 0; a < rest.length; ) {
       let b = a
@@ -303,20 +336,59 @@ export class LocalArray implements JobWatcher {
     }
   }
 
+  /** A chunk's report could not be taken in (a bug): its jobs without an outcome fail, saying why. */
+  failUnfinished(chunk: Chunk, error: unknown): void {
+    for (let i = chunk.first; i < chunk.first + chunk.count; i++) {
+      if (this.codes[chunk.task * this.size + i] === 0) this.writeOwnResult(i, chunk.task, { state: 'FAILED', error: this.lostError(i, error) })
+      else this.writeSettled(i, chunk.task)
+    }
+  }
+
+  private lostError(index: number, cause: unknown): ResultWriteError {
+    const why = cause instanceof Error ? cause.message : String(cause)
+    return new ResultWriteError(
+      `job ${this.jobs[index].jobId} ran, but its outcome was lost when its worker was stopped (${why}); it is not run again: submit it again`,
+      (cause as NodeJS.ErrnoException)?.code,
+    )
+  }
+
   /**
-   * A job's own process that ended without answering may have saved its outcome first (a task
-   * calling process.exit): that outcome stands.
+   * The temporary files a stopped thread may have been writing (a partial or whole result of the
+   * chunk, the running element's checkpoint): the thread is gone, its writes with it.
    */
-  private savedByProcess(chunk: Chunk): boolean {
-    const job = this.jobs[chunk.first]
+  private removeLeftovers(chunk: Chunk, thread: number): void {
+    const suffix = `.tmp-${process.pid}-${thread}`
+    const { folder, arrayId, isArray } = this.record
+    const flushed = Atomics.load(chunk.memory.control, FLUSHED)
+    const remove = (file: string) => {
+      try {
+        fs.unlinkSync(file + suffix)
+      } catch {
+        /* not there */
+      }
+    }
+    // a partial file holds elements from the last flush on, the chunk's result file those from its first
+    for (let n = 1; flushed + n <= chunk.count; n++) remove(resultsPath(folder, arrayId, isArray, chunk.first + flushed, n, chunk.task))
+    for (let n = 2; n <= chunk.count; n++) remove(resultsPath(folder, arrayId, isArray, chunk.first, n, chunk.task))
+    const current = Atomics.load(chunk.memory.control, CURRENT)
+    if (current >= 0) remove(this.jobs[current].paths.checkpoint)
+  }
+
+  /**
+   * The chunk's result file is there: its thread (or a job's own process, e.g. one calling
+   * process.exit) wrote it just before it ended. Those outcomes stand.
+   */
+  private savedByWorker(chunk: Chunk): boolean {
+    const { folder, arrayId, isArray, nonce } = this.record
+    let record: ResultRecord
     try {
-      const record = readResult(job.paths.resultFile(chunk.task))
-      if (record.nonce !== this.record.nonce) return false
-      this.report(record)
-      return true
+      record = readResult(resultsPath(folder, arrayId, isArray, chunk.first, chunk.count, chunk.task))
     } catch {
       return false
     }
+    if (record.nonce !== nonce || record.first !== chunk.first || record.states.length !== chunk.count) return false
+    this.report(record)
+    return true
   }
 
   /**
@@ -325,7 +397,7 @@ export class LocalArray implements JobWatcher {
    */
   private requeue(index: number, task: number): boolean {
     const slot = task * this.size + index
-    if (this.restarts[slot] >= this.runner.maxNumTimeout) return false
+    if (this.closed || this.restarts[slot] >= this.runner.maxNumTimeout) return false
     let saved: boolean
     try {
       saved = readCheckpointOf(this.jobs[index].paths, this.record.nonce) !== undefined
@@ -342,6 +414,14 @@ export class LocalArray implements JobWatcher {
   /** Whether element `index` runs a task with a checkpoint function, to warn before stopping it. */
   checkpointable(index: number): boolean {
     return this.record.fns[this.record.fnIndex[index]].checkpoint === true
+  }
+
+  /** Writes the outcome of a job cancelled here while its chunk ran, if its worker did not. */
+  private writeSettled(index: number, task: number): void {
+    const slot = task * this.size + index
+    if (this.unwritten[slot] === 0) return
+    this.unwritten[slot] = 0
+    this.writeOwnResult(index, task, { state: 'CANCELLED', error: this.values[slot] })
   }
 
   /** Writes one job's outcome decided here (not by a worker) to its own result file. */
@@ -427,6 +507,8 @@ export class LocalArray implements JobWatcher {
 
   /** Cancels every unfinished job of the array (executor shutdown). */
   cancelAll(): void {
+    this.closed = true
+    this.retries.length = 0
     for (let i = 0; i < this.size; i++) this.cancelIndex(i)
   }
 
@@ -445,9 +527,10 @@ export class LocalArray implements JobWatcher {
         }
       }
       const error = cancelledBeforeStart(this.jobs[index].jobId)
-      if (chunk?.abort)
+      if (chunk?.abort) {
         this.settle(index, t, FINAL_STATES.indexOf('CANCELLED'), error, false) // the worker writes its file
-      else this.writeOwnResult(index, t, { state: 'CANCELLED', error })
+        this.unwritten[slot] = 1 // unless it is stopped first (see interrupted)
+      } else this.writeOwnResult(index, t, { state: 'CANCELLED', error })
     }
   }
 }

@@ -12,10 +12,10 @@ import { makeFolderBeforeWrite, writeAtomic, type SubmissionRecord } from '../co
 import type { Job } from '../core/job.js'
 import { Heartbeat } from '../core/owner.js'
 import { submittedPath } from '../core/paths.js'
-import { CHECKPOINTED, CURRENT, WARNED, type RunRequest } from '../core/protocol.js'
+import { CHECKPOINTED, CURRENT, takeBackChunk, WARNED, type RunRequest } from '../core/protocol.js'
 import { GroupKiller } from '../helpers/process-group.js'
 import { LocalArray, type Chunk, type ChunkRunner } from './array.js'
-import { ChunkStop, type JobPool, jobPool } from './pool.js'
+import { ChunkStop, type JobPool, jobPool, threadExited } from './pool.js'
 import { runInProcess } from './process.js'
 import { LOCAL_PARAMETER_NAMES, LOCAL_PARAMETERS, type LocalParameters } from './params.js'
 import { newArrayId } from '../core/ids.js'
@@ -30,12 +30,20 @@ function writeSubmission(file: string, bytes: Uint8Array): void {
 const WATCHDOG_MS = 100
 /** submissions up to this size are sent with each chunk (a copy per chunk), larger ones read from their file once per thread */
 const SEND_SUBMISSION_MAX = 64 << 10
+/**
+ * How long the rescue of a stopped chunk waits for its thread to be gone. A thread running JavaScript
+ * goes within milliseconds; one blocked in a system call (execSync) writes nothing until it returns,
+ * and then ends at once: its job's TIMEOUT or CANCELLED does not wait for the call.
+ */
+const STOPPED_THREAD_WAIT_MS = 1_000
 /** how long a warned task may take to save its checkpoint before its thread is stopped anyway */
 const CHECKPOINT_GRACE_MS = 5_000
 
 export class LocalExecutor extends Executor<LocalParameters> {
   protected readonly parameterNames = LOCAL_PARAMETER_NAMES
   protected override readonly parameterSchema = LOCAL_PARAMETERS
+  /** submitPrepared encodes the submission before it waits: arguments need no copy at the call */
+  protected override readonly encodesAtOnce = true
   private pool: JobPool | null = null
   /** arrays with work left, oldest first: their chunks go to the pool in that order */
   private readonly active = new Set<LocalArray>()
@@ -153,15 +161,19 @@ export class LocalExecutor extends Executor<LocalParameters> {
       resume: chunk.resume !== undefined,
       restarts: chunk.resume?.restarts,
     }
-    const run = this.isolated ? runInProcess(chunk, req, this.params, this.children) : this.getPool().run(req, { signal: chunk.abort })
+    const pool = this.isolated ? undefined : this.getPool()
+    const run = pool ? pool.run(req, { signal: chunk.abort }) : runInProcess(chunk, req, this.params, this.children)
     const settled = run
       .then(
         (reply) => this.finish(chunk, () => chunk.array.completed(chunk, reply)),
-        (error: unknown) => {
+        async (error: unknown) => {
           // commands the stopped thread started (runCommand) go with it, even before their watchdog runs
           const ids = new Set(chunk.array.jobs.slice(chunk.first, chunk.first + chunk.count).map((j) => j.jobId))
           this.groups.killJobs((jobId) => ids.has(jobId))
-          this.finish(chunk, () => chunk.array.interrupted(chunk, error))
+          // the call fails as soon as the thread is told to stop: what it saved is read once it is gone
+          const thread = pool ? takeBackChunk(chunk.memory.control) : undefined
+          if (thread !== undefined && pool) await threadExited(pool, thread, STOPPED_THREAD_WAIT_MS)
+          this.finish(chunk, () => chunk.array.interrupted(chunk, error, thread))
         },
       )
       .finally(() => this.settling.delete(settled))
@@ -171,7 +183,12 @@ export class LocalExecutor extends Executor<LocalParameters> {
   private finish(chunk: Chunk, report: () => void): void {
     this.running.delete(chunk)
     chunk.array.running--
-    report()
+    try {
+      report()
+    } catch (error) {
+      // never the caller's process: the chunk's jobs without an outcome fail with it
+      chunk.array.failUnfinished(chunk, error)
+    }
     this.schedule()
   }
 

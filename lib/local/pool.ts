@@ -45,5 +45,35 @@ export class ChunkStop {
 /** All `threads` threads up at once (they start in parallel); idle ones do not keep the process alive. */
 export function jobPool(threads: number): JobPool {
   const { Piscina } = createRequire(import.meta.url)('piscina') as typeof import('piscina')
-  return new Piscina<RunRequest, RunReply>({ filename: POOL_FILE, maxThreads: threads, minThreads: threads, idleTimeout: 30_000 })
+  const pool = new Piscina<RunRequest, RunReply>({ filename: POOL_FILE, maxThreads: threads, minThreads: threads, idleTimeout: 30_000 })
+  const exits = new Map<number, Promise<void>>()
+  // piscina says a worker is created before it gives it a task; the Worker itself is in pool.threads
+  pool.on('workerCreate', ({ id }: { id: number }) => {
+    const worker = pool.threads.find((w) => w.threadId === id)
+    if (worker) exits.set(id, new Promise<void>((resolve) => worker.once('exit', () => resolve(void exits.delete(id)))))
+  })
+  threadExits.set(pool, exits)
+  // an 'error' without a listener would be thrown in the caller's process. piscina emits one for a
+  // reply that comes after its call was stopped (shutdown() while a thread answers: the chunk's result
+  // file is read instead), and for a thread that fails between calls
+  pool.on('error', (error: Error) => {
+    if (!String(error?.message).startsWith('Unexpected message from Worker')) {
+      process.emitWarning(`a thread of the LocalExecutor's pool failed outside any job: ${error?.stack ?? error}`, { code: 'SUBMITIT_POOL_ERROR' })
+    }
+  })
+  return pool
+}
+
+const threadExits = new WeakMap<JobPool, Map<number, Promise<void>>>()
+
+/**
+ * Resolves once pool thread `threadId` has exited, or after `maxMs`. A stopped call rejects as soon
+ * as its thread is told to terminate, while the thread may still run a little (the next statements):
+ * what it leaves in memory and files is read once it is gone.
+ */
+export function threadExited(pool: JobPool, threadId: number, maxMs: number): Promise<void> {
+  const exit = threadExits.get(pool)?.get(threadId)
+  if (!exit) return Promise.resolve()
+  let timer: NodeJS.Timeout | undefined
+  return Promise.race([exit, new Promise<void>((r) => (timer = setTimeout(r, maxMs)))]).finally(() => clearTimeout(timer))
 }

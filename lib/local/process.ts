@@ -6,6 +6,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { ENTRY_ENV, entryScriptArg } from '../core/entry-script.js'
 import { CHECKPOINTED, CURRENT, type RunReply, type RunRequest } from '../core/protocol.js'
 import type { Chunk } from './array.js'
 import type { FromJob, ToJob } from '../../worker/process.js'
@@ -83,7 +84,7 @@ export function runInProcess(chunk: Chunk, req: RunRequest, options: ProcessOpti
   let report: string | undefined
   let child: ChildProcess
   if (setup.length === 0) {
-    child = fork(PROCESS_FILE, [], { execArgv, serialization: 'advanced', stdio })
+    child = fork(PROCESS_FILE, [], { execArgv, serialization: 'advanced', stdio, env: { ...process.env, [ENTRY_ENV]: entryScriptArg() } })
   } else {
     // the lines run in a shell that then becomes the job's node (exec): their exports and cd reach it
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'submitit-setup-'))
@@ -91,7 +92,7 @@ export function runInProcess(chunk: Chunk, req: RunRequest, options: ProcessOpti
     child = spawn('/bin/sh', ['-c', setupScript(setup), process.execPath, ...execArgv, PROCESS_FILE], {
       serialization: 'advanced',
       stdio,
-      env: { ...process.env, SUBMITIT_SETUP_REPORT: report },
+      env: { ...process.env, SUBMITIT_SETUP_REPORT: report, [ENTRY_ENV]: entryScriptArg() },
     })
   }
   const cleanUp = () => {
