@@ -110,6 +110,8 @@ export function resultRecord(
   outcomes: readonly Outcome[],
   marked: boolean,
   times?: ElementTimes,
+  /** the worker thread the times are of; null when the writer does not know it (an executor ending a job it stopped) */
+  thread: number | null = threadId,
 ): ResultRecord {
   const states = new Uint8Array(outcomes.length)
   const values = new Array<unknown>(outcomes.length)
@@ -138,7 +140,7 @@ export function resultRecord(
       record.endedAt[k] = times[2 * k + 1]
     }
     record.host = hostname()
-    record.thread = threadId
+    if (thread !== null) record.thread = thread
   }
   return record
 }
@@ -158,8 +160,9 @@ export function writeResultFile(
   times?: ElementTimes,
   /** write only if no result is there yet (first writer wins: a packed element's cancel and its run) */
   exclusive = false,
+  thread: number | null = threadId,
 ): { record: ResultRecord; bytes: Uint8Array; written: boolean; existed?: boolean } {
-  let record = resultRecord(sub, first, task, outcomes, marked, times)
+  let record = resultRecord(sub, first, task, outcomes, marked, times, thread)
   let bytes: Uint8Array = encodeRecord(record)
   try {
     if (!writeAtomic(file, bytes, exclusive)) return { record, bytes, written: false, existed: true }
@@ -179,7 +182,7 @@ export function writeResultFile(
           'a result',
         ).outcome,
     )
-    record = resultRecord(sub, first, task, failed, true, times)
+    record = resultRecord(sub, first, task, failed, true, times, thread)
     bytes = encodeRecord(record)
     return { record, bytes, written: false }
   }
