@@ -94,7 +94,11 @@ t.test('list, array ids, clear errors, --json', async (t) => {
 
   const status = run('status', folder, arrayId)
   t.equal(status.status, 0, status.stderr)
-  t.match(status.stdout, new RegExp(`^${arrayId}\t6 jobs: 5 completed, 1 failed\n  ${arrayId}_5\tFAILED\t`), 'summary and the jobs that did not complete')
+  t.match(
+    status.stdout,
+    new RegExp(`^${arrayId}\t6 jobs: 5 completed, 1 failed\telapsed \\S+\n  ${arrayId}_5\tFAILED\t`),
+    'summary and the jobs that did not complete',
+  )
   const sj = JSON.parse(run('status', folder, arrayId, '--json').stdout)
   t.equal(sj.arrays[0].elements.length, 6)
   t.equal(sj.arrays[0].elements[5].state, 'FAILED')
@@ -124,7 +128,13 @@ t.test('list, array ids, clear errors, --json', async (t) => {
   const [a] = await ex2.mapArray(train, [1], [2])
   await a.wait()
   t.match(run('list', plain).stdout, new RegExp(`${a.paths.arrayId}\\s+1\\s+1 completed`), 'a plain folder too')
-  t.equal(run('list', path.join(dir, 'empty')).status, 0, 'nothing there is not an error')
+  fs.mkdirSync(path.join(dir, 'empty'))
+  const empty = run('list', path.join(dir, 'empty'))
+  t.equal(empty.status, 0, 'an empty folder is not an error')
+  t.match(empty.stderr, /no jobs under/)
+  const missingFolder = run('list', path.join(dir, 'nosuch', '%j'))
+  t.equal(missingFolder.status, 1, 'a folder that is not there is one')
+  t.match(missingFolder.stderr, /nosuch: no such folder/)
 })
 
 t.test('clean: finished arrays only, --dry-run, --state, --older-than', async (t) => {

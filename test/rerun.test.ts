@@ -57,7 +57,7 @@ t.test('local, from the command line: only the failed elements, --set, links', a
   t.match(bad.stderr, /nosuch/)
   const done = run('rerun', folder, `${arrayId}_0`)
   t.equal(done.status, 1)
-  t.match(done.stderr, /COMPLETED; --all reruns it anyway/)
+  t.match(done.stderr, /COMPLETED: nothing to rerun \(--all reruns it anyway\)/)
 })
 
 t.test("Slurm, through the API (fake commands): the same folder, the old batch script's parameters kept", async (t) => {
