@@ -8,7 +8,7 @@ import { attachJob, unfinishedState } from '../core/attach.js'
 import { FailedJobError } from '../core/errors.js'
 import { folderResolver, jobInfo } from '../core/info.js'
 import { isFinalState, type Job } from '../core/job.js'
-import { readReruns, rerunMap } from '../core/rerun.js'
+import { readReruns, rerunChain, rerunMap } from '../core/rerun.js'
 import { decodeValue } from '../core/values.js'
 import {
   arrayStatus,
@@ -61,7 +61,14 @@ export async function status(folder: string, ids: string[], options: { json?: bo
   const lines: string[][] = []
   const single = await singles(folder, targets)
   for (const target of targets) {
-    const reruns = rerunMap(readReruns(target.record, folder))
+    const links = readReruns(target.record, folder)
+    const reruns = rerunMap(links)
+    const origins = links?.rerunOf?.jobs ?? {}
+    /** "rerun as B_0", or "rerun as B_0 → C_0" when that one was rerun too */
+    const rerunText = (jobId: string) => {
+      const chain = rerunChain(folder, jobId, reruns)
+      return chain.length ? [`rerun as ${chain.join(' → ')}`] : []
+    }
     const job = single.get(target)
     if (job) {
       const info = jobInfo(job)
@@ -79,13 +86,15 @@ export async function status(folder: string, ids: string[], options: { json?: bo
         thread: info.thread ?? null,
         where,
         rerunAs: rerunAs ?? null,
+        rerunOf: origins[job.jobId] ?? null,
       })
       lines.push([
         job.jobId,
         stateText(info.state, info.reason),
         info.durationMs === undefined ? '-' : duration(info.durationMs),
         where ?? '-',
-        ...(rerunAs ? [`rerun as ${rerunAs}`] : []),
+        ...rerunText(job.jobId),
+        ...(origins[job.jobId] ? [`rerun of ${origins[job.jobId]}`] : []),
       ])
       continue
     }
@@ -104,12 +113,14 @@ export async function status(folder: string, ids: string[], options: { json?: bo
         durationMs: Number.isNaN(scan.startedAt[i]) ? null : scan.endedAt[i] - scan.startedAt[i],
         where: scan.where[i] ?? null,
         rerunAs: reruns.get(jobId) ?? null,
+        rerunOf: origins[jobId] ?? null,
       })
     }
     const span = elapsedOf(st)
     json.arrays.push({
       arrayId: scan.record.arrayId,
       jobs: scan.size,
+      rerunOf: links?.rerunOf?.arrayId ?? null,
       counts: c,
       backend: scan.record.backend,
       elapsedMs: span ? span.last - span.first : null,
@@ -123,7 +134,8 @@ export async function status(folder: string, ids: string[], options: { json?: bo
         stateText(e.state, e.reason),
         e.durationMs === null ? '-' : duration(e.durationMs),
         e.where ?? '-',
-        ...(e.rerunAs ? [`rerun as ${e.rerunAs}`] : []),
+        ...(e.rerunAs ? rerunText(e.jobId) : []),
+        ...(e.rerunOf ? [`rerun of ${e.rerunOf}`] : []),
       ])
     }
     if (!options.all && shown.length > SHOWN) lines.push([`  … ${shown.length - SHOWN} more (--all shows every job)`])

@@ -63,18 +63,23 @@ export async function rerunCommand(folder: string, ids: string[], options: { set
   const pairs: { from: Job<unknown>; to: Job<unknown>; backend: string }[] = []
   const skipped: string[] = []
   for (const target of targets) {
-    await withRerunLock(target.record, folder, async () => {
-      const chosen = await choose(folder, target, options.all === true)
-      skipped.push(...chosen.skipped)
-      if (chosen.jobs.length === 0) return
-      let fresh: Job<unknown>[]
-      try {
-        fresh = await rerun(chosen.jobs, params, { locked: true })
-      } catch (e) {
-        throw new CliError((e as Error).message, (e as Error).name === 'ParameterError' ? 2 : 1)
-      }
-      chosen.jobs.forEach((from, k) => pairs.push({ from, to: fresh[k], backend: target.record.backend }))
-    })
+    await withRerunLock(
+      target.record,
+      folder,
+      async () => {
+        const chosen = await choose(folder, target, options.all === true)
+        skipped.push(...chosen.skipped)
+        if (chosen.jobs.length === 0) return
+        let fresh: Job<unknown>[]
+        try {
+          fresh = await rerun(chosen.jobs, params, { locked: true })
+        } catch (e) {
+          throw new CliError((e as Error).message, (e as Error).name === 'ParameterError' ? 2 : 1)
+        }
+        chosen.jobs.forEach((from, k) => pairs.push({ from, to: fresh[k], backend: target.record.backend }))
+      },
+      (holder) => io.err(`waiting for another rerun of ${target.record.arrayId} (${holder}) to finish submitting…`),
+    )
   }
   if (skipped.length > 0)
     io.err(

@@ -53,10 +53,11 @@ const LOCK_WAIT_MS = 120_000
  * jobs twice nor lose each other's links. A lock whose holder is gone (same host, pid not alive) is
  * taken over; one held longer than LOCK_WAIT_MS is an error naming its holder.
  */
-export async function withRerunLock<T>(record: ArrayRef, folder: string, fn: () => Promise<T>): Promise<T> {
+export async function withRerunLock<T>(record: ArrayRef, folder: string, fn: () => Promise<T>, onWait?: (holder: string) => void): Promise<T> {
   const file = rerunFile(record, folder).replace(/\.json$/, '.lock')
   const me = `${process.pid} ${os.hostname()}`
   const start = Date.now()
+  let told = false
   for (let delay = 20; ; delay = Math.min(500, delay * 1.5)) {
     try {
       fs.writeFileSync(file, me, { flag: 'wx' })
@@ -78,6 +79,8 @@ export async function withRerunLock<T>(record: ArrayRef, folder: string, fn: () 
     if (Date.now() - start > LOCK_WAIT_MS) {
       throw new Error(`another rerun of ${record.arrayId} (pid ${pid} on ${host}) holds ${file}; wait for it, or remove that file if that process is gone`)
     }
+    if (!told) onWait?.(`pid ${pid} on ${host}`)
+    told = true
     await new Promise((r) => setTimeout(r, delay))
   }
   try {
