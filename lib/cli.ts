@@ -237,17 +237,15 @@ if (process.argv[1] && import.meta.url === pathToFileURL(fs.realpathSync(process
       throw e
     })
   }
+  // the command is over: end here, once what it printed is out, rather than when every timer
+  // is gone (a Slurm poller of the jobs a Ctrl-C'd watch was following would keep it alive)
+  const exit = (code: number) => process.stdout.write('', () => process.stderr.write('', () => process.exit(code)))
   cli(
     process.argv.slice(2),
     (s) => console.log(s),
     (s) => console.error(s),
-  ).then(
-    (code) => {
-      process.exitCode = code
-    },
-    (e: Error) => {
-      console.error(`submitit-ts: ${e.message}`)
-      process.exitCode = 1
-    },
-  )
+  ).then(exit, (e: Error) => {
+    console.error(`submitit-ts: ${e.message}`)
+    exit(1)
+  })
 }

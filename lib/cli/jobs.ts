@@ -5,6 +5,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { inspect } from 'node:util'
 import { attachJob, unfinishedState } from '../core/attach.js'
+import { getBackend } from '../core/backends.js'
 import { FailedJobError } from '../core/errors.js'
 import { folderResolver, jobInfo } from '../core/info.js'
 import { isFinalState, type Job } from '../core/job.js'
@@ -225,19 +226,20 @@ export async function cancel(folder: string, ids: string[], options: { json?: bo
     } else jobs = jobsOf(folder, target)
     // one message per reason, not one per job (a 10,000-job array run by another process)
     const failures = new Map<string, { message: string; jobs: string[] }>()
-    await Promise.all(
-      jobs.map(async (job) => {
-        try {
-          await job.cancel()
-        } catch (e) {
-          const message = (e as Error).message
-          const key = message.split(job.jobId).join('\0')
-          const group = failures.get(key) ?? { message, jobs: [] }
-          group.jobs.push(job.jobId)
-          failures.set(key, group)
-        }
-      }),
-    )
+    const note = (job: Job<unknown>, e: unknown) => {
+      const message = (e as Error).message
+      const key = message.split(job.jobId).join('\0')
+      const group = failures.get(key) ?? { message, jobs: [] }
+      group.jobs.push(job.jobId)
+      failures.set(key, group)
+    }
+    const bulk = getBackend(target.record.backend)?.cancelJobs
+    if (bulk && jobs.length > 1) {
+      // one scheduler call for all of them (scancel A_1 A_2 ...), not one per job
+      await bulk(target.record, jobs).catch((e) => note(jobs[0], e))
+    } else {
+      await Promise.all(jobs.map((job) => job.cancel().catch((e) => note(job, e))))
+    }
     for (const { message, jobs: failed } of failures.values()) {
       io.err(failed.length === 1 ? message : `${failed.length} jobs (${failed.slice(0, 3).join(', ')}${failed.length > 3 ? ', …' : ''}): ${message}`)
       code = 1

@@ -5,7 +5,7 @@
 import { BackendError } from './errors.js'
 import type { Executor } from './executor.js'
 import type { SubmissionRecord } from './format.js'
-import type { JobWatcher } from './job.js'
+import type { Job, JobWatcher } from './job.js'
 import { GENERIC_NAMES, type ParameterSchema, schemaProblem } from './params.js'
 
 export interface BackendDefinition {
@@ -38,6 +38,11 @@ export interface BackendDefinition {
   attach?(record: SubmissionRecord): JobWatcher
   /** Asks the scheduler once about every attached job not final yet (the command line, before it prints states). */
   refresh?(): Promise<void>
+  /**
+   * Cancels many attached jobs of one submission at once (the command line's cancel of an array):
+   * one scheduler call rather than one per job. Resolves once they are final. Default: each job's cancel().
+   */
+  cancelJobs?(record: SubmissionRecord, jobs: readonly Job<unknown>[]): Promise<void>
 }
 
 const registry = new Map<string, BackendDefinition>()

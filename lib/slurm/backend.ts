@@ -33,6 +33,7 @@ export const slurmBackend: BackendDefinition = {
   priority: 10,
   attach: (record) => attachedWatcher(record, getSharedWatcher()),
   refresh: () => getSharedWatcher().refresh(),
+  cancelJobs: (record, jobs) => attachedWatcher(record, getSharedWatcher()).cancelMany(jobs),
 }
 
 /** The parameters of an old submission's batch script worth keeping for a rerun (its #SBATCH lines). */
