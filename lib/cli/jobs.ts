@@ -73,6 +73,11 @@ export async function status(folder: string, ids: string[], options: { json?: bo
     const job = single.get(target)
     if (job) {
       const info = jobInfo(job)
+      if (info.startedAt === undefined && isFinalState(info.state)) {
+        // killed before it could record its timings: the scheduler may know them (Slurm: sacct)
+        const t = (await getBackend(target.record.backend)?.timings?.(target.record, [job.jobId]))?.get(job.jobId)
+        if (t?.startedAt !== undefined && t.endedAt !== undefined) Object.assign(info, { ...t, durationMs: t.endedAt - t.startedAt })
+      }
       const rerunAs = reruns.get(job.jobId)
       const where =
         info.host === undefined ? null : target.record.backend === 'slurm' || info.thread === undefined ? info.host : `${info.host}/thread ${info.thread}`

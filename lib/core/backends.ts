@@ -43,6 +43,12 @@ export interface BackendDefinition {
    * one scheduler call rather than one per job. Resolves once they are final. Default: each job's cancel().
    */
   cancelJobs?(record: SubmissionRecord, jobs: readonly Job<unknown>[]): Promise<void>
+  /**
+   * When and where jobs of a submission ran, for those that ended without recording it (killed by the
+   * scheduler: its time limit, a cancel, out of memory): job id → times (ms since the epoch) and host.
+   * A job it cannot tell about is left out; it never throws (no accounting: an empty map).
+   */
+  timings?(record: SubmissionRecord, jobIds: readonly string[]): Promise<Map<string, { startedAt?: number; endedAt?: number; host?: string }>>
 }
 
 const registry = new Map<string, BackendDefinition>()

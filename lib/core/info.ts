@@ -6,7 +6,8 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { attachJob, unfinishedState } from './attach.js'
 import { FINAL_STATES, readResult, worstState, type FinalState, type ResultRecord, type SubmissionRecord } from './format.js'
-import { resultRecordOf, type Job, type JobState } from './job.js'
+import { getBackend } from './backends.js'
+import { isFinalState, resultRecordOf, type Job, type JobState } from './job.js'
 import { arrayFolder, EXT, makeJobId, parseJobId, resolveFolder, submittedPath, type FolderVars } from './paths.js'
 
 /** An element has no outcome on disk yet (in ArrayScan.states). */
@@ -338,7 +339,26 @@ export async function arrayStates(record: SubmissionRecord, options: ScanOptions
     const reason = job.reason
     if (reason) reasons.set(i, reason)
   }
+  await accountedTimings(scan, states)
   return { scan, states, reasons }
+}
+
+/** Timings of the ended elements that recorded none (killed by the scheduler), from their backend (Slurm: sacct), once for all. */
+async function accountedTimings(scan: ArrayScan, states: JobState[]): Promise<void> {
+  const timings = getBackend(scan.record.backend)?.timings
+  if (!timings) return
+  const untimed = new Map<string, number>()
+  for (let i = 0; i < scan.size; i++) {
+    if (Number.isNaN(scan.startedAt[i]) && isFinalState(states[i])) untimed.set(makeJobId(scan.record.arrayId, scan.record.isArray ? i : null), i)
+  }
+  if (untimed.size === 0) return
+  for (const [jobId, t] of await timings(scan.record, [...untimed.keys()])) {
+    const i = untimed.get(jobId)
+    if (i === undefined || t.startedAt === undefined || t.endedAt === undefined) continue
+    scan.startedAt[i] = t.startedAt
+    scan.endedAt[i] = t.endedAt
+    scan.where[i] = t.host
+  }
 }
 
 /** Splits an id given on a command line into its array id and index. */
