@@ -2,6 +2,7 @@
 // where it ran (as timeline bars, merged at the page's resolution past MAX_BARS jobs: a 100k-job
 // array makes a page of a few hundred kB that a browser draws at once), the duration histogram, the
 // failed jobs with their errors and log tails, the slowest ones.
+import path from 'node:path'
 import { inspect } from 'node:util'
 import { attachJob } from '../core/attach.js'
 import { arrayStates } from '../core/info.js'
@@ -174,7 +175,7 @@ export async function reportData(record: SubmissionRecord, options: { folder?: s
     arrayId: record.arrayId,
     task: [...new Set(record.fns.map((f) => f.exportName))].join(','),
     backend: record.backend,
-    folder,
+    folder: path.resolve(folder),
     generatedAt: Date.now(),
     total: scan.size,
     counts,
