@@ -182,7 +182,7 @@ export async function waitArray(record: Target['record'], folder: string, errors
 export async function wait(folder: string, ids: string[], options: { json?: boolean }, io: Io): Promise<number> {
   const targets = ids.map((id) => resolveId(folder, id))
   let ok = true
-  const results: { jobId: string; state: string; reason: string | null; error?: string }[] = []
+  const results: { jobId: string; state: string; reason: string | null; error: string | null }[] = []
   for (const target of targets) {
     if (!target.whole) {
       const job = jobsOf(folder, target)[0]
@@ -195,7 +195,7 @@ export async function wait(folder: string, ids: string[], options: { json?: bool
         io.err(`${job.jobId}: ${error}`)
       }
       ok &&= error === undefined && job.state === 'COMPLETED'
-      results.push({ jobId: job.jobId, state: job.state, reason: job.reason ?? null, ...(error ? { error } : {}) })
+      results.push({ jobId: job.jobId, state: job.state, reason: job.reason ?? null, error: error ?? null })
       if (!options.json) io.out(`${job.jobId}\t${stateText(job.state, job.reason)}`)
       continue
     }
@@ -205,7 +205,7 @@ export async function wait(folder: string, ids: string[], options: { json?: bool
     for (let i = 0; i < st.scan.size; i++) {
       const error = errors.get(i)
       ok &&= error === undefined && st.states[i] === 'COMPLETED'
-      results.push({ jobId: elementId(target.record, i), state: st.states[i], reason: st.reasons.get(i) ?? null, ...(error ? { error } : {}) })
+      results.push({ jobId: elementId(target.record, i), state: st.states[i], reason: st.reasons.get(i) ?? null, error: error ?? null })
     }
     if (!options.json) io.out(`${target.record.arrayId}\t${st.scan.size} jobs: ${countsText(counts(st.states))}`)
   }
