@@ -82,7 +82,9 @@ t.test(`an array of ${N} jobs whose submitter is alive, then gone`, async (t) =>
   t.equal(messages.length, 1, 'one message for all of them')
   t.match(
     messages[0],
-    new RegExp(`^${N - 10} jobs \\(${arrayId}_10, ${arrayId}_11, ${arrayId}_12, …\\): job ${arrayId}_10 runs in another process \\(pid ${child.pid}\\)`),
+    new RegExp(
+      `^${N - 10} jobs \\(${arrayId}_10, ${arrayId}_11, ${arrayId}_12, …\\): job ${arrayId}_10 runs in another process \\(pid ${child.pid} on \\S+\\); cancel it from there`,
+    ),
   )
 
   child.kill('SIGKILL')

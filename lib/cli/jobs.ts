@@ -107,10 +107,9 @@ export async function status(folder: string, ids: string[], options: { json?: bo
     const st = await arrayStatus(target.record, folder)
     const { scan, states, reasons } = st
     const c = counts(states)
-    const elements = []
-    for (let i = 0; i < scan.size; i++) {
+    const element = (i: number) => {
       const jobId = elementId(scan.record, i)
-      elements.push({
+      return {
         jobId,
         state: states[i],
         reason: reasons.get(i) ?? null,
@@ -120,21 +119,26 @@ export async function status(folder: string, ids: string[], options: { json?: bo
         where: scan.where[i] ?? null,
         rerunAs: reruns.get(jobId) ?? null,
         rerunOf: origins[jobId] ?? null,
-      })
+      }
     }
     const span = elapsedOf(st)
-    json.arrays.push({
-      arrayId: scan.record.arrayId,
-      jobs: scan.size,
-      rerunOf: links?.rerunOf?.arrayId ?? null,
-      counts: c,
-      backend: scan.record.backend,
-      elapsedMs: span ? span.last - span.first : null,
-      elements,
-    })
+    // every element for --json; the text shows the jobs that did not complete (--all: every one)
+    if (options.json) {
+      json.arrays.push({
+        arrayId: scan.record.arrayId,
+        jobs: scan.size,
+        rerunOf: links?.rerunOf?.arrayId ?? null,
+        counts: c,
+        backend: scan.record.backend,
+        elapsedMs: span ? span.last - span.first : null,
+        elements: Array.from({ length: scan.size }, (_, i) => element(i)),
+      })
+      continue
+    }
     lines.push([scan.record.arrayId, `${scan.size} jobs: ${countsText(c)}`, ...(span ? [`elapsed ${duration(span.last - span.first)}`] : [])])
-    const shown = options.all ? elements : elements.filter((e) => e.state !== 'COMPLETED')
-    for (const e of shown.slice(0, options.all ? Infinity : SHOWN)) {
+    const shown: number[] = []
+    for (let i = 0; i < scan.size; i++) if (options.all || states[i] !== 'COMPLETED') shown.push(i)
+    for (const e of shown.slice(0, options.all ? Infinity : SHOWN).map(element)) {
       lines.push([
         `  ${e.jobId}`,
         stateText(e.state, e.reason),
