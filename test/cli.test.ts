@@ -271,3 +271,36 @@ t.test('--json on every read command: one document, stable names; a closed pipe 
     t.notMatch(err, /EPIPE|at .*\(.*:\d+:\d+\)/, `${args.join(' ')}: no stack trace`)
   }
 })
+
+t.test('a folder copied elsewhere (cp -a, rsync -t) reads the same: states, results, submit times and order', async (t) => {
+  const dir = t.testdir()
+  const folder = path.join(dir, 'logs', '%j')
+  const ex = new LocalExecutor({ folder, maxWorkers: 2 })
+  t.teardown(() => ex.shutdown())
+  const first = await ex.mapArray(train, [1, 2], [1, 1])
+  await Promise.all(first.map((j) => j.wait()))
+  const second = await ex.submit(fails, 'later')
+  await second.wait()
+  await ex.shutdown()
+  const copy = path.join(dir, 'copy')
+  await new Promise((r) => setTimeout(r, 20)) // the copy is strictly younger than the submissions
+  const copiedAt = Date.now()
+  fs.cpSync(path.join(dir, 'logs'), copy, { recursive: true, preserveTimestamps: true })
+  fs.rmSync(path.join(dir, 'logs'), { recursive: true })
+  const before = JSON.parse(run('list', copy, '--json').stdout)
+  t.same(
+    before.arrays.map((a: { arrayId: string }) => a.arrayId),
+    [second.jobId, first[0].paths.arrayId],
+    'newest first, as before the copy',
+  )
+  t.ok(
+    before.arrays.every((a: { submittedAt: string }) => Date.parse(a.submittedAt) < copiedAt),
+    'the recorded submit times, not the copy’s',
+  )
+  t.ok(
+    before.arrays.every((a: { file: string }) => a.file.startsWith(copy)),
+    'read from the copy',
+  )
+  t.equal(run('result', copy, first[1].jobId).stdout.trim(), '{ loss: 0.2, epochs: 1 }')
+  t.match(run('status', copy, second.jobId).stdout, new RegExp(`^${second.jobId}\tFAILED\t`))
+})

@@ -58,7 +58,7 @@ export async function listEntries(folder: string, limit = Infinity): Promise<{ e
       counts: counts(states) as Record<string, number>,
       task: taskNames(record),
       backend: record.backend,
-      submittedAt: iso(sub.submittedAt),
+      submittedAt: iso(record.owner?.at ?? sub.submittedAt), // recorded at submission (a copied folder's files are younger)
       startedAt: iso(first),
       endedAt: iso(last),
       elapsedMs: Number.isFinite(first) && Number.isFinite(last) ? last - first : null,

@@ -124,10 +124,11 @@ function readdir(dir: string): string[] {
   }
 }
 
+/** When a submission file was made: its birth time, or its last change when that is earlier (a copy keeps the latter: cp -a, rsync -t). */
 function birth(file: string): number {
   try {
     const st = fs.statSync(file)
-    return st.birthtimeMs > 0 ? st.birthtimeMs : st.mtimeMs
+    return st.birthtimeMs > 0 ? Math.min(st.birthtimeMs, st.mtimeMs) : st.mtimeMs
   } catch {
     return 0
   }
