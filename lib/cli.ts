@@ -224,7 +224,9 @@ export async function cli(argv: string[], out: (s: string) => void, err: (s: str
       if (e.code === 2) err(`\n${commandUsage(name!)}`)
       return e.code
     }
-    throw e
+    // a file that cannot be read, a scheduler command that failed...: what it says, not a stack trace
+    err(`submitit-ts ${name}: ${e instanceof Error ? e.message : String(e)}`)
+    return 1
   }
 }
 

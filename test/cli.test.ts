@@ -304,3 +304,30 @@ t.test('a folder copied elsewhere (cp -a, rsync -t) reads the same: states, resu
   t.equal(run('result', copy, first[1].jobId).stdout.trim(), '{ loss: 0.2, epochs: 1 }')
   t.match(run('status', copy, second.jobId).stdout, new RegExp(`^${second.jobId}\tFAILED\t`))
 })
+
+t.test('a damaged result file (truncated by a copy) is named, its jobs FAILED, never waited for', async (t) => {
+  const folder = `${t.testdir()}/%j`
+  const ex = new LocalExecutor({ folder, maxWorkers: 1 })
+  t.teardown(() => ex.shutdown())
+  const jobs = await ex.mapArray(sleepMs, [1, 1, 1], [1, 2, 3])
+  await Promise.all(jobs.map((j) => j.wait()))
+  await ex.shutdown()
+  const A = jobs[0].paths.arrayId
+  // whichever file holds job 1's outcome (its own, or a chunk's)
+  const own = jobs[1].paths.resultFile(0)
+  const file = fs.existsSync(own)
+    ? own
+    : path.join(
+        jobs[1].paths.arrayFolder,
+        fs.readdirSync(jobs[1].paths.arrayFolder).find((n) => /^\S+_(\d+)-(\d+)_0_result\.v8$/.test(n) && Number(/_(\d+)-/.exec(n)![1]) <= 1)!,
+      )
+  fs.truncateSync(file, 20)
+  const status = run('status', folder, A)
+  t.equal(status.status, 0)
+  t.match(status.stdout, new RegExp(`  ${A}_1\tFAILED \\(cannot read ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`))
+  const wait = run('wait', folder, A)
+  t.equal(wait.status, 1, 'wait ends: not all completed')
+  const single = run('result', folder, `${A}_1`)
+  t.equal(single.status, 1)
+  t.match(single.stderr, /^submitit-ts result: cannot read /, 'the command names itself and the file, no stack trace')
+})

@@ -159,6 +159,8 @@ export interface ArrayScan {
   where: (string | undefined)[]
   /** the error of each element that did not complete (as stored: may hold markers, see `marked`) */
   errors: Map<number, { error: unknown; marked: boolean }>
+  /** result files that are there but cannot be read, and the elements they hold */
+  damaged: { file: string; error: string; first: number; last: number }[]
   /** with `values`: task 0's value of each element that completed (as stored), and whether it holds markers */
   values?: { value: unknown; marked: boolean }[]
 }
@@ -237,6 +239,7 @@ export function scanArray(record: SubmissionRecord, options: ScanOptions = {}): 
     endedAt: new Float64Array(size).fill(NaN),
     where: new Array(size).fill(undefined),
     errors: new Map(),
+    damaged: [],
   }
   if (options.values) scan.values = new Array(size)
   const seen = new Uint8Array(size) // tasks found per element
@@ -258,6 +261,12 @@ export function scanArray(record: SubmissionRecord, options: ScanOptions = {}): 
       }
     }
   }
+  // a result file that is there but cannot be read (results are written whole: renamed into place):
+  // truncated by a copy, damaged, of another format version; one removed since the listing is not
+  const damaged = (file: string, e: unknown, first: number, last: number) => {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return
+    scan.damaged.push({ file, error: (e as Error).message, first, last })
+  }
   const folder = arrayFolder(template, record.arrayId, record.isArray)
   const listings = new Listings()
   const names = listings.get(folder) ?? new Set<string>()
@@ -270,8 +279,9 @@ export function scanArray(record: SubmissionRecord, options: ScanOptions = {}): 
       let rec: ResultRecord
       try {
         rec = readResult(path.join(folder, name))
-      } catch {
-        continue // being replaced, or not ours
+      } catch (e) {
+        damaged(path.join(folder, name), e, Number(m[1]), Number(m[2]))
+        continue
       }
       for (let k = 0; k < rec.states.length; k++) take(rec, k, rec.first + k)
     }
@@ -292,8 +302,8 @@ export function scanArray(record: SubmissionRecord, options: ScanOptions = {}): 
       try {
         const rec = readResult(file)
         take(rec, i - rec.first, i)
-      } catch {
-        /* being written */
+      } catch (e) {
+        damaged(file, e, i, i)
       }
     }
   }
@@ -322,8 +332,17 @@ export async function arrayStates(record: SubmissionRecord, options: ScanOptions
   const scan = scanArray(record, options)
   const states = new Array<JobState>(scan.size)
   const reasons = new Map<number, string>()
+  // it ended (its result was written), but how is lost: FAILED, saying why, never waited for
+  for (const d of scan.damaged) {
+    for (let i = Math.max(0, d.first); i <= Math.min(scan.size - 1, d.last); i++) {
+      if (scan.states[i] !== NO_OUTCOME || reasons.has(i)) continue
+      states[i] = 'FAILED'
+      reasons.set(i, d.error.includes(d.file) ? d.error : `its result file ${d.file} cannot be read: ${d.error}`)
+    }
+  }
   const open: { i: number; job: Job<unknown> }[] = []
   for (let i = 0; i < scan.size; i++) {
+    if (states[i] !== undefined) continue
     if (scan.states[i] !== NO_OUTCOME) states[i] = FINAL_STATES[scan.states[i]]
     else if (unfinished) {
       states[i] = unfinished.state
