@@ -4,7 +4,7 @@
 // alike, and every ratio is taken within a round, then its median over the rounds is reported.
 // Prints tables and the targets, and writes bench/results/<timestamp>.json and bench/results/latest.json.
 //
-//   node dist/bench/run.js [--smoke] [--rounds N] [--only serialization,local,isolation,slurm,helpers] [--dir DIR]
+//   node dist/bench/run.js [--smoke] [--rounds N] [--only serialization,local,isolation,slurm,helpers,cli] [--dir DIR]
 //                          [--keep-files] [--out DIR] [--real-slurm | --no-real-slurm]
 import { execFileSync, spawn } from 'node:child_process'
 import fs from 'node:fs'
@@ -65,7 +65,7 @@ function config(): Config {
   return {
     smoke,
     rounds,
-    parts: (values.only ?? 'serialization,local,isolation,slurm,helpers').split(',').map((s) => s.trim()),
+    parts: (values.only ?? 'serialization,local,isolation,slurm,helpers,cli').split(',').map((s) => s.trim()),
     dir: path.resolve(values.dir ?? process.env.BENCH_DIR ?? os.tmpdir()),
     keepFiles: values['keep-files'] === true,
     threads: os.availableParallelism(),
@@ -453,6 +453,10 @@ async function main(): Promise<void> {
   if (cfg.parts.includes('helpers')) {
     const { runHelpers } = await import('./helpers.js')
     out.helpers = await runHelpers({ smoke: cfg.smoke, rounds: cfg.rounds, threads: cfg.threads, dir: cfg.dir, child, progress, targets })
+  }
+  if (cfg.parts.includes('cli')) {
+    const { runCli } = await import('./cli.js')
+    out.cli = await runCli({ smoke: cfg.smoke, rounds: cfg.rounds, threads: cfg.threads, dir: cfg.dir, child, progress, targets })
   }
   printTargets(targets)
   out.targets = targets

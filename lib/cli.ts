@@ -8,7 +8,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { pathToFileURL } from 'node:url'
 import './backends.js' // the registry of backends (built-in ones listed there): how to watch each one's jobs
 import { clean } from './cli/clean.js'
-import { CliError, type Io } from './cli/common.js'
+import { CliError, folderTemplate, type Io } from './cli/common.js'
 import { cancel, logs, result, status, wait } from './cli/jobs.js'
 import { list } from './cli/list.js'
 import { report } from './cli/report.js'
@@ -16,37 +16,10 @@ import { rerunCommand } from './cli/rerun.js'
 import { watch } from './cli/watch.js'
 import { BackendError } from './core/errors.js'
 
-const USAGE = `usage: submitit-ts <command> <folder> [<id>...] [options]
-
-<folder> is the executor's folder (its template, e.g. 'logs/%j', or a plain path).
-<id> is a job id (A_3, or A for a single job) or an array id (A: all its jobs).
-
-commands:
-  list <folder>                    every array and job there, newest first, with state counts
-  status <folder> <id>...          state, duration and host of each job (an array: summarised)
-  wait <folder> <id>...            until they end (exit 1 unless all COMPLETED)
-  result <folder> <id>...          the value, or the error with the remote stack (exit 1)
-  logs <folder> <id>... [--err] [--task N]
-                                   what the job printed (stdout, or stderr with --err)
-  cancel <folder> <id>...          scancel (a local job: from the process that runs it)
-  rerun <folder> <id>... [--set name=value]... [--all]
-                                   submit the failed, cancelled or timed-out jobs again
-  clean <folder> [<id>...] [--older-than 7d] [--state completed] [--dry-run]
-                                   remove the files of finished jobs (never of unfinished ones)
-  watch <folder> <id>              a live progress bar until the jobs end
-  report <folder> <id> --html out.html
-                                   an HTML page: timeline, durations, slowest and failed jobs
-  help                             this text
-
-options:
-  --json                           one JSON document on stdout (list, status, wait, result, logs, cancel, rerun, clean)
-  -h, --help                       this text
-
-environment:
-  SUBMITIT_PLUGINS                 modules to import first, comma-separated (paths or package names):
-                                   each registers its backend (registerBackend) so that its jobs can be read`
-
 interface Command {
+  /** what follows the command in its usage line, and what it does */
+  usage: string
+  help: string
   /** how many positionals after the command: [min, max] */
   args: [number, number]
   options: NonNullable<ParseArgsConfig['options']>
@@ -56,27 +29,110 @@ interface Command {
 const json = { json: { type: 'boolean' } } as const
 const COMMANDS: Record<string, Command> = {
   list: {
+    usage: '<folder> [--limit N]',
+    help: 'every array and job there, newest first, with state counts',
     args: [1, 1],
     options: { ...json, limit: { type: 'string' } },
     run: (f, _, v, io) => list(f, { json: v.json as boolean, limit: v.limit === undefined ? undefined : positive(v.limit as string, '--limit') }, io),
   },
-  status: { args: [2, Infinity], options: { ...json, all: { type: 'boolean' } }, run: (f, ids, v, io) => status(f, ids, v, io) },
-  wait: { args: [2, Infinity], options: json, run: (f, ids, v, io) => wait(f, ids, v, io) },
-  result: { args: [2, Infinity], options: json, run: (f, ids, v, io) => result(f, ids, v, io) },
-  logs: { args: [2, Infinity], options: { ...json, err: { type: 'boolean' }, task: { type: 'string' } }, run: (f, ids, v, io) => logs(f, ids, v, io) },
-  cancel: { args: [2, Infinity], options: json, run: (f, ids, v, io) => cancel(f, ids, v, io) },
+  status: {
+    usage: '<folder> <id>... [--all]',
+    help: 'state, duration and host of each job (an array: summarised)',
+    args: [2, Infinity],
+    options: { ...json, all: { type: 'boolean' } },
+    run: (f, ids, v, io) => status(f, ids, v, io),
+  },
+  wait: {
+    usage: '<folder> <id>...',
+    help: 'until they end (exit 1 unless all COMPLETED)',
+    args: [2, Infinity],
+    options: json,
+    run: (f, ids, v, io) => wait(f, ids, v, io),
+  },
+  result: {
+    usage: '<folder> <id>...',
+    help: 'the value, or the error with the remote stack (exit 1)',
+    args: [2, Infinity],
+    options: json,
+    run: (f, ids, v, io) => result(f, ids, v, io),
+  },
+  logs: {
+    usage: '<folder> <id>... [--err] [--task N]',
+    help: 'what the job printed (stdout, or stderr with --err)',
+    args: [2, Infinity],
+    options: { ...json, err: { type: 'boolean' }, task: { type: 'string' } },
+    run: (f, ids, v, io) => logs(f, ids, v, io),
+  },
+  cancel: {
+    usage: '<folder> <id>...',
+    help: 'scancel (a local job: from the process that runs it)',
+    args: [2, Infinity],
+    options: json,
+    run: (f, ids, v, io) => cancel(f, ids, v, io),
+  },
   rerun: {
+    usage: '<folder> <id>... [--set name=value]... [--all]',
+    help: 'submit the failed, cancelled or timed-out jobs again',
     args: [2, Infinity],
     options: { ...json, set: { type: 'string', multiple: true }, all: { type: 'boolean' } },
     run: (f, ids, v, io) => rerunCommand(f, ids, v, io),
   },
   clean: {
+    usage: '<folder> [<id>...] [--older-than 7d] [--state completed] [--dry-run]',
+    help: 'remove the files of finished jobs (never of unfinished ones)',
     args: [1, Infinity],
     options: { ...json, 'older-than': { type: 'string' }, state: { type: 'string', multiple: true }, 'dry-run': { type: 'boolean', short: 'n' } },
     run: (f, ids, v, io) => clean(f, ids, v, io),
   },
-  watch: { args: [2, 2], options: { interval: { type: 'string' } }, run: (f, ids, v, io) => watch(f, ids[0], v, io) },
-  report: { args: [2, 2], options: { html: { type: 'string' } }, run: (f, ids, v, io) => report(f, ids[0], v, io) },
+  watch: {
+    usage: '<folder> <id> [--interval S]',
+    help: 'a live progress bar until the jobs end',
+    args: [2, 2],
+    options: { interval: { type: 'string' } },
+    run: (f, ids, v, io) => watch(f, ids[0], v, io),
+  },
+  report: {
+    usage: '<folder> <id> --html out.html',
+    help: 'an HTML page: timeline, durations, slowest and failed jobs',
+    args: [2, 2],
+    options: { html: { type: 'string' } },
+    run: (f, ids, v, io) => report(f, ids[0], v, io),
+  },
+}
+
+function commandLine(name: string): string {
+  const c = COMMANDS[name]
+  const head = `  ${name} ${c.usage}`
+  return head.length < 35 ? `${head.padEnd(35)}${c.help}` : `${head}\n${' '.repeat(35)}${c.help}`
+}
+
+const USAGE = `usage: submitit-ts <command> <folder> [<id>...] [options]
+
+<folder> is the executor's folder (its template, e.g. 'logs/%j', or a plain path).
+<id> is a job id (A_3, or A for a single job) or an array id (A: all its jobs).
+
+commands:
+${Object.keys(COMMANDS).map(commandLine).join('\n')}
+  help                             this text
+
+options:
+  --json                           one JSON document on stdout (${Object.keys(COMMANDS)
+    .filter((n) => 'json' in COMMANDS[n].options)
+    .join(', ')})
+  -h, --help                       this text
+
+exit status: 0 ok; 1 a job failed, or an id or folder is not there; 2 bad usage
+
+environment:
+  SUBMITIT_PLUGINS                 modules to import first, comma-separated (paths or package names):
+                                   each registers its backend (registerBackend) so that its jobs can be read`
+
+/** A command's own usage, as git prints it for a bad option: its line and where the rest is. */
+function commandUsage(name: string): string {
+  const options = Object.entries(COMMANDS[name].options)
+    .map(([o, spec]) => `--${o}${spec.type === 'string' ? ' <value>' : ''}`)
+    .join(' ')
+  return `usage: submitit-ts ${name} ${COMMANDS[name].usage}${options ? `\n       options: ${options}` : ''}\n(submitit-ts help: every command)`
 }
 
 function positive(text: string, name: string): number {
@@ -141,23 +197,23 @@ export async function cli(argv: string[], out: (s: string) => void, err: (s: str
       options: { ...command.options, help: { type: 'boolean', short: 'h' } },
     }))
   } catch (e) {
-    err(`submitit-ts ${name}: ${(e as Error).message}\n\n${USAGE}`)
+    err(`submitit-ts ${name}: ${(e as Error).message}\n\n${commandUsage(name!)}`)
     return 2
   }
   if (values.help) {
     out(USAGE)
     return 0
   }
-  const [, folder, ...ids] = positionals
-  const given = positionals.length - 1
-  if (given < command.args[0] || given > command.args[1]) {
+  const [, given, ...ids] = positionals
+  const count = positionals.length - 1
+  if (count < command.args[0] || count > command.args[1]) {
     const what = command.args[0] === 1 ? 'a folder' : 'a folder and ' + (command.args[1] === 2 ? 'one id' : 'at least one id')
-    err(`submitit-ts ${name}: needs ${what}${given > command.args[1] ? `, got ${given} arguments` : ''}\n\n${USAGE}`)
+    err(`submitit-ts ${name}: needs ${what}${count > command.args[1] ? `, got ${count} arguments` : ''}\n\n${commandUsage(name!)}`)
     return 2
   }
   try {
     await loadPlugins()
-    return await command.run(folder, ids, values, io)
+    return await command.run(folderTemplate(given), ids, values, io)
   } catch (e) {
     if (e instanceof BackendError) {
       err(`submitit-ts ${name}: ${e.message}`)
@@ -165,26 +221,33 @@ export async function cli(argv: string[], out: (s: string) => void, err: (s: str
     }
     if (e instanceof CliError) {
       err(`submitit-ts ${name}: ${e.message}`)
-      if (e.code === 2) err(`\n${USAGE}`)
+      if (e.code === 2) err(`\n${commandUsage(name!)}`)
       return e.code
     }
-    throw e
+    // a file that cannot be read, a scheduler command that failed...: what it says, not a stack trace
+    err(`submitit-ts ${name}: ${e instanceof Error ? e.message : String(e)}`)
+    return 1
   }
 }
 
 // run as a command (also through npm's bin link, hence the real path)
 if (process.argv[1] && import.meta.url === pathToFileURL(fs.realpathSync(process.argv[1])).href) {
+  // a reader that went away (\`| head\`): stop quietly, as git and ls do, not with a stack trace
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0)
+      throw e
+    })
+  }
+  // the command is over: end here, once what it printed is out, rather than when every timer
+  // is gone (a Slurm poller of the jobs a Ctrl-C'd watch was following would keep it alive)
+  const exit = (code: number) => process.stdout.write('', () => process.stderr.write('', () => process.exit(code)))
   cli(
     process.argv.slice(2),
     (s) => console.log(s),
     (s) => console.error(s),
-  ).then(
-    (code) => {
-      process.exitCode = code
-    },
-    (e: Error) => {
-      console.error(`submitit-ts: ${e.message}`)
-      process.exitCode = 1
-    },
-  )
+  ).then(exit, (e: Error) => {
+    console.error(`submitit-ts: ${e.message}`)
+    exit(1)
+  })
 }

@@ -136,7 +136,7 @@ t.test('a job whose submitting process died without a result is FAILED when atta
   const job = attachJob(folder, jobId)
   t.match(job.state, /^(PENDING|RUNNING)$/, `live owner: not final (${job.state})`)
   t.equal(job.state, 'RUNNING', 'the owner saw it RUNNING: so does the attached handle')
-  await t.rejects(job.cancel(), /runs in another process \(pid \d+\); cancel it from there/, 'a running local job is cancelled by its own process')
+  await t.rejects(job.cancel(), /runs in another process \(pid \d+ on \S+\); cancel it from there/, 'a running local job is cancelled by its own process')
   const exited = new Promise((r) => child.on('exit', r))
   child.kill('SIGKILL')
   await exited

@@ -9,6 +9,7 @@ import {
   normalizeState,
   parseJobId,
   parseSacct,
+  parseSacctTimes,
   parseScontrolConfig,
   parseSqueue,
 } from '../dist/lib/slurm/parse.js'
@@ -139,4 +140,26 @@ t.test('parseScontrolConfig on the real output', async (t) => {
   t.equal(maxArraySize(config), 1001)
   t.equal(maxArraySize(new Map()), 1001)
   t.equal(maxArraySize(parseScontrolConfig('MaxArraySize            = 40001\n')), 40001)
+})
+
+t.test('parseSacctTimes: start, end, first node and submit time; not-a-time and pending rows left out', async (t) => {
+  const text = [
+    '12_0|2025-01-02T10:00:03|2025-01-02T10:01:03|node[3-5,7]|2025-01-02T09:59:58',
+    '12_1|2025-01-02T10:00:04|Unknown|gpu01,gpu02|2025-01-02T09:59:58',
+    '12_2|Unknown|Unknown|None assigned|2025-01-02T09:59:58',
+    '12_[3-9]|Unknown|Unknown|None assigned|2025-01-02T09:59:58',
+    'garbage',
+    '13|2025-01-02T11:00:00|2025-01-02T11:00:01|vm|2025-01-02T10:59:00',
+  ].join('\n')
+  const m = parseSacctTimes(text)
+  t.same([...m.keys()], ['12_0', '12_1', '12_2', '13'])
+  t.same(m.get('12_0'), {
+    startedAt: new Date('2025-01-02T10:00:03').getTime(),
+    endedAt: new Date('2025-01-02T10:01:03').getTime(),
+    submittedAt: new Date('2025-01-02T09:59:58').getTime(),
+    host: 'node3',
+  })
+  t.same(m.get('12_1'), { startedAt: new Date('2025-01-02T10:00:04').getTime(), submittedAt: new Date('2025-01-02T09:59:58').getTime(), host: 'gpu01' })
+  t.same(m.get('12_2'), { submittedAt: new Date('2025-01-02T09:59:58').getTime() })
+  t.equal(m.get('13')?.host, 'vm')
 })

@@ -2,13 +2,22 @@
 // ended; never those of an array with a job still pending or running.
 import fs from 'node:fs'
 import path from 'node:path'
-import { findSubmissions } from '../core/info.js'
+import { findSubmissions, folderResolver } from '../core/info.js'
 import { readSubmission, type SubmissionRecord } from '../core/format.js'
 import { isFinalState, JOB_STATES, type JobState } from '../core/job.js'
-import { arrayFolder, JobPaths, makeJobId, submittedPath } from '../core/paths.js'
-import { arrayStatus, CliError, resolveId, type Io } from './common.js'
+import { arrayFolder, makeJobId } from '../core/paths.js'
+import { arrayStatus, CliError, resolveId, staticPart, type Io } from './common.js'
 
 const UNITS: Record<string, number> = { s: 1e3, m: 60e3, h: 3600e3, d: 86400e3, w: 7 * 86400e3 }
+
+/** 3d04h, 2h05m, 12 min, 40 s: how long ago, as kept arrays say. */
+function age(ms: number): string {
+  const m = Math.floor(ms / 60e3)
+  if (m < 1) return `${Math.round(ms / 1000)} s`
+  if (m < 120) return `${m} min`
+  if (m < 48 * 60) return `${Math.floor(m / 60)} h`
+  return `${Math.floor(m / 1440)} days`
+}
 
 /** '7d', '12h', '30m', '45s', '2w' → milliseconds. */
 export function parseAge(text: string): number {
@@ -17,26 +26,42 @@ export function parseAge(text: string): number {
   return Number(m[1]) * UNITS[m[2]]
 }
 
-/** The files of one array (or single job): its folder's files named after it, and its jobs' own. */
-export function filesOf(record: SubmissionRecord): { files: string[]; folders: string[] } {
-  const shared = arrayFolder(record.folder, record.arrayId, record.isArray)
+/**
+ * The files of one array (or single job) under the folder template `folder`: its folder's files
+ * named after it, its jobs' own folders' (looked into only when their parent's listing, made once,
+ * holds them), and Slurm's own logs (slurm-<A>.out, slurm-<A>_<i>.out) in the part of the template
+ * without ids, where the batch script sends them.
+ */
+export function filesOf(record: SubmissionRecord, folder: string): { files: string[]; folders: string[] } {
+  const template = path.resolve(folder)
+  const shared = arrayFolder(template, record.arrayId, record.isArray)
   const files: string[] = []
   const folders = new Set<string>()
   const prefix = `${record.arrayId}_`
-  for (const name of readdir(shared)) if (name.startsWith(prefix) || name === `slurm-${record.arrayId}.out`) files.push(path.join(shared, name))
+  const slurmLog = new RegExp(`^slurm-${record.arrayId.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(_\\d+)?\\.out$`)
+  const seen = new Set<string>()
+  const take = (dir: string, keep: (name: string) => boolean) => {
+    if (seen.has(dir)) return
+    seen.add(dir)
+    for (const name of readdir(dir)) if (keep(name)) files.push(path.join(dir, name))
+  }
+  take(shared, (name) => name.startsWith(prefix) || slurmLog.test(name))
+  take(staticPart(template), (name) => slurmLog.test(name))
   const numTasks = record.params.tasksPerNode * record.params.nodes
   const size = record.isArray ? record.args.length : 1
-  const seen = new Set<string>([shared])
+  const folderOf = folderResolver(template)
+  const parents = new Map<string, Set<string>>()
   for (let i = 0; i < size; i++) {
-    const index = record.isArray ? i : null
-    const jobId = makeJobId(record.arrayId, index)
-    const paths = new JobPaths(record.folder, jobId, { arrayId: record.arrayId, index })
+    const jobId = makeJobId(record.arrayId, record.isArray ? i : null)
     for (let t = 0; t < numTasks; t++) {
-      const dir = path.dirname(paths.stdout(t))
+      const dir = folderOf({ j: jobId, A: record.arrayId, a: record.isArray ? String(i) : '', t: String(t) })
       if (seen.has(dir)) continue // listed once (the array's folder holds every job's with a plain folder)
-      seen.add(dir)
+      const parent = path.dirname(dir)
+      let names = parents.get(parent)
+      if (!names) parents.set(parent, (names = new Set(readdir(parent))))
+      if (!names.has(path.basename(dir))) continue
       folders.add(dir)
-      for (const name of readdir(dir)) if (name.startsWith(`${jobId}_`) || name === `slurm-${jobId}.out`) files.push(path.join(dir, name))
+      take(dir, (name) => name.startsWith(`${jobId}_`) || name === `slurm-${jobId}.out`)
     }
   }
   folders.add(shared)
@@ -64,13 +89,15 @@ export async function clean(
       throw new CliError(`--state takes final states (completed, failed, cancelled, timeout, ...), not '${s.toLowerCase()}'`, 2)
     }
   }
+  const unreadable: { file: string; error: string }[] = []
   const records =
     ids.length > 0
       ? ids.map((id) => resolveId(folder, id)).map((t) => t.record)
       : findSubmissions(folder).flatMap((f) => {
           try {
             return [readSubmission(f.file)]
-          } catch {
+          } catch (e) {
+            unreadable.push({ file: f.file, error: (e as Error).message }) // never removed: nobody knows whose jobs they are
             return []
           }
         })
@@ -78,7 +105,7 @@ export async function clean(
   const kept: { arrayId: string; why: string }[] = []
   const now = Date.now()
   for (const record of records) {
-    const { scan, states } = await arrayStatus(record)
+    const { scan, states } = await arrayStatus(record, folder)
     const open = states.filter((s) => !isFinalState(s)).length
     if (open > 0) {
       kept.push({ arrayId: record.arrayId, why: `${open} job${open === 1 ? '' : 's'} not finished` })
@@ -88,20 +115,23 @@ export async function clean(
       kept.push({ arrayId: record.arrayId, why: `not every job is ${wanted.join(' or ').toLowerCase()}` })
       continue
     }
+    const { files, folders } = filesOf(record, folder)
+    // when it ended: its last job's end, or its files' last change (a job killed by the scheduler has no
+    // timings; a log is written to the end; the submission file was the owner's heartbeat while it ran)
     let ended = -Infinity
     for (let i = 0; i < scan.size; i++) if (scan.endedAt[i] > ended) ended = scan.endedAt[i]
-    // no timings (older records): the submission file's last touch (the owner's heartbeat while it ran)
-    if (!Number.isFinite(ended)) ended = fs.statSync(submittedPath(record.folder, record.arrayId, record.isArray), { throwIfNoEntry: false })?.mtimeMs ?? now
+    let bytes = 0
+    const stats = files.map((file) => fs.statSync(file, { throwIfNoEntry: false }))
+    files.forEach((file, k) => {
+      bytes += stats[k]?.size ?? 0
+      if (!/_rerun\.(json|lock)$/.test(file)) ended = Math.max(ended, stats[k]?.mtimeMs ?? -Infinity)
+    })
+    if (!Number.isFinite(ended)) ended = now
     if (now - ended < olderThan) {
-      kept.push({ arrayId: record.arrayId, why: `ended ${Math.round((now - ended) / 60e3)} min ago` })
+      kept.push({ arrayId: record.arrayId, why: `ended ${age(now - ended)} ago` })
       continue
     }
-    const { files, folders } = filesOf(record)
-    let bytes = 0
-    for (const file of files) {
-      bytes += fs.statSync(file, { throwIfNoEntry: false })?.size ?? 0
-      if (!options['dry-run']) fs.rmSync(file, { force: true })
-    }
+    if (!options['dry-run']) for (const file of files) fs.rmSync(file, { force: true })
     if (!options['dry-run']) {
       // folders made for these jobs alone go too, once empty; the executor's own stays
       for (const dir of folders) {
@@ -119,7 +149,8 @@ export async function clean(
       else io.out(`removed ${record.arrayId}: ${files.length} files, ${(bytes / 1024).toFixed(0)} KiB`)
     }
   }
-  if (options.json) io.out(JSON.stringify({ dryRun: options['dry-run'] === true, removed, kept }, null, 2))
+  for (const u of unreadable) io.err(`left ${u.file} alone: ${u.error}`)
+  if (options.json) io.out(JSON.stringify({ dryRun: options['dry-run'] === true, removed, kept, unreadable }, null, 2))
   else if (kept.length > 0)
     io.err(
       `kept ${kept.length}: ${kept

@@ -79,6 +79,21 @@ function submissionOf(file: string): SubmissionRecord {
   return cachedGet(submissions, file, 8, () => ({ stamp, turn, record: readSubmission(file) })).record
 }
 
+/**
+ * For a backend watched through its files (local, debug, one registered without attach): the state
+ * of every job of `record` that has no result yet, and why — one answer for the whole array (its
+ * owner lives, or is gone), as FileWatcher gives it per job. Undefined for a backend with a watcher
+ * of its own (Slurm: ask it per job).
+ */
+export function unfinishedState(record: SubmissionRecord): { state: JobState; reason?: string } | undefined {
+  const entry = getBackend(record.backend)
+  if (entry?.attach || legacy.has(record.backend)) return undefined
+  if (!entry && record.backend !== 'local' && record.backend !== 'debug') return undefined // attachJob says what is missing
+  const death = ownerDeath(record.owner, submittedPath(record.folder, record.arrayId, record.isArray))
+  if (death === undefined) return { state: record.backend === 'debug' ? 'PENDING' : 'RUNNING' }
+  return { state: 'FAILED', reason: `${death}, so the job will never get its result` }
+}
+
 /** How long an answer about the owner's life holds (a poll over 10,000 jobs asks once). */
 const OWNER_CHECK_MS = 250
 
@@ -140,6 +155,8 @@ export class FileWatcher implements JobWatcher {
 
   async cancel(job: Job<unknown>): Promise<void> {
     if (isFinalState(this.state(job))) return
-    throw new Error(`job ${job.jobId} runs in another process (pid ${this.record.owner.pid}); cancel it from there`)
+    throw new Error(
+      `job ${job.jobId} runs in another process (pid ${this.record.owner.pid} on ${this.record.owner.host}); cancel it from there (job.cancel() in that process; stopping that process stops all its jobs)`,
+    )
   }
 }

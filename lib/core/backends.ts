@@ -5,7 +5,7 @@
 import { BackendError } from './errors.js'
 import type { Executor } from './executor.js'
 import type { SubmissionRecord } from './format.js'
-import type { JobWatcher } from './job.js'
+import type { Job, JobWatcher } from './job.js'
 import { GENERIC_NAMES, type ParameterSchema, schemaProblem } from './params.js'
 
 export interface BackendDefinition {
@@ -38,6 +38,17 @@ export interface BackendDefinition {
   attach?(record: SubmissionRecord): JobWatcher
   /** Asks the scheduler once about every attached job not final yet (the command line, before it prints states). */
   refresh?(): Promise<void>
+  /**
+   * Cancels many attached jobs of one submission at once (the command line's cancel of an array):
+   * one scheduler call rather than one per job. Resolves once they are final. Default: each job's cancel().
+   */
+  cancelJobs?(record: SubmissionRecord, jobs: readonly Job<unknown>[]): Promise<void>
+  /**
+   * When and where jobs of a submission ran, for those that ended without recording it (killed by the
+   * scheduler: its time limit, a cancel, out of memory): job id → times (ms since the epoch) and host.
+   * A job it cannot tell about is left out; it never throws (no accounting: an empty map).
+   */
+  timings?(record: SubmissionRecord, jobIds: readonly string[]): Promise<Map<string, { startedAt?: number; endedAt?: number; host?: string }>>
 }
 
 const registry = new Map<string, BackendDefinition>()

@@ -121,6 +121,8 @@ export function resultRecord(
   outcomes: readonly Outcome[],
   marked: boolean,
   times?: ElementTimes,
+  /** the worker thread the times are of; null when the writer does not know it (an executor ending a job it stopped) */
+  thread: number | null = threadId,
 ): ResultRecord {
   const n = outcomes.length
   const column = n <= SMALL_RECORD ? (): number[] => new Array<number>(n).fill(0) : (): Float64Array => new Float64Array(n)
@@ -154,7 +156,7 @@ export function resultRecord(
     record.startedAt = startedAt
     record.endedAt = endedAt
     record.host = hostname()
-    record.thread = threadId
+    if (thread !== null) record.thread = thread
   }
   return record
 }
@@ -174,8 +176,9 @@ export function writeResultFile(
   times?: ElementTimes,
   /** write only if no result is there yet (first writer wins: a packed element's cancel and its run) */
   exclusive = false,
+  thread: number | null = threadId,
 ): { record: ResultRecord; bytes: Uint8Array; written: boolean; existed?: boolean } {
-  let record = resultRecord(sub, first, task, outcomes, marked, times)
+  let record = resultRecord(sub, first, task, outcomes, marked, times, thread)
   let bytes: Uint8Array = encodeRecord(record)
   try {
     if (!writeAtomic(file, bytes, exclusive)) return { record, bytes, written: false, existed: true }
@@ -195,7 +198,7 @@ export function writeResultFile(
           'a result',
         ).outcome,
     )
-    record = resultRecord(sub, first, task, failed, true, times)
+    record = resultRecord(sub, first, task, failed, true, times, thread)
     bytes = encodeRecord(record)
     return { record, bytes, written: false }
   }

@@ -8,6 +8,7 @@ import {
   readResult,
   worstState,
   writeResultFile,
+  type ElementTimes,
   type FinalState,
   type Outcome,
   type ResultRecord,
@@ -304,7 +305,9 @@ export class LocalArray implements JobWatcher {
                 error: new CancelledError(`job ${jobId} was cancelled while running; its ${this.runner.isolated ? 'process' : 'worker thread'} was stopped`),
               }
             : { state: 'FAILED', error: this.crashError(target, chunk.task, error) }
-      this.writeOwnResult(target, chunk.task, outcome)
+      // it ran from the start the worker recorded until now, on a thread that is gone (not recorded)
+      const started = target === current ? chunk.memory.startedAt[0] : 0
+      this.writeOwnResult(target, chunk.task, outcome, started > 0 ? [started, Date.now()] : undefined)
     } else if (reached === chunk.first && !chunk.stopReason && !this.closed) {
       // it died outside any task (e.g. the submission could not be read): the same would happen again
       for (let i = chunk.first; i < chunk.first + chunk.count; i++) {
@@ -424,15 +427,16 @@ export class LocalArray implements JobWatcher {
     this.writeOwnResult(index, task, { state: 'CANCELLED', error: this.values[slot] })
   }
 
-  /** Writes one job's outcome decided here (not by a worker) to its own result file. */
-  private writeOwnResult(index: number, task: number, outcome: Outcome): void {
+  /** Writes one job's outcome decided here (not by a worker) to its own result file; `times`: when it ran, if it did. */
+  private writeOwnResult(index: number, task: number, outcome: Outcome, times?: ElementTimes): void {
     const enc = encodeOutcome(outcome, `the result of job ${this.jobs[index].jobId}`)
-    this.writeRecord(index, task, [enc.outcome], enc.marked, this.jobs[index].paths.resultFile(task))
+    const file = this.jobs[index].paths.resultFile(task)
+    this.report(writeResultFile(this.record, file, index, task, [enc.outcome], enc.marked, times, false, null).record)
   }
 
   /** Writes encoded outcomes of jobs first.. and reports them (failed, if the file cannot be written). */
-  private writeRecord(first: number, task: number, outcomes: Outcome[], marked: boolean, file?: string): void {
-    file ??= resultsPath(this.record.folder, this.record.arrayId, this.record.isArray, first, outcomes.length, task)
+  private writeRecord(first: number, task: number, outcomes: Outcome[], marked: boolean): void {
+    const file = resultsPath(this.record.folder, this.record.arrayId, this.record.isArray, first, outcomes.length, task)
     this.report(writeResultFile(this.record, file, first, task, outcomes, marked).record)
   }
 

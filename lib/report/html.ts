@@ -2,7 +2,7 @@
 // from its start to its end, one lane per worker thread or node, coloured by state), the duration
 // histogram, the slowest jobs and the failed ones with their errors and log tails. The tables are
 // plain HTML; the two charts are SVG drawn by the page's own script from the data embedded in it.
-import type { ReportData, ReportDetail } from './data.js'
+import { type ReportData, type ReportDetail, TIMELINE_WIDTH } from './data.js'
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
 
@@ -26,14 +26,30 @@ ${r.stdoutTail ? `<h4>stdout (last lines)</h4><pre>${esc(r.stdoutTail)}</pre>` :
 }
 
 export function renderReport(data: ReportData): string {
-  const counts: Record<string, number> = {}
-  for (const j of data.jobs) counts[j.state] = (counts[j.state] ?? 0) + 1
-  const summary = Object.entries(counts)
+  const summary = Object.entries(data.counts)
     .sort((a, b) => b[1] - a[1])
     .map(([s, n]) => `<span class="badge state-${esc(s)}">${n} ${esc(s.toLowerCase())}</span>`)
     .join(' ')
-  // </script> cannot end the data early: '<' is escaped
-  const json = JSON.stringify(data.jobs).replace(/</g, '\\u003c')
+  const tl = data.timeline
+  // compact rows for the page's script: [lane, start - t0, end - t0, state, jobId or null, count]
+  const states = [...new Set(tl?.bars.map((b) => b.state) ?? [])]
+  const page = {
+    timeline: tl && {
+      span: Math.max(tl.t1 - tl.t0, 1),
+      lanes: tl.lanes,
+      states,
+      bars: tl.bars.map((b) => [b.lane, b.start - tl.t0, b.end - tl.t0, states.indexOf(b.state), b.jobId, b.count]),
+    },
+    histogram: data.histogram,
+  }
+  // </script> (or <!--) in a job id or a lane name cannot end the data early: every '<' is escaped
+  const json = JSON.stringify(page).replace(/</g, '\\u003c')
+  const timelineNote = !tl
+    ? ''
+    : tl.merged
+      ? `${tl.timed} jobs with timings, drawn as ${tl.bars.length} bars: jobs of a lane that follow each other within a pixel and ended alike share one bar (hover for how many)`
+      : `${tl.timed} jobs with timings`
+  const untimed = data.untimed > 0 ? `; ${data.untimed} ended without timings (stopped or killed before they could record them)` : ''
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <title>submitit-ts report: ${esc(data.arrayId)}</title>
@@ -57,10 +73,10 @@ pre.error { background: #fdeeee; }
 </style></head>
 <body>
 <h1>Array ${esc(data.arrayId)} — ${esc(data.task)}</h1>
-<div class="meta">${data.jobs.length} job${data.jobs.length === 1 ? '' : 's'} on ${esc(data.backend)}, folder ${esc(data.folder)}; report made ${esc(new Date(data.generatedAt).toISOString())}</div>
+<div class="meta">${data.total} job${data.total === 1 ? '' : 's'} on ${esc(data.backend)}, folder ${esc(data.folder)}; report made ${esc(new Date(data.generatedAt).toISOString())}</div>
 <div>${summary}</div>
 <h2>Timeline</h2>
-<div class="meta">each job a bar from its start to its end, one lane per worker thread or node</div>
+<div class="meta">each job a bar from its start to its end, one lane per worker thread or node; ${esc(timelineNote || 'no timings recorded yet')}${esc(untimed)}</div>
 <div id="timeline"></div>
 <h2>Durations</h2>
 <div id="histogram"></div>
@@ -68,10 +84,10 @@ pre.error { background: #fdeeee; }
 <div id="failed">${details(data.failed, true)}</div>
 <h2>Slowest jobs</h2>
 <div id="slowest">${details(data.slowest, false)}</div>
-<script type="application/json" id="jobs">${json}</script>
+<script type="application/json" id="data">${json}</script>
 <script>
 (function () {
-  var jobs = JSON.parse(document.getElementById('jobs').textContent)
+  var data = JSON.parse(document.getElementById('data').textContent)
   var NS = 'http://www.w3.org/2000/svg'
   function el(name, attrs, parent) {
     var e = document.createElementNS(NS, name)
@@ -80,46 +96,38 @@ pre.error { background: #fdeeee; }
     return e
   }
   function fmt(d) { return d < 1000 ? Math.round(d) + ' ms' : d < 60000 ? (d / 1000).toFixed(2) + ' s' : (d / 60000).toFixed(1) + ' min' }
-  var timed = jobs.filter(function (j) { return j.start !== null && j.end !== null })
   var tl = document.getElementById('timeline')
-  if (timed.length === 0) { tl.innerHTML = '<p class="none">no timings recorded yet</p>'; }
+  var t = data.timeline
+  if (!t) { tl.innerHTML = '<p class="none">no timings recorded yet</p>' }
   else {
-    var t0 = Infinity, t1 = -Infinity, lanes = {}, names = []
-    timed.forEach(function (j) {
-      t0 = Math.min(t0, j.start); t1 = Math.max(t1, j.end)
-      var w = j.where || '?'
-      if (!(w in lanes)) { lanes[w] = 0; names.push(w) }
+    var left = 170, width = ${TIMELINE_WIDTH}, laneH = 18, top = 10
+    var svg = el('svg', { width: left + width + 20, height: top + t.lanes.length * laneH + 30, id: 'timeline-svg' }, tl)
+    t.lanes.forEach(function (n, i) { el('text', { x: 4, y: top + i * laneH + 13 }, svg).textContent = n })
+    t.bars.forEach(function (b) {
+      var state = t.states[b[3]]
+      var attrs = { x: left + b[1] / t.span * width, y: top + b[0] * laneH + 2, width: Math.max((b[2] - b[1]) / t.span * width, 1), height: laneH - 4, 'class': 'bar state-' + state }
+      if (b[4] !== null) attrs['data-job'] = b[4]
+      else attrs['data-count'] = b[5]
+      var r = el('rect', attrs, svg)
+      el('title', {}, r).textContent = (b[4] !== null ? b[4] : b[5] + ' jobs') + ' ' + state + ' ' + fmt(b[2] - b[1])
     })
-    names.sort(function (a, b) { return a.localeCompare(b, undefined, { numeric: true }) })
-    names.forEach(function (n, i) { lanes[n] = i })
-    var left = 170, width = 1000, laneH = 18, top = 10
-    var span = Math.max(t1 - t0, 1)
-    var svg = el('svg', { width: left + width + 20, height: top + names.length * laneH + 30, id: 'timeline-svg' }, tl)
-    names.forEach(function (n, i) { el('text', { x: 4, y: top + i * laneH + 13 }, svg).textContent = n })
-    timed.forEach(function (j) {
-      var x = left + (j.start - t0) / span * width
-      var r = el('rect', { x: x, y: top + lanes[j.where || '?'] * laneH + 2, width: Math.max((j.end - j.start) / span * width, 1), height: laneH - 4,
-        'class': 'bar state-' + j.state, 'data-job': j.jobId }, svg)
-      el('title', {}, r).textContent = j.jobId + ' ' + j.state + ' ' + fmt(j.end - j.start)
-    })
-    var axisY = top + names.length * laneH + 16
-    for (var k = 0; k <= 4; k++) el('text', { x: left + k * width / 4 - (k === 4 ? 30 : 0), y: axisY }, svg).textContent = '+' + fmt(span * k / 4)
+    var axisY = top + t.lanes.length * laneH + 16
+    for (var k = 0; k <= 4; k++) el('text', { x: left + k * width / 4 - (k === 4 ? 30 : 0), y: axisY }, svg).textContent = '+' + fmt(t.span * k / 4)
   }
   var hist = document.getElementById('histogram')
-  if (timed.length === 0) { hist.innerHTML = '<p class="none">no timings recorded yet</p>'; return }
-  var ds = timed.map(function (j) { return j.end - j.start })
-  var lo = Math.min.apply(null, ds), hi = Math.max.apply(null, ds), bins = 20
-  var counts = new Array(bins).fill(0)
-  ds.forEach(function (d) { counts[Math.min(bins - 1, Math.floor((d - lo) / Math.max(hi - lo, 1e-9) * bins))]++ })
-  var max = Math.max.apply(null, counts), bw = 40, h = 140
-  var hs = el('svg', { width: bins * bw + 60, height: h + 40, id: 'histogram-svg' }, hist)
-  counts.forEach(function (c, i) {
-    var bh = c / max * h
-    var r = el('rect', { x: 40 + i * bw + 2, y: 10 + h - bh, width: bw - 4, height: bh, fill: '#3b7dd8', 'class': 'hist-bar' }, hs)
-    el('title', {}, r).textContent = c + ' jobs, ' + fmt(lo + (hi - lo) * i / bins) + ' to ' + fmt(lo + (hi - lo) * (i + 1) / bins)
+  var h = data.histogram
+  if (!h) { hist.innerHTML = '<p class="none">no timings recorded yet</p>'; return }
+  var bins = h.counts.length, max = 0
+  h.counts.forEach(function (c) { if (c > max) max = c })
+  var bw = 40, hh = 140
+  var hs = el('svg', { width: bins * bw + 60, height: hh + 40, id: 'histogram-svg' }, hist)
+  h.counts.forEach(function (c, i) {
+    var bh = c / max * hh
+    var r = el('rect', { x: 40 + i * bw + 2, y: 10 + hh - bh, width: bw - 4, height: bh, fill: '#3b7dd8', 'class': 'hist-bar' }, hs)
+    el('title', {}, r).textContent = c + ' jobs, ' + fmt(h.lo + (h.hi - h.lo) * i / bins) + ' to ' + fmt(h.lo + (h.hi - h.lo) * (i + 1) / bins)
   })
-  el('text', { x: 40, y: h + 28 }, hs).textContent = fmt(lo)
-  el('text', { x: 40 + bins * bw - 50, y: h + 28 }, hs).textContent = fmt(hi)
+  el('text', { x: 40, y: hh + 28 }, hs).textContent = fmt(h.lo)
+  el('text', { x: 40 + bins * bw - 50, y: hh + 28 }, hs).textContent = fmt(h.hi)
   el('text', { x: 2, y: 20 }, hs).textContent = String(max)
 })()
 </script>

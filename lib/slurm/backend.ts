@@ -4,12 +4,13 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { submissionScriptPath } from '../core/paths.js'
 import type { SubmissionRecord } from '../core/format.js'
-import type { SlurmCommandOptions } from './commands.js'
+import { sacctTimes, type SlurmCommandOptions } from './commands.js'
 import type { BackendDefinition } from '../core/backends.js'
 import type { Executor } from '../core/executor.js'
 import { SlurmExecutor } from './executor.js'
 import { attachedWatcher } from './job-watcher.js'
 import { SLURM_PARAMETERS } from './params.js'
+import { parseSacctTimes, type SacctTimes } from './parse.js'
 import { getSharedWatcher } from './watcher.js'
 
 /** Is `command` an executable file on the PATH? */
@@ -33,6 +34,27 @@ export const slurmBackend: BackendDefinition = {
   priority: 10,
   attach: (record) => attachedWatcher(record, getSharedWatcher()),
   refresh: () => getSharedWatcher().refresh(),
+  cancelJobs: (record, jobs) => attachedWatcher(record, getSharedWatcher()).cancelMany(jobs),
+  timings: accountedTimes,
+}
+
+/**
+ * sacct's start, end and node of jobs that left no timings (a time limit, a scancel, out of memory:
+ * killed before the worker could record them). A packed element is not a Slurm job (its pack's times
+ * are not its own): none. Only jobs submitted when the submission was written (not a reused id's).
+ */
+async function accountedTimes(record: SubmissionRecord, jobIds: readonly string[]): Promise<Map<string, SacctTimes>> {
+  if ((record.params.pack ?? 1) > 1 || jobIds.length === 0) return new Map()
+  try {
+    const found = parseSacctTimes(await sacctTimes(jobIds))
+    const wanted = new Set(jobIds)
+    // sbatch ran right after the submission file was written: a job submitted long after is one
+    // that got the id again (a reset cluster), not this one (sacct's times are whole seconds)
+    const ours = (t: SacctTimes) => t.submittedAt === undefined || Math.abs(t.submittedAt - record.owner.at) < 10 * 60_000
+    return new Map([...found].filter(([id, t]) => wanted.has(id) && ours(t)))
+  } catch {
+    return new Map() // no accounting here: nothing more to say
+  }
 }
 
 /** The parameters of an old submission's batch script worth keeping for a rerun (its #SBATCH lines). */

@@ -139,6 +139,17 @@ export async function sacct(ids: readonly string[], options: SlurmCommandOptions
   })
 }
 
+/** `sacct -X -n -P -o JobID,Start,End,NodeList,Submit -j ids`: raw text for parseSacctTimes (when and where jobs ran). */
+export async function sacctTimes(ids: readonly string[], options: SlurmCommandOptions = {}): Promise<string> {
+  if (ids.length === 0) return ''
+  return perBatch(ids, options, async (joined) => {
+    const args = ['-X', '-n', '-P', '-o', 'JobID,Start,End,NodeList,Submit', '-j', joined]
+    const r = await run('sacct', args, options)
+    if (r.failed) fail('sacct', args, options, r)
+    return r.stdout.trim()
+  })
+}
+
 /**
  * `squeue -h -t all -r -o '%i|%T|%r' -j ids`: raw text for parseSqueue.
  * Ids the controller no longer knows are simply missing ('Invalid job id specified' → empty).

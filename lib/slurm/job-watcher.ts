@@ -216,6 +216,28 @@ export class SlurmJobWatcher implements JobWatcher {
   }
 
   /**
+   * Cancels many jobs at once (the command line's cancel of an array): one scancel for all those
+   * not packed (batched by length), not one per job; a pack's elements as cancel() does them.
+   * Resolves once they are final.
+   */
+  async cancelMany(jobs: readonly Job<unknown>[]): Promise<void> {
+    const plain: Job<unknown>[] = []
+    for (const job of jobs) {
+      const missing = this.missing(job)
+      if (missing) throw new RangeError(missing)
+      if (this.fromResults(job) || this.superseded(job)) continue
+      if (this.packs.has(job.paths.arrayId)) await this.cancelPacked(job)
+      else plain.push(job)
+    }
+    await scancel(
+      plain.map((j) => j.jobId),
+      this.commands,
+    )
+    for (const job of plain) if (this.watcher.info(job.jobId).neverRuns) this.watcher.unregister(job.jobId)
+    await Promise.all(plain.map((job) => this.waitFinal(job).catch(() => undefined)))
+  }
+
+  /**
    * An element of a pack: its CANCELLED result is written here, unless its own is there first (a
    * result is written only if none is: the node's too). The node skips an element that has a result,
    * and stops a running one whose result appears. A pack left with nothing to run is scancelled.

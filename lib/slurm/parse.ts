@@ -166,6 +166,44 @@ export function parseSacct(text: string): Map<string, JobEntry> {
   return parseRows(text, 'exit')
 }
 
+/** When and where a job ran, as sacct says (ms since the epoch; absent when it did not start or end). */
+export interface SacctTimes {
+  startedAt?: number
+  endedAt?: number
+  host?: string
+  /** when it was submitted: a job of a reused id (a reset cluster) was submitted after the submission file was written */
+  submittedAt?: number
+}
+
+/**
+ * `sacct -X -n -P -o JobID,Start,End,NodeList,Submit`: per job id, its start, end, first node and submit time. Times
+ * are the controller's local time ('2025-01-02T10:00:03'); 'Unknown', 'None' and anything else
+ * that is not a time are left out, as are pending rows ('5_[1-3]') and lines that do not fit.
+ */
+export function parseSacctTimes(text: string): Map<string, SacctTimes> {
+  const out = new Map<string, SacctTimes>()
+  const time = (s: string | undefined) => {
+    if (!s || !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$/.test(s)) return undefined
+    const ms = new Date(s).getTime()
+    return Number.isFinite(ms) ? ms : undefined
+  }
+  for (const line of text.split('\n')) {
+    const [id, start, end, nodes, submit] = line.trim().split('|')
+    if (!id || !/^\d+(_\d+)?$/.test(id)) continue
+    const entry: SacctTimes = {}
+    const s = time(start)
+    const e = time(end)
+    if (s !== undefined) entry.startedAt = s
+    if (e !== undefined) entry.endedAt = e
+    const at = time(submit)
+    if (at !== undefined) entry.submittedAt = at
+    const host = nodes && !/^None/.test(nodes) ? /^[^,[]+(?:\[[^\]]*\])?/.exec(nodes)?.[0] : undefined
+    if (host) entry.host = host.includes('[') ? host.replace(/\[(\d+).*$/, '$1') : host
+    out.set(id, entry)
+  }
+  return out
+}
+
 /** `squeue -h -t all -r -o '%i|%T|%r'` (compact rows without -r are expanded too). */
 export function parseSqueue(text: string): Map<string, JobEntry> {
   return parseRows(text, 'reason')
