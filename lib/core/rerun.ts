@@ -17,8 +17,13 @@ export interface RerunOptions {
   commands?: unknown
 }
 
-/** What `<A>_rerun.json` holds: each rerun of jobs of array A, old job id → new job id. */
+/**
+ * What `<A>_rerun.json` holds: each rerun of jobs of array A, old job id → new job id, and the nonce
+ * of A's submission (absent in files of older versions): a Slurm id is given again once its state is
+ * reset, and the links of an older array A are not the new A's.
+ */
 export interface RerunLinks {
+  nonce?: string
   reruns: { at: string; arrayId: string; jobs: Record<string, string> }[]
 }
 
@@ -26,9 +31,11 @@ export function rerunFile(record: Pick<SubmissionRecord, 'folder' | 'arrayId' | 
   return path.join(arrayFolder(record.folder, record.arrayId, record.isArray), `${record.arrayId}_rerun.json`)
 }
 
-export function readReruns(record: Pick<SubmissionRecord, 'folder' | 'arrayId' | 'isArray'>): RerunLinks | undefined {
+/** The reruns of the record's jobs; none when the file is another submission's (a reused id). */
+export function readReruns(record: Pick<SubmissionRecord, 'folder' | 'arrayId' | 'isArray' | 'nonce'>): RerunLinks | undefined {
   try {
-    return JSON.parse(fs.readFileSync(rerunFile(record), 'utf8')) as RerunLinks
+    const links = JSON.parse(fs.readFileSync(rerunFile(record), 'utf8')) as RerunLinks
+    return links.nonce === undefined || links.nonce === record.nonce ? links : undefined
   } catch {
     return undefined
   }
@@ -86,6 +93,7 @@ export async function rerun(jobs: readonly Job<unknown>[], params: Record<string
       links[jobs[at[k]].jobId] = job.jobId
     })
     const old = readReruns(record) ?? { reruns: [] }
+    old.nonce = record.nonce
     old.reruns.push({ at: new Date().toISOString(), arrayId: submitted[0].paths.arrayId, jobs: links })
     writeAtomic(rerunFile(record), Buffer.from(`${JSON.stringify(old, null, 1)}\n`))
   }
