@@ -250,7 +250,7 @@ function backgroundRun(command: string): string[] {
  * after a failed `source .venv/bin/activate`, in the wrong environment.
  */
 function setupLines(setup: readonly string[]): string[] {
-  const out = ["# setup: a line that fails ends the job (the worker does not run), naming the line"]
+  const out = ['# setup: a line that fails ends the job (the worker does not run), naming the line']
   setup.forEach((line, i) => {
     const what = shellQuote(`submitit-ts batch: setup line ${i + 1} of ${setup.length}, ${JSON.stringify(line)}, exited with status`)
     out.push(`eval ${shellQuote(line)} </dev/null || { SUBMITIT_RC=$?; echo ${what} "$SUBMITIT_RC: the job does not run" >&2; exit "$SUBMITIT_RC"; }`)
