@@ -121,17 +121,19 @@ export async function cancel(folder: string, ids: string[], options: { json?: bo
     folder,
     ids.map((id) => resolveId(folder, id)),
   )
+  // all at once: one scancel for the jobs of a scheduler, and one wait for all of them (one after
+  // the other, each job waited for the next poll: 4.5 minutes for an array of 60 on the test cluster)
+  const errors = await Promise.all(jobs.map((job) => job.cancel().then(() => undefined, (e: Error) => e)))
   const out: { jobId: string; state: string }[] = []
   let code = 0
-  for (const job of jobs) {
-    try {
-      await job.cancel()
-    } catch (e) {
-      io.err(`${job.jobId}: ${(e as Error).message}`)
+  jobs.forEach((job, i) => {
+    const e = errors[i]
+    if (e) {
+      io.err(`${job.jobId}: ${e.message}`)
       code = 1
     }
     out.push({ jobId: job.jobId, state: job.state })
-  }
+  })
   if (options.json) io.out(JSON.stringify({ jobs: out }, null, 2))
   else for (const j of out) io.out(`${j.jobId}\t${j.state}`)
   return code
