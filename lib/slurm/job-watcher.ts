@@ -164,6 +164,7 @@ export class SlurmJobWatcher implements JobWatcher {
     if (missing) return missing
     if (this.fromResults(job)) return undefined
     if (this.superseded(job)) return 'its job id was given to a newer job (Slurm reuses ids once its state is reset)'
+    this.watch(job) // asked before its state: the scheduler is looked at from now on, as for state
     const info = this.watcher.info(this.slurmId(job))
     // sacct keeps the last pending reason of a job that ended: it no longer says anything then
     return info.neverRuns || !isFinalState(info.state) || info.source === 'gone' ? info.reason : undefined

@@ -468,7 +468,7 @@ export class SlurmWatcher {
         // still pending: keep the reason squeue gave over sacct's older one
         if (source === 'sacct' && entry.state === 'PENDING' && job.info.state === 'PENDING' && job.info.source === 'squeue') continue
         // most polls change nothing for most jobs: no new info object then
-        const reason = entry.reason === 'None' ? undefined : entry.reason
+        const reason = reasonOf(entry)
         if (entry.state !== job.info.state || source !== job.info.source || reason !== job.info.reason || isFinalState(entry.state)) {
           this.update(job, entryInfo(entry, source))
         }
@@ -500,7 +500,7 @@ export class SlurmWatcher {
       if (!entry) continue // sacct will say, at the next poll
       job.missingSince = undefined
       if (entry.state === 'PENDING' && isNeverRunnable(entry.reason)) stuck.push(job)
-      else if (entry.state !== job.info.state || (entry.reason === 'None' ? undefined : entry.reason) !== job.info.reason || job.info.source !== 'squeue') {
+      else if (entry.state !== job.info.state || reasonOf(entry) !== job.info.reason || job.info.source !== 'squeue') {
         this.update(job, entryInfo(entry, 'squeue'))
       }
     }
@@ -613,13 +613,21 @@ function lookup(entries: Map<string, JobEntry>, job: Watched): JobEntry | undefi
   return entries.get(job.jobId) ?? (job.isArrayTask ? entries.get(job.baseId) : undefined)
 }
 
+/** States of a job that runs: a reason sacct still shows then is its last pending one (BeginTime after a requeue). */
+const RUNS: ReadonlySet<JobState> = new Set(['RUNNING', 'COMPLETING'])
+
+/** The scheduler's reason worth telling: none for 'None', nor for a job that runs. */
+function reasonOf(e: JobEntry): string | undefined {
+  return e.reason === undefined || e.reason === 'None' || RUNS.has(e.state) ? undefined : e.reason
+}
+
 function entryInfo(e: JobEntry, source: 'sacct' | 'squeue'): JobInfo {
   const final = isFinalState(e.state) // sacct prints 0:0 for jobs still pending or running
   return {
     state: e.state,
     ...(final && e.exitCode !== undefined ? { exitCode: e.exitCode } : {}),
     ...(final && e.signal !== undefined ? { signal: e.signal } : {}),
-    ...(e.reason !== undefined && e.reason !== 'None' ? { reason: e.reason } : {}),
+    ...(reasonOf(e) !== undefined ? { reason: reasonOf(e) } : {}),
     source,
   }
 }
