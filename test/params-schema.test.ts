@@ -79,6 +79,16 @@ t.test('one "did you mean" for every backend: case, snake_case and kebab-case fo
     (t.throws(() => slurm.updateParameters({ partiton: 'gpu', nodez: 1 } as never)) as Error).message,
     /"partiton" \(did you mean "partition"\?\), "nodez" \(did you mean "nodes"\?\)/,
   )
+  // submitit's AutoExecutor names (slurm_partition), or ours (slurmPartition), given to a SlurmExecutor
+  for (const prefixed of ['slurm_partition', 'slurmPartition', 'slurm_array_parallelism']) {
+    t.match(
+      (t.throws(() => slurm.updateParameters({ [prefixed]: 1 } as never)) as Error).message,
+      prefixed === 'slurm_array_parallelism' ? /did you mean "arrayParallelism"\?/ : /did you mean "partition"\?/,
+      prefixed,
+    )
+  }
+  t.match((t.throws(() => local.updateParameters({ local_max_workers: 2 } as never)) as Error).message, /did you mean "maxWorkers"\?/)
+  t.notMatch((t.throws(() => slurm.updateParameters({ slurm_qwertyuiop: 1 } as never)) as Error).message, /did you mean/, 'nothing close')
 })
 
 t.test("AutoExecutor's generic mapping is each backend's data", async (t) => {

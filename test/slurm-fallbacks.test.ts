@@ -5,11 +5,12 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
-import { SlurmExecutor } from '../dist/lib/index.js'
+import { SlurmExecutor, WaitTimeoutError } from '../dist/lib/index.js'
 import { parseSbatchOutput, sbatch } from '../dist/lib/slurm/commands.js'
 import { parseSacct } from '../dist/lib/slurm/parse.js'
 import { SlurmWatcher, type SlurmWatcherOptions } from '../dist/lib/slurm/watcher.js'
 import { add } from '../dist/fixtures/tasks.js'
+import { fakeSlurm } from './helpers/fake-slurm.js'
 import { ROOT } from './helpers/paths.js'
 import { until } from './helpers/waiting.js'
 
@@ -152,4 +153,35 @@ t.test('a submitted job: PENDING until asked, then UNKNOWN while sacct lags, wit
   f.write('sacct.txt', `${job.jobId}|RUNNING|0:0|None\n`)
   await until(() => job.state === 'RUNNING', 15_000, 'sacct shows it')
   t.equal(job.reason, undefined)
+})
+
+t.test('the controller down (or restarting) while jobs pend: their reason says what is known is old; back, it is fresh again', async (t) => {
+  const dir = t.testdir()
+  const f = fakeSlurm(dir)
+  const ex = new SlurmExecutor({ folder: path.join(dir, 'logs'), commands: f.commands, maxPollIntervalMs: 200 })
+  const [pending, running] = await ex.mapArray(add, [1, 2], [1, 2])
+  f.write('sacct.txt', '1000_0|PENDING|0:0|Resources\n1000_1|RUNNING|0:0|None\n')
+  f.write('squeue.txt', '1000_0|PENDING|Resources\n1000_1|RUNNING|None\n')
+  await until(() => pending.reason === 'Resources' && running.state === 'RUNNING', 20_000, `seen: ${pending.state} ${pending.reason} ${running.state}`)
+  // slurmctld is killed: squeue fails, sacct (slurmdbd) still answers from the database
+  f.write('squeue.fail', 'squeue: error: Unable to contact slurm controller (connect failure)\n')
+  const stale = /^Resources; as last seen: the controller does not answer \(squeue: squeue: error: Unable to contact slurm controller \(connect failure\)\)$/
+  await until(() => stale.test(pending.reason ?? ''), 20_000, `the pending reason says so: ${pending.reason}`)
+  t.equal(pending.state, 'PENDING')
+  t.equal(String(pending), `Job<1000_0, PENDING (${pending.reason})>`)
+  t.equal(running.reason, undefined, 'a running job runs on without the controller: nothing to say')
+  const e = await pending.wait({ timeoutMs: 1500 }).catch((err: Error) => err)
+  t.type(e, WaitTimeoutError)
+  t.match(e?.message, /PENDING \(Resources; as last seen: the controller does not answer/, 'a bounded wait says why')
+  // slurmdbd too: nothing answers
+  f.write('sacct.fail', 'sacct: error: slurm_persist_conn_open_without_init: failed to open persistent connection to host:127.0.0.1:6819: Connection refused\n')
+  await until(() => /scheduler does not answer \(sacct: .*Connection refused; squeue: .*connect failure\)/.test(running.reason ?? ''), 20_000, 'all down')
+  t.equal(running.state, 'RUNNING', 'the last state seen is kept')
+  t.match(pending.reason, /^Resources; as last seen: the scheduler does not answer/)
+  // back: fresh answers, no note
+  fs.rmSync(path.join(f.state, 'sacct.fail'))
+  fs.rmSync(path.join(f.state, 'squeue.fail'))
+  f.write('squeue.txt', '1000_0|PENDING|Priority\n1000_1|RUNNING|None\n')
+  await until(() => pending.reason === 'Priority' && running.reason === undefined, 20_000, `fresh again: ${pending.reason} / ${running.reason}`)
+  await ex.shutdown()
 })

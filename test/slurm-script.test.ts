@@ -136,6 +136,28 @@ t.test('the generated script runs: quoting, env, setup, teardown, exit code kept
   t.ok(srunOpts.includes('srun-opt:--cpu-bind=none'))
 })
 
+t.test('a setup line that fails ends the job before the worker runs, naming the line (as locally)', async (t) => {
+  const bin = tempBin()
+  const { script } = makeBatchScript({
+    params: { setup: ['export FROM_SETUP="it\'s set"', 'cd /', 'false', 'echo never'] },
+    folder: '/logs',
+    command: ['/bin/bash', '-c', 'echo worker-ran'],
+  })
+  const r = await execa('bash', ['-s'], { input: script, reject: false, env: { PATH: `${bin}:${process.env.PATH}`, SRUN_LOG: join(bin, 'log') } })
+  t.equal(r.exitCode, 1, "the line's status")
+  t.match(r.stderr, 'submitit-ts batch: setup line 3 of 4, "false", exited with status 1: the job does not run')
+  t.notMatch(r.stdout, /never|worker-ran/, 'nothing after it ran')
+
+  const ok = makeBatchScript({
+    params: { setup: ['export FROM_SETUP="it\'s set"', 'cd /tmp'] },
+    folder: '/logs',
+    command: ['/bin/bash', '-c', 'echo "$FROM_SETUP in $PWD"'],
+  })
+  const r2 = await execa('bash', ['-s'], { input: ok.script, reject: false, env: { PATH: `${bin}:${process.env.PATH}`, SRUN_LOG: join(bin, 'log') } })
+  t.equal(r2.exitCode, 0, r2.stderr)
+  t.equal(r2.stdout, "it's set in /tmp", 'what the lines export and where they cd, the worker sees')
+})
+
 t.test('without srun, a signal to the batch shell is forwarded to the worker', async (t) => {
   const { script } = makeBatchScript({
     params: { useSrun: false, signalDelayS: 60, teardown: ['echo teardown-line'] },

@@ -11,7 +11,7 @@ import fs from 'node:fs'
 import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { Worker } from 'node:worker_threads'
-import { readSubmission, writeEndedResult, type SubmissionRecord } from '../lib/core/format.js'
+import { FINAL_STATES, readResult, readSubmission, writeEndedResult, type SubmissionRecord } from '../lib/core/format.js'
 import { WorkerCrashError } from '../lib/core/job-errors.js'
 import { JobPaths, makeJobId, submittedPath } from '../lib/core/paths.js'
 import { chunkMemory, type RunReply, type RunRequest } from '../lib/core/protocol.js'
@@ -113,6 +113,17 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     const failures = await runPack({ submitted, sub: job.sub, pack, packIndex: job.index, threads, restarts: ids.restarts })
     return failures > 0 ? 1 : 0
   }
+  // a job that already has its result (this submission's) is done: Slurm runs it again when it is
+  // requeued from outside (`scontrol requeue` of a finished job, or of a running one whose task ended
+  // during KillWait), and running the task again would run it twice and replace the result read already
+  const done = resultOf(paths.resultFile(ids.task), job.sub.nonce)
+  if (done) {
+    console.error(
+      `submitit-ts worker: job ${jobId} (task ${ids.task}) already has its result (${done}, ${paths.resultFile(ids.task)}): ` +
+        `it is not run again (this run is a requeue after it ended)`,
+    )
+    return done === 'COMPLETED' ? 0 : 1
+  }
   const reply = await runInThread(
     {
       submitted,
@@ -133,6 +144,17 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     heapLimitMb(env),
   )
   return reply.failures > 0 ? 1 : 0
+}
+
+/** The state of the result in `file` if it is this submission's (`nonce`), else undefined. */
+function resultOf(file: string, nonce: string): string | undefined {
+  if (!fs.existsSync(file)) return undefined
+  try {
+    const record = readResult(file)
+    return record.nonce === nonce ? FINAL_STATES[record.states[0] ?? 0] : undefined
+  } catch {
+    return undefined // unreadable: not this submission's (an older submitit-ts's)
+  }
 }
 
 /**

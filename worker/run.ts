@@ -280,15 +280,23 @@ function installGuards(): void {
       process.stderr.write(`submitit-ts: an error was thrown by job ${from ?? '(unknown)'} after it had ended: ${error.stack ?? error}\n`)
     }
   })
+  // the event loop ran dry (not process.exit): a task whose promise waits on nothing can never end
+  let drained = false
+  process.on('beforeExit', () => {
+    drained = true
+  })
   process.on('exit', (code) => {
     const run = inFlight
     if (!run?.current) return
     const paths = new JobPaths(run.sub.folder, run.current.jobId)
+    const why = drained
+      ? "the task's promise never settled and it left nothing to wait for (no timer, I/O or message pending), so it could never end"
+      : `the task called process.exit(${code})`
     const crash = encodeOutcome(
       errorOutcome(
         'FAILED',
         new WorkerCrashError(
-          `the worker thread running job ${run.current.jobId} died: the task called process.exit(${code}). See its logs: ${paths.stderr(run.req.task)} and ${paths.stdout(run.req.task)}`,
+          `the worker thread running job ${run.current.jobId} died: ${why}. See its logs: ${paths.stderr(run.req.task)} and ${paths.stdout(run.req.task)}`,
         ),
       ),
       'a crash',

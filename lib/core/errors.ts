@@ -88,6 +88,7 @@ function formatBytes(n: number): string {
  * The "did you mean" of every parameter and name check (the only one in the library): the candidate
  * nearest to `name` by edit distance, ignoring case, '_' and '-' (submitit's 'timeout_min' finds
  * 'timeoutMin'); undefined when none is close (at most 2 edits, or a third of the name's length).
+ * A name whose first word is a prefix ('slurm_partition') also finds the name without it ('partition').
  */
 export function closestName(name: string, candidates: Iterable<string>): string | undefined {
   const norm = (s: string) => s.toLowerCase().replace(/[-_]/g, '')
@@ -101,7 +102,13 @@ export function closestName(name: string, candidates: Iterable<string>): string 
       bestD = d
     }
   }
-  return bestD <= Math.max(2, wanted.length / 3) ? best : undefined
+  if (bestD <= Math.max(2, wanted.length / 3)) return best
+  // a name prefixed for a cluster given to that cluster's own executor ('slurm_partition',
+  // 'slurmPartition' to a SlurmExecutor: its 'partition'), or for another one: the name without it
+  const unprefixed = /^[a-z]+(?:[_-]|(?=[A-Z]))(.+)$/.exec(name)?.[1]
+  if (unprefixed === undefined) return undefined
+  for (const c of candidates) if (norm(c) === norm(unprefixed)) return c
+  return undefined
 }
 
 /** Levenshtein distance, one row at a time. */

@@ -22,9 +22,12 @@ export interface RerunOptions {
 
 /**
  * What `<A>_rerun.json` holds: each rerun of jobs of array A, old job id → new job id; in the
- * new array's, which array its jobs are reruns of (new job id → old job id).
+ * new array's, which array its jobs are reruns of (new job id → old job id); and the nonce of A's
+ * submission (absent in files of older versions): a Slurm id is given again once its state is reset,
+ * and the links of an older array A are not the new A's.
  */
 export interface RerunLinks {
+  nonce?: string
   reruns: { at: string; arrayId: string; jobs: Record<string, string> }[]
   rerunOf?: { arrayId: string; jobs: Record<string, string> }
 }
@@ -36,9 +39,11 @@ export function rerunFile(record: ArrayRef, folder = record.folder): string {
   return path.join(arrayFolder(folder, record.arrayId, record.isArray), `${record.arrayId}_rerun.json`)
 }
 
-export function readReruns(record: ArrayRef, folder = record.folder): RerunLinks | undefined {
+/** The reruns of the record's jobs; none when the file is another submission's (a reused id). */
+export function readReruns(record: ArrayRef & { nonce?: string }, folder = record.folder): RerunLinks | undefined {
   try {
-    return JSON.parse(fs.readFileSync(rerunFile(record, folder), 'utf8')) as RerunLinks
+    const links = JSON.parse(fs.readFileSync(rerunFile(record, folder), 'utf8')) as RerunLinks
+    return links.nonce === undefined || record.nonce === undefined || links.nonce === record.nonce ? links : undefined
   } catch {
     return undefined
   }
@@ -185,10 +190,12 @@ async function rerunGroup(
     })
     const newArray = submitted[0].paths.arrayId
     const old = readReruns(record, folder) ?? { reruns: [] }
+    old.nonce = record.nonce
     old.reruns.push({ at: new Date().toISOString(), arrayId: newArray, jobs: links })
     writeAtomic(rerunFile(record, folder), Buffer.from(`${JSON.stringify(old, null, 1)}\n`))
-    const fresh = { folder, arrayId: newArray, isArray: submitted[0].paths.index !== null }
+    const fresh = { folder, arrayId: newArray, isArray: submitted[0].paths.index !== null, nonce: submitted[0].nonce }
     const theirs = readReruns(fresh) ?? { reruns: [] }
+    theirs.nonce = fresh.nonce
     theirs.rerunOf = { arrayId: record.arrayId, jobs: back }
     writeAtomic(rerunFile(fresh), Buffer.from(`${JSON.stringify(theirs, null, 1)}\n`))
   }

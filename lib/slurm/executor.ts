@@ -335,7 +335,7 @@ function nonceOf(file: string): string | undefined {
  * an older job with this id. They are never read as the new job's (each record carries the nonce of
  * its submission and readers check it), but they are moved aside, renamed `<name>.stale-<old nonce>`,
  * so that no one takes them for the new job's. Only files whose nonce is not `nonce` are moved: the
- * submission, results, checkpoints and requeue counts, and the old batch script. Log files carry no nonce and the new
+ * submission, results, checkpoints and requeue counts, and the old batch script and rerun links. Log files carry no nonce and the new
  * job may already be writing to them (Slurm appends to an existing log), so they stay where they are.
  * Detected through the old submission file: without one there is nothing to do (one stat).
  */
@@ -363,7 +363,8 @@ export function moveStaleFiles(template: string, arrayId: string, isArray: boole
     for (const name of names) {
       if (!name.startsWith(`${arrayId}_`)) continue
       const file = path.join(dir, name)
-      const stale = records.test(name) ? nonceOf(file) !== nonce : name === `${arrayId}_submission.sh`
+      // the batch script and the rerun links carry no nonce of their own: with another submission there, they are its
+      const stale = records.test(name) ? nonceOf(file) !== nonce : name === `${arrayId}_submission.sh` || name === `${arrayId}_rerun.json`
       if (stale) {
         try {
           fs.renameSync(file, file + tag)

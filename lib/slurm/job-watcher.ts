@@ -33,6 +33,8 @@ export class SlurmJobWatcher implements JobWatcher {
   /** each job's result files as [folder, name] per task, made once (they are asked for at every poll) */
   private readonly resultFiles = new WeakMap<Job<unknown>, [string, string][]>()
   private readonly packs = new Map<string, Pack>()
+  /** the scancels asked in one turn of the event loop, sent as one call (see scancelSoon) */
+  private cancels: { ids: Set<string>; sent: Promise<void> } | undefined
 
   constructor(
     private readonly watcher: SlurmWatcher,
@@ -162,6 +164,7 @@ export class SlurmJobWatcher implements JobWatcher {
     if (missing) return missing
     if (this.fromResults(job)) return undefined
     if (this.superseded(job)) return 'its job id was given to a newer job (Slurm reuses ids once its state is reset)'
+    this.watch(job) // asked before its state: the scheduler is looked at from now on, as for state
     const info = this.watcher.info(this.slurmId(job))
     // sacct keeps the last pending reason of a job that ended: it no longer says anything then
     return info.neverRuns || !isFinalState(info.state) || info.source === 'gone' ? info.reason : undefined
@@ -209,7 +212,7 @@ export class SlurmJobWatcher implements JobWatcher {
     if (missing) throw new RangeError(missing)
     if (this.fromResults(job) || this.superseded(job)) return
     if (this.packs.has(job.paths.arrayId)) return this.cancelPacked(job)
-    await scancel([job.jobId], this.commands)
+    await this.scancelSoon(job.jobId)
     // a job given up as never starting is settled in the watcher: watch it afresh to see it CANCELLED
     if (this.watcher.info(job.jobId).neverRuns) this.watcher.unregister(job.jobId)
     await this.waitFinal(job)
@@ -248,6 +251,24 @@ export class SlurmJobWatcher implements JobWatcher {
     this.listings.delete(path.dirname(job.paths.resultFile(0)))
     const open = this.packOf(job).some((paths) => !fs.existsSync(paths.resultFile(0)))
     const slurmId = this.slurmId(job)
-    if (!open && !isFinalState(this.watcher.state(slurmId))) await scancel([slurmId], this.commands)
+    if (!open && !isFinalState(this.watcher.state(slurmId))) await this.scancelSoon(slurmId)
+  }
+
+  /**
+   * scancel, with the other ids asked in the same turn of the event loop: cancelling the jobs of an
+   * array one by one (`Promise.all(jobs.map((j) => j.cancel()))`, the CLI's cancel of an array) is one
+   * scancel process, not one per job (batched by length, as every command taking ids).
+   */
+  private scancelSoon(id: string): Promise<void> {
+    if (!this.cancels) {
+      const ids = new Set<string>()
+      const sent = new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+        this.cancels = undefined
+        return scancel([...ids], this.commands)
+      })
+      this.cancels = { ids, sent }
+    }
+    this.cancels.ids.add(id)
+    return this.cancels.sent
   }
 }

@@ -243,6 +243,21 @@ function backgroundRun(command: string): string[] {
   ]
 }
 
+/**
+ * The setup lines, each run in this shell (what it exports and where it cds, the worker sees) and
+ * checked: a line that fails ends the job before the worker runs, saying which line and its status on
+ * the shell's stderr (task 0's log), as the LocalExecutor's setup does. Without the check the task ran
+ * after a failed `source .venv/bin/activate`, in the wrong environment.
+ */
+function setupLines(setup: readonly string[]): string[] {
+  const out = ['# setup: a line that fails ends the job (the worker does not run), naming the line']
+  setup.forEach((line, i) => {
+    const what = shellQuote(`submitit-ts batch: setup line ${i + 1} of ${setup.length}, ${JSON.stringify(line)}, exited with status`)
+    out.push(`eval ${shellQuote(line)} </dev/null || { SUBMITIT_RC=$?; echo ${what} "$SUBMITIT_RC: the job does not run" >&2; exit "$SUBMITIT_RC"; }`)
+  })
+  return out
+}
+
 export function makeBatchScript(opts: BatchScriptOptions): BatchScript {
   const params = validateSlurmParameters(opts.params)
   checkFolder(opts.folder)
@@ -268,7 +283,7 @@ export function makeBatchScript(opts: BatchScriptOptions): BatchScript {
   lines.push('', ...requeueEnv(flags, params.maxNumTimeout ?? 3))
   if (opts.makeFolders && !opts.packed) lines.push('', ...folderSetup(opts.makeFolders, isArray, params.stderrToStdout ?? false))
 
-  if (params.setup?.length) lines.push('', '# setup', ...params.setup)
+  if (params.setup?.length) lines.push('', ...setupLines(params.setup))
 
   const env = Object.entries(opts.env ?? {})
   if (env.length) {

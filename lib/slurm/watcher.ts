@@ -118,6 +118,11 @@ export class SlurmWatcher {
   private lastAsked: 'sacct' | 'squeue' = 'squeue'
   /** Set once sacct said accounting is off: from then on squeue only. */
   private sacctDisabled = false
+  /**
+   * The last call of each command failed (the controller or slurmdbd is down, or restarting): its
+   * error, until a call succeeds again. What is known of a job is then from before: its reason says so.
+   */
+  private readonly down: { sacct?: string; squeue?: string } = {}
 
   constructor(options: SlurmWatcherOptions = {}) {
     this.options = { ...options } // a copy: pollAtLeastEvery changes it
@@ -214,7 +219,36 @@ export class SlurmWatcher {
 
   info(jobId: string): JobInfo {
     const info = this.jobs.get(jobId)?.info
-    return info ? { ...info } : { state: 'UNKNOWN', source: 'none' }
+    if (!info) return { state: 'UNKNOWN', source: 'none' }
+    const stale = settled(info) || info.state === 'UNKNOWN' ? undefined : this.staleness(info.state)
+    return stale ? { ...info, reason: info.reason ? `${info.reason}; ${stale}` : stale } : { ...info }
+  }
+
+  /**
+   * Why what is known of a job in `state` may be out of date: the scheduler does not answer. The
+   * pending reason comes from squeue (the controller) every other poll: when it fails, a pending
+   * job's state and reason are the database's, or older. When sacct fails too (or is off), nothing
+   * answers at all.
+   */
+  private staleness(state: JobState): string | undefined {
+    const { sacct: db, squeue: ctld } = this.down
+    const sacctDown = db !== undefined || this.sacctDisabled
+    if (ctld !== undefined && sacctDown) {
+      return `as last seen: the scheduler does not answer (${this.sacctDisabled ? '' : `sacct: ${db}; `}squeue: ${ctld})`
+    }
+    if (ctld !== undefined && state === 'PENDING') return `as last seen: the controller does not answer (squeue: ${ctld})`
+    return undefined
+  }
+
+  /** Records how a command's call ended (a failure's first line, or undefined when it answered). */
+  private answered(command: 'sacct' | 'squeue', error?: unknown): void {
+    if (error === undefined) {
+      delete this.down[command]
+      return
+    }
+    const e = error as { stderr?: string; message?: string }
+    const text = (e.stderr?.trim() || e.message || String(error)).split('\n').find((l) => l.trim()) ?? 'failed'
+    this.down[command] = text.trim()
   }
 
   /**
@@ -388,9 +422,11 @@ export class SlurmWatcher {
       this.countCalls('sacctCalls', bases)
       try {
         fromSacct = parseSacct(await sacct(bases, this.options.commands))
+        this.answered('sacct')
       } catch (e) {
         this.lastError = e as Error
         if (ACCOUNTING_OFF.test(String((e as { stderr?: string }).stderr ?? (e as Error).message))) this.sacctDisabled = true
+        else this.answered('sacct', e)
       }
     }
     const needSqueue = new Set(
@@ -407,8 +443,10 @@ export class SlurmWatcher {
       this.countCalls('squeueCalls', ids)
       try {
         fromSqueue = parseSqueue(await squeue(ids, this.options.commands))
+        this.answered('squeue')
       } catch (e) {
         this.lastError = e as Error // controller unreachable: learn nothing this time
+        this.answered('squeue', e)
       }
     }
     const stuck: Watched[] = []
@@ -430,7 +468,7 @@ export class SlurmWatcher {
         // still pending: keep the reason squeue gave over sacct's older one
         if (source === 'sacct' && entry.state === 'PENDING' && job.info.state === 'PENDING' && job.info.source === 'squeue') continue
         // most polls change nothing for most jobs: no new info object then
-        const reason = entry.reason === 'None' ? undefined : entry.reason
+        const reason = reasonOf(entry)
         if (entry.state !== job.info.state || source !== job.info.source || reason !== job.info.reason || isFinalState(entry.state)) {
           this.update(job, entryInfo(entry, source))
         }
@@ -450,8 +488,10 @@ export class SlurmWatcher {
     let fromSqueue: Map<string, JobEntry>
     try {
       fromSqueue = parseSqueue(await squeue(ids, this.options.commands))
+      this.answered('squeue')
     } catch (e) {
       this.lastError = e as Error
+      this.answered('squeue', e)
       return
     }
     const stuck: Watched[] = []
@@ -460,7 +500,7 @@ export class SlurmWatcher {
       if (!entry) continue // sacct will say, at the next poll
       job.missingSince = undefined
       if (entry.state === 'PENDING' && isNeverRunnable(entry.reason)) stuck.push(job)
-      else if (entry.state !== job.info.state || (entry.reason === 'None' ? undefined : entry.reason) !== job.info.reason || job.info.source !== 'squeue') {
+      else if (entry.state !== job.info.state || reasonOf(entry) !== job.info.reason || job.info.source !== 'squeue') {
         this.update(job, entryInfo(entry, 'squeue'))
       }
     }
@@ -573,13 +613,21 @@ function lookup(entries: Map<string, JobEntry>, job: Watched): JobEntry | undefi
   return entries.get(job.jobId) ?? (job.isArrayTask ? entries.get(job.baseId) : undefined)
 }
 
+/** States of a job that runs: a reason sacct still shows then is its last pending one (BeginTime after a requeue). */
+const RUNS: ReadonlySet<JobState> = new Set(['RUNNING', 'COMPLETING'])
+
+/** The scheduler's reason worth telling: none for 'None', nor for a job that runs. */
+function reasonOf(e: JobEntry): string | undefined {
+  return e.reason === undefined || e.reason === 'None' || RUNS.has(e.state) ? undefined : e.reason
+}
+
 function entryInfo(e: JobEntry, source: 'sacct' | 'squeue'): JobInfo {
   const final = isFinalState(e.state) // sacct prints 0:0 for jobs still pending or running
   return {
     state: e.state,
     ...(final && e.exitCode !== undefined ? { exitCode: e.exitCode } : {}),
     ...(final && e.signal !== undefined ? { signal: e.signal } : {}),
-    ...(e.reason !== undefined && e.reason !== 'None' ? { reason: e.reason } : {}),
+    ...(reasonOf(e) !== undefined ? { reason: reasonOf(e) } : {}),
     source,
   }
 }
