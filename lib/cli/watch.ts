@@ -14,7 +14,8 @@ export async function watch(folder: string, id: string, options: { interval?: st
   const only = target.whole ? undefined : (target.index ?? 0) // one element of an array (or the single job)
   const t0 = Date.now()
   let st: ArrayStatus = await arrayStatus(record, folder)
-  const indices = () => (only === undefined ? Array.from({ length: st.scan.size }, (_, i) => i) : [only])
+  const watched = only === undefined ? Array.from({ length: st.scan.size }, (_, i) => i) : [only]
+  const indices = () => watched
   const finished = (i: number) => isFinalState(st.states[i]) || errors.has(i)
   const errors = new Map<number, string>()
   const before = indices().filter((i) => isFinalState(st.states[i])).length
@@ -36,8 +37,8 @@ export async function watch(folder: string, id: string, options: { interval?: st
       } else running++
     }
     const elapsedS = (Date.now() - t0) / 1000
-    const watched = Math.max(0, done - before)
-    const rate = watched / Math.max(elapsedS, 1e-3)
+    const endedHere = Math.max(0, done - before)
+    const rate = endedHere / Math.max(elapsedS, 1e-3)
     const total = indices().length
     return {
       total,
@@ -48,7 +49,7 @@ export async function watch(folder: string, id: string, options: { interval?: st
       pending,
       pendingReasons,
       rate,
-      etaS: watched > 0 ? (total - done) / rate : undefined,
+      etaS: endedHere > 0 ? (total - done) / rate : undefined,
       elapsedS,
     }
   }
