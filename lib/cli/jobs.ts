@@ -123,7 +123,14 @@ export async function cancel(folder: string, ids: string[], options: { json?: bo
   )
   // all at once: one scancel for the jobs of a scheduler, and one wait for all of them (one after
   // the other, each job waited for the next poll: 4.5 minutes for an array of 60 on the test cluster)
-  const errors = await Promise.all(jobs.map((job) => job.cancel().then(() => undefined, (e: Error) => e)))
+  const errors = await Promise.all(
+    jobs.map((job) =>
+      job.cancel().then(
+        () => undefined,
+        (e: Error) => e,
+      ),
+    ),
+  )
   const out: { jobId: string; state: string }[] = []
   let code = 0
   jobs.forEach((job, i) => {
