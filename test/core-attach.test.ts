@@ -67,7 +67,7 @@ t.test('attachJob in the same process reads state, result, logs and submission',
   await f.cancel() // a finished job: nothing to cancel, nothing changes
   t.equal(f.state, 'FAILED')
 
-  t.throws(() => attachJob(folder, 'nosuchjob'), /cannot attach job nosuchjob/)
+  t.throws(() => attachJob(folder, 'nosuchjob'), /cannot attach job nosuchjob: there is no submission file .*nosuchjob_submitted\.v8.*submit it again/s)
 })
 
 t.test('attachJob from a second process: a finished job, an array element, a class instance', async (t) => {

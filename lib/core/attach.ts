@@ -49,6 +49,14 @@ export function attachJob<R = unknown>(folder: string, jobId: string): Job<R> {
   try {
     record = submissionOf(paths.submitted)
   } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new Error(
+        `cannot attach job ${jobId}: there is no submission file ${paths.submitted}. Check the folder (give the executor's folder, ` +
+          `e.g. 'logs/%j') and the id; a job whose submitter was killed while submitting it has none either (on Slurm its job ` +
+          `then fails on its own, saying its submission never came): submit it again`,
+        { cause: e },
+      )
+    }
     throw new Error(`cannot attach job ${jobId}: ${(e as Error).message}`, { cause: e })
   }
   let watcher = watchers.get(record)
