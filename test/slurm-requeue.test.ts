@@ -11,6 +11,7 @@ import { makeBatchScript } from '../dist/lib/slurm/script.js'
 import { slurmTimeSeconds } from '../dist/lib/slurm/params.js'
 import { decide, isTimeLimitWarning } from '../dist/lib/slurm/requeue.js'
 import { resumableCount } from '../dist/fixtures/tasks.js'
+import { checkpointThrows } from '../dist/fixtures/audit-tasks.js'
 import { restartsAfter } from '../dist/fixtures/slurm-tasks.js'
 import { awaitsWarning, busyCount, exhaustsHeap, slowCheckpoint } from '../dist/fixtures/busy-tasks.js'
 import { readCheckpoint } from '../dist/lib/core/format.js'
@@ -171,6 +172,15 @@ t.test('a busy task that never yields nor saves: preempted, requeued from scratc
     /the job is preempted[\s\S]*did not answer its checkpoint within 2 s[\s\S]*requeueing job 1000 \(no checkpoint: it starts again from scratch/,
   )
   t.notOk(fs.existsSync(n.job.paths.resultFile(0)), 'no result: the job is not over')
+})
+
+t.test('a checkpoint that throws: the node stops waiting at once, says so, and requeues from scratch', async (t) => {
+  const n = await node(t, (ex) => ex.submit(checkpointThrows, 100_000, 50), { ...earlyInAnHour, SUBMITIT_CHECKPOINT_GRACE_S: '30' })
+  t.equal(await n.warn(), 0, n.stderr())
+  t.match(n.stderr(), /the checkpoint of job 1000 failed: Error: the checkpoint fails on purpose/)
+  t.match(n.stderr(), /the checkpoint failed \(its error is above\)[\s\S]*requeueing job 1000 \(no checkpoint: it starts again from scratch/)
+  t.notMatch(n.stderr(), /did not answer/, 'no grace waited: the failure told the node')
+  t.same(n.requeued(), ['1000'])
 })
 
 t.test('a busy task that saves every few steps: its first save after the warning requeues it, from there', async (t) => {

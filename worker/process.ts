@@ -17,7 +17,7 @@ process.on('message', (message: ToJob) => {
     Atomics.store(memory.control, WARNED, message.warn)
     const poll = setInterval(() => {
       const done = Atomics.load(memory.control, CHECKPOINTED)
-      if (done < 0) return
+      if (done === -1) return // not answered yet (a failure is -2 - index)
       clearInterval(poll)
       process.send!({ checkpointed: done } satisfies FromJob)
     }, 50)

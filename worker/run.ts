@@ -10,7 +10,7 @@ import { JobPaths, makeJobId, resultsPath } from '../lib/core/paths.js'
 import {
   awaitSubmission,
   CANCEL_FLAG,
-  CHECKPOINTED,
+  answerCheckpoint,
   claimResult,
   CURRENT,
   DONE_FLAG,
@@ -325,7 +325,7 @@ function runOne(
     watch: () => {
       unwatch ??= watchWarning(control, run, env, index)
     },
-    checkpointed: () => Atomics.store(control, CHECKPOINTED, index),
+    checkpointed: () => answerCheckpoint(control, index, true),
   }
   const env = new JobEnvironment(
     {
@@ -440,9 +440,12 @@ function watchWarning(control: Int32Array, run: InFlight, env: JobEnvironment, i
       .then(
         () => {
           process.stderr.write(`submitit-ts: job ${env.jobId} was warned of its end (time limit or preemption); checkpoint saved\n`)
-          Atomics.store(control, CHECKPOINTED, index)
+          answerCheckpoint(control, index, true)
         },
-        (e: Error) => process.stderr.write(`submitit-ts: the checkpoint of job ${env.jobId} failed: ${e?.stack ?? e}\n`),
+        (e: Error) => {
+          process.stderr.write(`submitit-ts: the checkpoint of job ${env.jobId} failed: ${e?.stack ?? e}\n`)
+          answerCheckpoint(control, index, false) // nobody waits for it any longer
+        },
       )
   }, WARNING_POLL_MS)
   return () => clearInterval(timer)

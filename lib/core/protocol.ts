@@ -61,7 +61,7 @@ export interface RunReply {
 export const CURRENT = 0 // index of the element running now, -1 between elements
 export const FLUSHED = 1 // how many outcomes (from the chunk's first) are in partial result files
 export const WARNED = 2 // set by the executor: this element is past its time, checkpoint it (-1: none)
-export const CHECKPOINTED = 3 // set by the worker: this element's checkpoint is saved (-1: none)
+export const CHECKPOINTED = 3 // set by the worker: this element's checkpoint is saved, or failed (see checkpointAnswer; -1: none)
 export const GATE = 4 // who writes the chunk's result: see claimResult/holdResult (a node's requeue)
 export const OWNER = 5 // who runs the chunk: see startChunk/takeBackChunk
 export const SUBMISSION = 6 // the submission file: written (1, the default), being written (0), could not be (-1); see awaitSubmission
@@ -97,6 +97,21 @@ export function chunkMemory(count: number): ChunkMemory {
     startedAt: new Float64Array(buffer, controlBytes, 1),
     arena: new Uint8Array(buffer, controlBytes + 8, arenaBytes),
   }
+}
+
+/**
+ * The worker's answer to a warning of element `index`: its checkpoint saved (CHECKPOINTED holds
+ * `index`), or failed (it threw, or returned no arguments: `-2 - index`), so that whoever waits for
+ * it stops waiting at once.
+ */
+export function answerCheckpoint(control: Int32Array, index: number, saved: boolean): void {
+  Atomics.store(control, CHECKPOINTED, saved ? index : -2 - index)
+}
+
+/** What the worker answered for element `index`: 'saved', 'failed', or undefined (not yet). */
+export function checkpointAnswer(control: Int32Array, index: number): 'saved' | 'failed' | undefined {
+  const v = Atomics.load(control, CHECKPOINTED)
+  return v === index ? 'saved' : v === -2 - index ? 'failed' : undefined
 }
 
 export const SUBMISSION_WRITTEN = 1

@@ -12,7 +12,7 @@ import { makeFolderBeforeWrite, writeAtomic, type SubmissionRecord } from '../co
 import type { Job } from '../core/job.js'
 import { Heartbeat } from '../core/owner.js'
 import { submittedPath } from '../core/paths.js'
-import { CHECKPOINTED, CURRENT, takeBackChunk, WARNED, type RunRequest } from '../core/protocol.js'
+import { checkpointAnswer, CURRENT, takeBackChunk, WARNED, type RunRequest } from '../core/protocol.js'
 import { GroupKiller } from '../helpers/process-group.js'
 import { LocalArray, type Chunk, type ChunkRunner } from './array.js'
 import { ChunkStop, type JobPool, jobPool, threadExited } from './pool.js'
@@ -230,7 +230,7 @@ export class LocalExecutor extends Executor<LocalParameters> {
           chunk.warn?.(current) // a job's own process does not share our memory: tell it
           continue
         }
-        if (Atomics.load(control, CHECKPOINTED) !== current && now - chunk.warned.at < CHECKPOINT_GRACE_MS) continue
+        if (checkpointAnswer(control, current) === undefined && now - chunk.warned.at < CHECKPOINT_GRACE_MS) continue
       }
       this.stop(chunk, 'TIMEOUT', current)
     }

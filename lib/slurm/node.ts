@@ -4,7 +4,7 @@
 // (worker/main.ts), so this runs on the process's main thread even while the task is busy.
 import { writeEndedResult, type SubmissionRecord } from '../core/format.js'
 import type { JobPaths } from '../core/paths.js'
-import { CHECKPOINTED, CURRENT, holdResult, releaseResult, WARNED } from '../core/protocol.js'
+import { checkpointAnswer, CURRENT, holdResult, releaseResult, WARNED } from '../core/protocol.js'
 import { readCheckpointOf } from '../core/checkpoint.js'
 import { TimeoutError } from '../core/job-errors.js'
 import { decide, isTimeLimitWarning, readCounts, writeCounts, type RequeueSettings } from './requeue.js'
@@ -146,7 +146,12 @@ export async function onPackWarning(job: WarnedJob): Promise<void> {
 /** Waits for the task's thread to save its checkpoint, for the task to end, or for the grace to pass. */
 async function checkpointed(job: WarnedJob, running: () => boolean): Promise<void> {
   const end = Date.now() + job.settings.checkpointGraceS * 1000
-  while (Atomics.load(job.control, CHECKPOINTED) !== job.index) {
+  for (;;) {
+    const answer = checkpointAnswer(job.control, job.index)
+    if (answer === 'saved') return
+    if (answer === 'failed') {
+      return log('the checkpoint failed (its error is above): the job resumes from what it saved itself with saveCheckpoint(), if anything, else from scratch')
+    }
     if (!running()) return
     if (Date.now() > end) {
       return log(
