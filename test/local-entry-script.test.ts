@@ -191,6 +191,23 @@ for (const style of ['await', 'then'] as const) {
   })
 }
 
+t.test('a task module naming the script only in a comment, or in an import() inside a function, is not refused', async (t) => {
+  const dir = t.testdir({ 'package.json': '{ "type": "module" }' })
+  writeScript(
+    dir,
+    'tasks.js',
+    `import { task } from ${LIB}
+// import { FACTOR } from './main.js' (moved to constants.js)
+/* import './main.js' */
+export const later = () => import('./main.js')
+export const scale = task(import.meta.url, (x) => x * 2)
+`,
+  )
+  const r = await runWatched([writeScript(dir, 'main.js', circularMain('await')), dir], dir)
+  t.equal(r.code, 0, `exit code 0 (${r.stderr})`)
+  t.match(r.stdout, /result 42/)
+})
+
 for (const isolation of ['thread', 'process']) {
   t.test(
     `a task module reaching the script in a way the submit cannot see (${isolation}): the script, run again in a worker, may make no executor`,
