@@ -46,9 +46,6 @@ t.test('a cancelled job too, even when the command ignores SIGTERM (SIGKILL foll
     ex.submit(runCommand, sleeper(stubborn, "trap '' TERM; ")),
   ])
   await until(() => pidsIn(plain).length === 3 && pidsIn(stubborn).length === 3, 30_000, 'both commands started')
-  // the group is guarded just after the spawn: a job stopped within that instant may leave its
-  // command running (a known gap, in the README); a user's cancel comes later than that
-  await new Promise((r) => setTimeout(r, 1000))
   await Promise.all([a.cancel(), b.cancel()])
   t.equal(a.state, 'CANCELLED')
   t.equal(b.state, 'CANCELLED')
@@ -89,10 +86,31 @@ for (const signal of ['SIGTERM', 'SIGINT', 'SIGKILL'] as const) {
     const { child } = await startNode([script], /STARTED/, { env: plainEnv() })
     const pids = pidsIn(file)
     t.equal(pids.filter(isAlive).length, 3, 'the command runs')
-    await new Promise((r) => setTimeout(r, 1000)) // past the instant before the guard is set up (see above)
     const exited = new Promise((r) => child.once('exit', r))
     child.kill(signal)
     await exited
     await allGone(t, pids, `submitter ${signal}`)
   })
 }
+
+t.test("jobs stopped at any moment of their command's start leave nothing running (the command is started by its guard)", async (t) => {
+  const dir = t.testdir()
+  const ex = new LocalExecutor({ folder: `${dir}/%j`, maxWorkers: 2 })
+  t.teardown(() => ex.shutdown())
+  const files: string[] = []
+  for (let i = 0; i < 12; i++) {
+    const file = path.join(dir, `pids-${i}`)
+    files.push(file)
+    if (i % 3 === 2) ex.updateParameters({ timeoutMin: 0.001 }) // stopped by the watchdog, 60 ms in
+    const job = await ex.submit(runCommand, sleeper(file))
+    ex.updateParameters({ timeoutMin: null })
+    await until(() => job.state !== 'PENDING', 30_000, `job ${i} to start`)
+    // from the very start of the task to past its command's spawn
+    await new Promise((r) => setTimeout(r, (i % 6) * 20))
+    await job.cancel()
+    t.ok(job.done(), `job ${i} ended (${job.state})`)
+  }
+  const pids = files.flatMap(pidsIn)
+  await until(() => !pids.some(isAlive), 60_000, 'every process of every group gone').catch(() => {})
+  t.same(pids.filter(isAlive), [], 'no process of any command is left')
+})

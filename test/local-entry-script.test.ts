@@ -172,13 +172,21 @@ ${
 }
 `
 const IMPORTS_SCRIPT =
-  /the module of the task imports the script being run: (.+) → (.+)\. A worker imports a task's module to find it, which would run this script again .* Move what the task's module takes from the script/
+  /the module of (?:the task|task scale) imports the script being run: (.+) → (.+)\. A worker imports a task's module to find it, which would run this script again .* Move what the task's module takes from the script/
 
-for (const style of ['await', 'then'] as const) {
+for (const style of ['await', 'then', 'taskRef'] as const) {
   t.test(`a task whose module imports the script being run (${style}) is refused at submit, naming the chain`, async (t) => {
     const dir = t.testdir({ 'package.json': '{ "type": "module" }' })
     writeScript(dir, 'tasks.js', CIRCULAR_TASKS)
-    const script = writeScript(dir, 'main.js', circularMain(style))
+    const source =
+      style === 'taskRef'
+        ? // a reference by name: the task's module is not imported by the script itself
+          circularMain('await').replace(
+            "import { scale } from './tasks.js'",
+            `import { taskRef } from ${LIB}\nconst scale = taskRef(new URL('./tasks.js', import.meta.url).href, 'scale')`,
+          )
+        : circularMain(style)
+    const script = writeScript(dir, 'main.js', source)
     const r = await runWatched([script, dir], dir)
     const out = `stdout: ${r.stdout}\nstderr: ${r.stderr}`
     t.equal(r.signal, null, `ended by itself (${out})`)
@@ -190,6 +198,23 @@ for (const style of ['await', 'then'] as const) {
     t.equal(r.stdout.match(/top level ran/g)?.length, 1, 'the script ran once')
   })
 }
+
+t.test('a task module naming the script only in a comment, or in an import() inside a function, is not refused', async (t) => {
+  const dir = t.testdir({ 'package.json': '{ "type": "module" }' })
+  writeScript(
+    dir,
+    'tasks.js',
+    `import { task } from ${LIB}
+// import { FACTOR } from './main.js' (moved to constants.js)
+/* import './main.js' */
+export const later = () => import('./main.js')
+export const scale = task(import.meta.url, (x) => x * 2)
+`,
+  )
+  const r = await runWatched([writeScript(dir, 'main.js', circularMain('await')), dir], dir)
+  t.equal(r.code, 0, `exit code 0 (${r.stderr})`)
+  t.match(r.stdout, /result 42/)
+})
 
 for (const isolation of ['thread', 'process']) {
   t.test(

@@ -105,8 +105,9 @@ export function entryScriptError(file: string, task?: string): TypeError {
   )
 }
 
-// import/export ... from 'x', import 'x', import('x') with a literal: what a module statically names
-const IMPORTS = /\b(?:import|export)\s[^'"`;]*?\bfrom\s*(['"])([^'"\n]+)\1|\bimport\s*(['"])([^'"\n]+)\3|\bimport\s*\(\s*(['"])([^'"\n]+)\5\s*\)/g
+// import/export ... from 'x', import 'x': what a module loads when it is imported (a dynamic import()
+// in a function may never run: not followed)
+const IMPORTS = /\b(?:import|export)\s[^'"`;]*?\bfrom\s*(['"])([^'"\n]+)\1|\bimport\s*(['"])([^'"\n]+)\3/g
 // what a .js specifier may be on disk (tsx maps x.js to x.ts)
 const TWINS: Record<string, string[]> = { '.js': ['.ts', '.tsx'], '.mjs': ['.mts'], '.cjs': ['.cts'], '.jsx': ['.tsx'] }
 /** files looked at, at most, from one module: a task module's own code, not a whole project */
@@ -133,7 +134,7 @@ const chains = new Map<string, string[] | undefined>()
 
 /**
  * The chain of imports by which the module at `moduleUrl` loads the script being run (read from the
- * sources: static imports and literal dynamic ones, relative or file: specifiers), or undefined. A
+ * sources: static imports, relative or file: specifiers), or undefined. A
  * worker importing such a module would run the script again (and the submitter's import of it, with
  * top-level await, would wait on the script's own evaluation for ever).
  */
@@ -160,8 +161,9 @@ export function entryImportChain(moduleUrl: string): string[] | undefined {
       } catch {
         continue
       }
-      for (const m of source.matchAll(IMPORTS)) {
-        const spec = m[2] ?? m[4] ?? m[6]
+      // comments name no import (a // inside a string may cut a line short: only a miss)
+      for (const m of source.replace(/\/\*[\s\S]*?\*\/|\/\/[^\n]*/g, '').matchAll(IMPORTS)) {
+        const spec = m[2] ?? m[4]
         for (const c of candidates(spec, file)) {
           const r = real(c)
           if (!r || parent.has(r)) continue

@@ -101,6 +101,8 @@ export async function resolveTask(t: TaskLike<unknown[], unknown>): Promise<Task
       throw new TypeError('expected a task (task(import.meta.url, fn)) or a { module, exportName } reference')
     }
     ref = { module: t.module, exportName: t.exportName }
+    const chain = entryImportChain(ref.module)
+    if (chain) throw entryImportError(chain, ref.exportName)
     if (checkpointOf(await loadTask(ref))) ref.checkpoint = true
   }
   resolved.set(t, ref)

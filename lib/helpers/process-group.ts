@@ -1,12 +1,13 @@
-// Nothing a command started is left running. runCommand starts the command in its own process group
-// (detached) and beside it a tiny watchdog process holding the read end of a pipe from us. However
-// the job ends, the pipe closes: the command's normal end (we close it), its thread terminated for a
+// Nothing a command started is left running. runCommand's command is started, in a process group of
+// its own, by a tiny runner process holding the read end of a pipe from us (see runInGroup): however
+// the job ends, the pipe closes — the command's normal end (we close it), its thread terminated for a
 // timeout or cancel (the thread's handles are closed, its `exit` handlers do not run), the submitting
-// process exiting, killed by a signal or by kill -9 (the kernel closes its files). On the pipe's end
-// the watchdog sends SIGTERM to the whole group, then SIGKILL after a grace, and exits.
+// process exiting, killed by a signal or by kill -9 (the kernel closes its files) — and the runner
+// sends SIGTERM to the whole group, then SIGKILL after a grace, and exits. Since the runner starts the
+// command, there is no instant in which the command runs unguarded.
 //
-// The watchdog is detached too: a Ctrl-C at the terminal reaches neither it nor the command, only
-// the submitter, whose death then ends both. Commands that leave their group (setsid, or a daemon's
+// The runner is detached too: a Ctrl-C at the terminal reaches neither it nor the command, only the
+// submitter, whose death then ends both. Commands that leave their group (setsid, or a daemon's
 // double fork into a new session) escape it, as they would escape Slurm's signals.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { JobEnvironment } from '../core/environment.js'
@@ -14,12 +15,29 @@ import { JobEnvironment } from '../core/environment.js'
 /** SIGTERM first; what is still there this long after gets SIGKILL. */
 export const KILL_GRACE_MS = 2000
 
-// Run with `node -e`: no file to find, whether this module runs from dist/ or from .ts through tsx.
-// It also ends the group when it is itself told to go (SIGTERM from Slurm, a SIGHUP).
-const WATCHDOG = `
-const pg = Number(process.argv[1]), grace = Number(process.argv[2])
-const signal = (s) => { try { process.kill(-pg, s); return true } catch (e) { return e.code === 'EPERM' } }
-let ending = false
+/** Sends `signal` to every process of group `pgid`; false when there is none left. */
+export function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
+  try {
+    process.kill(-pgid, signal)
+    return true
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+// Run with `node -e` (no file to find, whether this module runs from dist/ or from .ts through tsx).
+// It runs one command, in a process group of its own, and ends that group when its stdin (a pipe from
+// the job) ends: the command is started by it, so there is no instant in which the command runs
+// unguarded. It reads the command as one JSON line first (no line before the end: nothing is run),
+// reports the group on fd 3, then how the command ended; and once the command has ended, ends the
+// group too (a background child must not outlive the job, nor hold its output).
+const RUNNER = `
+const { spawn } = require('node:child_process')
+const { writeSync } = require('node:fs')
+const grace = Number(process.argv[1])
+let pg = 0, ending = false, started = false, line = ''
+const report = (m) => { try { writeSync(3, JSON.stringify(m) + '\\n') } catch {} }
+const signal = (s) => { if (!pg) return false; try { process.kill(-pg, s); return true } catch (e) { return e.code === 'EPERM' } }
 const end = () => {
   if (ending) return
   ending = true
@@ -33,65 +51,105 @@ const end = () => {
   setTimeout(check, 25)
 }
 for (const s of ['SIGTERM', 'SIGINT', 'SIGHUP']) process.on(s, end)
-process.stdin.on('data', () => {}).on('end', end).on('error', end)
+process.stdin.on('data', (d) => {
+  if (started || ending) return
+  line += d
+  const nl = line.indexOf('\\n')
+  if (nl < 0) return
+  started = true
+  const { command, cwd, env } = JSON.parse(line.slice(0, nl))
+  let child
+  try {
+    child = spawn(command[0], command.slice(1), { cwd, env, stdio: ['ignore', 'inherit', 'inherit'], detached: true })
+  } catch (e) {
+    report({ error: e.message })
+    return end()
+  }
+  pg = child.pid || 0
+  if (pg) report({ pgid: pg })
+  child.on('error', (e) => { report({ error: e.message }); end() })
+  child.on('exit', (code, sig) => { report({ exitCode: code, signal: sig }); end() })
+}).on('end', end).on('error', end)
 `
 
-export interface GroupGuard {
-  /** The command has ended: SIGTERM its group now (a background child must not outlive the job); the watchdog follows with SIGKILL. */
-  release(): void
-}
-
-/** Sends `signal` to every process of group `pgid`; false when there is none left. */
-export function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
-  try {
-    process.kill(-pgid, signal)
-    return true
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM'
-  }
+/** How a command run by runInGroup ended, and what it printed. */
+export interface GroupRun {
+  exitCode?: number | null
+  signal?: string | null
+  /** it could not be started (ENOENT...) */
+  error?: string
+  stdout: string
+  stderr: string
 }
 
 /**
- * Guards the process group `pgid` (a child spawned with `detached: true` leads its own group) until
- * release(), or until this thread or process goes, whichever comes first.
+ * Runs `command` (argv) in a process group of its own, started by a small runner process that holds a
+ * pipe from this thread: whenever this thread or process goes (the job stopped, the submitter killed,
+ * even by kill -9), the pipe closes and the runner ends the whole group (SIGTERM, then SIGKILL after
+ * `graceMs`); when the command ends by itself, its group goes too. Resolves once the runner is gone.
  */
-export function guardGroup(pgid: number, graceMs = KILL_GRACE_MS): GroupGuard {
-  announce({ pgid, jobId: JobEnvironment.maybe()?.jobId, open: true })
-  let watchdog: ChildProcess | undefined
-  try {
-    watchdog = spawn(process.execPath, ['-e', WATCHDOG, String(pgid), String(graceMs)], {
-      // no NODE_OPTIONS (a test runner's loaders): a bare node starts fastest
-      detached: true,
-      stdio: ['pipe', 'ignore', 'ignore'],
-      env: {},
+export function runInGroup(
+  command: string[],
+  options: { cwd?: string; env: NodeJS.ProcessEnv; onStdout?: (d: Buffer) => void; onStderr?: (d: Buffer) => void; graceMs?: number },
+): Promise<GroupRun> {
+  return new Promise((resolve) => {
+    const out: Buffer[] = []
+    const err: Buffer[] = []
+    let outcome: Omit<GroupRun, 'stdout' | 'stderr'> | undefined
+    let pgid = 0
+    let runner: ChildProcess
+    try {
+      runner = spawn(process.execPath, ['-e', RUNNER, String(options.graceMs ?? KILL_GRACE_MS)], {
+        // its own group: a Ctrl-C at the terminal reaches only the submitter, whose end then ends it
+        detached: true,
+        stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
+        // no NODE_OPTIONS (a test runner's loaders): a bare node starts fastest; the command gets its own env
+        env: {},
+      })
+    } catch (e) {
+      resolve({ error: (e as Error).message, stdout: '', stderr: '' })
+      return
+    }
+    runner.stdin!.on('error', () => {}) // EPIPE once it is gone
+    // kept open while the command runs: its end tells the runner to end the group
+    runner.stdin!.write(`${JSON.stringify({ command, cwd: options.cwd, env: options.env })}\n`)
+    runner.stdout!.on('data', (d: Buffer) => {
+      out.push(d)
+      options.onStdout?.(d)
     })
-    watchdog.on('error', () => {}) // could not start: release() still ends the group from here
-    watchdog.stdin?.on('error', () => {}) // EPIPE if it is gone already
-    // neither it nor its pipe keeps this thread alive
-    watchdog.unref()
-    ;(watchdog.stdin as unknown as { unref?: () => void } | null)?.unref?.()
-  } catch {
-    watchdog = undefined
-  }
-  let released = false
-  return {
-    release() {
-      if (released) return
-      released = true
-      announce({ pgid, open: false })
-      if (signalGroup(pgid, 'SIGTERM') && !watchdog?.pid) {
-        // no watchdog to follow up: SIGKILL from here, without keeping the thread alive for it
-        setTimeout(() => signalGroup(pgid, 'SIGKILL'), graceMs).unref()
+    runner.stderr!.on('data', (d: Buffer) => {
+      err.push(d)
+      options.onStderr?.(d)
+    })
+    let reports = ''
+    ;(runner.stdio[3] as NodeJS.ReadableStream).on('data', (d: Buffer) => {
+      reports += d
+      for (let nl = reports.indexOf('\n'); nl >= 0; nl = reports.indexOf('\n')) {
+        const m = JSON.parse(reports.slice(0, nl)) as { pgid?: number } & Omit<GroupRun, 'stdout' | 'stderr'>
+        reports = reports.slice(nl + 1)
+        if (m.pgid) {
+          pgid = m.pgid
+          announce({ pgid, jobId: JobEnvironment.maybe()?.jobId, open: true })
+        } else outcome = m
       }
-      watchdog?.stdin?.end()
-    },
-  }
+    })
+    runner.on('error', (e) => {
+      outcome ??= { error: e.message }
+    })
+    runner.on('close', () => {
+      if (pgid) announce({ pgid, open: false })
+      runner.stdin!.end()
+      const stdout = Buffer.concat(out).toString('utf8')
+      const stderr = Buffer.concat(err).toString('utf8')
+      resolve({ ...(outcome ?? { error: 'its runner ended before the command did' }), stdout, stderr })
+    })
+  })
 }
 
 /**
  * Second line of defence, for a job on a pool thread: the groups its commands lead are announced on
- * a channel the LocalExecutor hears, and it kills those of a job whose thread it stopped (a thread
- * can be stopped before its watchdog process has even started).
+ * a channel the LocalExecutor hears, and it kills those of a job whose thread it stopped, without
+ * waiting for the runner to see its pipe close.
  */
 export const GROUPS_CHANNEL = 'submitit-ts:process-groups'
 export interface GroupAnnouncement {
