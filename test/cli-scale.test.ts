@@ -7,7 +7,11 @@ import path from 'node:path'
 import t from 'tap'
 import { arrayStates, findSubmissions } from '../dist/lib/core/info.js'
 import { readSubmission } from '../dist/lib/core/format.js'
+import { readRunning } from '../dist/lib/core/owner.js'
+import { attachJob } from '../dist/lib/index.js'
+import { runningPath } from '../dist/lib/core/paths.js'
 import { CLI, distUrl } from './helpers/paths.js'
+import { until } from './helpers/waiting.js'
 import { startNode, writeScript } from './helpers/processes.js'
 
 const N = 5000
@@ -69,12 +73,17 @@ t.test(`an array of ${N} jobs whose submitter is alive, then gone`, async (t) =>
   t.teardown(() => child.kill('SIGKILL'))
   const record = readSubmission(findSubmissions(folder)[0].file)
 
-  // alive: the jobs without a result are its (RUNNING, as attachJob says); cancel cannot reach them from here
+  // alive: the jobs without a result are its; with its heartbeat it says which one runs (the 11th, on
+  // its one thread), the others are queued; cancel cannot reach them from here
+  const published = runningPath(folder, arrayId, true)
+  // what it says follows its chunks within a moment
+  await until(() => readRunning(published, record.nonce)?.has(10) === true, 30_000, 'the owner to say it runs the 11th')
   const live = await countFs(() => arrayStates(record, { folder }))
-  t.same(
-    { COMPLETED: live.value.states.filter((s) => s === 'COMPLETED').length, RUNNING: live.value.states.filter((s) => s === 'RUNNING').length },
-    { COMPLETED: 10, RUNNING: N - 10 },
-  )
+  const count = (state: string) => live.value.states.filter((s) => s === state).length
+  t.same({ COMPLETED: count('COMPLETED'), RUNNING: count('RUNNING'), PENDING: count('PENDING') }, { COMPLETED: 10, RUNNING: 1, PENDING: N - 11 })
+  t.equal(live.value.states[10], 'RUNNING', 'the one its thread is at')
+  t.equal(attachJob(folder, `${arrayId}_10`).state, 'RUNNING', 'attachJob says the same')
+  t.equal(attachJob(folder, `${arrayId}_11`).state, 'PENDING')
   t.ok(live.calls < 60, `one listing pass: ${live.calls} file-system calls for ${N} jobs`)
   const cancel = run('cancel', folder, arrayId)
   t.equal(cancel.status, 1, 'they cannot be cancelled from here')

@@ -135,7 +135,8 @@ t.test('a job whose submitting process died without a result is FAILED when atta
   const jobId = match[1]
   const job = attachJob(folder, jobId)
   t.match(job.state, /^(PENDING|RUNNING)$/, `live owner: not final (${job.state})`)
-  t.equal(job.state, 'RUNNING', 'the owner saw it RUNNING: so does the attached handle')
+  // the owner says what it runs within a moment (<A>_running.json)
+  await until(() => job.state === 'RUNNING', 10_000, 'the attached handle to see it RUNNING, as the owner does')
   await t.rejects(job.cancel(), /runs in another process \(pid \d+ on \S+\); cancel it from there/, 'a running local job is cancelled by its own process')
   const exited = new Promise((r) => child.on('exit', r))
   child.kill('SIGKILL')

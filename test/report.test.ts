@@ -7,8 +7,11 @@ import t, { type Test } from 'tap'
 import { LocalExecutor } from '../dist/lib/index.js'
 import { fails, sleepMs } from '../dist/fixtures/tasks.js'
 import { MAX_BARS } from '../dist/lib/report/data.js'
+import { readRunning } from '../dist/lib/core/owner.js'
+import { runningPath } from '../dist/lib/core/paths.js'
 import { CLI, distUrl } from './helpers/paths.js'
 import { runNode, writeScript } from './helpers/processes.js'
+import { until } from './helpers/waiting.js'
 
 const chromium = ['chromium', 'chromium-browser', 'google-chrome'].find((c) => spawnSync('sh', ['-c', `command -v ${c}`]).status === 0)
 
@@ -99,11 +102,15 @@ t.test('report of an array with no timings yet: says so, in the browser too', as
   t.teardown(() => ex.shutdown())
   const jobs = await ex.mapArray(sleepMs, [600_000, 600_000], [1, 2])
   const out = path.join(dir, 'report.html')
+  // the executor says which one runs on its thread (the other waits in its queue)
+  const { arrayId, index } = jobs[0].paths
+  await until(() => readRunning(runningPath(folder, arrayId, index !== null), jobs[0].nonce)?.has(0) === true, 30_000, 'the first job to run')
   // run asynchronously: the jobs run in this process
-  const r = await runNode([CLI, 'report', folder, jobs[0].paths.arrayId, '--html', out])
+  const r = await runNode([CLI, 'report', folder, arrayId, '--html', out])
   t.equal(r.code, 0, r.stderr)
   const html = fs.readFileSync(out, 'utf8')
-  t.match(html, /2 running/)
+  t.match(html, /1 running/)
+  t.match(html, /1 pending/)
   t.match(html, /no timings recorded yet/)
   if (!chromium) return noChromium(t)
   const dom = spawnSync(chromium, ['--headless', '--no-sandbox', '--disable-gpu', '--dump-dom', `file://${out}`], { encoding: 'utf8', timeout: 120_000 })

@@ -8,8 +8,8 @@ import { forgetListing, mark } from './chunk-listing.js'
 import { isFinalState, Job, type JobState, type JobWatcher } from './job.js'
 import { BackendError } from './errors.js'
 import { readSubmission, worstState, type FinalState, type SubmissionRecord } from './format.js'
-import { ownerDeath } from './owner.js'
-import { JobPaths, submittedPath } from './paths.js'
+import { ownerDeath, readRunning } from './owner.js'
+import { JobPaths, runningPath, submittedPath } from './paths.js'
 import path from 'node:path'
 
 type WatcherFactory = (record: SubmissionRecord) => JobWatcher
@@ -91,15 +91,24 @@ function submissionOf(file: string): SubmissionRecord {
  * For a backend watched through its files (local, debug, one registered without attach): the state
  * of every job of `record` that has no result yet, and why — one answer for the whole array (its
  * owner lives, or is gone), as FileWatcher gives it per job. Undefined for a backend with a watcher
- * of its own (Slurm: ask it per job).
+ * of its own (Slurm: ask it per job). `running`: a live local owner's running elements, when it
+ * has published them (see writeRunning): the others are queued (PENDING).
  */
-export function unfinishedState(record: SubmissionRecord): { state: JobState; reason?: string } | undefined {
+export function unfinishedState(record: SubmissionRecord): { state: JobState; reason?: string; running?: ReadonlySet<number> } | undefined {
   const entry = getBackend(record.backend)
   if (entry?.attach || legacy.has(record.backend)) return undefined
   if (!entry && record.backend !== 'local' && record.backend !== 'debug') return undefined // attachJob says what is missing
   const death = ownerDeath(record.owner, submittedPath(record.folder, record.arrayId, record.isArray))
-  if (death === undefined) return { state: record.backend === 'debug' ? 'PENDING' : 'RUNNING' }
+  if (death === undefined) {
+    if (record.backend === 'debug') return { state: 'PENDING' }
+    return { state: 'RUNNING', running: readRunning(runningPath(record.folder, record.arrayId, record.isArray), record.nonce) }
+  }
   return { state: 'FAILED', reason: `${death}, so the job will never get its result` }
+}
+
+/** A live local owner's job without a result: RUNNING if the owner says it runs it (or has not said yet), else queued. */
+export function liveState(unfinished: { state: JobState; running?: ReadonlySet<number> }, index: number): JobState {
+  return unfinished.state === 'RUNNING' && unfinished.running !== undefined && !unfinished.running.has(index) ? 'PENDING' : unfinished.state
 }
 
 /** How long an answer about the owner's life holds (a poll over 10,000 jobs asks once). */
@@ -116,8 +125,21 @@ export class FileWatcher implements JobWatcher {
   /** why the owner is known gone */
   private death: string | undefined
   private checkedAt = -Infinity
+  /** what the live owner last published of the elements it runs (see writeRunning), and when it was read */
+  private running: ReadonlySet<number> | undefined
+  private runningAt = -Infinity
 
   constructor(private readonly record: SubmissionRecord) {}
+
+  /** A job without a result of a live owner: RUNNING, or PENDING if the owner says it does not run it (yet). */
+  private liveState(job: Job<unknown>): JobState {
+    if (this.record.backend === 'debug') return 'PENDING'
+    if (Date.now() - this.runningAt >= OWNER_CHECK_MS) {
+      this.runningAt = Date.now()
+      this.running = readRunning(runningPath(this.record.folder, this.record.arrayId, this.record.isArray), this.record.nonce)
+    }
+    return liveState({ state: 'RUNNING', running: this.running }, job.paths.index ?? 0)
+  }
 
   /** Undefined while the owner lives; once gone, it stays gone. */
   private ownerDeath(): string | undefined {
@@ -135,7 +157,7 @@ export class FileWatcher implements JobWatcher {
       let found = job.peekOutcome(t)
       // a live owner is working on it (its queue is not visible from here); a dead one never will
       if (!found) {
-        if (this.ownerDeath() === undefined) return this.record.backend === 'debug' ? 'PENDING' : 'RUNNING'
+        if (this.ownerDeath() === undefined) return this.liveState(job)
         // gone: list the folder again if our listing is older (once, not once per job)
         forgetListing(job.paths.arrayFolder, this.ownerGone)
         found = job.peekOutcome(t)

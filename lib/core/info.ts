@@ -4,7 +4,7 @@
 // The CLI (list, status, report, clean), rerun() and jobInfo() are built on it.
 import fs from 'node:fs'
 import path from 'node:path'
-import { attachJob, unfinishedState } from './attach.js'
+import { attachJob, liveState, unfinishedState } from './attach.js'
 import { FINAL_STATES, readResult, worstState, type FinalState, type ResultRecord, type SubmissionRecord } from './format.js'
 import { getBackend } from './backends.js'
 import { isFinalState, resultRecordOf, type Job, type JobState } from './job.js'
@@ -345,7 +345,7 @@ export async function arrayStates(record: SubmissionRecord, options: ScanOptions
     if (states[i] !== undefined) continue
     if (scan.states[i] !== NO_OUTCOME) states[i] = FINAL_STATES[scan.states[i]]
     else if (unfinished) {
-      states[i] = unfinished.state
+      states[i] = liveState(unfinished, i)
       if (unfinished.reason) reasons.set(i, unfinished.reason)
     } else {
       const job = attachJob(scan.folder, makeJobId(record.arrayId, record.isArray ? i : null))

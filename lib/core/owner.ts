@@ -131,3 +131,39 @@ export class Heartbeat {
     }
   }
 }
+
+/**
+ * What `<A>_running.json` holds: the elements of array A its owner runs, when it last looked. Jobs
+ * of a local array without a result are queued in their owner's process, which alone knows which
+ * of them run: this tells others (attachJob, the command line). Tied to the submission by its nonce.
+ */
+export interface RunningRecord {
+  nonce: string
+  at: number
+  running: number[]
+}
+
+/** Writes (atomically) what an owner runs; best effort: a file that cannot be written is left as it was. */
+export function writeRunning(file: string, nonce: string, running: number[]): void {
+  const tmp = `${file}.tmp-${process.pid}`
+  try {
+    fs.writeFileSync(tmp, JSON.stringify({ nonce, at: Date.now(), running } satisfies RunningRecord), { mode: 0o600 })
+    fs.renameSync(tmp, file)
+  } catch {
+    try {
+      fs.unlinkSync(tmp)
+    } catch {
+      /* not made */
+    }
+  }
+}
+
+/** The elements the owner last said it runs; undefined when it has not said (yet), or the file is another submission's. */
+export function readRunning(file: string, nonce: string): ReadonlySet<number> | undefined {
+  try {
+    const r = JSON.parse(fs.readFileSync(file, 'utf8')) as RunningRecord
+    return r.nonce === nonce && Array.isArray(r.running) ? new Set(r.running) : undefined
+  } catch {
+    return undefined
+  }
+}

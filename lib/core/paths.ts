@@ -4,6 +4,7 @@
 //   <folder of the job>/<jobId>_<t>_result.v8               result of task t of one job
 //   <folder of the array>/<A>_<i>-<k>_<t>_result.v8         results of tasks t of jobs A_i..A_k (local chunks)
 //   <folder of the job>/<jobId>_<t>_log.out / _log.err      what task t printed (created when it prints)
+//   <folder of the array>/<A>_running.json                  the elements a local owner runs, as of its last heartbeat
 //
 // jobId is <A> for a single job and <A>_<a> for element a of an array, as on Slurm.
 import path from 'node:path'
@@ -146,6 +147,11 @@ export function arrayFolder(template: string, arrayId: string, isArray: boolean)
 
 export function submittedPath(template: string, arrayId: string, isArray: boolean): string {
   return path.join(arrayFolder(template, arrayId, isArray), `${arrayId}_submitted.${EXT}`)
+}
+
+/** Which elements a local array's owner runs now, published with its heartbeat (see lib/core/owner.ts). */
+export function runningPath(template: string, arrayId: string, isArray: boolean): string {
+  return path.join(arrayFolder(template, arrayId, isArray), `${arrayId}_running.json`)
 }
 
 /** The Slurm batch script of an array (or single job): beside its submission. */

@@ -154,6 +154,11 @@ export class LocalArray implements JobWatcher {
     }
   }
 
+  /** tasks (slots) without an outcome yet */
+  get unfinishedTasks(): number {
+    return this.unfinished
+  }
+
   get finished(): boolean {
     return this.unfinished === 0 || this.abandoned
   }

@@ -10,8 +10,8 @@ import { ParameterError } from '../core/errors.js'
 import { Executor, type PreparedArray } from '../core/executor.js'
 import { makeFolderBeforeWrite, writeAtomic, type SubmissionRecord } from '../core/format.js'
 import type { Job } from '../core/job.js'
-import { Heartbeat } from '../core/owner.js'
-import { submittedPath } from '../core/paths.js'
+import { Heartbeat, writeRunning } from '../core/owner.js'
+import { runningPath, submittedPath } from '../core/paths.js'
 import { checkpointAnswer, CURRENT, takeBackChunk, WARNED, type RunRequest } from '../core/protocol.js'
 import { GroupKiller } from '../helpers/process-group.js'
 import { LocalArray, type Chunk, type ChunkRunner } from './array.js'
@@ -36,6 +36,8 @@ const SEND_SUBMISSION_MAX = 64 << 10
  * and then ends at once: its job's TIMEOUT or CANCELLED does not wait for the call.
  */
 const STOPPED_THREAD_WAIT_MS = 1_000
+/** how often an active array's <A>_running.json is brought up to date (see publishWhileActive) */
+const RUNNING_PUBLISH_MS = 250
 /** how long a warned task may take to save its checkpoint before its thread is stopped anyway */
 const CHECKPOINT_GRACE_MS = 5_000
 
@@ -53,6 +55,10 @@ export class LocalExecutor extends Executor<LocalParameters> {
   private watchdog: NodeJS.Timeout | null = null
   /** tells other processes that this one still runs its arrays (see lib/core/owner.ts) */
   private readonly heartbeat = new Heartbeat()
+  /** the timer of publishWhileActive */
+  private publishing: NodeJS.Timeout | null = null
+  /** what each array's <A>_running.json last said (written again only when it changes) */
+  private readonly published = new WeakMap<LocalArray, string>()
   /** what the arrays see of this executor (kept off its public surface) */
   readonly #runner: ChunkRunner
   /** process groups of commands that jobs on the pool threads run (see lib/helpers/process-group.ts) */
@@ -111,6 +117,7 @@ export class LocalExecutor extends Executor<LocalParameters> {
       array.submissionWritten()
     }
     this.heartbeat.add(file)
+    this.publishWhileActive()
     return array.jobs
   }
 
@@ -236,12 +243,56 @@ export class LocalExecutor extends Executor<LocalParameters> {
     }
   }
 
+  /**
+   * While arrays are active, what runs is looked at every RUNNING_PUBLISH_MS (the element a chunk is
+   * at moves in its thread, unseen here) and published when it changed, off the jobs' own path (a
+   * file write costs a single job a tenth of its time).
+   */
+  private publishWhileActive(): void {
+    if (this.publishing) return
+    this.publishing = setInterval(() => {
+      if (this.active.size > 0) return this.publishRunning()
+      clearInterval(this.publishing!)
+      this.publishing = null
+    }, RUNNING_PUBLISH_MS)
+    this.publishing.unref()
+  }
+
+  /**
+   * Which elements of each array run now (the element each running chunk is at), for other processes
+   * (attachJob, the command line), which see the jobs without a result as queued unless they are
+   * listed there. Written only when it changed, and only for an array some of whose jobs wait in the
+   * queue (or that said so before): one whose every unfinished job runs is RUNNING without it.
+   */
+  private publishRunning(): void {
+    const running = new Map<LocalArray, number[]>()
+    for (const chunk of this.running) {
+      const index = Atomics.load(chunk.memory.control, CURRENT)
+      if (index < 0) continue
+      const list = running.get(chunk.array)
+      if (list) list.push(index)
+      else running.set(chunk.array, [index])
+    }
+    for (const array of this.active) {
+      if (array.finished) continue
+      const indices = (running.get(array) ?? []).sort((a, b) => a - b)
+      const key = indices.join(',')
+      const before = this.published.get(array)
+      if (before === key || (before === undefined && array.unfinishedTasks <= indices.length * array.numTasks)) continue
+      this.published.set(array, key)
+      const { folder, arrayId, isArray, nonce } = array.record
+      writeRunning(runningPath(folder, arrayId, isArray), nonce, indices)
+    }
+  }
+
   /** Cancels every unfinished job and terminates the pool threads. */
   async shutdown(): Promise<void> {
     const arrays = [...this.active]
     this.active.clear()
     for (const array of arrays) array.cancelAll()
     if (this.watchdog) clearInterval(this.watchdog)
+    if (this.publishing) clearInterval(this.publishing)
+    this.publishing = null
     this.watchdog = null
     this.heartbeat.stop()
     this.groups.close()
