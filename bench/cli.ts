@@ -9,7 +9,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { LocalExecutor } from '../lib/index.js'
-import { benchChild, fmtMs, fmtStat, stat, table, type PartOptions, type Stat } from './stats.js'
+import { benchChild, eachRound, fmtMs, fmtStat, stat, table, type PartOptions, type Stat } from './stats.js'
 import { trivial } from './tasks.js'
 
 const HERE = path.dirname(fileURLToPath(import.meta.url))
@@ -94,17 +94,7 @@ export async function measureCli(spec: CliSpec): Promise<CliResult> {
 
 export async function runCli(o: PartOptions): Promise<unknown> {
   const spec: CliSpec = { part: 'cli', n: o.smoke ? 10_000 : 100_000, threads: o.threads, dir: o.dir }
-  const rs: CliResult[] = []
-  const errors: string[] = []
-  for (let r = 0; r < o.rounds; r++) {
-    o.progress(`cli: round ${r + 1}/${o.rounds}`)
-    try {
-      rs.push(await o.child<CliResult>('cli.js', spec, 300_000))
-    } catch (e) {
-      errors.push((e as Error).message)
-    }
-  }
-  o.progress('')
+  const { results: rs, errors } = await eachRound<CliResult>(o, 'cli', 'cli.js', spec)
   const N = spec.n.toLocaleString('en')
   const s = (k: keyof CliResult) => (rs.length ? stat(rs.map((x) => x[k] as number)) : undefined)
   const summary = { spec, listMs: s('listMs'), statusMs: s('statusMs'), deadListMs: s('deadListMs'), deadStatusMs: s('deadStatusMs'), errors }

@@ -7,7 +7,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { Writable } from 'node:stream'
 import { asCompleted, attachJob, LocalExecutor, monitorJobs } from '../lib/index.js'
-import { benchChild, fmtMs, fmtStat, stat, table, type Stat, type PartOptions } from './stats.js'
+import { benchChild, eachRound, fmtMs, fmtStat, stat, table, type Stat, type PartOptions } from './stats.js'
 import { trivial } from './tasks.js'
 
 export interface HelpersSpec {
@@ -80,17 +80,7 @@ export async function measureHelpers(spec: HelpersSpec): Promise<HelpersResult> 
 export async function runHelpers(o: PartOptions): Promise<unknown> {
   // the targets' sizes; smoke runs stay short
   const spec: HelpersSpec = { part: 'helpers', n: o.smoke ? 10_000 : 100_000, m: o.smoke ? 2000 : 10_000, threads: o.threads, dir: o.dir }
-  const rs: HelpersResult[] = []
-  const errors: string[] = []
-  for (let r = 0; r < o.rounds; r++) {
-    o.progress(`helpers: round ${r + 1}/${o.rounds}`)
-    try {
-      rs.push(await o.child<HelpersResult>('helpers.js', spec, 300_000))
-    } catch (e) {
-      errors.push((e as Error).message)
-    }
-  }
-  o.progress('')
+  const { results: rs, errors } = await eachRound<HelpersResult>(o, 'helpers', 'helpers.js', spec)
   const N = spec.n.toLocaleString('en')
   const M = spec.m.toLocaleString('en')
   const s = (k: keyof HelpersResult) => (rs.length ? stat(rs.map((x) => x[k] as number)) : undefined)

@@ -144,3 +144,19 @@ export interface PartOptions {
   progress: (msg: string) => void
   targets: Target[]
 }
+
+/** Runs `script`'s child once per round with `spec`; the results of the rounds that ran, and the errors of the others. */
+export async function eachRound<T>(o: PartOptions, part: string, script: string, spec: unknown): Promise<{ results: T[]; errors: string[] }> {
+  const results: T[] = []
+  const errors: string[] = []
+  for (let r = 0; r < o.rounds; r++) {
+    o.progress(`${part}: round ${r + 1}/${o.rounds}`)
+    try {
+      results.push(await o.child<T>(script, spec, 300_000))
+    } catch (e) {
+      errors.push((e as Error).message)
+    }
+  }
+  o.progress('')
+  return { results, errors }
+}

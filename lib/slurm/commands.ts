@@ -129,21 +129,20 @@ async function perBatch(ids: readonly string[], options: SlurmCommandOptions, ca
  * it has the reasons that matter, e.g. DependencyNeverSatisfied, PartitionNodeLimit). Throws
  * SlurmCommandError (e.g. accounting disabled).
  */
-export async function sacct(ids: readonly string[], options: SlurmCommandOptions = {}): Promise<string> {
-  if (ids.length === 0) return ''
-  return perBatch(ids, options, async (joined) => {
-    const args = ['-X', '-n', '-P', '-o', 'JobID,State,ExitCode,Reason', '-j', joined]
-    const r = await run('sacct', args, options)
-    if (r.failed) fail('sacct', args, options, r)
-    return r.stdout.trim()
-  })
+export function sacct(ids: readonly string[], options: SlurmCommandOptions = {}): Promise<string> {
+  return sacctColumns('JobID,State,ExitCode,Reason', ids, options)
 }
 
 /** `sacct -X -n -P -o JobID,Start,End,NodeList,Submit -j ids`: raw text for parseSacctTimes (when and where jobs ran). */
-export async function sacctTimes(ids: readonly string[], options: SlurmCommandOptions = {}): Promise<string> {
+export function sacctTimes(ids: readonly string[], options: SlurmCommandOptions = {}): Promise<string> {
+  return sacctColumns('JobID,Start,End,NodeList,Submit', ids, options)
+}
+
+/** `sacct -X -n -P -o <columns> -j ids`, batched by length. */
+async function sacctColumns(columns: string, ids: readonly string[], options: SlurmCommandOptions): Promise<string> {
   if (ids.length === 0) return ''
   return perBatch(ids, options, async (joined) => {
-    const args = ['-X', '-n', '-P', '-o', 'JobID,Start,End,NodeList,Submit', '-j', joined]
+    const args = ['-X', '-n', '-P', '-o', columns, '-j', joined]
     const r = await run('sacct', args, options)
     if (r.failed) fail('sacct', args, options, r)
     return r.stdout.trim()
