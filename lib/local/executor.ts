@@ -265,20 +265,23 @@ export class LocalExecutor extends Executor<LocalParameters> {
    * queue (or that said so before): one whose every unfinished job runs is RUNNING without it.
    */
   private publishRunning(): void {
-    const running = new Map<LocalArray, number[]>()
+    // by array: the elements its chunks are at, and how many tasks run (a job of several tasks runs in a chunk each)
+    const running = new Map<LocalArray, { indices: Set<number>; tasks: number }>()
     for (const chunk of this.running) {
       const index = Atomics.load(chunk.memory.control, CURRENT)
       if (index < 0) continue
-      const list = running.get(chunk.array)
-      if (list) list.push(index)
-      else running.set(chunk.array, [index])
+      let r = running.get(chunk.array)
+      if (!r) running.set(chunk.array, (r = { indices: new Set(), tasks: 0 }))
+      r.indices.add(index)
+      r.tasks++
     }
     for (const array of this.active) {
       if (array.finished) continue
-      const indices = (running.get(array) ?? []).sort((a, b) => a - b)
+      const r = running.get(array)
+      const indices = r ? [...r.indices].sort((a, b) => a - b) : []
       const key = indices.join(',')
       const before = this.published.get(array)
-      if (before === key || (before === undefined && array.unfinishedTasks <= indices.length * array.numTasks)) continue
+      if (before === key || (before === undefined && array.unfinishedTasks <= (r?.tasks ?? 0))) continue
       this.published.set(array, key)
       const { folder, arrayId, isArray, nonce } = array.record
       writeRunning(runningPath(folder, arrayId, isArray), nonce, indices)
