@@ -265,14 +265,15 @@ export class LocalExecutor extends Executor<LocalParameters> {
    * queue (or that said so before): one whose every unfinished job runs is RUNNING without it.
    */
   private publishRunning(): void {
-    // by array: the elements its chunks are at, and how many tasks run (a job of several tasks runs in a chunk each)
+    // by array: the elements its chunks are at, and how many of its tasks run or are about to (a chunk
+    // of one just sent: a single job starting; a job of several tasks runs in a chunk each)
     const running = new Map<LocalArray, { indices: Set<number>; tasks: number }>()
     for (const chunk of this.running) {
       const index = Atomics.load(chunk.memory.control, CURRENT)
-      if (index < 0) continue
+      if (index < 0 && chunk.count > 1) continue
       let r = running.get(chunk.array)
       if (!r) running.set(chunk.array, (r = { indices: new Set(), tasks: 0 }))
-      r.indices.add(index)
+      if (index >= 0) r.indices.add(index)
       r.tasks++
     }
     for (const array of this.active) {
