@@ -12,6 +12,8 @@ import { slurmTimeSeconds } from '../dist/lib/slurm/params.js'
 import { decide, isTimeLimitWarning } from '../dist/lib/slurm/requeue.js'
 import { resumableCount } from '../dist/fixtures/tasks.js'
 import { checkpointThrows } from '../dist/fixtures/audit-tasks.js'
+import { slowStartCount } from '../dist/fixtures/slow-start-tasks.js'
+import { until } from './helpers/waiting.js'
 import { restartsAfter } from '../dist/fixtures/slurm-tasks.js'
 import { awaitsWarning, busyCount, exhaustsHeap, slowCheckpoint } from '../dist/fixtures/busy-tasks.js'
 import { readCheckpoint } from '../dist/lib/core/format.js'
@@ -94,7 +96,7 @@ async function node(t: { testdir: () => string }, submit: (ex: SlurmExecutor) =>
     child.kill('SIGUSR2')
     return exited
   }
-  return { job, exited, warn, counts, requeued, folder, nonce, stderr: () => stderr, stdout: () => stdout }
+  return { job, child, exited, warn, counts, requeued, folder, nonce, stderr: () => stderr, stdout: () => stdout }
 }
 
 const nearLimit = { SUBMITIT_TIME_LIMIT_S: '120', SUBMITIT_SIGNAL_DELAY_S: '90', SUBMITIT_MAX_NUM_TIMEOUT: '3' }
@@ -181,6 +183,18 @@ t.test('a checkpoint that throws: the node stops waiting at once, says so, and r
   t.match(n.stderr(), /the checkpoint failed \(its error is above\)[\s\S]*requeueing job 1000 \(no checkpoint: it starts again from scratch/)
   t.notMatch(n.stderr(), /did not answer/, 'no grace waited: the failure told the node')
   t.same(n.requeued(), ['1000'])
+})
+
+// Slurm may send the end-of-job warning up to a minute early: with a 2-minute limit, seconds after
+// the job starts, while the worker still starts the task's thread (here: its module takes 3 s to load)
+t.test('a warning that comes before the task started is acted on once it runs', async (t) => {
+  const n = await node(t, (ex) => ex.submit(slowStartCount, 1000, 0, 50), { ...earlyInAnHour, SLOW_START_MS: '3000' })
+  // the module loads in the task's thread: the worker's own handlers are in place by then
+  await until(() => /loading the task module/.test(n.stdout()), 60_000, 'the task module to load')
+  n.child.kill('SIGUSR2')
+  t.equal(await n.exited, 0, n.stderr())
+  t.match(n.stderr(), /the task has not started yet: the warning is acted on once it runs[\s\S]*requeueing job 1000 \(it resumes from its checkpoint/)
+  t.same(n.requeued(), ['1000'], 'requeued, as a warning while it runs would')
 })
 
 t.test('a busy task that saves every few steps: its first save after the warning requeues it, from there', async (t) => {

@@ -14,7 +14,7 @@ import { Worker } from 'node:worker_threads'
 import { FINAL_STATES, readResult, readSubmission, writeEndedResult, type SubmissionRecord } from '../lib/core/format.js'
 import { WorkerCrashError } from '../lib/core/job-errors.js'
 import { JobPaths, makeJobId, submittedPath } from '../lib/core/paths.js'
-import { chunkMemory, type RunReply, type RunRequest } from '../lib/core/protocol.js'
+import { type ChunkMemory, chunkMemory, type RunReply, type RunRequest } from '../lib/core/protocol.js'
 import { heapLimitMb, onPackWarning, onWarning, slurmIds, type WarnedJob } from '../lib/slurm/node.js'
 import { settingsFromEnv } from '../lib/slurm/requeue.js'
 import { runPack } from './pack.js'
@@ -105,6 +105,21 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
       `submitit-ts worker: SIGTERM received at ${new Date().toISOString()} (the job is being stopped or preempted); the worker goes on until Slurm stops it`,
     ),
   )
+  // however this ends, a warning waiting for the task to start (see onWarning) waits no longer
+  try {
+    return await runJob(job, { submitted, jobId, ids, values, env, pack, memory })
+  } finally {
+    job.ended = true
+  }
+}
+
+/** main's part once the signal handlers are in place: the submission, then the pack or the element. */
+async function runJob(
+  job: WarnedJob,
+  ctx: { submitted: string; jobId: string; ids: CliIds; values: { nonce?: string }; env: NodeJS.ProcessEnv; pack: number; memory: ChunkMemory },
+): Promise<number> {
+  const { submitted, jobId, ids, values, env, pack, memory } = ctx
+  const { paths } = job
   const expected = values.nonce ?? (env.SUBMITIT_NONCE || undefined)
   const waitMs = Number(env.SUBMITIT_SUBMISSION_WAIT_MS) || SUBMISSION_WAIT_MS
   job.sub = await waitForSubmission(submitted, expected, waitMs)

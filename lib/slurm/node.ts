@@ -47,7 +47,14 @@ export interface WarnedJob {
   control: Int32Array
   /** there once the submission file has been read */
   sub?: SubmissionRecord
+  /** the task's run is over (or will not happen): a warning has nothing left to act on */
+  ended?: boolean
+  /** a warning came before the task started: it is acted on once the task runs (see onWarning) */
+  early?: boolean
 }
+
+/** How often a warning that came before the task started looks whether it runs now. */
+const EARLY_WARNING_POLL_MS = 50
 
 const log = (msg: string) => console.error(`submitit-ts worker: ${msg}`)
 
@@ -76,7 +83,18 @@ export async function onWarning(job: WarnedJob): Promise<void> {
   )
   if (job.rank !== 0) return log('rank 0 checkpoints and requeues the job')
   const running = () => Atomics.load(control, CURRENT) === index
-  if (!sub || !running()) return log('no task is running (not started yet, or already done): nothing to do')
+  if (!sub || !running()) {
+    if (job.ended) return log('no task is running (it is done): nothing to do')
+    // Slurm may warn up to a minute early (a 2-minute limit: seconds after the start), while the worker
+    // still waits for its submission or starts the task's thread: it is not lost, but acted on then
+    if (job.early) return log('an earlier warning already waits for the task to start')
+    job.early = true
+    log('the task has not started yet: the warning is acted on once it runs')
+    while (!job.ended && !(job.sub && running())) await new Promise((r) => setTimeout(r, EARLY_WARNING_POLL_MS))
+    job.early = false
+    if (job.ended) return log('the task ended before the warning could be acted on: nothing to do')
+    return onWarning(job)
+  }
   if (handling) return log('a warning is already being handled')
   handling = true
   try {
