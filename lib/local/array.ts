@@ -193,11 +193,10 @@ export class LocalArray implements JobWatcher {
         const perElement = Math.max(ms, 1e-4)
         // a time remembered from an earlier array may not hold for these arguments: small chunks until one returns
         const cap = this.measured ? MAX_CHUNK : Math.min(MAX_CHUNK, Math.max(FIRST_CHUNK_FROM_MEMORY, Math.floor(FIRST_CHUNK_MEMORY_MS / perElement)))
-        // an even share of what is left
+        // an even share of what is left, but not less work than a chunk's own cost (its file and messages:
+        // a file costs ~0.5 ms to create on some disks, more than a thousand trivial tasks)
         const even = Math.ceil(remaining / this.parallelism)
-        // a chunk that waits behind busy threads holds no less work than its own cost; one that a thread
-        // runs now need not (its cost is paid beside the other threads', not after them)
-        const worth = this.running < this.parallelism ? 0 : Math.min(remaining, Math.ceil(this.runner.chunkOverheadMs / perElement))
+        const worth = Math.min(remaining, Math.ceil(this.runner.chunkOverheadMs / perElement))
         count = Math.max(1, Math.min(cap, Math.max(even, worth), Math.floor(CHUNK_TARGET_MS / perElement)))
       }
       this.next[t] = first + count
