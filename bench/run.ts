@@ -45,19 +45,40 @@ interface Config {
   realSlurm: boolean
 }
 
+const OPTIONS = {
+  smoke: { type: 'boolean' },
+  rounds: { type: 'string' },
+  only: { type: 'string' },
+  dir: { type: 'string' },
+  'keep-files': { type: 'boolean' },
+  out: { type: 'string' },
+  'real-slurm': { type: 'boolean' },
+  'no-real-slurm': { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const
+
+const USAGE = `usage: node dist/bench/run.js [options]   (or npm run bench -- [options]; see BENCHMARKS.md)
+  --smoke            tiny sizes, no tinypool (~30 s; BENCH_SMOKE=1)
+  --rounds N         rounds of every measurement (default 3; BENCH_ROUNDS)
+  --only a,b         parts: serialization, local, isolation, slurm, helpers, cli (default all)
+  --dir DIR          where job folders go (default the OS temp dir; BENCH_DIR)
+  --keep-files       keep the job folders
+  --out DIR          where results go (default bench/results)
+  --no-real-slurm    skip the 100 jobs on the real cluster
+  --help             this text`
+
 function config(): Config {
-  const { values } = parseArgs({
-    options: {
-      smoke: { type: 'boolean' },
-      rounds: { type: 'string' },
-      only: { type: 'string' },
-      dir: { type: 'string' },
-      'keep-files': { type: 'boolean' },
-      out: { type: 'string' },
-      'real-slurm': { type: 'boolean' },
-      'no-real-slurm': { type: 'boolean' },
-    },
-  })
+  let values: ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>['values']
+  try {
+    values = parseArgs({ options: OPTIONS }).values
+  } catch (e) {
+    console.error(`${(e as Error).message}\n\n${USAGE}`)
+    process.exit(2)
+  }
+  if (values.help) {
+    console.log(USAGE)
+    process.exit(0)
+  }
   const smoke = values.smoke === true || process.env.BENCH_SMOKE === '1'
   const rounds = Number(values.rounds ?? process.env.BENCH_ROUNDS ?? 3)
   if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds must be a positive integer, got ${values.rounds}`)
