@@ -441,7 +441,8 @@ async function main(): Promise<void> {
     platform: `${os.type()} ${os.release()}`,
     commit: sh('git', ['rev-parse', '--short', 'HEAD']),
     dirty: (sh('git', ['status', '--porcelain', 'lib', 'worker']) ?? '') !== '',
-    dirFs: sh('stat', ['-f', '-c', '%T', cfg.dir]),
+    // stat -f names ext4 "ext2/ext3" (one magic number for the three): findmnt tells them apart
+    dirFs: sh('findmnt', ['-n', '-o', 'FSTYPE', '-T', cfg.dir]) || sh('stat', ['-f', '-c', '%T', cfg.dir]),
     /** the machine's load before and after: other work running during the bench skews every figure */
     loadavgBefore: os.loadavg(),
     loadavgAfter: [] as number[],
