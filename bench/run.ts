@@ -3,9 +3,7 @@
 // interleaved (round 1 of every system, then round 2...) so that the machine's drift hits all systems
 // alike, and every ratio is taken within a round, then its median over the rounds is reported.
 // Prints tables and the targets, and writes bench/results/<timestamp>.json and bench/results/latest.json.
-//
-//   node dist/bench/run.js [--smoke] [--rounds N] [--only serialization,local,isolation,slurm,helpers,cli] [--dir DIR]
-//                          [--keep-files] [--out DIR] [--real-slurm | --no-real-slurm]
+// Options: USAGE below (node dist/bench/run.js --help).
 import { execFileSync, spawn } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
@@ -64,7 +62,8 @@ const USAGE = `usage: node dist/bench/run.js [options]   (or npm run bench -- [o
   --dir DIR          where job folders go (default the OS temp dir; BENCH_DIR)
   --keep-files       keep the job folders
   --out DIR          where results go (default bench/results)
-  --no-real-slurm    skip the 100 jobs on the real cluster
+  --real-slurm       run the 100 jobs on the real cluster also in a smoke run
+  --no-real-slurm    skip them (they run by default at full size)
   --help             this text`
 
 function config(): Config {
