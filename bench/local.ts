@@ -7,7 +7,8 @@
 //   2. warms up: a batch of trivial tasks, so both threads run and their code is compiled;
 //   3. times N tasks from the first submit to the last result in hand (the throughput figure: the
 //      pool is warm, its creation is NOT included);
-//   4. times single submit → result round trips on the warm pool (latency);
+//   4. times single submit → result round trips on the warm pool (latency; as many run untimed first), and for the LocalExecutor
+//      the same folder's file floor: what one job's files alone cost there (see fileFloorMs);
 //   5. for the LocalExecutor, checks that the submission and every job's result are on disk.
 import fs from 'node:fs'
 import os from 'node:os'
@@ -16,6 +17,7 @@ import { fileURLToPath } from 'node:url'
 import { Piscina } from 'piscina'
 import { Tinypool } from 'tinypool'
 import { LocalExecutor } from '../lib/index.js'
+import { makeFolder, writeAtomic } from '../lib/core/format.js'
 import { arrayFolder, EXT } from '../lib/core/paths.js'
 import { benchChild, median, quantile } from './stats.js'
 import { busy, trivial } from './tasks.js'
@@ -55,6 +57,8 @@ export interface LocalResult {
   submitMs?: number
   latencyMedianMs?: number
   latencyP90Ms?: number
+  /** LocalExecutor: median time of one job's file operations alone in the same folder (see fileFloorMs) */
+  fileFloorMs?: number
   files?: { submission: boolean; resultFiles: number; covered: number; folder: string }
   /** resident memory of the child at the end, MiB */
   rssMB: number
@@ -193,7 +197,10 @@ export async function measureLocal(spec: LocalSpec): Promise<LocalResult> {
 
   let latencyMedianMs: number | undefined
   let latencyP90Ms: number | undefined
+  let fileFloor: number | undefined
   if (spec.latencySamples > 0) {
+    // as many untimed first: one job at a time runs other code than an array (the compiler warms it too)
+    for (let i = 0; i < spec.latencySamples; i++) await runner.one(arg(i))
     const lat: number[] = []
     for (let i = 0; i < spec.latencySamples; i++) {
       const s = performance.now()
@@ -202,6 +209,7 @@ export async function measureLocal(spec: LocalSpec): Promise<LocalResult> {
     }
     latencyMedianMs = median(lat)
     latencyP90Ms = quantile(lat, 0.9)
+    if (runner.folder) fileFloor = fileFloorMs(runner.folder, spec.latencySamples)
   }
 
   await runner.close()
@@ -214,9 +222,31 @@ export async function measureLocal(spec: LocalSpec): Promise<LocalResult> {
     submitMs,
     latencyMedianMs,
     latencyP90Ms,
+    fileFloorMs: fileFloor,
     files,
     rssMB: process.memoryUsage().rss / 2 ** 20,
   }
+}
+
+/**
+ * What the files of one job cost in `folder`, with nothing else: its folder made (%j), its submission
+ * and its result written as the library writes them (a temporary file renamed), median of `samples`.
+ * Creating a file costs from a few µs (tmpfs) to most of a millisecond (an ext4 folder whose block
+ * group is crowded): a submit → result round trip cannot be faster than this.
+ */
+function fileFloorMs(folder: string, samples: number): number {
+  const submission = new Uint8Array(500)
+  const result = new Uint8Array(200)
+  const times: number[] = []
+  for (let i = 0; i < samples; i++) {
+    const dir = path.join(folder, `floor-${i}`)
+    const s = performance.now()
+    makeFolder(dir)
+    writeAtomic(path.join(dir, `floor-${i}_submitted.${EXT}`), submission)
+    writeAtomic(path.join(dir, `floor-${i}_0_result.${EXT}`), result)
+    times.push(performance.now() - s)
+  }
+  return median(times)
 }
 
 export function defaultDir(): string {
