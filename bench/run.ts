@@ -474,6 +474,29 @@ async function latencyInMemory(cfg: Config, errors: string[]): Promise<{ dir: st
 
 // ---------------------------------------------------------------------------------------------------
 
+/** The machine's CPU time so far (the first line of /proc/stat, in ticks): undefined off Linux. */
+function cpuTimes(): { steal: number; total: number } | undefined {
+  try {
+    const ticks = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number)
+    // user nice system idle iowait irq softirq steal (guest time is counted in user already)
+    return { steal: ticks[7] ?? 0, total: ticks.slice(0, 8).reduce((a, b) => a + b, 0) }
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * How much of the CPU time since `start` the host of this virtual machine gave to others (steal):
+ * the load average cannot show it, and it slows every figure of a run (seen at 30%+ on a shared host).
+ */
+function stolenSince(start: ReturnType<typeof cpuTimes>): number | undefined {
+  const end = cpuTimes()
+  if (!start || !end || end.total <= start.total) return undefined
+  return (100 * (end.steal - start.steal)) / (end.total - start.total)
+}
+
+const STEAL_WARN_PERCENT = 5
+
 function sh(cmd: string, args: string[]): string | undefined {
   try {
     return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], cwd: ROOT }).trim()
@@ -513,8 +536,11 @@ async function main(): Promise<void> {
     /** the machine's load before and after: other work running during the bench skews every figure */
     loadavgBefore: os.loadavg(),
     loadavgAfter: [] as number[],
+    /** the share of CPU time the VM's host took during the bench (see stolenSince) */
+    stealPercent: undefined as number | undefined,
     config: cfg,
   }
+  const cpuAtStart = cpuTimes()
   console.log(
     `submitit-ts benchmarks${cfg.smoke ? ' (SMOKE size: tiny, figures only indicative)' : ''}: ` +
       `Node ${meta.node}, ${meta.availableParallelism} cores (${meta.cpuModel}), ${cfg.rounds} rounds, each measurement in a fresh process; ` +
@@ -552,8 +578,12 @@ async function main(): Promise<void> {
   meta.config = cfg
   meta.loadavgAfter = os.loadavg()
   Object.assign(meta, { seconds: (Date.now() - started.getTime()) / 1000 })
-  if (meta.loadavgAfter[1] > 0.75 * meta.availableParallelism) {
-    console.log(`\nWARNING: load average ${meta.loadavgAfter.map((x) => x.toFixed(1)).join(', ')} at the end: other work ran during the bench`)
+  meta.stealPercent = stolenSince(cpuAtStart)
+  if (meta.stealPercent !== undefined && meta.stealPercent >= STEAL_WARN_PERCENT) {
+    console.log(
+      `\nWARNING: the virtual machine's host took ${meta.stealPercent.toFixed(0)}% of its CPU time during the bench (steal time): ` +
+        'every figure is low and noisy; compare only runs on a quiet host',
+    )
   }
 
   const { values } = parseArgs({ options: { out: { type: 'string' } }, strict: false })
