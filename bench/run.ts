@@ -277,20 +277,7 @@ async function runLocal(cfg: Config, targets: Target[]): Promise<{ cases: LocalC
       const order = systems.map((_, i) => systems[(i + r) % systems.length])
       for (const system of order) {
         progress(`local: round ${r + 1}/${cfg.rounds}, ${c.label}, ${system}`)
-        const spec: LocalSpec = {
-          part: 'local',
-          system,
-          workload: c.workload,
-          taskMs: c.taskMs,
-          n: c.n,
-          threads: cfg.threads,
-          inFlight: cfg.local.inFlight,
-          warmup: c.workload === 'busy' ? 2 * cfg.threads : cfg.local.warmup,
-          reps: c.workload === 'trivial' && c.n <= 2000 ? 5 : 1,
-          latencySamples: c.latencySamples,
-          dir: cfg.dir,
-          keepFiles: cfg.keepFiles,
-        }
+        const spec = localSpec(cfg, c, system, cfg.dir)
         const slot = ((results[c.label] ??= {})[system] ??= [])
         try {
           slot[r] = await child<LocalResult>('local.js', spec)
@@ -416,16 +403,38 @@ async function runLocal(cfg: Config, targets: Target[]): Promise<{ cases: LocalC
   return { cases, errors }
 }
 
-/** ", its files alone X": what one job's files cost in the same folder (see fileFloorMs in local.ts) */
+/** What one job's files alone cost in the same folder (see fileFloorMs in local.ts) */
 function floorNote(floor: Stat | undefined): string {
   return floor ? `; its files alone ${fmtMs(floor.median)}` : ''
 }
 
+/** One measurement of local case `c` on `system`, its job folders in `dir`. */
+function localSpec(cfg: Config, c: Config['local']['cases'][number], system: LocalSystem, dir: string): LocalSpec {
+  return {
+    part: 'local',
+    system,
+    workload: c.workload,
+    taskMs: c.taskMs,
+    n: c.n,
+    threads: cfg.threads,
+    inFlight: cfg.local.inFlight,
+    warmup: c.workload === 'busy' ? 2 * cfg.threads : cfg.local.warmup,
+    reps: c.workload === 'trivial' && c.n <= 2000 ? 5 : 1,
+    latencySamples: c.latencySamples,
+    dir,
+    keepFiles: cfg.keepFiles,
+  }
+}
+
+/** The file system `dir` is on: stat -f names ext4 "ext2/ext3" (one magic number for the three), findmnt tells them apart. */
+function fsTypeOf(dir: string): string | undefined {
+  return sh('findmnt', ['-n', '-f', '-o', 'FSTYPE', '-T', dir]) || sh('stat', ['-f', '-c', '%T', dir])
+}
+
 /** A memory file system for the job folders (/dev/shm), when the bench's folder is on a disk. */
 function memoryFolder(cfg: Config): string | undefined {
-  const fsType = (dir: string) => sh('findmnt', ['-n', '-f', '-o', 'FSTYPE', '-T', dir])
   const dir = '/dev/shm'
-  if (fsType(cfg.dir) === 'tmpfs' || fsType(dir) !== 'tmpfs') return undefined
+  if (fsTypeOf(cfg.dir) === 'tmpfs' || fsTypeOf(dir) !== 'tmpfs') return undefined
   try {
     fs.accessSync(dir, fs.constants.W_OK)
     return dir
@@ -445,22 +454,8 @@ async function latencyInMemory(cfg: Config, errors: string[]): Promise<{ dir: st
   const rs: LocalResult[] = []
   for (let r = 0; r < cfg.rounds; r++) {
     progress(`local: round ${r + 1}/${cfg.rounds}, submit → result in ${dir}`)
-    const spec: LocalSpec = {
-      part: 'local',
-      system: 'local',
-      workload: c.workload,
-      taskMs: c.taskMs,
-      n: c.n,
-      threads: cfg.threads,
-      inFlight: cfg.local.inFlight,
-      warmup: cfg.local.warmup,
-      reps: 1,
-      latencySamples: c.latencySamples,
-      dir,
-      keepFiles: false,
-    }
     try {
-      rs.push(await child<LocalResult>('local.js', spec))
+      rs.push(await child<LocalResult>('local.js', localSpec(cfg, c, 'local', dir)))
     } catch (e) {
       errors.push((e as Error).message)
     }
@@ -531,8 +526,7 @@ async function main(): Promise<void> {
     platform: `${os.type()} ${os.release()}`,
     commit: sh('git', ['rev-parse', '--short', 'HEAD']),
     dirty: (sh('git', ['status', '--porcelain', 'lib', 'worker']) ?? '') !== '',
-    // stat -f names ext4 "ext2/ext3" (one magic number for the three): findmnt tells them apart
-    dirFs: sh('findmnt', ['-n', '-f', '-o', 'FSTYPE', '-T', cfg.dir]) || sh('stat', ['-f', '-c', '%T', cfg.dir]),
+    dirFs: fsTypeOf(cfg.dir),
     /** the machine's load before and after: other work running during the bench skews every figure */
     loadavgBefore: os.loadavg(),
     loadavgAfter: [] as number[],
