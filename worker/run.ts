@@ -43,41 +43,25 @@ function errorOutcome(state: Exclude<Outcome['state'], 'COMPLETED'>, error: unkn
 // module already loaded still resolves its path, ~50 µs for each single job otherwise)
 const loaded = new WeakMap<SubmissionRecord, ((...args: unknown[]) => unknown)[]>()
 const functions = new Map<string, (...args: unknown[]) => unknown>()
-const functionKey = (ref: SubmissionRecord['fns'][number]) => `${ref.module}#${ref.exportName}`
-
-/** Synchronous when every function was imported before (each single job is a new submission). */
-function taskFunctions(
-  sub: SubmissionRecord,
-  jobsOnly: boolean | undefined,
-): ((...args: unknown[]) => unknown)[] | Promise<((...args: unknown[]) => unknown)[]> {
+async function taskFunctions(sub: SubmissionRecord, jobsOnly: boolean | undefined): Promise<((...args: unknown[]) => unknown)[]> {
   let fns = loaded.get(sub)
-  if (fns) return fns
-  fns = []
-  for (const ref of sub.fns) {
-    const fn = functions.get(functionKey(ref))
-    if (!fn) return importTaskFunctions(sub, jobsOnly)
-    fns.push(fn)
+  if (!fns) {
+    const load = () =>
+      Promise.all(
+        sub.fns.map(async (ref) => {
+          const key = `${ref.module}#${ref.exportName}`
+          let fn = functions.get(key)
+          if (!fn) {
+            fn = await loadTask(ref)
+            functions.set(key, fn)
+          }
+          return fn
+        }),
+      )
+    // a thread or process that only runs jobs: the import may make no executor (see loadingTasksForJobs)
+    fns = jobsOnly ? await loadingTasksForJobs(load) : await load()
+    loaded.set(sub, fns)
   }
-  loaded.set(sub, fns)
-  return fns
-}
-
-async function importTaskFunctions(sub: SubmissionRecord, jobsOnly: boolean | undefined): Promise<((...args: unknown[]) => unknown)[]> {
-  const load = () =>
-    Promise.all(
-      sub.fns.map(async (ref) => {
-        const key = functionKey(ref)
-        let fn = functions.get(key)
-        if (!fn) {
-          fn = await loadTask(ref)
-          functions.set(key, fn)
-        }
-        return fn
-      }),
-    )
-  // a thread or process that only runs jobs: the import may make no executor (see loadingTasksForJobs)
-  const fns = jobsOnly ? await loadingTasksForJobs(load) : await load()
-  loaded.set(sub, fns)
   return fns
 }
 
@@ -121,8 +105,7 @@ async function runChunk(req: RunRequest, control: Int32Array | undefined): Promi
   }
   let fns: ((...args: unknown[]) => unknown)[] | Error
   try {
-    const found = taskFunctions(sub, req.guard)
-    fns = found instanceof Promise ? await found : found
+    fns = await taskFunctions(sub, req.guard)
   } catch (e) {
     fns = e as Error // each job fails with it, and says why
   }
