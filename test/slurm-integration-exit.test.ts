@@ -49,9 +49,13 @@ t.test('an element past the end of an array: attach says it does not exist, nami
     Array.from({ length: 10 }, (_, i) => i),
   )
   const arrayId = jobs[0].paths.arrayId
+  // no element may outlive the test: its folder goes at teardown, and a worker that finds no
+  // submission waits 2 minutes for it (CI once saw the next test refuse to start under it)
+  t.teardown(() => void execFileSync('scancel', [arrayId]))
   const ghost = attachJob(folder, `${arrayId}_999`)
   await t.rejects(ghost.result(), new RegExp(`${arrayId}_999 does not exist: array ${arrayId} has elements ${arrayId}_0\\.\\.${arrayId}_9`))
   t.equal(await attachJob<number>(folder, `${arrayId}_9`).result(), 81)
+  t.same(await Promise.all(jobs.map((j) => j.result())), jobs.map((_, i) => i * i))
 })
 
 t.test("logs on Slurm: the files exist from the start, empty for a task that printed nothing (stdout() is '')", opts, async (t) => {

@@ -96,7 +96,11 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   // a Slurm array task that runs a pack of elements (chunkSize): see worker/pack.ts
   const pack = Number(env.SUBMITIT_PACK) || 1
   // SIGUSR2 (signalDelayS, or a preemption): checkpoint and requeue; its default action would kill us
-  process.on('SIGUSR2', () => void (pack > 1 ? onPackWarning(job) : onWarning(job)))
+  const warned = (atS?: number) => void (pack > 1 ? onPackWarning(job, atS) : onWarning(job, atS))
+  process.on('SIGUSR2', () => warned())
+  // this is the batch shell's second run of the worker: the first died of a warning that came before
+  // the handler above (see backgroundRun in lib/slurm/script.ts); it is acted on now
+  if (job.settings.warnedAtS !== undefined) warned(job.settings.warnedAtS)
   // SIGTERM comes on a preemption, a scancel or the end of the job, maybe with the warning: it must not
   // end the worker while a checkpoint is written. Logged, and the worker goes on (as submitit's
   // "bypass"): Slurm kills it after KillWait (or the preemption's GraceTime) if it is still there.

@@ -59,8 +59,8 @@ const EARLY_WARNING_POLL_MS = 50
 const log = (msg: string) => console.error(`submitit-ts worker: ${msg}`)
 
 /** How long this run has lasted, and whether a warning now is the time limit's (else a preemption). */
-function warningOf(settings: RequeueSettings): { elapsedS: number; timedOut: boolean } {
-  const elapsedS = settings.startedAtS !== undefined ? Date.now() / 1000 - settings.startedAtS : process.uptime()
+function warningOf(settings: RequeueSettings, atS: number): { elapsedS: number; timedOut: boolean } {
+  const elapsedS = settings.startedAtS !== undefined ? atS - settings.startedAtS : process.uptime()
   return { elapsedS, timedOut: isTimeLimitWarning(elapsedS, settings) }
 }
 let handling = false
@@ -74,12 +74,12 @@ let handling = false
  * the job ends TIMEOUT, its result saying so. A task that ends while this is decided keeps its result:
  * the job is then not requeued (the result gate, see holdResult), so nothing runs twice.
  */
-export async function onWarning(job: WarnedJob): Promise<void> {
+export async function onWarning(job: WarnedJob, atS = Date.now() / 1000): Promise<void> {
   const { paths, settings, sub, control, index } = job
-  const { elapsedS, timedOut } = warningOf(settings)
+  const { elapsedS, timedOut } = warningOf(settings, atS)
   const limit = settings.timeLimitS === undefined ? 'an unknown time limit' : `its time limit of ${settings.timeLimitS} s`
   log(
-    `SIGUSR2 received at ${new Date().toISOString()} after ${Math.round(elapsedS)} s of ${limit}: ${timedOut ? 'the time limit is near' : 'the job is preempted'}`,
+    `SIGUSR2 received at ${new Date(atS * 1000).toISOString()} after ${Math.round(elapsedS)} s of ${limit}: ${timedOut ? 'the time limit is near' : 'the job is preempted'}`,
   )
   if (job.rank !== 0) return log('rank 0 checkpoints and requeues the job')
   const running = () => Atomics.load(control, CURRENT) === index
@@ -93,7 +93,7 @@ export async function onWarning(job: WarnedJob): Promise<void> {
     while (!job.ended && !(job.sub && running())) await new Promise((r) => setTimeout(r, EARLY_WARNING_POLL_MS))
     job.early = false
     if (job.ended) return log('the task ended before the warning could be acted on: nothing to do')
-    return onWarning(job)
+    return onWarning(job, atS)
   }
   if (handling) return log('a warning is already being handled')
   handling = true
@@ -142,9 +142,9 @@ function saved(job: WarnedJob, nonce: string): boolean {
  * preemption requeues the pack, whose rerun skips the elements that have a result; near the time
  * limit it goes on, and the elements Slurm stops end as the pack does (TIMEOUT).
  */
-export async function onPackWarning(job: WarnedJob): Promise<void> {
+export async function onPackWarning(job: WarnedJob, atS = Date.now() / 1000): Promise<void> {
   const { paths, settings } = job
-  const { elapsedS, timedOut } = warningOf(settings)
+  const { elapsedS, timedOut } = warningOf(settings, atS)
   if (timedOut) {
     return log(`SIGUSR2 received after ${Math.round(elapsedS)} s: the time limit is near; the elements not done by then end TIMEOUT`)
   }

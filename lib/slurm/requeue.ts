@@ -21,6 +21,11 @@ export interface RequeueSettings {
   maxNumTimeout: number
   /** when this run of the job started (epoch seconds), from the batch shell */
   startedAtS?: number
+  /**
+   * when a warning came that killed the worker before its handler was installed (epoch seconds): the
+   * batch shell runs the worker again with it (see backgroundRun in ./script.ts)
+   */
+  warnedAtS?: number
   /** how long a warned task has to answer with its checkpoint before the job is requeued without it */
   checkpointGraceS: number
 }
@@ -44,6 +49,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv): RequeueSettings {
     signalDelayS: num(env.SUBMITIT_SIGNAL_DELAY_S),
     maxNumTimeout: num(env.SUBMITIT_MAX_NUM_TIMEOUT) ?? DEFAULT_MAX_NUM_TIMEOUT,
     startedAtS: num(env.SUBMITIT_JOB_START),
+    warnedAtS: num(env.SUBMITIT_WARNED_AT),
     checkpointGraceS: num(env.SUBMITIT_CHECKPOINT_GRACE_S) ?? DEFAULT_CHECKPOINT_GRACE_S,
   }
 }

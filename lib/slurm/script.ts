@@ -229,17 +229,31 @@ function signalTraps(useSrun: boolean): string[] {
  * Runs the worker (or srun) in the background, since bash runs a trap only between commands and a
  * foreground child would delay it until its end, then waits until it really exited: `wait` returns
  * early (status > 128) when a trapped signal comes, and a last `wait` gives the real status.
+ *
+ * A worker that died of SIGUSR2 (status 140, srun's too) had not installed its handler yet: node
+ * resets the signal's action at start (an inherited SIG_IGN or blocked mask does not survive), and
+ * under load its start-up outlasted a short job's warning delay (seen at ~20 s on 2 busy cores). Its
+ * task had not started (the handler comes first), so it runs again, once, told when the warning came
+ * (SUBMITIT_WARNED_AT): the warning is acted on instead of the job ending FAILED.
  */
 function backgroundRun(command: string): string[] {
   return [
-    `${command} &`,
-    'SUBMITIT_CHILD=$!',
-    'while :; do',
-    '  wait "$SUBMITIT_CHILD"; SUBMITIT_RC=$?',
-    '  kill -0 "$SUBMITIT_CHILD" 2>/dev/null && continue',
-    '  if [ "$SUBMITIT_RC" -gt 128 ]; then wait "$SUBMITIT_CHILD" 2>/dev/null; SUBMITIT_LAST=$?; [ "$SUBMITIT_LAST" -ne 127 ] && SUBMITIT_RC=$SUBMITIT_LAST; fi',
-    '  break',
-    'done',
+    'submitit_run() {',
+    `  ${command} &`,
+    '  SUBMITIT_CHILD=$!',
+    '  while :; do',
+    '    wait "$SUBMITIT_CHILD"; SUBMITIT_RC=$?',
+    '    kill -0 "$SUBMITIT_CHILD" 2>/dev/null && continue',
+    '    if [ "$SUBMITIT_RC" -gt 128 ]; then wait "$SUBMITIT_CHILD" 2>/dev/null; SUBMITIT_LAST=$?; [ "$SUBMITIT_LAST" -ne 127 ] && SUBMITIT_RC=$SUBMITIT_LAST; fi',
+    '    break',
+    '  done',
+    '}',
+    'submitit_run',
+    'if [ "$SUBMITIT_RC" -eq 140 ]; then',
+    '  export SUBMITIT_WARNED_AT="$(date +%s)"',
+    '  echo "submitit-ts batch: the worker died of a SIGUSR2 that came before its handler (while it started): it runs again and acts on the warning" >&2',
+    '  submitit_run',
+    'fi',
   ]
 }
 
