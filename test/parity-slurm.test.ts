@@ -75,7 +75,7 @@ t.test("the #SBATCH lines of submitit's recorded script, --wckey=submitit includ
     t.ok(script.split('\n').includes(line), line)
   }
   t.notMatch(script, /constraint/)
-  t.match(script, /^  srun --unbuffered .* -vv --cpu-bind none /m, 'the srun arguments, in order')
+  t.match(script, /^\s+srun --unbuffered .* -vv --cpu-bind none /m, 'the srun arguments, in order')
   t.ok(f.sbatchArgs(1000).includes('--open-mode=append'))
 
   ex.updateParameters({ wckey: 'mine', additionalParameters: null })

@@ -55,7 +55,10 @@ t.test('an element past the end of an array: attach says it does not exist, nami
   const ghost = attachJob(folder, `${arrayId}_999`)
   await t.rejects(ghost.result(), new RegExp(`${arrayId}_999 does not exist: array ${arrayId} has elements ${arrayId}_0\\.\\.${arrayId}_9`))
   t.equal(await attachJob<number>(folder, `${arrayId}_9`).result(), 81)
-  t.same(await Promise.all(jobs.map((j) => j.result())), jobs.map((_, i) => i * i))
+  t.same(
+    await Promise.all(jobs.map((j) => j.result())),
+    jobs.map((_, i) => i * i),
+  )
 })
 
 t.test("logs on Slurm: the files exist from the start, empty for a task that printed nothing (stdout() is '')", opts, async (t) => {

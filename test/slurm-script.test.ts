@@ -76,7 +76,7 @@ t.test('single job, no srun, stderr to stdout, parallelism from params', async (
   t.match(script, /^#SBATCH --job-name=submitit$/m, 'default job name')
   t.notMatch(script, /srun/)
   t.notMatch(script, /--array/)
-  t.match(script, /^  node w\.js &$/m, 'in the background, so that the batch shell can forward the end-of-job warning')
+  t.match(script, /^\s+node w\.js &$/m, 'in the background, so that the batch shell can forward the end-of-job warning')
   t.match(script, /^#SBATCH --signal=B:USR2@90$/m, 'the warning by default, to the batch shell without srun')
   const arr = makeBatchScript({ params: { arrayParallelism: 5 }, folder: '/l', command: ['x'], array: { size: 2 } })
   t.match(arr.script, /^#SBATCH --array=0-1%5$/m)
