@@ -1,6 +1,7 @@
 // Against the real cluster: packed arrays (chunkSize, issue 11). Thousands of elements in a few Slurm
 // array tasks, each element run exactly once (side effects counted), failures and a time limit
 // element by element, a running element cancelled alone, re-attach from another process, 'auto'.
+import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import t from 'tap'
@@ -68,6 +69,13 @@ t.test('cancelling one running element of a pack: it ends CANCELLED, the rest of
   t.equal(jobs[0].state, 'CANCELLED')
   t.same(await Promise.all(jobs.slice(1).map((j) => j.result())), [2, 4, 6])
   await until(() => jobs.every((j) => j.done()), 60_000, 'every element final')
+  // the cancelled element's thread is stopped (its result file seen), so the pack ends now, not at its
+  // 5-minute limit; waited for here also because the folder goes at teardown, and a pack that has not
+  // seen the file yet never would (CI once saw it run on into the next test)
+  const pack = ex.slurmJobIdOf(jobs[0])
+  const queued = () => execFileSync('squeue', ['-h', '-o', '%i'], { encoding: 'utf8' }).split('\n')
+  await until(() => !queued().includes(pack), 60_000, `pack ${pack} ended`, 500)
+  t.pass('the pack ended with its elements')
 })
 
 t.test("re-attach to packed elements from another process; chunkSize 'auto'", opts, async (t) => {
