@@ -4,7 +4,9 @@
 // Every measurement runs in a fresh child process (see run.ts), which:
 //   1. creates its pool (or LocalExecutor) and times one task from there to its result: `startMs`,
 //      the cold start (pool creation, thread start, task module load), reported on its own;
-//   2. warms up: a batch of trivial tasks, so both threads run and their code is compiled;
+//   2. warms up: a batch of trivial tasks, so both threads run and their code is compiled, then (small
+//      arrays) untimed runs of N, as the compiler tiers up over the first ~10 (the first 5 are
+//      reported on their own: what the first arrays of a process cost);
 //   3. times N tasks from the first submit to the last result in hand (the throughput figure: the
 //      pool is warm, its creation is NOT included);
 //   4. times single submit → result round trips on the warm pool (latency; as many run untimed first), and for the LocalExecutor
@@ -37,6 +39,11 @@ export interface LocalSpec {
   /** tasks in flight for the *-bounded baselines */
   inFlight: number
   warmup: number
+  /**
+   * untimed runs of N before the timed ones: the compiler tiers the code up over the first ~10 runs
+   * of 1,000 trivial tasks, the baselines' as ours (each run read ~2× faster by then)
+   */
+  untimedReps: number
   /** timed runs of N in this process (short runs are noisy): the median is kept */
   reps: number
   /** sequential submit → result round trips timed after the run (0: none) */
@@ -52,6 +59,8 @@ export interface LocalResult {
   startMs: number
   /** N tasks: first submit to last result, ms (median of the reps) */
   runMs: number
+  /** the same for the first runs of N in the process (median of the first 5 untimed ones), if any */
+  firstRunsMs?: number
   jobsPerSec: number
   /** LocalExecutor: time until mapArray returned the jobs (submission file written), ms */
   submitMs?: number
@@ -178,6 +187,13 @@ export async function measureLocal(spec: LocalSpec): Promise<LocalResult> {
   }
 
   const xs = Array.from({ length: spec.n }, (_, i) => arg(i))
+  const first: number[] = []
+  for (let rep = 0; rep < spec.untimedReps; rep++) {
+    const t1 = performance.now()
+    await runner.many(xs)
+    if (rep < 5) first.push(performance.now() - t1)
+  }
+  const firstRunsMs = first.length ? median(first) : undefined
   const runs: number[] = []
   const submits: number[] = []
   for (let rep = 0; rep < Math.max(1, spec.reps ?? 1); rep++) {
@@ -218,6 +234,7 @@ export async function measureLocal(spec: LocalSpec): Promise<LocalResult> {
     spec,
     startMs,
     runMs,
+    firstRunsMs,
     jobsPerSec: spec.n / (runMs / 1000),
     submitMs,
     latencyMedianMs,

@@ -78,6 +78,7 @@ async function main(): Promise<void> {
     threads: os.availableParallelism(),
     inFlight: 64,
     warmup: latency > 0 ? 0 : 1000,
+    untimedReps: 0,
     reps: 1,
     latencySamples: latency,
     dir: values.dir ?? os.tmpdir(),

@@ -245,6 +245,8 @@ interface LocalCaseSummary {
         jobsPerSec: Stat
         startMs: Stat
         submitMs?: Stat
+        /** the first runs of N in the process (before the compiler has tiered up) */
+        firstRunsMs?: Stat
         latencyMedianMs?: Stat
         latencyP90Ms?: Stat
         fileFloorMs?: Stat
@@ -310,6 +312,7 @@ async function runLocal(cfg: Config, targets: Target[]): Promise<{ cases: LocalC
         jobsPerSec: stat(ok.map((x) => x.jobsPerSec)),
         startMs: stat(ok.map((x) => x.startMs)),
         submitMs: opt('submitMs'),
+        firstRunsMs: opt('firstRunsMs'),
         latencyMedianMs: opt('latencyMedianMs'),
         latencyP90Ms: opt('latencyP90Ms'),
         fileFloorMs: opt('fileFloorMs'),
@@ -348,6 +351,14 @@ async function runLocal(cfg: Config, targets: Target[]): Promise<{ cases: LocalC
       console.log(
         `   ${c.label}: mapArray returned after ${fmtStat(l.submitMs!, fmtMs)}; on disk: submission ${l.files.submission ? 'yes' : 'NO'}, ` +
           `${l.files.resultFiles} result files covering ${l.files.covered.toLocaleString('en')}/${c.n.toLocaleString('en')} jobs`,
+      )
+    }
+    const pisc = [c.systems['piscina-all']?.firstRunsMs, c.systems['piscina-bounded']?.firstRunsMs].filter((x): x is Stat => x !== undefined)
+    if (l?.firstRunsMs && pisc.length) {
+      const raw = Math.min(...pisc.map((x) => x.median))
+      console.log(
+        `   ${c.label}: the first 5 runs of a process (untimed, the compiler not yet warm): LocalExecutor ${fmtStat(l.firstRunsMs, fmtMs)}, ` +
+          `raw piscina ${fmtMs(raw)} (its faster mode): ${(raw / l.firstRunsMs.median).toFixed(2)}×`,
       )
     }
   }
@@ -419,6 +430,7 @@ function localSpec(cfg: Config, c: Config['local']['cases'][number], system: Loc
     threads: cfg.threads,
     inFlight: cfg.local.inFlight,
     warmup: c.workload === 'busy' ? 2 * cfg.threads : cfg.local.warmup,
+    untimedReps: c.workload === 'trivial' && c.n <= 2000 ? (cfg.smoke ? 2 : 15) : 0,
     reps: c.workload === 'trivial' && c.n <= 2000 ? 5 : 1,
     latencySamples: c.latencySamples,
     dir,
