@@ -59,7 +59,7 @@ export interface LocalResult {
   startMs: number
   /** N tasks: first submit to last result, ms (median of the reps) */
   runMs: number
-  /** the same for the first runs of N in the process (median of the first 5 untimed ones), if any */
+  /** the same for the first runs of N in the process (median of the first FIRST_RUNS untimed ones), if any */
   firstRunsMs?: number
   jobsPerSec: number
   /** LocalExecutor: time until mapArray returned the jobs (submission file written), ms */
@@ -72,6 +72,9 @@ export interface LocalResult {
   /** resident memory of the child at the end, MiB */
   rssMB: number
 }
+
+/** How many of the untimed runs make the "first runs of a process" figure. */
+export const FIRST_RUNS = 5
 
 const RAW_WORKER = fileURLToPath(new URL('./raw-worker.js', import.meta.url))
 
@@ -191,7 +194,7 @@ export async function measureLocal(spec: LocalSpec): Promise<LocalResult> {
   for (let rep = 0; rep < spec.untimedReps; rep++) {
     const t1 = performance.now()
     await runner.many(xs)
-    if (rep < 5) first.push(performance.now() - t1)
+    if (rep < FIRST_RUNS) first.push(performance.now() - t1)
   }
   const firstRunsMs = first.length ? median(first) : undefined
   const runs: number[] = []

@@ -10,7 +10,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { LOCAL_SYSTEMS, type LocalResult, type LocalSpec, type LocalSystem, type Workload } from './local.js'
+import { FIRST_RUNS, LOCAL_SYSTEMS, type LocalResult, type LocalSpec, type LocalSystem, type Workload } from './local.js'
 import { OPS, PAYLOADS, type Payload, type SerializationResult, type SerializationSpec } from './serialization.js'
 import { fmtBytes, fmtMs, fmtRatio, fmtStat, stat, table, type Stat } from './stats.js'
 
@@ -357,7 +357,7 @@ async function runLocal(cfg: Config, targets: Target[]): Promise<{ cases: LocalC
     if (l?.firstRunsMs && pisc.length) {
       const raw = Math.min(...pisc.map((x) => x.median))
       console.log(
-        `   ${c.label}: the first 5 runs of a process (untimed, the compiler not yet warm): LocalExecutor ${fmtStat(l.firstRunsMs, fmtMs)}, ` +
+        `   ${c.label}: the first ${Math.min(FIRST_RUNS, untimedReps(cfg, c))} runs of a process (untimed, the compiler not yet warm): LocalExecutor ${fmtStat(l.firstRunsMs, fmtMs)}, ` +
           `raw piscina ${fmtMs(raw)} (its faster mode): ${(raw / l.firstRunsMs.median).toFixed(2)}×`,
       )
     }
@@ -419,8 +419,14 @@ function floorNote(floor: Stat | undefined): string {
   return floor ? `; its files alone ${fmtMs(floor.median)}` : ''
 }
 
+type LocalCase = Config['local']['cases'][number]
+
+/** Short runs are noisy (several are timed), and timed only once the compiler has tiered up. */
+const isSmallArray = (c: Pick<LocalCase, 'workload' | 'n'>) => c.workload === 'trivial' && c.n <= 2000
+const untimedReps = (cfg: Config, c: Pick<LocalCase, 'workload' | 'n'>) => (isSmallArray(c) ? (cfg.smoke ? 2 : 15) : 0)
+
 /** One measurement of local case `c` on `system`, its job folders in `dir`. */
-function localSpec(cfg: Config, c: Config['local']['cases'][number], system: LocalSystem, dir: string): LocalSpec {
+function localSpec(cfg: Config, c: LocalCase, system: LocalSystem, dir: string): LocalSpec {
   return {
     part: 'local',
     system,
@@ -430,8 +436,8 @@ function localSpec(cfg: Config, c: Config['local']['cases'][number], system: Loc
     threads: cfg.threads,
     inFlight: cfg.local.inFlight,
     warmup: c.workload === 'busy' ? 2 * cfg.threads : cfg.local.warmup,
-    untimedReps: c.workload === 'trivial' && c.n <= 2000 ? (cfg.smoke ? 2 : 15) : 0,
-    reps: c.workload === 'trivial' && c.n <= 2000 ? 5 : 1,
+    untimedReps: untimedReps(cfg, c),
+    reps: isSmallArray(c) ? 5 : 1,
     latencySamples: c.latencySamples,
     dir,
     keepFiles: cfg.keepFiles,
