@@ -46,7 +46,8 @@ t.test(
     const warnings = log.match(/the time limit is near/g)?.length ?? 0
     t.equal(log.match(/requeueing job/g)?.length, counts.timeouts, 'one requeue per counted time limit')
     t.notMatch(log, /the job is preempted/, "every warning is the time limit's")
-    // the last run may be warned as its task ends: then its result stands and there is no requeue (CI saw 6 for 5)
+    // each warning is logged once as received (CI saw 6 for 5 requeues, then 8 for 7: an early warning was
+    // logged again when acted on); the last run may be warned as its task ends: its result stands, no requeue
     const unanswered = log.match(/the task ended meanwhile: its result stands|the task ended before the warning could be acted on/g)?.length ?? 0
     t.equal(warnings, counts.timeouts + unanswered, 'each warning led to a requeue, or came as the task ended')
     t.ok(unanswered <= 1, 'only the last run can end while warned')

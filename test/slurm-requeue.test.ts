@@ -194,6 +194,7 @@ t.test('a warning that comes before the task started is acted on once it runs', 
   n.child.kill('SIGUSR2')
   t.equal(await n.exited, 0, n.stderr())
   t.match(n.stderr(), /the task has not started yet: the warning is acted on once it runs[\s\S]*requeueing job 1000 \(it resumes from its checkpoint/)
+  t.equal(n.stderr().match(/SIGUSR2 received/g)?.length, 1, 'one signal, logged as received once')
   t.same(n.requeued(), ['1000'], 'requeued, as a warning while it runs would')
 })
 

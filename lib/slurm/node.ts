@@ -75,7 +75,7 @@ let handling = false
  * the job is then not requeued (the result gate, see holdResult), so nothing runs twice.
  */
 export async function onWarning(job: WarnedJob, atS = Date.now() / 1000): Promise<void> {
-  const { paths, settings, sub, control, index } = job
+  const { paths, settings, control, index } = job
   const { elapsedS, timedOut } = warningOf(settings, atS)
   const limit = settings.timeLimitS === undefined ? 'an unknown time limit' : `its time limit of ${settings.timeLimitS} s`
   log(
@@ -83,7 +83,7 @@ export async function onWarning(job: WarnedJob, atS = Date.now() / 1000): Promis
   )
   if (job.rank !== 0) return log('rank 0 checkpoints and requeues the job')
   const running = () => Atomics.load(control, CURRENT) === index
-  if (!sub || !running()) {
+  if (!job.sub || !running()) {
     if (job.ended) return log('no task is running (it is done): nothing to do')
     // Slurm may warn up to a minute early (a 2-minute limit: seconds after the start), while the worker
     // still waits for its submission or starts the task's thread: it is not lost, but acted on then
@@ -93,8 +93,9 @@ export async function onWarning(job: WarnedJob, atS = Date.now() / 1000): Promis
     while (!job.ended && !(job.sub && running())) await new Promise((r) => setTimeout(r, EARLY_WARNING_POLL_MS))
     job.early = false
     if (job.ended) return log('the task ended before the warning could be acted on: nothing to do')
-    return onWarning(job, atS)
+    // acted on here, not by calling onWarning again: that logged the one signal as received twice
   }
+  const sub = job.sub! // there: the wait above ends only once the task runs
   if (handling) return log('a warning is already being handled')
   handling = true
   try {
