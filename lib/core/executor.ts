@@ -458,7 +458,9 @@ export abstract class Executor<P extends CommonParameters> {
 
   /** Parameters the worker needs, from this executor's. */
   protected workerParameters(): WorkerParameters {
-    const p: WorkerParameters = { timeoutMin: this.params.timeoutMin, tasksPerNode: this.params.tasksPerNode ?? 1, nodes: this.params.nodes ?? 1 }
+    // no field left undefined: a record of JSON-exact fields is written as JSON (lib/core/json-record.ts)
+    const p: WorkerParameters = { tasksPerNode: this.params.tasksPerNode ?? 1, nodes: this.params.nodes ?? 1 }
+    if (this.params.timeoutMin !== undefined) p.timeoutMin = this.params.timeoutMin
     if (this.params.stderrToStdout) p.stderrToStdout = true
     return p
   }

@@ -1,10 +1,12 @@
-// The serialized-task format, shared by every backend: v8 records, versioned, written atomically.
+// The serialized-task format, shared by every backend: v8 records (small ones as JSON, where JSON
+// gives back exactly what v8 would: see json-record.ts), versioned, written atomically.
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import v8 from 'node:v8'
 import { threadId } from 'node:worker_threads'
 import { decodeValue, encodeValue, unsendableError } from './values.js'
+import { decodeJsonRecord, encodeJsonRecord, isJsonRecord } from './json-record.js'
 import { ResultWriteError } from './job-errors.js'
 import type { Owner } from './owner.js'
 import { makeJobId, resultsPath } from './paths.js'
@@ -339,6 +341,8 @@ function fileError(e: unknown, what: string): Error {
 }
 
 export function encodeRecord(record: SubmissionRecord | ResultRecord | CheckpointRecord): Buffer {
+  const json = encodeJsonRecord(record)
+  if (json) return json
   try {
     return v8.serialize(record)
   } catch (e) {
@@ -378,10 +382,12 @@ function checkRecord<T extends { format: string; version: number; node: string }
 }
 
 function deserialize(bytes: Uint8Array, file: string): unknown {
+  const json = isJsonRecord(bytes)
   try {
-    return v8.deserialize(bytes)
+    return json ? decodeJsonRecord(bytes) : v8.deserialize(bytes)
   } catch (e) {
-    throw new Error(`cannot read ${file}: ${(e as Error).message} (it may come from a newer Node than ${process.version})`, { cause: e })
+    const why = json ? 'it was changed or cut short: submit the job again' : `it may come from a newer Node than ${process.version}`
+    throw new Error(`cannot read ${file}: ${(e as Error).message} (${why})`, { cause: e })
   }
 }
 
