@@ -95,10 +95,26 @@ t.test('an Object.prototype.toJSON set by someone else changes nothing', async (
   }
 })
 
-t.test('which records are JSON: small plain ones only', async (t) => {
+t.test('which records are JSON: plain data, without long strings or a majority of fractions', async (t) => {
   t.ok(jsonExact(recordOf([0.001, { epochs: 10, name: 'run-1', tags: ['a', 'b'] }])), 'small plain arguments')
-  const asJson = ['a lone surrogate', 'escapes', 'integer-like keys', 'doubles', 'an own __proto__ key', 'deep']
+  const asJson = ['a lone surrogate', 'escapes', 'integer-like keys', 'doubles', 'an own __proto__ key', 'deep', 'many objects']
   for (const [label, make] of hostile) t.equal(jsonExact(recordOf(make())), asJson.includes(label), `${label}: ${asJson.includes(label) ? 'JSON' : 'v8'}`)
+  const fractions = Array.from({ length: 10_000 }, (_, i) => (i + 0.5) / 7)
+  t.notOk(jsonExact(recordOf(fractions)), 'mostly fractional numbers: v8 (it copies them, JSON prints them)')
+  t.ok(jsonExact(recordOf(fractions.slice(0, 100))), 'a few: JSON')
+  t.ok(jsonExact(recordOf(Array.from({ length: 100_000 }, (_, i) => ({ i, name: `x${i}` })))), 'large, integers and strings: JSON')
+  // a submission: its argument lists and fnIndex are the executor's; what they hold is still checked
+  const submission = (args: unknown[][]) => ({ format: 'submitit-ts/submission', args, fnIndex: args.map(() => 0) })
+  const sub = submission(Array.from({ length: 100_000 }, (_, i) => [i]))
+  t.ok(jsonExact(sub, sub), '100,000 argument lists of integers: JSON')
+  for (const [label, arg] of [
+    ['an argument with properties beside its items', extraProps],
+    ['an argument with a hole', holey()],
+    ['a shared argument object', shared],
+  ] as const) {
+    const s = submission([[arg], [shared]])
+    t.notOk(jsonExact(s, s), `${label}: v8`)
+  }
   t.equal(encodeRecord(recordOf(new Map()))[0], 0xff, 'a v8 record starts with v8 version tag')
   t.equal(encodeRecord(recordOf(1))[0], '{'.charCodeAt(0), 'a JSON record with {')
 })

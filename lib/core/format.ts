@@ -341,7 +341,7 @@ function fileError(e: unknown, what: string): Error {
 }
 
 export function encodeRecord(record: SubmissionRecord | ResultRecord | CheckpointRecord): Buffer {
-  const json = encodeJsonRecord(record)
+  const json = encodeJsonRecord(record, record.format === 'submitit-ts/submission' ? record : undefined)
   if (json) return json
   try {
     return v8.serialize(record)
