@@ -1,4 +1,4 @@
-// Small records are written as JSON where JSON gives back exactly what v8 would (lib/core/json-record.ts).
+// Records of plain data are written as JSON where JSON gives back exactly what v8 would (lib/core/json-record.ts).
 // Hostile values first: each must come back from a record as v8 would give it back (-0, NaN, holes,
 // undefined, a shared object, a cycle, a Proxy, toJSON, properties beside an array's items...), and
 // through a real executor as the task returned it. Then that the fast path is really taken for a

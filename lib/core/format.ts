@@ -1,5 +1,5 @@
-// The serialized-task format, shared by every backend: v8 records (small ones as JSON, where JSON
-// gives back exactly what v8 would: see json-record.ts), versioned, written atomically.
+// The serialized-task format, shared by every backend: v8 records (those of plain data as JSON,
+// where JSON gives back exactly what v8 would, faster: see json-record.ts), versioned, written atomically.
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
