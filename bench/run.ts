@@ -195,7 +195,7 @@ async function runSerialization(cfg: Config, targets: Target[]): Promise<Seriali
   rows.push(['library total ÷ structuredClone', ...cols.map((p) => fmtRatio(summary.ratios[p].structuredClone))])
   rows.push(['library total ÷ bare v8 (ser+deser)', ...cols.map((p) => fmtRatio(summary.ratios[p].bareV8))])
   rows.push(['same, per crossing (÷ 2 bare round trips)', ...cols.map((p) => fmtRatio(summary.ratios[p].bareV8PerCrossing))])
-  rows.push(['record size (v8, submission)', ...cols.map((p) => fmtBytes(summary.sizes[p].submissionV8))])
+  rows.push(['record size (submission, as written: JSON or v8)', ...cols.map((p) => fmtBytes(summary.sizes[p].submissionV8))])
   console.log('\n1. Serialization, per task (median over rounds ±half-range; one job per record unless "in an array")')
   console.log(table(['op', ...cols.map((p) => label[p])], rows))
   console.log(`   "in an array": one record of ${cfg.serialization.arrayN} small tasks (a mapArray submission / a chunk's result), per task.`)

@@ -29,7 +29,7 @@ export interface SerializationSpec {
 /** ms per op, by op name. */
 export interface SerializationResult {
   spec: SerializationSpec
-  /** v8 bytes of the single-job submission and result records, and JSON bytes of the arguments */
+  /** bytes of the single-job submission and result records as written (JSON or v8: the names predate JSON records), and JSON bytes of the arguments */
   sizes: { submissionV8: number; resultV8: number; json: number }
   ms: Record<string, number>
 }
