@@ -9,8 +9,11 @@
 //      reported on their own: what the first arrays of a process cost);
 //   3. times N tasks from the first submit to the last result in hand (the throughput figure: the
 //      pool is warm, its creation is NOT included);
-//   4. times single submit → result round trips on the warm pool (latency; as many run untimed first), and for the LocalExecutor
-//      the same folder's file floor: what one job's files alone cost there (see fileFloorMs);
+//   4. times single submit → result round trips on the warm pool, one after another: the first
+//      `latencyFirst` of them (what a short loop of jobs pays, the code of a single job not yet
+//      compiled), then, after `latencyWarmup` more, `latencySamples` in the steady state (the
+//      compiler has tiered that code up: the single-job path settles after ~1,500 jobs); for the
+//      LocalExecutor, also the same folder's file floor: what one job's files alone cost there (see fileFloorMs);
 //   5. for the LocalExecutor, checks that the submission and every job's result are on disk.
 import fs from 'node:fs'
 import os from 'node:os'
@@ -46,8 +49,12 @@ export interface LocalSpec {
   untimedReps: number
   /** timed runs of N in this process (short runs are noisy): the median is kept */
   reps: number
-  /** sequential submit → result round trips timed after the run (0: none) */
+  /** sequential submit → result round trips timed in the steady state, after the run (0: none) */
   latencySamples: number
+  /** how many of the first round trips make the "first jobs of a process" figure */
+  latencyFirst: number
+  /** round trips between those and the steady-state ones, untimed: the compiler tiers the single-job path up */
+  latencyWarmup: number
   /** parent folder of the job folders (a fresh one is made inside) */
   dir: string
   keepFiles: boolean
@@ -66,6 +73,8 @@ export interface LocalResult {
   submitMs?: number
   latencyMedianMs?: number
   latencyP90Ms?: number
+  /** median of the first latencyFirst round trips of the process */
+  latencyFirstMs?: number
   /** LocalExecutor: median time of one job's file operations alone in the same folder (see fileFloorMs) */
   fileFloorMs?: number
   files?: { submission: boolean; resultFiles: number; covered: number; folder: string }
@@ -216,16 +225,22 @@ export async function measureLocal(spec: LocalSpec): Promise<LocalResult> {
 
   let latencyMedianMs: number | undefined
   let latencyP90Ms: number | undefined
+  let latencyFirstMs: number | undefined
   let fileFloor: number | undefined
   if (spec.latencySamples > 0) {
-    // as many untimed first: one job at a time runs other code than an array (the compiler warms it too)
-    for (let i = 0; i < spec.latencySamples; i++) await runner.one(arg(i))
-    const lat: number[] = []
-    for (let i = 0; i < spec.latencySamples; i++) {
-      const s = performance.now()
-      await runner.one(arg(i))
-      lat.push(performance.now() - s)
+    const roundTrips = async (n: number, start: number): Promise<number[]> => {
+      const times: number[] = new Array(n)
+      for (let i = 0; i < n; i++) {
+        const s = performance.now()
+        await runner.one(arg(start + i))
+        times[i] = performance.now() - s
+      }
+      return times
     }
+    const first = await roundTrips(spec.latencyFirst, 0)
+    if (first.length) latencyFirstMs = median(first)
+    await roundTrips(spec.latencyWarmup, spec.latencyFirst)
+    const lat = await roundTrips(spec.latencySamples, spec.latencyFirst + spec.latencyWarmup)
     latencyMedianMs = median(lat)
     latencyP90Ms = quantile(lat, 0.9)
     if (runner.folder) fileFloor = fileFloorMs(runner.folder, spec.latencySamples)
@@ -242,6 +257,7 @@ export async function measureLocal(spec: LocalSpec): Promise<LocalResult> {
     submitMs,
     latencyMedianMs,
     latencyP90Ms,
+    latencyFirstMs,
     fileFloorMs: fileFloor,
     files,
     rssMB: process.memoryUsage().rss / 2 ** 20,

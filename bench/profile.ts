@@ -81,6 +81,8 @@ async function main(): Promise<void> {
     untimedReps: 0,
     reps: 1,
     latencySamples: latency,
+    latencyFirst: 0,
+    latencyWarmup: latency,
     dir: values.dir ?? os.tmpdir(),
     keepFiles: false,
   }

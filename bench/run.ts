@@ -39,6 +39,8 @@ interface Config {
     cases: { label: string; workload: Workload; n: number; taskMs: number; latencySamples: number }[]
     warmup: number
     inFlight: number
+    /** single jobs: how many first ones make the "first jobs of a process" figure, and how many run untimed after them */
+    latency: { first: number; warmup: number }
   }
   realSlurm: boolean
 }
@@ -97,12 +99,14 @@ function config(): Config {
           workload: 'trivial' as const,
           n,
           taskMs: 0,
-          latencySamples: i === 0 ? (smoke ? 30 : 300) : 0,
+          latencySamples: i === 0 ? (smoke ? 30 : 1000) : 0,
         })),
         { label: `10 ms tasks, N=${smoke ? 20 : 200}`, workload: 'busy', n: smoke ? 20 : 200, taskMs: 10, latencySamples: 0 },
       ],
       warmup: smoke ? 200 : 1000,
       inFlight: 64,
+      // single jobs: the first ones of a process, then the steady state (see LocalSpec.latencyWarmup)
+      latency: { first: smoke ? 30 : 300, warmup: smoke ? 100 : 2000 },
     },
     realSlurm: values['no-real-slurm'] ? false : values['real-slurm'] === true || !smoke,
   }
@@ -249,6 +253,8 @@ interface LocalCaseSummary {
         firstRunsMs?: Stat
         latencyMedianMs?: Stat
         latencyP90Ms?: Stat
+        /** the first single jobs of the process (see LocalSpec.latencyFirst) */
+        latencyFirstMs?: Stat
         fileFloorMs?: Stat
         /** LocalExecutor throughput ÷ this system's, per round */
         localOverThis?: Stat
@@ -315,6 +321,7 @@ async function runLocal(cfg: Config, targets: Target[]): Promise<{ cases: LocalC
         firstRunsMs: opt('firstRunsMs'),
         latencyMedianMs: opt('latencyMedianMs'),
         latencyP90Ms: opt('latencyP90Ms'),
+        latencyFirstMs: opt('latencyFirstMs'),
         fileFloorMs: opt('fileFloorMs'),
         localOverThis: ratios.length ? stat(ratios) : undefined,
         files: ok[ok.length - 1].files,
@@ -365,6 +372,15 @@ async function runLocal(cfg: Config, targets: Target[]): Promise<{ cases: LocalC
   for (const e of errors) console.log(`   error: ${e}`)
 
   for (const c of cases) {
+    const first = c.systems.local?.latencyFirstMs
+    if (!first) continue
+    const raw = c.systems['piscina-bounded']?.latencyFirstMs
+    console.log(
+      `   submit → result, the first ${cfg.local.latency.first} jobs of a process one at a time (the single-job code not yet compiled; "warm": ` +
+        `${cfg.local.latency.warmup.toLocaleString('en')} more later): LocalExecutor ${fmtStat(first, fmtMs)}${raw ? `, raw piscina run() ${fmtStat(raw, fmtMs)}` : ''}`,
+    )
+  }
+  for (const c of cases) {
     const lat = c.systems.local?.latencyMedianMs
     if (!lat) continue
     const raw = c.systems['piscina-bounded']?.latencyMedianMs
@@ -376,7 +392,10 @@ async function runLocal(cfg: Config, targets: Target[]): Promise<{ cases: LocalC
     })
   }
   if (inMemory) {
-    console.log(`   submit → result with the job folders in ${inMemory.dir} (memory): ${fmtStat(inMemory.latency, fmtMs)}${floorNote(inMemory.floor)}`)
+    console.log(
+      `   submit → result with the job folders in ${inMemory.dir} (memory): ${fmtStat(inMemory.latency, fmtMs)}${floorNote(inMemory.floor)}` +
+        (inMemory.first ? `; the first ${cfg.local.latency.first} jobs of a process ${fmtStat(inMemory.first, fmtMs)}` : ''),
+    )
     targets.push({
       what: `same, job folders in ${inMemory.dir} (memory): the library's own cost, without the disk's file creation`,
       target: '≤ 250 µs',
@@ -439,6 +458,8 @@ function localSpec(cfg: Config, c: LocalCase, system: LocalSystem, dir: string):
     untimedReps: untimedReps(cfg, c),
     reps: isSmallArray(c) ? 5 : 1,
     latencySamples: c.latencySamples,
+    latencyFirst: c.latencySamples > 0 ? cfg.local.latency.first : 0,
+    latencyWarmup: c.latencySamples > 0 ? cfg.local.latency.warmup : 0,
     dir,
     keepFiles: cfg.keepFiles,
   }
@@ -465,7 +486,7 @@ function memoryFolder(cfg: Config): string | undefined {
  * The submit → result round trip again with the job folders in memory: on a disk where creating a
  * file costs most of a millisecond, the round trip measures the disk; this one, the library.
  */
-async function latencyInMemory(cfg: Config, errors: string[]): Promise<{ dir: string; latency: Stat; floor?: Stat } | undefined> {
+async function latencyInMemory(cfg: Config, errors: string[]): Promise<{ dir: string; latency: Stat; first?: Stat; floor?: Stat } | undefined> {
   const dir = memoryFolder(cfg)
   const c = cfg.local.cases.find((x) => x.latencySamples > 0)
   if (!dir || !c) return undefined
@@ -482,7 +503,13 @@ async function latencyInMemory(cfg: Config, errors: string[]): Promise<{ dir: st
   const lat = rs.filter((x) => x.latencyMedianMs !== undefined)
   if (lat.length === 0) return undefined
   const floors = lat.filter((x) => x.fileFloorMs !== undefined).map((x) => x.fileFloorMs!)
-  return { dir, latency: stat(lat.map((x) => x.latencyMedianMs!)), floor: floors.length ? stat(floors) : undefined }
+  const firsts = lat.filter((x) => x.latencyFirstMs !== undefined).map((x) => x.latencyFirstMs!)
+  return {
+    dir,
+    latency: stat(lat.map((x) => x.latencyMedianMs!)),
+    first: firsts.length ? stat(firsts) : undefined,
+    floor: floors.length ? stat(floors) : undefined,
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------
