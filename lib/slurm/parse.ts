@@ -90,11 +90,20 @@ export function parseJobId(id: string): ParsedId | undefined {
   return tasks && { baseId, tasks, compact: true, step: step !== undefined }
 }
 
-/** The common row, 'A_i' (one per array task), read without a regular expression. */
-function plainTaskId(id: string): ParsedId | undefined {
-  if (!/^\d+_\d+$/.test(id)) return undefined
-  const us = id.indexOf('_')
-  return { baseId: id.slice(0, us), tasks: [Number(id.slice(us + 1))], compact: false, step: false }
+/** Where the '_' of a plain array task id 'A_i' is (digits on both sides), else -1: the common row, read without a regular expression. */
+function plainTaskSeparator(id: string): number {
+  let us = -1
+  for (let i = 0; i < id.length; i++) {
+    const c = id.charCodeAt(i)
+    if (c === 95 /* _ */ && us < 0 && i > 0) us = i
+    else if (c < 48 || c > 57) return -1
+  }
+  return us > 0 && us < id.length - 1 ? us : -1
+}
+
+/** The field of `line` from `from` to the next '|' (or the line's end), trimmed. */
+function field(line: string, from: number, bar: number): string {
+  return (bar < 0 ? line.slice(from) : line.slice(from, bar)).trim()
 }
 
 function parseExitCode(text: string | undefined): { exitCode?: number; signal?: number } {
@@ -110,51 +119,67 @@ const exitCache = new Map<string, { exitCode?: number; signal?: number }>()
  * Rows 'id|state|third' into a map jobId → entry. An explicit row for a task wins over
  * a compact range row, whatever their order (both can be present while tasks start).
  */
+function jobEntry(
+  jobId: string,
+  baseId: string,
+  state: JobState,
+  rawState: string,
+  compact: boolean,
+  taskId: number | undefined,
+  exit: { exitCode?: number; signal?: number } | undefined,
+  reason: string | undefined,
+): JobEntry {
+  const e: JobEntry = { jobId, baseId, state, rawState, compact }
+  if (taskId !== undefined) e.taskId = taskId
+  if (exit?.exitCode !== undefined) {
+    e.exitCode = exit.exitCode
+    e.signal = exit.signal
+  }
+  if (reason) e.reason = reason
+  return e
+}
+
 function parseRows(text: string, third: 'exit' | 'reason'): Map<string, JobEntry> {
   const out = new Map<string, JobEntry>()
-  for (const line of text.split('\n')) {
+  for (let start = 0; start < text.length; ) {
+    let end = text.indexOf('\n', start)
+    if (end < 0) end = text.length
+    const line = text.slice(start, end)
+    start = end + 1
     const bar1 = line.indexOf('|')
     if (bar1 < 0) continue
-    const bar2 = line.indexOf('|', bar1 + 1)
     const id = line.slice(0, bar1).trim()
-    const rawState = (bar2 < 0 ? line.slice(bar1 + 1) : line.slice(bar1 + 1, bar2)).trim()
-    const bar3 = bar2 < 0 ? -1 : line.indexOf('|', bar2 + 1)
-    const extra = bar2 < 0 ? undefined : (bar3 < 0 ? line.slice(bar2 + 1) : line.slice(bar2 + 1, bar3)).trim()
-    // sacct's fourth column: the Reason (the pending reason while the job waits)
-    const fourth =
-      third === 'exit' && bar3 >= 0
-        ? line
-            .slice(bar3 + 1)
-            .split('|')[0]!
-            .trim()
-        : undefined
     if (!id) continue
-    const parsed = plainTaskId(id) ?? parseJobId(id)
-    if (!parsed || parsed.step) continue // steps (.batch, .0, .extern) repeat the allocation row
+    const bar2 = line.indexOf('|', bar1 + 1)
+    const rawState = field(line, bar1 + 1, bar2)
+    const bar3 = bar2 < 0 ? -1 : line.indexOf('|', bar2 + 1)
+    const extra = bar2 < 0 ? undefined : field(line, bar2 + 1, bar3)
+    // sacct's fourth column: the Reason (the pending reason while the job waits)
+    const reason = third === 'reason' ? extra || undefined : bar3 >= 0 ? field(line, bar3 + 1, line.indexOf('|', bar3 + 1)) || undefined : undefined
+    const us = plainTaskSeparator(id)
+    const parsed = us > 0 ? undefined : parseJobId(id)
+    if (us < 0 && (!parsed || parsed.step)) continue // steps (.batch, .0, .extern) repeat the allocation row
+    const baseId = us > 0 ? id.slice(0, us) : parsed!.baseId
+    const compact = parsed?.compact ?? false
     const state = cachedGet(stateCache, rawState, 1000, normalizeState)
     const exit = third === 'exit' && extra ? cachedGet(exitCache, extra, 1000, parseExitCode) : undefined
-    const entry = (jobId: string, taskId?: number): JobEntry => {
-      const e: JobEntry = { jobId, baseId: parsed.baseId, state, rawState, compact: parsed.compact }
-      if (taskId !== undefined) e.taskId = taskId
-      if (exit?.exitCode !== undefined) {
-        e.exitCode = exit.exitCode
-        e.signal = exit.signal
-      }
-      if (third === 'reason' && extra) e.reason = extra
-      else if (fourth) e.reason = fourth
-      return e
-    }
-    if (parsed.tasks === undefined) {
-      out.set(parsed.baseId, entry(parsed.baseId))
+    const entry = (jobId: string, taskId?: number): JobEntry => jobEntry(jobId, baseId, state, rawState, compact, taskId, exit, reason)
+    if (us > 0) {
+      out.set(id, jobEntry(id, baseId, state, rawState, false, Number(id.slice(us + 1)), exit, reason)) // 'A_i': the id is the key as it stands
       continue
     }
-    if (!parsed.compact) {
-      out.set(id, entry(id, parsed.tasks[0])) // 'A_i': the id is the key as it stands
+    const tasks = parsed!.tasks
+    if (tasks === undefined) {
+      out.set(baseId, entry(baseId))
       continue
     }
-    for (const taskId of parsed.tasks) {
-      const jobId = `${parsed.baseId}_${taskId}`
-      if (parsed.compact && out.get(jobId)?.compact === false) continue
+    if (!compact) {
+      out.set(`${baseId}_${tasks[0]}`, entry(`${baseId}_${tasks[0]}`, tasks[0]))
+      continue
+    }
+    for (const taskId of tasks) {
+      const jobId = `${baseId}_${taskId}`
+      if (out.get(jobId)?.compact === false) continue
       out.set(jobId, entry(jobId, taskId))
     }
   }

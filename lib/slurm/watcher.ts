@@ -108,6 +108,8 @@ export class SlurmWatcher {
   /** The last scheduler error (kept for diagnosis; polling goes on). */
   lastError: Error | undefined
   private readonly jobs = new Map<string, Watched>()
+  /** the jobs not settled yet, in registration order: a poll visits only these (finished ones stay in jobs, for state()) */
+  private readonly open = new Set<Watched>()
   /** the nonce of the job that holds an id that was reused in this process's lifetime (rare) */
   private readonly owners = new Map<string, string>()
   private readonly options: SlurmWatcherOptions
@@ -146,6 +148,7 @@ export class SlurmWatcher {
         ...(opts.isFinished ? { isFinished: opts.isFinished } : {}),
       }
       this.jobs.set(jobId, job)
+      this.open.add(job)
     } else if (opts.isFinished) {
       job.isFinished = opts.isFinished
     }
@@ -185,6 +188,7 @@ export class SlurmWatcher {
     const job = this.jobs.get(jobId)
     if (!job) return
     this.jobs.delete(jobId)
+    this.open.delete(job)
     this.waiterCount -= job.waiters.length
     for (const w of job.waiters) w.reject(new Error(`job ${jobId} is no longer watched`))
     this.refreshTimerRef()
@@ -202,6 +206,7 @@ export class SlurmWatcher {
     const job = this.jobs.get(jobId)
     if (!job) return
     this.jobs.delete(jobId)
+    this.open.delete(job)
     this.waiterCount -= job.waiters.length
     for (const w of job.waiters) w.reject(new Error(`job id ${jobId} was given to a newer job (Slurm reuses ids once its state is reset)`))
     this.refreshTimerRef()
@@ -299,7 +304,7 @@ export class SlurmWatcher {
     } finally {
       this.polling = false
     }
-    if (this.openJobs().length > 0) this.schedule()
+    if (this.open.size > 0) this.schedule()
   }
 
   /** Stop polling and forget every job; pending waitFinal calls are rejected. */
@@ -308,12 +313,13 @@ export class SlurmWatcher {
     this.timer = undefined
     const jobs = [...this.jobs.values()]
     this.jobs.clear()
+    this.open.clear()
     this.waiterCount = 0
     for (const job of jobs) for (const w of job.waiters) w.reject(new Error('the Slurm watcher was stopped'))
   }
 
   private openJobs(): Watched[] {
-    return [...this.jobs.values()].filter((j) => !settled(j.info))
+    return [...this.open]
   }
 
   /** Pending waitFinal calls, counted (not scanned: 10,000 jobs each awaiting their result is common). */
@@ -338,9 +344,11 @@ export class SlurmWatcher {
     this.schedule()
   }
 
-  private oldestAge(open: Watched[]): number {
+  private oldestAge(open: Iterable<Watched>): number {
     const now = Date.now()
-    return Math.max(0, ...open.map((j) => now - j.registeredAt))
+    let age = 0
+    for (const j of open) age = Math.max(age, now - j.registeredAt)
+    return age
   }
 
   private schedule(): void {
@@ -361,7 +369,7 @@ export class SlurmWatcher {
     } finally {
       this.polling = false
     }
-    if (this.openJobs().length > 0) this.schedule()
+    if (this.open.size > 0) this.schedule()
     else this.nextSchedulerAt = 0 // next registration starts at the fast rate: nothing old is waiting
   }
 
@@ -377,7 +385,7 @@ export class SlurmWatcher {
     try {
       await this.askScheduler(open, now)
     } finally {
-      this.nextSchedulerAt = Date.now() + nextDelay(this.oldestAge(this.openJobs()), this.options)
+      this.nextSchedulerAt = Date.now() + nextDelay(this.oldestAge(this.open), this.options)
     }
   }
 
@@ -385,17 +393,18 @@ export class SlurmWatcher {
   private checkResult(job: Watched): boolean | Promise<boolean> {
     const hook = job.isFinished ?? this.options.isFinished
     if (!hook) return false
-    const settle = (done: boolean): boolean => {
-      if (done) this.update(job, { state: 'COMPLETED', reason: 'result file present', source: 'result' })
-      return done
-    }
     try {
       const answer = hook(job.jobId)
       // a failing hook must not stop the watcher; the scheduler still answers
-      return typeof answer === 'boolean' ? settle(answer) : answer.then(settle, () => false)
+      return typeof answer === 'boolean' ? this.finishedByResult(job, answer) : answer.then((done) => this.finishedByResult(job, done), () => false)
     } catch {
       return false
     }
+  }
+
+  private finishedByResult(job: Watched, done: boolean): boolean {
+    if (done) this.update(job, { state: 'COMPLETED', reason: 'result file present', source: 'result' })
+    return done
   }
 
   private countCalls(kind: 'sacctCalls' | 'squeueCalls', ids: string[]): void {
@@ -576,6 +585,9 @@ export class SlurmWatcher {
   private update(job: Watched, info: JobInfo): void {
     const before = job.info
     job.info = info
+    // a settled job is not polled any more; one that is not (again: a requeue) is, while it is registered
+    if (settled(info)) this.open.delete(job)
+    else if (this.jobs.get(job.jobId) === job) this.open.add(job)
     const changed = before.state !== info.state || before.exitCode !== info.exitCode || before.reason !== info.reason || before.source !== info.source
     if (changed) {
       for (const listener of job.listeners) {
