@@ -396,7 +396,8 @@ export class SlurmWatcher {
     try {
       const answer = hook(job.jobId)
       // a failing hook must not stop the watcher; the scheduler still answers
-      return typeof answer === 'boolean' ? this.finishedByResult(job, answer) : answer.then((done) => this.finishedByResult(job, done), () => false)
+      if (typeof answer === 'boolean') return this.finishedByResult(job, answer)
+      return answer.then((done) => this.finishedByResult(job, done), () => false)
     } catch {
       return false
     }
