@@ -397,7 +397,10 @@ export class SlurmWatcher {
       const answer = hook(job.jobId)
       // a failing hook must not stop the watcher; the scheduler still answers
       if (typeof answer === 'boolean') return this.finishedByResult(job, answer)
-      return answer.then((done) => this.finishedByResult(job, done), () => false)
+      return answer.then(
+        (done) => this.finishedByResult(job, done),
+        () => false,
+      )
     } catch {
       return false
     }
