@@ -95,6 +95,28 @@ t.test('an Object.prototype.toJSON set by someone else changes nothing', async (
   }
 })
 
+t.test('an Array.prototype.toJSON set by someone else (Prototype.js does) changes nothing', async (t) => {
+  const proto = Array.prototype as unknown as Record<string, unknown>
+  proto.toJSON = () => 'polluted'
+  try {
+    const args = [[1, 2, 3], { list: ['a', 'b'] }]
+    const record = recordOf(args)
+    t.notOk(jsonExact(record), 'not JSON: JSON.stringify would call it for every array')
+    t.same(decodeResult(encodeRecord(record), 'test').values[0], args, 'the arrays come back as arrays')
+  } finally {
+    delete proto.toJSON
+  }
+  const ex = new DebugExecutor({ folder: t.testdir() + '/%j' })
+  proto.toJSON = () => 'polluted'
+  try {
+    const job = await ex.submit(echo, [1, 2, 3])
+    t.same(await job.result(), [1, 2, 3], 'a job given an array gets the array back, not what toJSON returns')
+  } finally {
+    delete proto.toJSON
+    await ex.shutdown()
+  }
+})
+
 t.test('which records are JSON: plain data, without long strings or a majority of fractions', async (t) => {
   t.ok(jsonExact(recordOf([0.001, { epochs: 10, name: 'run-1', tags: ['a', 'b'] }])), 'small plain arguments')
   const asJson = ['a lone surrogate', 'escapes', 'integer-like keys', 'doubles', 'an own __proto__ key', 'deep', 'many objects']

@@ -19,7 +19,7 @@ const JSON_START = 0x7b
 
 /**
  * Whether JSON.parse(JSON.stringify(value)) is what v8 would give back, and faster: plain objects
- * and dense plain arrays (no Proxy, no toJSON, no property beside an array's items) of strings of
+ * and dense plain arrays (no Proxy, no toJSON of their own or inherited, no property beside an array's items) of strings of
  * up to MAX_STRING characters, finite numbers other than -0, booleans and null, each object met once
  * (JSON would copy a shared one and fail on a cycle), and in a large value few fractional numbers.
  *
@@ -29,6 +29,9 @@ const JSON_START = 0x7b
  * never reaches the task), and `fnIndex`.
  */
 export function jsonExact(value: unknown, own?: OwnArrays): boolean {
+  // a toJSON every array inherits (Prototype.js and some polyfills define one) would replace each
+  // array by what it returns; one an object inherits is looked for on each object (see exact)
+  if ('toJSON' in Array.prototype) return false
   const walk: Walk = { met: [], metSet: undefined, leaves: 0, fractional: 0, argLists: own?.args, fnIndex: own?.fnIndex }
   return exact(value, walk, false) && !tooFractional(walk)
 }
