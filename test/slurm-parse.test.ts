@@ -116,6 +116,19 @@ t.test('parseSacct tolerates junk', async (t) => {
   t.equal(m.get('7')?.exitCode, undefined)
 })
 
+t.test('parseSacct: only well-formed ids are rows; spaces and CRLF around fields are trimmed', async (t) => {
+  const m = parseSacct(
+    ['_3|RUNNING|0:0', '12_|RUNNING|0:0', '12__3|RUNNING|0:0', '12_3_4|RUNNING|0:0', 'a_3|RUNNING|0:0', '12_3x|RUNNING|0:0', '|RUNNING|0:0'].join('\n') +
+      '\n 40_7 | RUNNING |0:0| None \r\n41_2|PENDING|0:0|Priority\r\n42|COMPLETED|0:0\r\n',
+  )
+  t.same([...m.keys()], ['40_7', '41_2', '42'], 'the malformed ids are skipped')
+  t.same(m.get('40_7'), { jobId: '40_7', baseId: '40', taskId: 7, state: 'RUNNING', rawState: 'RUNNING', exitCode: 0, signal: 0, reason: 'None', compact: false })
+  t.equal(m.get('41_2')?.reason, 'Priority')
+  t.equal(m.get('42')?.state, 'COMPLETED')
+  t.equal(m.get('42')?.taskId, undefined)
+  t.equal(parseSacct('007_010|RUNNING|0:0').get('007_010')?.taskId, 10, 'leading zeros: the id as printed is the key')
+})
+
 t.test('parseSqueue: compact and expanded forms, reasons', async (t) => {
   const compact = parseSqueue(SQUEUE_COMPACT)
   t.equal(compact.size, 2 + 4 + 9 + 2)

@@ -163,18 +163,18 @@ function parseRows(text: string, third: 'exit' | 'reason'): Map<string, JobEntry
     const compact = parsed?.compact ?? false
     const state = cachedGet(stateCache, rawState, 1000, normalizeState)
     const exit = third === 'exit' && extra ? cachedGet(exitCache, extra, 1000, parseExitCode) : undefined
-    const entry = (jobId: string, taskId?: number): JobEntry => jobEntry(jobId, baseId, state, rawState, compact, taskId, exit, reason)
     if (us > 0) {
       out.set(id, jobEntry(id, baseId, state, rawState, false, Number(id.slice(us + 1)), exit, reason)) // 'A_i': the id is the key as it stands
       continue
     }
+    const entry = (jobId: string, taskId?: number): JobEntry => jobEntry(jobId, baseId, state, rawState, compact, taskId, exit, reason)
     const tasks = parsed!.tasks
     if (tasks === undefined) {
       out.set(baseId, entry(baseId))
       continue
     }
     if (!compact) {
-      out.set(`${baseId}_${tasks[0]}`, entry(`${baseId}_${tasks[0]}`, tasks[0]))
+      out.set(id, entry(id, tasks[0]))
       continue
     }
     for (const taskId of tasks) {
