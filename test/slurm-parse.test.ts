@@ -122,7 +122,17 @@ t.test('parseSacct: only well-formed ids are rows; spaces and CRLF around fields
       '\n 40_7 | RUNNING |0:0| None \r\n41_2|PENDING|0:0|Priority\r\n42|COMPLETED|0:0\r\n',
   )
   t.same([...m.keys()], ['40_7', '41_2', '42'], 'the malformed ids are skipped')
-  t.same(m.get('40_7'), { jobId: '40_7', baseId: '40', taskId: 7, state: 'RUNNING', rawState: 'RUNNING', exitCode: 0, signal: 0, reason: 'None', compact: false })
+  t.same(m.get('40_7'), {
+    jobId: '40_7',
+    baseId: '40',
+    taskId: 7,
+    state: 'RUNNING',
+    rawState: 'RUNNING',
+    exitCode: 0,
+    signal: 0,
+    reason: 'None',
+    compact: false,
+  })
   t.equal(m.get('41_2')?.reason, 'Priority')
   t.equal(m.get('42')?.state, 'COMPLETED')
   t.equal(m.get('42')?.taskId, undefined)
