@@ -12,7 +12,7 @@
 // UNKNOWN forever. Meanwhile it reads UNKNOWN (not PENDING), its reason saying why.
 
 import { batchIds, sacct, scancel, squeue, type SlurmCommandOptions } from './commands.js'
-import { isFinalState, isNeverRunnable, parseSacct, parseSqueue, type JobEntry, type JobState } from './parse.js'
+import { isFinalState, isNeverRunnable, newRowCache, parseSacct, parseSqueue, type JobEntry, type JobState } from './parse.js'
 
 export interface JobInfo {
   state: JobState
@@ -110,6 +110,9 @@ export class SlurmWatcher {
   private readonly jobs = new Map<string, Watched>()
   /** the jobs not settled yet, in registration order: a poll visits only these (finished ones stay in jobs, for state()) */
   private readonly open = new Set<Watched>()
+  /** the rows of the last sacct and squeue outputs, parsed (see RowCache) */
+  private readonly sacctRows = newRowCache()
+  private readonly squeueRows = newRowCache()
   /** the nonce of the job that holds an id that was reused in this process's lifetime (rare) */
   private readonly owners = new Map<string, string>()
   private readonly options: SlurmWatcherOptions
@@ -370,7 +373,11 @@ export class SlurmWatcher {
       this.polling = false
     }
     if (this.open.size > 0) this.schedule()
-    else this.nextSchedulerAt = 0 // next registration starts at the fast rate: nothing old is waiting
+    else {
+      this.nextSchedulerAt = 0 // next registration starts at the fast rate: nothing old is waiting
+      this.sacctRows.rows.clear() // nothing to remember the rows for
+      this.squeueRows.rows.clear()
+    }
   }
 
   private async poll(now = false): Promise<void> {
@@ -429,12 +436,14 @@ export class SlurmWatcher {
     }
     this.lastAsked = 'sacct'
     const at = Date.now()
-    const bases = [...new Set(open.map((j) => j.baseId))]
+    const baseSet = new Set<string>()
+    for (const j of open) baseSet.add(j.baseId)
+    const bases = [...baseSet]
     let fromSacct: Map<string, JobEntry> | undefined
     if (!this.sacctDisabled) {
       this.countCalls('sacctCalls', bases)
       try {
-        fromSacct = parseSacct(await sacct(bases, this.options.commands))
+        fromSacct = parseSacct(await sacct(bases, this.options.commands), this.sacctRows)
         this.answered('sacct')
       } catch (e) {
         this.lastError = e as Error
@@ -442,20 +451,26 @@ export class SlurmWatcher {
         else this.answered('sacct', e)
       }
     }
-    const needSqueue = new Set(
-      open.filter((j) => {
-        // a row with a blank (or unknown) state says nothing: as absent
-        const row = fromSacct && known(lookup(fromSacct, j))
-        // a one-shot look (askNow) also asks squeue why pending jobs wait (sacct's reason lags)
-        return !fromSacct || (!row && (askNow || at - j.registeredAt >= (this.options.sacctAbsentMs ?? 10_000))) || (askNow && row?.state === 'PENDING')
-      }),
-    )
+    // each job's sacct row, looked up once (10,000 jobs a poll is common)
+    const sacctRows: (JobEntry | undefined)[] = new Array(open.length)
+    const needSqueue = new Set<Watched>()
+    for (let i = 0; i < open.length; i++) {
+      const j = open[i]
+      const raw = fromSacct && lookup(fromSacct, j)
+      sacctRows[i] = raw
+      // a row with a blank (or unknown) state says nothing: as absent
+      const row = known(raw)
+      // a one-shot look (askNow) also asks squeue why pending jobs wait (sacct's reason lags)
+      if (!fromSacct || (!row && (askNow || at - j.registeredAt >= (this.options.sacctAbsentMs ?? 10_000))) || (askNow && row?.state === 'PENDING')) {
+        needSqueue.add(j)
+      }
+    }
     let fromSqueue: Map<string, JobEntry> | undefined
     if (needSqueue.size > 0) {
       const ids = [...new Set([...needSqueue].map((j) => j.baseId))]
       this.countCalls('squeueCalls', ids)
       try {
-        fromSqueue = parseSqueue(await squeue(ids, this.options.commands))
+        fromSqueue = parseSqueue(await squeue(ids, this.options.commands), this.squeueRows)
         this.answered('squeue')
       } catch (e) {
         this.lastError = e as Error // controller unreachable: learn nothing this time
@@ -463,8 +478,9 @@ export class SlurmWatcher {
       }
     }
     const stuck: Watched[] = []
-    for (const job of open) {
-      const rawSacctRow = fromSacct && lookup(fromSacct, job)
+    for (let i = 0; i < open.length; i++) {
+      const job = open[i]
+      const rawSacctRow = sacctRows[i]
       const sacctRow = known(rawSacctRow)
       const squeueRow = fromSqueue && known(lookup(fromSqueue, job))
       // squeue's row wins for a pending job (fresh reason), sacct's otherwise (exit codes)
@@ -500,7 +516,7 @@ export class SlurmWatcher {
     this.countCalls('squeueCalls', ids)
     let fromSqueue: Map<string, JobEntry>
     try {
-      fromSqueue = parseSqueue(await squeue(ids, this.options.commands))
+      fromSqueue = parseSqueue(await squeue(ids, this.options.commands), this.squeueRows)
       this.answered('squeue')
     } catch (e) {
       this.lastError = e as Error
