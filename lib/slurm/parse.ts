@@ -115,10 +115,6 @@ function parseExitCode(text: string | undefined): { exitCode?: number; signal?: 
 // states and exit codes: parse each of those once.
 const stateCache = new Map<string, JobState>()
 const exitCache = new Map<string, { exitCode?: number; signal?: number }>()
-/**
- * Rows 'id|state|third' into a map jobId → entry. An explicit row for a task wins over
- * a compact range row, whatever their order (both can be present while tasks start).
- */
 function jobEntry(
   jobId: string,
   baseId: string,
@@ -151,6 +147,10 @@ export function newRowCache(): RowCache {
   return { rows: new Map() }
 }
 
+/**
+ * Rows 'id|state|third' into a map jobId → entry. An explicit row for a task wins over
+ * a compact range row, whatever their order (both can be present while tasks start).
+ */
 function parseRows(text: string, third: 'exit' | 'reason', cache?: RowCache): Map<string, JobEntry> {
   const out = new Map<string, JobEntry>()
   const before = cache?.rows
