@@ -85,7 +85,7 @@ export class SlurmJobWatcher implements JobWatcher {
 
   /** The job's state as its result files tell it; undefined while a task has none. */
   private fromResults(job: Job<unknown>): JobState | undefined {
-    const states: FinalState[] = []
+    let states: FinalState[] | undefined // made once a task has a result: most checks find none
     let files = this.resultFiles.get(job)
     if (!files) {
       files = Array.from({ length: job.numTasks }, (_, t) => {
@@ -104,9 +104,9 @@ export class SlurmJobWatcher implements JobWatcher {
         found = undefined // unreadable (an older submitit-ts's file): not this job's either
       }
       if (!found) return undefined
-      states.push(found.outcome.state)
+      ;(states ??= []).push(found.outcome.state)
     }
-    return worstState(states)
+    return states && worstState(states)
   }
 
   private watch(job: Job<unknown>): void {
