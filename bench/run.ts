@@ -513,9 +513,9 @@ async function latencyInMemory(cfg: Config, errors: string[]): Promise<{ dir: st
   for (let r = 0; r < cfg.rounds; r++) {
     progress(`local: round ${r + 1}/${cfg.rounds}, submit → result in ${dir}`)
     try {
-      const r = await child<LocalResult>('local.js', localSpec(cfg, c, 'local', dir))
-      leaveUntilTheEnd(cfg, r)
-      rs.push(r)
+      const result = await child<LocalResult>('local.js', localSpec(cfg, c, 'local', dir))
+      leaveUntilTheEnd(cfg, result)
+      rs.push(result)
     } catch (e) {
       errors.push((e as Error).message)
     }
@@ -614,28 +614,31 @@ async function main(): Promise<void> {
   }
   const targets: Target[] = []
   const out: Record<string, unknown> = { meta }
-  if (cfg.parts.includes('serialization')) out.serialization = await runSerialization(cfg, targets)
-  if (cfg.parts.includes('local')) out.local = await runLocal(cfg, targets)
-  if (cfg.parts.includes('isolation')) {
-    const { runIsolation } = await import('./isolation.js')
-    out.isolation = await runIsolation({ smoke: cfg.smoke, rounds: cfg.rounds, threads: cfg.threads, dir: cfg.dir, child, progress, targets })
+  try {
+    if (cfg.parts.includes('serialization')) out.serialization = await runSerialization(cfg, targets)
+    if (cfg.parts.includes('local')) out.local = await runLocal(cfg, targets)
+    if (cfg.parts.includes('isolation')) {
+      const { runIsolation } = await import('./isolation.js')
+      out.isolation = await runIsolation({ smoke: cfg.smoke, rounds: cfg.rounds, threads: cfg.threads, dir: cfg.dir, child, progress, targets })
+    }
+    if (cfg.parts.includes('slurm')) {
+      const slurm = await import('./slurm.js').catch((e: Error) => ({ error: e }))
+      if ('error' in slurm) console.log(`\n3./4. Slurm: skipped: ${slurm.error.message}`)
+      else out.slurm = await slurm.runSlurm({ smoke: cfg.smoke, rounds: cfg.rounds, realSlurm: cfg.realSlurm, child, progress, targets })
+    }
+    if (cfg.parts.includes('helpers')) {
+      const { runHelpers } = await import('./helpers.js')
+      out.helpers = await runHelpers({ smoke: cfg.smoke, rounds: cfg.rounds, threads: cfg.threads, dir: cfg.dir, child, progress, targets })
+    }
+    if (cfg.parts.includes('cli')) {
+      const { runCli } = await import('./cli.js')
+      out.cli = await runCli({ smoke: cfg.smoke, rounds: cfg.rounds, threads: cfg.threads, dir: cfg.dir, child, progress, targets })
+    }
+  } finally {
+    progress('removing the job folders')
+    removeLeftovers()
+    progress('')
   }
-  if (cfg.parts.includes('slurm')) {
-    const slurm = await import('./slurm.js').catch((e: Error) => ({ error: e }))
-    if ('error' in slurm) console.log(`\n3./4. Slurm: skipped: ${slurm.error.message}`)
-    else out.slurm = await slurm.runSlurm({ smoke: cfg.smoke, rounds: cfg.rounds, realSlurm: cfg.realSlurm, child, progress, targets })
-  }
-  if (cfg.parts.includes('helpers')) {
-    const { runHelpers } = await import('./helpers.js')
-    out.helpers = await runHelpers({ smoke: cfg.smoke, rounds: cfg.rounds, threads: cfg.threads, dir: cfg.dir, child, progress, targets })
-  }
-  if (cfg.parts.includes('cli')) {
-    const { runCli } = await import('./cli.js')
-    out.cli = await runCli({ smoke: cfg.smoke, rounds: cfg.rounds, threads: cfg.threads, dir: cfg.dir, child, progress, targets })
-  }
-  progress('removing the job folders')
-  removeLeftovers()
-  progress('')
   printTargets(targets)
   out.targets = targets
   meta.config = cfg
