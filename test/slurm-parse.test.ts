@@ -6,7 +6,6 @@ import {
   expandArrayRange,
   isFinalState,
   maxArraySize,
-  newRowCache,
   normalizeState,
   parseJobId,
   parseSacct,
@@ -138,23 +137,6 @@ t.test('parseSacct: only well-formed ids are rows; spaces and CRLF around fields
   t.equal(m.get('42')?.state, 'COMPLETED')
   t.equal(m.get('42')?.taskId, undefined)
   t.equal(parseSacct('007_010|RUNNING|0:0').get('007_010')?.taskId, 10, 'leading zeros: the id as printed is the key')
-})
-
-t.test('a row cache gives the same maps as parsing afresh, poll after poll', async (t) => {
-  const polls = [
-    '9_0|RUNNING|0:0|None\n9_1|PENDING|0:0|Priority\n9_[2-3]|PENDING|0:0|Priority\n',
-    '9_0|RUNNING|0:0|None\n9_1|RUNNING|0:0|None\n9_2|PENDING|0:0|Priority\n9_[3]|PENDING|0:0|Priority\n',
-    '9_[2-3]|PENDING|0:0|Priority\n9_0|COMPLETED|0:0|None\n9_1|FAILED|1:0|None\n9_2|RUNNING|0:0|None\n',
-    '9_0|COMPLETED|0:0|None\n9_1|FAILED|1:0|None\n9_2|COMPLETED|0:0|None\n9_3|TIMEOUT|0:15|None\n',
-  ]
-  const sacctRows = newRowCache()
-  const squeueRows = newRowCache()
-  for (const [i, text] of polls.entries()) {
-    t.same([...parseSacct(text, sacctRows)], [...parseSacct(text)], `sacct, poll ${i + 1}`)
-    t.same([...parseSqueue(text, squeueRows)], [...parseSqueue(text)], `squeue, poll ${i + 1}`)
-  }
-  t.equal(parseSacct(polls[3], sacctRows).get('9_1')?.exitCode, 1, 'a row seen before is still read right')
-  t.equal(sacctRows.rows.size, 4, 'only the last output is kept')
 })
 
 t.test('parseSqueue: compact and expanded forms, reasons', async (t) => {

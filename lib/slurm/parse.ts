@@ -136,36 +136,16 @@ function jobEntry(
 }
 
 /**
- * The plain rows ('A_i|STATE|...') of a caller's last output, by line: a watcher's polls print mostly
- * the rows of the poll before, which are then not parsed again (their entries are never changed).
- */
-export interface RowCache {
-  rows: Map<string, JobEntry>
-}
-
-export function newRowCache(): RowCache {
-  return { rows: new Map() }
-}
-
-/**
  * Rows 'id|state|third' into a map jobId → entry. An explicit row for a task wins over
  * a compact range row, whatever their order (both can be present while tasks start).
  */
-function parseRows(text: string, third: 'exit' | 'reason', cache?: RowCache): Map<string, JobEntry> {
+function parseRows(text: string, third: 'exit' | 'reason'): Map<string, JobEntry> {
   const out = new Map<string, JobEntry>()
-  const before = cache?.rows
-  const now = cache ? new Map<string, JobEntry>() : undefined
   for (let start = 0; start < text.length; ) {
     let end = text.indexOf('\n', start)
     if (end < 0) end = text.length
     const line = text.slice(start, end)
     start = end + 1
-    const seen = before?.get(line)
-    if (seen) {
-      out.set(seen.jobId, seen)
-      now!.set(line, seen)
-      continue
-    }
     const bar1 = line.indexOf('|')
     if (bar1 < 0) continue
     const id = line.slice(0, bar1).trim()
@@ -184,9 +164,7 @@ function parseRows(text: string, third: 'exit' | 'reason', cache?: RowCache): Ma
     const state = cachedGet(stateCache, rawState, 1000, normalizeState)
     const exit = third === 'exit' && extra ? cachedGet(exitCache, extra, 1000, parseExitCode) : undefined
     if (us > 0) {
-      const e = jobEntry(id, baseId, state, rawState, false, Number(id.slice(us + 1)), exit, reason)
-      out.set(id, e) // 'A_i': the id is the key as it stands
-      now?.set(line, e)
+      out.set(id, jobEntry(id, baseId, state, rawState, false, Number(id.slice(us + 1)), exit, reason)) // 'A_i': the id is the key as it stands
       continue
     }
     const entry = (jobId: string, taskId?: number): JobEntry => jobEntry(jobId, baseId, state, rawState, compact, taskId, exit, reason)
@@ -205,13 +183,12 @@ function parseRows(text: string, third: 'exit' | 'reason', cache?: RowCache): Ma
       out.set(jobId, entry(jobId, taskId))
     }
   }
-  if (cache) cache.rows = now!
   return out
 }
 
 /** `sacct -X -n -P -o JobID,State,ExitCode[,Reason]` (step rows are ignored). */
-export function parseSacct(text: string, cache?: RowCache): Map<string, JobEntry> {
-  return parseRows(text, 'exit', cache)
+export function parseSacct(text: string): Map<string, JobEntry> {
+  return parseRows(text, 'exit')
 }
 
 /** When and where a job ran, as sacct says (ms since the epoch; absent when it did not start or end). */
@@ -253,8 +230,8 @@ export function parseSacctTimes(text: string): Map<string, SacctTimes> {
 }
 
 /** `squeue -h -t all -r -o '%i|%T|%r'` (compact rows without -r are expanded too). */
-export function parseSqueue(text: string, cache?: RowCache): Map<string, JobEntry> {
-  return parseRows(text, 'reason', cache)
+export function parseSqueue(text: string): Map<string, JobEntry> {
+  return parseRows(text, 'reason')
 }
 
 /**

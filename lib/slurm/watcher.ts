@@ -12,7 +12,7 @@
 // UNKNOWN forever. Meanwhile it reads UNKNOWN (not PENDING), its reason saying why.
 
 import { batchIds, sacct, scancel, squeue, type SlurmCommandOptions } from './commands.js'
-import { isFinalState, isNeverRunnable, newRowCache, parseSacct, parseSqueue, type JobEntry, type JobState } from './parse.js'
+import { isFinalState, isNeverRunnable, parseSacct, parseSqueue, type JobEntry, type JobState } from './parse.js'
 
 export interface JobInfo {
   state: JobState
@@ -110,9 +110,6 @@ export class SlurmWatcher {
   private readonly jobs = new Map<string, Watched>()
   /** the jobs not settled yet, in registration order: a poll visits only these (finished ones stay in jobs, for state()) */
   private readonly open = new Set<Watched>()
-  /** the rows of the last sacct and squeue outputs, parsed (see RowCache) */
-  private readonly sacctRows = newRowCache()
-  private readonly squeueRows = newRowCache()
   /** the nonce of the job that holds an id that was reused in this process's lifetime (rare) */
   private readonly owners = new Map<string, string>()
   private readonly options: SlurmWatcherOptions
@@ -373,11 +370,7 @@ export class SlurmWatcher {
       this.polling = false
     }
     if (this.open.size > 0) this.schedule()
-    else {
-      this.nextSchedulerAt = 0 // next registration starts at the fast rate: nothing old is waiting
-      this.sacctRows.rows.clear() // nothing to remember the rows for
-      this.squeueRows.rows.clear()
-    }
+    else this.nextSchedulerAt = 0 // next registration starts at the fast rate: nothing old is waiting
   }
 
   private async poll(now = false): Promise<void> {
@@ -443,7 +436,7 @@ export class SlurmWatcher {
     if (!this.sacctDisabled) {
       this.countCalls('sacctCalls', bases)
       try {
-        fromSacct = parseSacct(await sacct(bases, this.options.commands), this.sacctRows)
+        fromSacct = parseSacct(await sacct(bases, this.options.commands))
         this.answered('sacct')
       } catch (e) {
         this.lastError = e as Error
@@ -470,7 +463,7 @@ export class SlurmWatcher {
       const ids = [...new Set([...needSqueue].map((j) => j.baseId))]
       this.countCalls('squeueCalls', ids)
       try {
-        fromSqueue = parseSqueue(await squeue(ids, this.options.commands), this.squeueRows)
+        fromSqueue = parseSqueue(await squeue(ids, this.options.commands))
         this.answered('squeue')
       } catch (e) {
         this.lastError = e as Error // controller unreachable: learn nothing this time
@@ -516,7 +509,7 @@ export class SlurmWatcher {
     this.countCalls('squeueCalls', ids)
     let fromSqueue: Map<string, JobEntry>
     try {
-      fromSqueue = parseSqueue(await squeue(ids, this.options.commands), this.squeueRows)
+      fromSqueue = parseSqueue(await squeue(ids, this.options.commands))
       this.answered('squeue')
     } catch (e) {
       this.lastError = e as Error
