@@ -83,9 +83,8 @@ export class SlurmJobWatcher implements JobWatcher {
     return listing.names.has(name)
   }
 
-  /** The job's state as its result files tell it; undefined while a task has none. */
-  private fromResults(job: Job<unknown>): JobState | undefined {
-    let states: FinalState[] | undefined // made once a task has a result: most checks find none
+  /** The job's result files as [folder, name] per task. */
+  private filesOf(job: Job<unknown>): [string, string][] {
     let files = this.resultFiles.get(job)
     if (!files) {
       files = Array.from({ length: job.numTasks }, (_, t) => {
@@ -94,6 +93,12 @@ export class SlurmJobWatcher implements JobWatcher {
       })
       this.resultFiles.set(job, files)
     }
+    return files
+  }
+
+  /** The job's state as its result files tell it; undefined while a task has none. */
+  private fromResults(job: Job<unknown>, files = this.filesOf(job)): JobState | undefined {
+    let states: FinalState[] | undefined // made once a task has a result: most checks find none
     for (let t = 0; t < job.numTasks; t++) {
       // peekOutcome reads only a file of this job's submission (nonce checked): a result left by an
       // older job with the same id (a reused id) is not this job's and does not make it finished
@@ -110,7 +115,9 @@ export class SlurmJobWatcher implements JobWatcher {
   }
 
   private watch(job: Job<unknown>): void {
-    const isFinished = this.packs.has(job.paths.arrayId) ? () => this.packDone(job) : () => this.fromResults(job) !== undefined
+    // the poll's check of every job: its files are looked up once, here
+    const files = this.filesOf(job)
+    const isFinished = this.packs.has(job.paths.arrayId) ? () => this.packDone(job) : () => this.fromResults(job, files) !== undefined
     this.watcher.register(this.slurmId(job), { isFinished, cancelIfNeverRuns: this.cancelIfNeverRuns })
   }
 
