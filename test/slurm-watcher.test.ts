@@ -247,3 +247,47 @@ if (mode === 'wait') w.waitFinal('80').then((s) => console.log('final', s));
   const r = await waiting
   t.match(r.stdout, /state RUNNING[\s\S]*final COMPLETED/)
 })
+
+t.test('a poll asks only the jobs not settled: finished ones are never asked again, later ones are, a claimed id afresh', async (t) => {
+  const f = fakeSlurm(t.testdir())
+  f.write('sacct.txt', '')
+  const w = new SlurmWatcher({ ...FAST, commands: f.commands })
+  t.teardown(() => w.stop())
+  const asked = new Map<string, number>()
+  const done = new Set<string>()
+  const hook = (id: string) => () => {
+    asked.set(id, (asked.get(id) ?? 0) + 1)
+    return done.has(id)
+  }
+  const first = Array.from({ length: 2000 }, (_, i) => `300_${i}`)
+  for (const id of first) {
+    done.add(id)
+    w.register(id, { isFinished: hook(id) })
+  }
+  await Promise.all(first.map((id) => w.waitFinal(id)))
+  t.ok(
+    first.every((id) => w.state(id) === 'COMPLETED'),
+    'the 2,000 end by their result files',
+  )
+  const askedThen = new Map(asked)
+  w.register('301', { isFinished: hook('301') })
+  const later = w.waitFinal('301')
+  await until(() => (asked.get('301') ?? 0) >= 3)
+  t.ok(
+    first.every((id) => asked.get(id) === askedThen.get(id)),
+    'no finished job is asked again',
+  )
+  t.equal(w.state('300_5'), 'COMPLETED', 'a finished job still answers')
+  done.add('301')
+  t.equal(await later, 'COMPLETED', 'a job registered after them is polled until it ends')
+  // a newer job given a finished job's id (Slurm reuses ids): watched afresh, and polled
+  w.claim('300_7', 'newer-nonce')
+  done.delete('300_7')
+  w.register('300_7', { isFinished: hook('300_7') })
+  const newer = w.waitFinal('300_7')
+  const before = asked.get('300_7')!
+  await until(() => asked.get('300_7')! >= before + 2)
+  t.not(w.state('300_7'), 'COMPLETED', 'the newer job is not the finished one')
+  done.add('300_7')
+  t.equal(await newer, 'COMPLETED')
+})
