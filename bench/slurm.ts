@@ -317,8 +317,14 @@ export async function runSlurm(o: RunOptions): Promise<unknown> {
   const summary: Record<string, unknown> = { fake: {}, submit: {}, real, realSkipped, errors }
   console.log('\n3. Slurm polling, fake sacct printing one row per watched job (every job waited on; fixed 100 ms poll period for the CPU figure)')
   const rows: string[][] = []
-  for (const m of ms) {
-    const rs = fake[m] ?? []
+  // one row per case: the jobs watched alone, then 10 beside many finished ones
+  const cases: [string, SlurmResult[], (entry: object) => void][] = ms.map((m) => [
+    m.toLocaleString('en'),
+    fake[m] ?? [],
+    (entry) => ((summary.fake as Record<number, unknown>)[m] = entry),
+  ])
+  cases.push([`10, beside ${settledN.toLocaleString('en')} finished`, besideSettled, (entry) => (summary.besideSettled = { settled: settledN, ...entry })])
+  for (const [label, rs, keep] of cases) {
     if (!rs.length) continue
     const calls = s(rs, 'schedulerCallsPerPoll')
     const perMin = callsPerMinute(lib.nextDelay, calls.median)
@@ -329,29 +335,11 @@ export async function runSlurm(o: RunOptions): Promise<unknown> {
       endToSeenMs: s(rs, 'endToSeenMs'),
       callsPerMinute: perMin,
     }
-    ;(summary.fake as Record<number, unknown>)[m] = entry
+    keep(entry)
     rows.push([
-      m.toLocaleString('en'),
+      label,
       fmtNum(calls.median),
       `${perMin.firstMinute.toFixed(0)} / ${perMin.after10Min.toFixed(0)}`,
-      fmtStat(entry.cpuPerPollMs, fmtMs),
-      fmtStat(entry.wallPerPollMs, fmtMs),
-      fmtStat(entry.endToSeenMs, fmtMs),
-    ])
-  }
-  if (besideSettled.length) {
-    const rs = besideSettled
-    const entry = {
-      callsPerPoll: s(rs, 'schedulerCallsPerPoll'),
-      cpuPerPollMs: s(rs, 'cpuPerPollMs'),
-      wallPerPollMs: s(rs, 'wallPerPollMs'),
-      endToSeenMs: s(rs, 'endToSeenMs'),
-    }
-    summary.besideSettled = { settled: settledN, ...entry }
-    rows.push([
-      `10, beside ${settledN.toLocaleString('en')} finished`,
-      fmtNum(entry.callsPerPoll.median),
-      '',
       fmtStat(entry.cpuPerPollMs, fmtMs),
       fmtStat(entry.wallPerPollMs, fmtMs),
       fmtStat(entry.endToSeenMs, fmtMs),

@@ -115,6 +115,8 @@ function parseExitCode(text: string | undefined): { exitCode?: number; signal?: 
 // states and exit codes: parse each of those once.
 const stateCache = new Map<string, JobState>()
 const exitCache = new Map<string, { exitCode?: number; signal?: number }>()
+
+/** One row's entry (the fields a row does not have are left out). */
 function jobEntry(
   jobId: string,
   baseId: string,
@@ -173,10 +175,7 @@ function parseRows(text: string, third: 'exit' | 'reason'): Map<string, JobEntry
       out.set(baseId, entry(baseId))
       continue
     }
-    if (!compact) {
-      out.set(id, entry(id, tasks[0]))
-      continue
-    }
+    // a compact range (a plain 'A_i' row was read above; 'A_i.step' rows were skipped)
     for (const taskId of tasks) {
       const jobId = `${baseId}_${taskId}`
       if (out.get(jobId)?.compact === false) continue

@@ -598,7 +598,7 @@ export class SlurmWatcher {
   private update(job: Watched, info: JobInfo): void {
     const before = job.info
     job.info = info
-    // a settled job is not polled any more; one that is not (again: a requeue) is, while it is registered
+    // `open` stays the registered jobs not settled (a job updated after it was unregistered stays out)
     if (settled(info)) this.open.delete(job)
     else if (this.jobs.get(job.jobId) === job) this.open.add(job)
     const changed = before.state !== info.state || before.exitCode !== info.exitCode || before.reason !== info.reason || before.source !== info.source
